@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs'
+import { Compile } from 'typebox/compile'
+import { ConfigError } from './config-error.js'
+import { Catalog, CLOUD_RUN_MAX_TASK_COUNT, type CatalogEntry } from './schemas/catalog.js'
+import { isResourceName } from './schemas/names.js'
+
+export const DEFAULT_MAX_TIMEOUT_SECONDS = 86_400
+export const DEFAULT_MAX_ARGS = 100
+
+/** A catalog entry with every default applied: what policy and the Cloud Run client work from. */
+export interface JobEntry {
+  /** The public id used in URLs. */
+  id: string
+  project: string
+  region: string
+  /** The Cloud Run job name. */
+  job: string
+  description?: string
+  container?: string
+  env: { allow?: string[], tenantKey?: string }
+  args: { allow: boolean, maxItems: number }
+  maxTaskCount: number
+  maxTimeoutSeconds: number
+  /** Who may run it; absent means nobody when authentication is on. */
+  principals?: string[]
+}
+
+export type JobCatalog = ReadonlyMap<string, JobEntry>
+
+const catalogCheck = Compile(Catalog)
+
+export interface CatalogDefaults { project?: string, region: string }
+
+/** Parses and validates catalog JSON; `variable` names the setting it came from, for error lines. */
+export function parseCatalog (text: string, variable: string, defaults: CatalogDefaults): JobCatalog {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(variable, `not valid JSON (${(err as Error).message})`)
+  }
+  if (!catalogCheck.Check(raw)) {
+    const [first] = catalogCheck.Errors(raw)
+    throw new ConfigError(variable, `invalid catalog at ${first?.instancePath || '/'}: ${first?.message ?? 'does not match the schema'}`)
+  }
+  const jobs = new Map<string, JobEntry>()
+  for (const [id, entry] of Object.entries(raw.jobs)) {
+    if (!isResourceName(id)) throw new ConfigError(variable, `job id "${id}" must be lowercase letters, digits and hyphens, starting with a letter (max 63)`)
+    jobs.set(id, resolveEntry(id, entry, defaults, variable))
+  }
+  return jobs
+}
+
+function resolveEntry (id: string, entry: CatalogEntry, defaults: CatalogDefaults, variable: string): JobEntry {
+  const project = entry.project ?? defaults.project
+  if (project === undefined) throw new ConfigError(variable, `job "${id}" has no project and GOOGLE_CLOUD_PROJECT is not set`)
+  const resolved: JobEntry = {
+    id,
+    project,
+    region: entry.region ?? defaults.region,
+    job: entry.job ?? id,
+    env: { ...entry.env },
+    args: { allow: entry.args?.allow ?? true, maxItems: entry.args?.maxItems ?? DEFAULT_MAX_ARGS },
+    maxTaskCount: entry.maxTaskCount ?? CLOUD_RUN_MAX_TASK_COUNT,
+    maxTimeoutSeconds: entry.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS
+  }
+  if (entry.container !== undefined) resolved.container = entry.container
+  if (entry.description !== undefined) resolved.description = entry.description
+  if (entry.principals !== undefined) resolved.principals = entry.principals
+  return resolved
+}
+
+/** Reads the catalog from `JOBGATE_JOBS`, else `JOBGATE_JOBS_FILE`, else `fallback` (local mode's echo job). */
+export function loadCatalog (env: NodeJS.ProcessEnv, defaults: CatalogDefaults, fallback?: string): JobCatalog {
+  if (env.JOBGATE_JOBS !== undefined && env.JOBGATE_JOBS !== '') return parseCatalog(env.JOBGATE_JOBS, 'JOBGATE_JOBS', defaults)
+  const file = env.JOBGATE_JOBS_FILE
+  if (file !== undefined && file !== '') {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new ConfigError('JOBGATE_JOBS_FILE', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    }
+    return parseCatalog(text, 'JOBGATE_JOBS_FILE', defaults)
+  }
+  if (fallback !== undefined) return parseCatalog(fallback, 'JOBGATE_JOBS', defaults)
+  throw new ConfigError('JOBGATE_JOBS', 'no job catalog: set JOBGATE_JOBS (JSON) or JOBGATE_JOBS_FILE (path)')
+}

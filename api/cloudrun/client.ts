@@ -1,0 +1,73 @@
+import type { JobEntry } from '../catalog.js'
+import { notFound } from '../errors.js'
+import type { GoogleHttp } from '../google/http.js'
+import { cloudRunError, type OperationContext } from './errors.js'
+import { JOB_LABEL, type Execution, type ExecutionList, type RunJobRequest } from './execution.js'
+import { hasOverrides } from './mapping.js'
+
+export interface ExecutionPage {
+  executions: Execution[]
+  nextPageToken?: string
+}
+
+export interface CloudRunClient {
+  runJob (entry: JobEntry, request: RunJobRequest): Promise<Execution>
+  getExecution (entry: JobEntry, name: string): Promise<Execution>
+  listExecutions (entry: JobEntry, page: { pageSize: number, pageToken?: string }): Promise<ExecutionPage>
+  cancelExecution (entry: JobEntry, name: string): Promise<Execution>
+}
+
+/** The Cloud Run Admin API v1 (namespaces.jobs / namespaces.executions) over the regional host. */
+export class CloudRunRestClient implements CloudRunClient {
+  readonly #http: GoogleHttp
+  readonly #endpoint: string | undefined
+
+  /** `endpoint` overrides the regional host `https://{region}-run.googleapis.com` (emulator, tests). */
+  constructor (http: GoogleHttp, endpoint?: string) {
+    this.#http = http
+    this.#endpoint = endpoint
+  }
+
+  #namespaceUrl (entry: JobEntry): string {
+    const base = this.#endpoint ?? `https://${entry.region}-run.googleapis.com`
+    return `${base}/apis/run.googleapis.com/v1/namespaces/${encodeURIComponent(entry.project)}`
+  }
+
+  async #call<T> (context: OperationContext, call: Parameters<GoogleHttp['call']>[0]): Promise<T> {
+    try {
+      return await this.#http.call<T>(call)
+    } catch (err) {
+      throw cloudRunError(err, context)
+    }
+  }
+
+  async runJob (entry: JobEntry, request: RunJobRequest): Promise<Execution> {
+    const url = `${this.#namespaceUrl(entry)}/jobs/${encodeURIComponent(entry.job)}:run`
+    return await this.#call({ op: 'run', entry, withOverrides: hasOverrides(request) }, { method: 'POST', url, body: request, retry: 'unsafe' })
+  }
+
+  async getExecution (entry: JobEntry, name: string): Promise<Execution> {
+    const url = `${this.#namespaceUrl(entry)}/executions/${encodeURIComponent(name)}`
+    const execution = await this.#call<Execution>({ op: 'get', entry, execution: name }, { method: 'GET', url, retry: 'safe' })
+    // A run of another job is not this job's run, whatever its name.
+    if (execution.metadata?.labels?.[JOB_LABEL] !== entry.job) throw notFound(`run "${name}" of job "${entry.id}" not found.`)
+    return execution
+  }
+
+  async listExecutions (entry: JobEntry, page: { pageSize: number, pageToken?: string }): Promise<ExecutionPage> {
+    const query = new URLSearchParams({ labelSelector: `${JOB_LABEL}=${entry.job}`, limit: String(page.pageSize) })
+    if (page.pageToken !== undefined) query.set('continue', page.pageToken)
+    const url = `${this.#namespaceUrl(entry)}/executions?${query.toString()}`
+    const list = await this.#call<ExecutionList>({ op: 'list', entry }, { method: 'GET', url, retry: 'safe' })
+    const result: ExecutionPage = { executions: list.items ?? [] }
+    if (list.metadata?.continue !== undefined && list.metadata.continue !== '') result.nextPageToken = list.metadata.continue
+    return result
+  }
+
+  async cancelExecution (entry: JobEntry, name: string): Promise<Execution> {
+    await this.getExecution(entry, name)
+    const url = `${this.#namespaceUrl(entry)}/executions/${encodeURIComponent(name)}:cancel`
+    // Cancelling twice is harmless, so a lost answer may be retried.
+    return await this.#call({ op: 'cancel', entry, execution: name }, { method: 'POST', url, body: {}, retry: 'safe' })
+  }
+}

@@ -1,0 +1,56 @@
+/** The parts of Cloud Run Admin API v1 objects that jobgate reads and writes. */
+
+export interface EnvVar { name: string, value: string }
+
+export interface ContainerOverride {
+  name?: string
+  args?: string[]
+  env?: EnvVar[]
+  clearArgs?: boolean
+}
+
+export interface Overrides {
+  containerOverrides?: ContainerOverride[]
+  taskCount?: number
+  timeoutSeconds?: number
+}
+
+export interface RunJobRequest {
+  overrides?: Overrides
+}
+
+export interface Condition {
+  type?: string
+  status?: string
+  reason?: string
+  message?: string
+  lastTransitionTime?: string
+}
+
+export interface Execution {
+  metadata?: {
+    name?: string
+    namespace?: string
+    creationTimestamp?: string
+    labels?: Record<string, string>
+  }
+  spec?: { taskCount?: number, parallelism?: number }
+  status?: {
+    conditions?: Condition[]
+    startTime?: string
+    completionTime?: string
+    runningCount?: number
+    succeededCount?: number
+    failedCount?: number
+    cancelledCount?: number
+    retriedCount?: number
+    logUri?: string
+  }
+}
+
+export interface ExecutionList {
+  items?: Execution[]
+  metadata?: { continue?: string }
+}
+
+export const JOB_LABEL = 'run.googleapis.com/job'

@@ -1,0 +1,67 @@
+import type { JobEntry } from '../catalog.js'
+import type { Run, RunRequest, RunState } from '../schemas/run.js'
+import type { Condition, ContainerOverride, Execution, RunJobRequest } from './execution.js'
+
+/** The contract's run request as Cloud Run's `RunJobRequest`; only what the caller sent is overridden. */
+export function toRunJobRequest (entry: JobEntry, request: RunRequest): RunJobRequest {
+  const container: ContainerOverride = {}
+  if (request.args !== undefined && request.args.length > 0) container.args = request.args
+  if (request.clearArgs === true) container.clearArgs = true
+  const env = Object.entries(request.env ?? {})
+  if (env.length > 0) container.env = env.map(([name, value]) => ({ name, value }))
+  const overrides: RunJobRequest['overrides'] = {}
+  if (Object.keys(container).length > 0) {
+    overrides.containerOverrides = [entry.container === undefined ? container : { name: entry.container, ...container }]
+  }
+  if (request.taskCount !== undefined) overrides.taskCount = request.taskCount
+  if (request.timeoutSeconds !== undefined) overrides.timeoutSeconds = request.timeoutSeconds
+  return Object.keys(overrides).length > 0 ? { overrides } : {}
+}
+
+export const hasOverrides = (body: RunJobRequest): boolean => body.overrides !== undefined
+
+const conditionOf = (execution: Execution, type: string): Condition | undefined =>
+  execution.status?.conditions?.find(condition => condition.type === type)
+
+/** The contract's state rules, from the execution's conditions and counts. */
+export function executionState (execution: Execution): RunState {
+  const completed = conditionOf(execution, 'Completed')
+  const status = execution.status ?? {}
+  if (completed?.status === 'True') return 'SUCCEEDED'
+  if (completed?.status === 'False') {
+    const cancelled = /cancel/i.test(completed.reason ?? '') || ((status.cancelledCount ?? 0) > 0 && (status.failedCount ?? 0) === 0)
+    return cancelled ? 'CANCELLED' : 'FAILED'
+  }
+  if (conditionOf(execution, 'Started')?.status === 'True' || (status.runningCount ?? 0) > 0) return 'RUNNING'
+  return 'PENDING'
+}
+
+export const isTerminal = (state: RunState): boolean => state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED'
+
+export const runPath = (jobId: string, runName: string): string => `/v1/jobs/${jobId}/runs/${runName}`
+
+/** A v1 Execution as the contract's Run. */
+export function toRun (jobId: string, execution: Execution): Run {
+  const name = execution.metadata?.name ?? ''
+  const status = execution.status ?? {}
+  const state = executionState(execution)
+  const run: Run = {
+    name,
+    job: jobId,
+    state,
+    taskCount: execution.spec?.taskCount ?? 1,
+    runningCount: status.runningCount ?? 0,
+    succeededCount: status.succeededCount ?? 0,
+    failedCount: status.failedCount ?? 0,
+    cancelledCount: status.cancelledCount ?? 0,
+    retriedCount: status.retriedCount ?? 0,
+    links: { self: runPath(jobId, name), logs: `${runPath(jobId, name)}/logs` }
+  }
+  if (execution.metadata?.creationTimestamp !== undefined) run.createTime = execution.metadata.creationTimestamp
+  if (status.startTime !== undefined) run.startTime = status.startTime
+  if (status.completionTime !== undefined) run.completionTime = status.completionTime
+  if (status.logUri !== undefined) run.logUri = status.logUri
+  const failure = conditionOf(execution, 'Completed')
+  if (state === 'FAILED' && failure?.message !== undefined) run.message = failure.message
+  return run
+}

@@ -1,0 +1,96 @@
+import { ConfigError } from './config-error.js'
+import { loadCatalog, type JobCatalog } from './catalog.js'
+
+export type Mode = 'local' | 'cloud'
+
+export interface Config {
+  mode: Mode
+  port: number
+  host: string
+  project?: string
+  region: string
+  /** Base URL of the Run Admin API; undefined means the job's regional host. */
+  runApiEndpoint?: string
+  loggingApiEndpoint: string
+  catalog: JobCatalog
+  /** Inbound authentication modes; empty means none. */
+  auth: string[]
+  logLevel: string
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const AUTH_MODES = ['apikey', 'google']
+export const LOCAL_PROJECT = 'local-project'
+/** Local mode's catalog: the companion echo job, open to any override that is not protected. */
+export const LOCAL_CATALOG = JSON.stringify({ jobs: { echo: { description: 'The companion job: echoes its args, env and task context.' } } })
+
+const set = (value: string | undefined): value is string => value !== undefined && value !== ''
+
+function parsePort (value: string | undefined): number {
+  if (!set(value)) return 8080
+  const port = Number(value)
+  if (!/^\d+$/.test(value) || port > 65535) throw new ConfigError('PORT', `"${value}" is not a port number (0-65535)`)
+  return port
+}
+
+function parseBaseUrl (variable: string, value: string | undefined): string | undefined {
+  if (!set(value)) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(variable, `"${value}" is not a URL`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(variable, `"${value}" must be an http(s) URL`)
+  if (url.search !== '' || url.hash !== '') throw new ConfigError(variable, `"${value}" must not have a query or fragment`)
+  return url.href.replace(/\/+$/, '')
+}
+
+function parseMode (env: NodeJS.ProcessEnv): Mode {
+  const value = env.JOBGATE_MODE
+  if (!set(value)) return set(env.K_SERVICE) || set(env.GOOGLE_CLOUD_PROJECT) ? 'cloud' : 'local'
+  if (value !== 'local' && value !== 'cloud') throw new ConfigError('JOBGATE_MODE', `"${value}" must be "local" or "cloud"`)
+  return value
+}
+
+function parseAuth (value: string | undefined, mode: Mode): string[] {
+  if (!set(value)) {
+    if (mode === 'cloud') throw new ConfigError('JOBGATE_AUTH', 'required in cloud mode: "apikey", "google", "apikey,google", or "none"')
+    return []
+  }
+  const modes = value.split(',').map(word => word.trim())
+  if (modes.length === 1 && modes[0] === 'none') return []
+  for (const word of modes) {
+    if (!AUTH_MODES.includes(word)) throw new ConfigError('JOBGATE_AUTH', `"${word}" is not one of none, apikey, google`)
+  }
+  return [...new Set(modes)]
+}
+
+/** Reads and validates every setting; throws ConfigError naming the first bad variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const mode = parseMode(env)
+  const port = parsePort(env.PORT)
+  const host = set(env.HOST) ? env.HOST : set(env.K_SERVICE) ? '0.0.0.0' : '127.0.0.1'
+  const region = set(env.CLOUD_RUN_REGION) ? env.CLOUD_RUN_REGION : 'us-central1'
+  if (!/^[a-z]+-[a-z]+[0-9]+$/.test(region)) throw new ConfigError('CLOUD_RUN_REGION', `"${region}" is not a Cloud Run region like us-central1`)
+  const project = set(env.GOOGLE_CLOUD_PROJECT) ? env.GOOGLE_CLOUD_PROJECT : mode === 'local' ? LOCAL_PROJECT : undefined
+  const logLevel = set(env.LOG_LEVEL) ? env.LOG_LEVEL : 'info'
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`)
+  if (set(env.GCE_METADATA_HOST) && !/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(env.GCE_METADATA_HOST)) {
+    throw new ConfigError('GCE_METADATA_HOST', `"${env.GCE_METADATA_HOST}" must be host or host:port`)
+  }
+  const config: Config = {
+    mode,
+    port,
+    host,
+    region,
+    loggingApiEndpoint: parseBaseUrl('CLOUD_LOGGING_API_ENDPOINT', env.CLOUD_LOGGING_API_ENDPOINT) ?? 'https://logging.googleapis.com',
+    catalog: loadCatalog(env, { project, region }, mode === 'local' ? LOCAL_CATALOG : undefined),
+    auth: parseAuth(env.JOBGATE_AUTH, mode),
+    logLevel
+  }
+  if (project !== undefined) config.project = project
+  const runApiEndpoint = parseBaseUrl('CLOUD_RUN_API_ENDPOINT', env.CLOUD_RUN_API_ENDPOINT)
+  if (runApiEndpoint !== undefined) config.runApiEndpoint = runApiEndpoint
+  return config
+}

@@ -1,0 +1,206 @@
+import { Agent, type Dispatcher } from 'undici'
+import type { TokenSource } from './token.js'
+
+export interface Timeouts {
+  connectMs: number
+  headersMs: number
+  bodyMs: number
+}
+
+/** Explicit, short timeouts: undici's 300 s defaults would hold a request far past any client's patience. */
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 }
+
+/**
+ * How a failure may be retried.
+ * `unsafe`: the call starts something (jobs.run); retry only failures that prove nothing was processed.
+ * `safe`: reads and idempotent actions; transient failures may be retried too.
+ */
+export type RetryMode = 'safe' | 'unsafe'
+
+export interface GoogleCall {
+  method: 'GET' | 'POST' | 'DELETE'
+  url: string
+  body?: unknown
+  retry: RetryMode
+}
+
+export type FailureKind =
+  | 'http' // the server answered with an error status
+  | 'refused' // the request never left: connection refused, DNS failure, connect timeout
+  | 'timeout' // sent, then no (complete) answer in time
+  | 'connection' // sent, then the connection broke
+
+/** A failed call to a Google API, classified by what is known about whether it was processed. */
+export class UpstreamError extends Error {
+  readonly kind: FailureKind
+  readonly httpStatus: number | undefined
+  /** Google's canonical status from the error body, e.g. PERMISSION_DENIED. */
+  readonly googleStatus: string | undefined
+  readonly retryAfterSeconds: number | undefined
+
+  constructor (kind: FailureKind, message: string, details: { httpStatus?: number, googleStatus?: string, retryAfterSeconds?: number, cause?: unknown } = {}) {
+    super(message, { cause: details.cause })
+    this.name = 'UpstreamError'
+    this.kind = kind
+    this.httpStatus = details.httpStatus
+    this.googleStatus = details.googleStatus
+    this.retryAfterSeconds = details.retryAfterSeconds
+  }
+
+  /** True when the failure proves the server did not process the request. */
+  get provenUnprocessed (): boolean {
+    return this.kind === 'refused' || this.httpStatus === 429 || (this.httpStatus === 503 && this.googleStatus === 'UNAVAILABLE')
+  }
+
+  get transient (): boolean {
+    return this.provenUnprocessed || this.kind === 'timeout' || this.kind === 'connection' || [500, 502, 503, 504].includes(this.httpStatus ?? 0)
+  }
+}
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+function classifyTransportError (err: unknown): UpstreamError {
+  const code = (err as { code?: string }).code ?? ''
+  const message = (err as Error).message
+  if (NOT_SENT_CODES.has(code)) return new UpstreamError('refused', `could not connect (${code})`, { cause: err })
+  if (TIMEOUT_CODES.has(code)) return new UpstreamError('timeout', `no answer in time (${code})`, { cause: err })
+  return new UpstreamError('connection', `the connection failed (${code || message})`, { cause: err })
+}
+
+/** Seconds from a Retry-After header: delta-seconds or an HTTP date. */
+export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  if (text === undefined || text.trim() === '') return undefined
+  if (/^\d+$/.test(text.trim())) return Number(text.trim())
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000))
+}
+
+function googleErrorOf (text: string): { status?: string, message?: string } {
+  try {
+    const parsed = JSON.parse(text) as { error?: { status?: unknown, message?: unknown } }
+    const status = typeof parsed.error?.status === 'string' ? parsed.error.status : undefined
+    const message = typeof parsed.error?.message === 'string' ? parsed.error.message : undefined
+    return { ...(status !== undefined && { status }), ...(message !== undefined && { message }) }
+  } catch {
+    return {}
+  }
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  unsafe: number
+  safe: number
+  baseDelayMs: number
+  maxDelayMs: number
+  /** A server asking for a longer pause than this is answered to the caller instead of waited out. */
+  maxRetryAfterSeconds: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { unsafe: 2, safe: 3, baseDelayMs: 200, maxDelayMs: 3_000, maxRetryAfterSeconds: 5 }
+
+export interface GoogleHttpOptions {
+  tokens: TokenSource
+  /** Injected in tests (undici MockAgent); otherwise one Agent, which keeps one keep-alive Pool per origin. */
+  dispatcher?: Dispatcher
+  timeouts?: Partial<Timeouts>
+  retry?: Partial<RetryPolicy>
+  userAgent?: string
+  sleep?: (ms: number) => Promise<void>
+  random?: () => number
+}
+
+const defaultSleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+/** The one HTTP client for Google's REST APIs: bearer token, timeouts, error classification, the retry rule. */
+export class GoogleHttp {
+  readonly #tokens: TokenSource
+  readonly #dispatcher: Dispatcher
+  readonly #ownsDispatcher: boolean
+  readonly #timeouts: Timeouts
+  readonly #retry: RetryPolicy
+  readonly #userAgent: string
+  readonly #sleep: (ms: number) => Promise<void>
+  readonly #random: () => number
+
+  constructor (options: GoogleHttpOptions) {
+    this.#tokens = options.tokens
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry }
+    this.#ownsDispatcher = options.dispatcher === undefined
+    this.#dispatcher = options.dispatcher ?? new Agent({
+      connect: { timeout: this.#timeouts.connectMs },
+      headersTimeout: this.#timeouts.headersMs,
+      bodyTimeout: this.#timeouts.bodyMs,
+      keepAliveTimeout: 30_000,
+      connections: 64
+    })
+    this.#userAgent = options.userAgent ?? 'jobgate'
+    this.#sleep = options.sleep ?? defaultSleep
+    this.#random = options.random ?? Math.random
+  }
+
+  async call<T> (call: GoogleCall): Promise<T> {
+    const retries = call.retry === 'unsafe' ? this.#retry.unsafe : this.#retry.safe
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#once<T>(call)
+      } catch (err) {
+        if (!(err instanceof UpstreamError) || attempt >= retries || !this.#retryable(err, call.retry)) throw err
+        await this.#sleep(this.#delay(attempt, err.retryAfterSeconds))
+      }
+    }
+  }
+
+  #retryable (err: UpstreamError, mode: RetryMode): boolean {
+    if ((err.retryAfterSeconds ?? 0) > this.#retry.maxRetryAfterSeconds) return false
+    return mode === 'unsafe' ? err.provenUnprocessed : err.transient
+  }
+
+  /** Full jitter, but never sooner than the server asked. */
+  #delay (attempt: number, retryAfterSeconds: number | undefined): number {
+    const jitter = this.#random() * Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** attempt)
+    return Math.max(jitter, (retryAfterSeconds ?? 0) * 1000)
+  }
+
+  async #once<T> (call: GoogleCall): Promise<T> {
+    const token = await this.#tokens.getToken()
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'user-agent': this.#userAgent, accept: 'application/json' }
+    if (call.body !== undefined) headers['content-type'] = 'application/json'
+    let response: Dispatcher.ResponseData
+    let text: string
+    try {
+      response = await this.#dispatcher.request({
+        origin: new URL(call.url).origin,
+        path: call.url.slice(new URL(call.url).origin.length),
+        method: call.method,
+        headers,
+        body: call.body === undefined ? null : JSON.stringify(call.body),
+        headersTimeout: this.#timeouts.headersMs,
+        bodyTimeout: this.#timeouts.bodyMs
+      })
+      text = await response.body.text()
+    } catch (err) {
+      throw classifyTransportError(err)
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      try {
+        return (text === '' ? {} : JSON.parse(text)) as T
+      } catch (err) {
+        throw new UpstreamError('http', `answered HTTP ${response.statusCode} with a body that is not JSON`, { httpStatus: response.statusCode, cause: err })
+      }
+    }
+    const google = googleErrorOf(text)
+    const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'])
+    throw new UpstreamError('http', google.message ?? `answered HTTP ${response.statusCode} without a Google error body`, {
+      httpStatus: response.statusCode,
+      ...(google.status !== undefined && { googleStatus: google.status }),
+      ...(retryAfterSeconds !== undefined && { retryAfterSeconds })
+    })
+  }
+
+  async close (): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close()
+  }
+}

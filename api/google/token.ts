@@ -1,0 +1,70 @@
+import { GoogleAuth } from 'google-auth-library'
+import { ApiError } from '../errors.js'
+
+export interface AccessToken {
+  token: string
+  /** Epoch milliseconds. */
+  expiresAt: number
+}
+
+/** Hands out the service's access token for Google APIs. */
+export interface TokenSource {
+  getToken (): Promise<string>
+}
+
+export type FetchToken = () => Promise<AccessToken>
+
+const FIVE_MINUTES = 5 * 60_000
+
+/**
+ * Caches a token and refreshes it before it expires; concurrent callers share one refresh,
+ * so a burst on a cold start costs one metadata-server round trip, not one per request.
+ */
+export class CachedTokenSource implements TokenSource {
+  #current: AccessToken | undefined
+  #refreshAt = 0
+  #inflight: Promise<string> | undefined
+  readonly #fetchToken: FetchToken
+  readonly #now: () => number
+
+  constructor (fetchToken: FetchToken, now: () => number = Date.now) {
+    this.#fetchToken = fetchToken
+    this.#now = now
+  }
+
+  async getToken (): Promise<string> {
+    if (this.#current !== undefined && this.#now() < this.#refreshAt) return this.#current.token
+    this.#inflight ??= this.#refresh().finally(() => { this.#inflight = undefined })
+    return await this.#inflight
+  }
+
+  async #refresh (): Promise<string> {
+    const fetchedAt = this.#now()
+    const next = await this.#fetchToken()
+    // Refresh five minutes early, or half-way through a token that lives less than ten.
+    const margin = Math.min(FIVE_MINUTES, (next.expiresAt - fetchedAt) / 2)
+    this.#current = next
+    this.#refreshAt = next.expiresAt - margin
+    return next.token
+  }
+}
+
+const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
+
+/** Tokens from Application Default Credentials: the metadata server on Cloud Run, gcloud's ADC on a laptop. */
+export function googleAuthFetcher (auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] })): FetchToken {
+  return async () => {
+    try {
+      const client = await auth.getClient()
+      const { token } = await client.getAccessToken()
+      if (token == null || token === '') throw new Error('the credential returned an empty access token')
+      return { token, expiresAt: client.credentials.expiry_date ?? Date.now() + 3_600_000 }
+    } catch (err) {
+      throw new ApiError('UNAVAILABLE', `jobgate could not get an access token for Google APIs: ${(err as Error).message}`, { runMayHaveStarted: false, cause: err })
+    }
+  }
+}
+
+export function googleTokenSource (): TokenSource {
+  return new CachedTokenSource(googleAuthFetcher())
+}

@@ -1,0 +1,60 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { ApiError, httpCodeOfStatus, type ErrorStatus } from './errors.js'
+
+interface ValidationIssue { instancePath: string, message?: string, params?: Record<string, unknown> }
+
+/** `/args/0` → `args[0]`, `/env/A` → `env.A`, `` → the part itself. */
+function fieldPath (part: string, instancePath: string): string {
+  const segments = instancePath.split('/').slice(1)
+  if (segments.length === 0) return part
+  return segments.map(s => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .reduce((path, s, i) => /^\d+$/.test(s) ? `${path}[${s}]` : i === 0 ? s : `${path}.${s}`, '')
+}
+
+/** The first useful schema violation, phrased for a person. */
+export function describeValidation (issues: readonly ValidationIssue[], part: string): string {
+  const unknown = issues.find(issue => Array.isArray(issue.params?.additionalProperties))
+  if (unknown !== undefined) {
+    const name = String((unknown.params?.additionalProperties as unknown[])[0])
+    if (part === 'body' && unknown.instancePath === '/env') return `env.${name}: not a valid variable name`
+    const at = unknown.instancePath === '' ? part : fieldPath(part, unknown.instancePath)
+    return `${at}: unknown field "${name}"`
+  }
+  const issue = issues.find(i => i.message !== 'schema is false') ?? issues[0]
+  if (issue === undefined) return `${part}: invalid`
+  return `${fieldPath(part, issue.instancePath)}: ${issue.message ?? 'invalid'}`
+}
+
+const STATUS_OF_CODE = new Map<number, ErrorStatus>(
+  (Object.entries(httpCodeOfStatus) as Array<[ErrorStatus, number]>).reverse().map(([status, code]) => [code, status])
+)
+
+const FASTIFY_ERRORS: Record<string, { status: ErrorStatus, message: (err: FastifyError) => string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 'PAYLOAD_TOO_LARGE', message: () => 'request body is larger than 256 KiB' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 'UNSUPPORTED_MEDIA_TYPE', message: () => 'request bodies must be application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 'INVALID_ARGUMENT', message: () => 'Content-Length does not match the body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: empty; send a JSON object (or {})' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: not valid JSON' }
+}
+
+/** Everything a client sees when something goes wrong: the contract's shape, never internals. */
+export function toApiError (err: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): ApiError {
+  if (err instanceof ApiError) return err
+  if (err.validation !== undefined) return new ApiError('INVALID_ARGUMENT', describeValidation(err.validation, err.validationContext ?? 'body'))
+  const known = FASTIFY_ERRORS[err.code]
+  if (known !== undefined) return new ApiError(known.status, known.message(err))
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new ApiError('INVALID_ARGUMENT', 'body: not valid JSON')
+  const code = err.statusCode ?? 500
+  if (code >= 400 && code < 500) {
+    // Fastify's own 4xx (e.g. prototype poisoning): safe to say what, without internals.
+    return new ApiError(STATUS_OF_CODE.get(code) ?? 'INVALID_ARGUMENT', code === 400 ? 'body: not acceptable JSON' : 'request rejected', { httpCode: code })
+  }
+  return new ApiError('INTERNAL', 'internal error; see the service logs', { cause: err })
+}
+
+export function sendError (request: FastifyRequest, reply: FastifyReply, error: ApiError): FastifyReply {
+  if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status }, error.message)
+  else request.log.info({ status: error.status, code: error.httpCode }, error.message)
+  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds))
+  return reply.code(error.httpCode).type('application/json').send(error.toBody())
+}

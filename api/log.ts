@@ -1,0 +1,46 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { LoggerOptions } from 'pino'
+
+/** pino levels as Cloud Logging severities. */
+const SEVERITY: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' }
+
+/** Header and field paths whose values are credentials: never written to a log. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'token',
+  'accessToken',
+  'access_token',
+  'apiKey'
+]
+
+/** pino writing Cloud Logging structured JSON: `severity`, `message`, `time`. */
+export function loggerOptions (level: string): LoggerOptions {
+  return {
+    level,
+    messageKey: 'message',
+    base: undefined,
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    formatters: { level: label => ({ severity: SEVERITY[label] ?? 'DEFAULT' }) },
+    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' }
+  }
+}
+
+/** Cloud Logging's trace fields from `X-Cloud-Trace-Context` or W3C `traceparent`, so request logs group under their trace. */
+export function traceFields (headers: IncomingHttpHeaders, project: string | undefined): Record<string, string | boolean> {
+  if (project === undefined) return {}
+  const cloud = /^([0-9a-f]{32})(?:\/(\d+))?(?:;o=([01]))?/i.exec(String(headers['x-cloud-trace-context'] ?? ''))
+  const w3c = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/i.exec(String(headers.traceparent ?? ''))
+  const traceId = cloud?.[1] ?? w3c?.[1]
+  if (traceId === undefined) return {}
+  const fields: Record<string, string | boolean> = { 'logging.googleapis.com/trace': `projects/${project}/traces/${traceId.toLowerCase()}` }
+  const spanId = cloud?.[2] !== undefined ? BigInt(cloud[2]).toString(16).padStart(16, '0') : w3c?.[2]
+  if (spanId !== undefined) fields['logging.googleapis.com/spanId'] = spanId
+  const sampled = cloud?.[3] ?? (w3c !== null ? String(Number.parseInt(w3c[3] ?? '0', 16) & 1) : undefined)
+  if (sampled !== undefined) fields['logging.googleapis.com/trace_sampled'] = sampled === '1'
+  return fields
+}

@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { toRun } from '../cloudrun/mapping.js'
+import { ErrorResponse } from '../schemas/error.js'
+import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
+import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
+import { jobEntry, type RouteContext } from './context.js'
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse }
+
+/** Aborts when the client hangs up before its answer was written. */
+function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
+  const controller = new AbortController()
+  raw.once('close', () => { if (!raw.writableFinished) controller.abort() })
+  return controller.signal
+}
+
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { catalog, cloudRun, starter }) => {
+  app.post('/v1/jobs/:job/runs', {
+    schema: {
+      summary: 'Start a run of a job, with per-run overrides',
+      params: JobParams,
+      body: Type.Optional(RunRequest),
+      response: { 202: Run, 409: ErrorResponse, 422: ErrorResponse, ...errors }
+    }
+  }, async (request, reply) => {
+    const entry = jobEntry(catalog, request.params.job)
+    const run = await starter.start({ entry, request: request.body ?? {}, caller: request.caller, log: request.log })
+    return await reply.code(202).header('location', run.links.self).send(run)
+  })
+
+  app.get('/v1/jobs/:job/runs/:run', {
+    schema: {
+      summary: 'Read a run; ?wait=N holds the request until the run ends or N seconds pass',
+      params: RunParams,
+      querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS })) }, { additionalProperties: false }),
+      response: { 200: Run, ...errors }
+    }
+  }, async (request, reply) => {
+    const entry = jobEntry(catalog, request.params.job)
+    const waitSeconds = request.query.wait ?? 0
+    if (waitSeconds === 0) return toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
+    return await waitForRun(cloudRun, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) })
+  })
+
+  app.get('/v1/jobs/:job/runs', {
+    schema: {
+      summary: 'List a job\'s runs, newest first',
+      params: JobParams,
+      querystring: Type.Object({
+        pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        pageToken: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_=+/.-]*$' }))
+      }, { additionalProperties: false }),
+      response: { 200: RunList, ...errors }
+    }
+  }, async request => {
+    const entry = jobEntry(catalog, request.params.job)
+    const page = await cloudRun.listExecutions(entry, {
+      pageSize: request.query.pageSize ?? 20,
+      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
+    })
+    const runs = page.executions.map(execution => toRun(entry.id, execution))
+      .sort((a, b) => (b.createTime ?? '').localeCompare(a.createTime ?? ''))
+    return page.nextPageToken === undefined ? { runs } : { runs, nextPageToken: page.nextPageToken }
+  })
+
+  app.post('/v1/jobs/:job/runs/:run/cancel', {
+    schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...errors } }
+  }, async request => {
+    const entry = jobEntry(catalog, request.params.job)
+    return toRun(entry.id, await cloudRun.cancelExecution(entry, request.params.run))
+  })
+}

@@ -1,0 +1,36 @@
+import { Type, type Static } from 'typebox'
+import { EnvName, ResourceName } from './names.js'
+
+/** Cloud Run's own ceilings: 10,000 tasks per execution, 168 h per task. */
+export const CLOUD_RUN_MAX_TASK_COUNT = 10_000
+export const CLOUD_RUN_MAX_TIMEOUT_SECONDS = 168 * 3600
+
+export const EnvPolicy = Type.Object({
+  allow: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_]+\\*?$' }), { description: 'names or NAME_* prefixes that may be overridden' })),
+  tenantKey: Type.Optional(EnvName)
+}, { additionalProperties: false })
+
+export const ArgsPolicy = Type.Object({
+  allow: Type.Optional(Type.Boolean()),
+  maxItems: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 }))
+}, { additionalProperties: false })
+
+export const CatalogEntry = Type.Object({
+  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  project: Type.Optional(Type.String({ pattern: '^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[0-9]+$' })),
+  region: Type.Optional(Type.String({ pattern: '^[a-z]+-[a-z]+[0-9]+$' })),
+  job: Type.Optional(ResourceName),
+  container: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 })),
+  env: Type.Optional(EnvPolicy),
+  args: Type.Optional(ArgsPolicy),
+  maxTaskCount: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TASK_COUNT })),
+  maxTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TIMEOUT_SECONDS })),
+  principals: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { description: 'who may run this job: names, emails, *@domain, or *' }))
+}, { additionalProperties: false })
+
+export const Catalog = Type.Object({
+  jobs: Type.Record(Type.String(), CatalogEntry)
+}, { additionalProperties: false })
+
+export type CatalogEntry = Static<typeof CatalogEntry>
+export type Catalog = Static<typeof Catalog>

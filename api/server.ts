@@ -1,0 +1,39 @@
+import closeWithGrace from 'close-with-grace'
+import { pino } from 'pino'
+import { buildApp } from './app.js'
+import { ConfigError } from './config-error.js'
+import { loadConfig, type Config } from './config.js'
+import { productionDeps } from './deps.js'
+import { loggerOptions } from './log.js'
+
+/** The process: config, listen, graceful shutdown. Everything else lives in app.ts. */
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`jobgate: configuration error: ${err.message}\n`)
+    process.exit(78)
+  }
+  // Pretty lines for a person at a terminal; Cloud Logging JSON everywhere else.
+  const logger = process.stdout.isTTY
+    ? pino(loggerOptions(config.logLevel), pino.transport({ target: 'pino-pretty', options: { messageKey: 'message', ignore: 'severity' } }))
+    : pino(loggerOptions(config.logLevel))
+  let ready = true
+  const deps = productionDeps(config)
+  const app = await buildApp(config, { ...deps, logger, ready: () => ready })
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    ready = false
+    if (err !== undefined) logger.error({ err }, 'shutting down after an error')
+    else logger.info({ signal }, 'shutting down: finishing in-flight requests')
+    await app.close()
+    await deps.close()
+  })
+
+  await app.listen({ port: config.port, host: config.host })
+  logger.info({ mode: config.mode, jobs: [...config.catalog.keys()] }, `jobgate listening on http://${config.host}:${config.port}`)
+}
+
+await main()
