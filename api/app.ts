@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { pino, type Logger } from 'pino'
 import type { CloudRunClient } from './cloudrun/client.js'
+import type { CloudLoggingClient } from './logging/client.js'
 import type { Config } from './config.js'
 import { ApiError } from './errors.js'
 import { sendError, toApiError } from './http-errors.js'
@@ -12,6 +13,7 @@ import { loggerOptions, traceFields } from './log.js'
 import type { Caller } from './policy/run-policy.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
+import { logRoutes } from './routes/logs.js'
 import { runRoutes } from './routes/runs.js'
 import { RunStarter } from './runs/starter.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
@@ -25,6 +27,7 @@ declare module 'fastify' {
 
 export interface AppDeps {
   cloudRun: CloudRunClient
+  logs: Pick<CloudLoggingClient, 'runEntries'>
   /** Identifies the caller; throws ApiError UNAUTHENTICATED. Absent: everyone is an anonymous caller. */
   authenticate?: (headers: Record<string, string | string[] | undefined>) => Promise<Caller>
   /** A pino instance (tests capture its output); otherwise one is made from the config. */
@@ -80,6 +83,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(healthRoutes, { ready: deps.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
+  await app.register(logRoutes, { ...context, logs: deps.logs })
   return app
 }
 

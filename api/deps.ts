@@ -2,6 +2,7 @@ import type { AppDeps } from './app.js'
 import { CloudRunRestClient } from './cloudrun/client.js'
 import type { Config } from './config.js'
 import { GoogleHttp } from './google/http.js'
+import { CloudLoggingClient } from './logging/client.js'
 import { CachedTokenSource, googleAuthFetcher, type TokenSource } from './google/token.js'
 
 export const USER_AGENT = 'jobgate/0.1.0'
@@ -15,6 +16,7 @@ export function productionDeps (config: Config, tokens: TokenSource = new Cached
   const http = new GoogleHttp({ tokens, userAgent: USER_AGENT })
   return {
     cloudRun: new CloudRunRestClient(http, config.runApiEndpoint),
+    logs: new CloudLoggingClient(http, config.loggingApiEndpoint),
     close: async () => { await http.close() }
   }
 }

@@ -1,6 +1,6 @@
 import type { JobEntry } from '../catalog.js'
-import { ApiError, type ErrorStatus } from '../errors.js'
-import { UpstreamError } from '../google/http.js'
+import type { ApiError } from '../errors.js'
+import { upstreamApiError } from '../google/errors.js'
 
 export type Operation = 'run' | 'get' | 'list' | 'cancel'
 
@@ -25,48 +25,17 @@ function permissionFor (context: OperationContext): { permission: string, role: 
   }
 }
 
-const KNOWN_CONFLICTS = new Set<ErrorStatus>(['ABORTED', 'ALREADY_EXISTS'])
-
-/** Cloud Run's failure as the contract's error, with what the user must do about it. */
+/** Cloud Run's failure as the contract's error, naming the permission or resource involved. */
 export function cloudRunError (err: unknown, context: OperationContext): ApiError {
-  if (err instanceof ApiError) return err
-  if (!(err instanceof UpstreamError)) throw err
   const { entry } = context
   const where = `project "${entry.project}", region "${entry.region}"`
-  const startsRun = context.op === 'run'
-  // When a run call's fate is unknown, say so: retrying blindly could start the job twice.
-  const unknownOutcome = startsRun && !err.provenUnprocessed
-  const maybeStarted = unknownOutcome
-    ? ` It is unknown whether a run started: check GET /v1/jobs/${entry.id}/runs before retrying, or retry with the same Idempotency-Key.`
-    : ''
-  const runFlag = startsRun ? { runMayHaveStarted: unknownOutcome } : {}
-
-  if (err.kind === 'timeout') return new ApiError('DEADLINE_EXCEEDED', `Cloud Run did not answer in time.${maybeStarted}`, { ...runFlag, cause: err })
-  if (err.kind === 'refused' || err.kind === 'connection') {
-    return new ApiError('UNAVAILABLE', `Cloud Run could not be reached: ${err.message}.${maybeStarted}`, { ...runFlag, cause: err })
-  }
-  const upstream = err.message
-  switch (err.httpStatus) {
-    case 400: return new ApiError('INVALID_ARGUMENT', `Cloud Run rejected the request: ${upstream}`, { cause: err })
-    case 401: return new ApiError('UNAVAILABLE', `Cloud Run did not accept jobgate's own credentials: ${upstream}`, { ...runFlag, runMayHaveStarted: false, cause: err })
-    case 403: {
-      const { permission, role } = permissionFor(context)
-      return new ApiError('PERMISSION_DENIED',
-        `jobgate's service account lacks ${permission} on Cloud Run job "${entry.job}" (${where}): grant ${role} on that job to it. Cloud Run said: ${upstream}`,
-        { cause: err })
-    }
-    case 404: return context.execution === undefined
-      ? new ApiError('NOT_FOUND', `Cloud Run job "${entry.job}" does not exist in ${where}.`, { cause: err })
-      : new ApiError('NOT_FOUND', `run "${context.execution}" of job "${entry.id}" not found.`, { cause: err })
-    case 409: {
-      const status = KNOWN_CONFLICTS.has(err.googleStatus as ErrorStatus) ? err.googleStatus as ErrorStatus : 'ABORTED'
-      return new ApiError(status, `Cloud Run reported a conflict: ${upstream}`, { cause: err })
-    }
-    case 429: return new ApiError('RESOURCE_EXHAUSTED', `Cloud Run is rate limiting jobgate: ${upstream}`, { retryAfterSeconds: err.retryAfterSeconds ?? 10, cause: err })
-    default: return new ApiError('UNAVAILABLE', `Cloud Run failed (HTTP ${err.httpStatus ?? '?'}): ${upstream}.${maybeStarted}`, {
-      ...runFlag,
-      ...(err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
-      cause: err
-    })
-  }
+  const { permission, role } = permissionFor(context)
+  return upstreamApiError(err, {
+    service: 'Cloud Run',
+    permissionAdvice: `jobgate's service account lacks ${permission} on Cloud Run job "${entry.job}" (${where}): grant ${role} on that job to it.`,
+    notFound: context.execution === undefined
+      ? `Cloud Run job "${entry.job}" does not exist in ${where}.`
+      : `run "${context.execution}" of job "${entry.id}" not found.`,
+    ...(context.op === 'run' && { startsRun: { checkUrl: `/v1/jobs/${entry.id}/runs` } })
+  })
 }

@@ -1,0 +1,100 @@
+import type { JobEntry } from '../catalog.js'
+import { upstreamApiError } from '../google/errors.js'
+import type { GoogleHttp } from '../google/http.js'
+
+/** One line a run's task wrote, as the contract shows it. */
+export interface RunLogEntry {
+  timestamp: string
+  severity: string
+  taskIndex?: number
+  message: string
+  payload?: Record<string, unknown>
+  /** Cloud Logging's id: stable, so followers can skip what they printed. */
+  insertId?: string
+}
+
+export interface RunLogPage {
+  entries: RunLogEntry[]
+  nextPageToken?: string
+}
+
+/** The fields of a Cloud Logging LogEntry that jobgate reads. */
+interface LogEntry {
+  insertId?: string
+  timestamp?: string
+  severity?: string
+  labels?: Record<string, string>
+  textPayload?: string
+  jsonPayload?: Record<string, unknown>
+}
+
+export const MAX_LOG_PAGE_SIZE = 1000
+const TASK_INDEX_LABEL = 'run.googleapis.com/task_index'
+/** Logs can carry timestamps slightly before the execution's creation (clock skew, early startup). */
+const LOOKBACK_MS = 60_000
+
+/** Cloud Logging's quoting: backslashes and double quotes escaped inside "…". */
+const quote = (value: string): string => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+
+export function runLogFilter (entry: JobEntry, execution: string, createTime: string | undefined): string {
+  const clauses = [
+    'resource.type="cloud_run_job"',
+    `resource.labels.job_name=${quote(entry.job)}`,
+    `resource.labels.location=${quote(entry.region)}`,
+    `labels."run.googleapis.com/execution_name"=${quote(execution)}`
+  ]
+  const created = createTime === undefined ? Number.NaN : Date.parse(createTime)
+  // An explicit lower bound keeps Cloud Logging from scanning only its default last 24 hours, or everything.
+  const since = Number.isNaN(created) ? new Date(Date.now() - 30 * 86_400_000) : new Date(created - LOOKBACK_MS)
+  clauses.push(`timestamp>=${quote(since.toISOString())}`)
+  return clauses.join(' AND ')
+}
+
+export function toRunLogEntry (entry: LogEntry): RunLogEntry {
+  const { message, ...rest } = entry.jsonPayload ?? {}
+  const out: RunLogEntry = {
+    timestamp: entry.timestamp ?? '',
+    severity: entry.severity ?? 'DEFAULT',
+    message: typeof message === 'string' ? message : entry.textPayload ?? (message === undefined ? '' : JSON.stringify(message))
+  }
+  const taskIndex = Number(entry.labels?.[TASK_INDEX_LABEL])
+  if (entry.labels?.[TASK_INDEX_LABEL] !== undefined && Number.isInteger(taskIndex)) out.taskIndex = taskIndex
+  if (Object.keys(rest).length > 0) out.payload = rest
+  if (entry.insertId !== undefined) out.insertId = entry.insertId
+  return out
+}
+
+/** Reads a run's log entries with Cloud Logging's `entries:list`. */
+export class CloudLoggingClient {
+  readonly #http: GoogleHttp
+  readonly #endpoint: string
+
+  constructor (http: GoogleHttp, endpoint: string) {
+    this.#http = http
+    this.#endpoint = endpoint
+  }
+
+  async runEntries (entry: JobEntry, run: { name: string, createTime?: string }, page: { pageSize: number, pageToken?: string }): Promise<RunLogPage> {
+    const body = {
+      resourceNames: [`projects/${entry.project}`],
+      filter: runLogFilter(entry, run.name, run.createTime),
+      orderBy: 'timestamp asc',
+      pageSize: Math.min(page.pageSize, MAX_LOG_PAGE_SIZE),
+      ...(page.pageToken !== undefined && { pageToken: page.pageToken })
+    }
+    let result: { entries?: LogEntry[], nextPageToken?: string }
+    try {
+      // entries:list only reads, so a lost answer may be asked again.
+      result = await this.#http.call({ method: 'POST', url: `${this.#endpoint}/v2/entries:list`, body, retry: 'safe' })
+    } catch (err) {
+      throw upstreamApiError(err, {
+        service: 'Cloud Logging',
+        permissionAdvice: `jobgate's service account cannot read logs in project "${entry.project}": grant it roles/logging.viewer.`,
+        notFound: `no logs found for project "${entry.project}".`
+      })
+    }
+    const out: RunLogPage = { entries: (result.entries ?? []).map(toRunLogEntry) }
+    if (result.nextPageToken !== undefined && result.nextPageToken !== '') out.nextPageToken = result.nextPageToken
+    return out
+  }
+}

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { toRun } from '../cloudrun/mapping.js'
+import type { CloudLoggingClient } from '../logging/client.js'
+import { ErrorResponse } from '../schemas/error.js'
+import { LogsQuery, RunLogPage } from '../schemas/logs.js'
+import { RunParams } from '../schemas/run.js'
+import { jobEntry, type RouteContext } from './context.js'
+
+export interface LogRouteContext extends RouteContext {
+  logs: Pick<CloudLoggingClient, 'runEntries'>
+}
+
+export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app, { catalog, cloudRun, logs }) => {
+  app.get('/v1/jobs/:job/runs/:run/logs', {
+    schema: {
+      summary: 'The log lines a run\'s tasks wrote, oldest first, from Cloud Logging',
+      params: RunParams,
+      querystring: LogsQuery,
+      response: { 200: RunLogPage, 400: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 502: ErrorResponse }
+    }
+  }, async request => {
+    const entry = jobEntry(catalog, request.params.job)
+    // Reading the run first proves it belongs to this job and bounds the log search by its start.
+    const run = toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
+    return await logs.runEntries(entry, { name: run.name, ...(run.createTime !== undefined && { createTime: run.createTime }) }, {
+      pageSize: request.query.pageSize ?? 100,
+      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
+    })
+  })
+}
