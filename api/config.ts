@@ -53,13 +53,19 @@ function parseMode (env: NodeJS.ProcessEnv): Mode {
   return value
 }
 
-function parseAuth (value: string | undefined, mode: Mode): string[] {
+function parseAuth (env: NodeJS.ProcessEnv, mode: Mode): string[] {
+  const value = env.JOBGATE_AUTH
   if (!set(value)) {
     if (mode === 'cloud') throw new ConfigError('JOBGATE_AUTH', 'required in cloud mode: "apikey", "google", "apikey,google", or "none"')
     return []
   }
   const modes = value.split(',').map(word => word.trim())
-  if (modes.length === 1 && modes[0] === 'none') return []
+  if (modes.length === 1 && modes[0] === 'none') {
+    if (mode === 'cloud' && env.JOBGATE_ALLOW_UNAUTHENTICATED !== 'true') {
+      throw new ConfigError('JOBGATE_AUTH', '"none" in cloud mode lets anyone run jobs; set JOBGATE_ALLOW_UNAUTHENTICATED=true to confirm')
+    }
+    return []
+  }
   for (const word of modes) {
     if (!AUTH_MODES.includes(word)) throw new ConfigError('JOBGATE_AUTH', `"${word}" is not one of none, apikey, google`)
   }
@@ -86,7 +92,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     region,
     loggingApiEndpoint: parseBaseUrl('CLOUD_LOGGING_API_ENDPOINT', env.CLOUD_LOGGING_API_ENDPOINT) ?? 'https://logging.googleapis.com',
     catalog: loadCatalog(env, { project, region }, mode === 'local' ? LOCAL_CATALOG : undefined),
-    auth: parseAuth(env.JOBGATE_AUTH, mode),
+    auth: parseAuth(env, mode),
     logLevel
   }
   if (project !== undefined) config.project = project

@@ -4,6 +4,8 @@ import { buildApp } from './app.js'
 import { ConfigError } from './config-error.js'
 import { loadConfig, type Config } from './config.js'
 import { productionDeps } from './deps.js'
+import { CachedTokenSource, metadataServerFetcher } from './google/token.js'
+import { localBanner, startLocalMode, type LocalMode } from './local-mode.js'
 import { loggerOptions } from './log.js'
 
 /** The process: config, listen, graceful shutdown. Everything else lives in app.ts. */
@@ -20,8 +22,13 @@ async function main (): Promise<void> {
   const logger = process.stdout.isTTY
     ? pino(loggerOptions(config.logLevel), pino.transport({ target: 'pino-pretty', options: { messageKey: 'message', ignore: 'severity' } }))
     : pino(loggerOptions(config.logLevel))
+  let local: LocalMode | undefined
+  if (config.mode === 'local') {
+    local = await startLocalMode(config)
+    config = local.config
+  }
   let ready = true
-  const deps = productionDeps(config)
+  const deps = productionDeps(config, local === undefined ? undefined : new CachedTokenSource(metadataServerFetcher()))
   const app = await buildApp(config, { ...deps, logger, ready: () => ready })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
@@ -30,10 +37,14 @@ async function main (): Promise<void> {
     else logger.info({ signal }, 'shutting down: finishing in-flight requests')
     await app.close()
     await deps.close()
+    await local?.emulator.close()
   })
 
   await app.listen({ port: config.port, host: config.host })
-  logger.info({ mode: config.mode, jobs: [...config.catalog.keys()] }, `jobgate listening on http://${config.host}:${config.port}`)
+  const address = app.server.address()
+  const url = `http://${config.host}:${typeof address === 'object' && address !== null ? address.port : config.port}`
+  logger.info({ mode: config.mode, jobs: [...config.catalog.keys()] }, `jobgate listening on ${url}`)
+  if (local !== undefined) process.stderr.write(localBanner(url, local) + '\n')
 }
 
 await main()

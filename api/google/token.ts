@@ -1,4 +1,4 @@
-import { GoogleAuth } from 'google-auth-library'
+import { Compute, GoogleAuth } from 'google-auth-library'
 import { ApiError } from '../errors.js'
 
 export interface AccessToken {
@@ -65,6 +65,10 @@ export function googleAuthFetcher (auth = new GoogleAuth({ scopes: [CLOUD_PLATFO
   }
 }
 
-export function googleTokenSource (): TokenSource {
-  return new CachedTokenSource(googleAuthFetcher())
+/**
+ * Tokens from the metadata server only (GCE_METADATA_HOST), skipping ADC discovery: in local mode
+ * a laptop's real gcloud credentials must never be sent to the emulator.
+ */
+export function metadataServerFetcher (): FetchToken {
+  return googleAuthFetcher(new GoogleAuth({ authClient: new Compute({ scopes: [CLOUD_PLATFORM] }) }))
 }
