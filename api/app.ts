@@ -79,7 +79,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
 
   const cloudRun = deps.cloudRun
-  const context = { catalog: config.catalog, cloudRun, starter: new RunStarter(cloudRun) }
+  const context = { catalog: config.catalog, cloudRun, starter: new RunStarter(cloudRun, config.maxInflightRuns) }
   await app.register(healthRoutes, { ready: deps.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)

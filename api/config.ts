@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
+import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/starter.js'
 
 export type Mode = 'local' | 'cloud'
 
@@ -16,6 +17,8 @@ export interface Config {
   /** Inbound authentication modes; empty means none. */
   auth: string[]
   logLevel: string
+  /** Bound on concurrent upstream run calls (JOBGATE_MAX_INFLIGHT_RUNS). */
+  maxInflightRuns: number
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -44,6 +47,13 @@ function parseBaseUrl (variable: string, value: string | undefined): string | un
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(variable, `"${value}" must be an http(s) URL`)
   if (url.search !== '' || url.hash !== '') throw new ConfigError(variable, `"${value}" must not have a query or fragment`)
   return url.href.replace(/\/+$/, '')
+}
+
+function parsePositiveInt (variable: string, value: string | undefined, fallback: number, max: number): number {
+  if (!set(value)) return fallback
+  const number = Number(value)
+  if (!/^\d+$/.test(value) || number < 1 || number > max) throw new ConfigError(variable, `"${value}" must be a whole number from 1 to ${max}`)
+  return number
 }
 
 function parseMode (env: NodeJS.ProcessEnv): Mode {
@@ -93,7 +103,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     loggingApiEndpoint: parseBaseUrl('CLOUD_LOGGING_API_ENDPOINT', env.CLOUD_LOGGING_API_ENDPOINT) ?? 'https://logging.googleapis.com',
     catalog: loadCatalog(env, { project, region }, mode === 'local' ? LOCAL_CATALOG : undefined),
     auth: parseAuth(env, mode),
-    logLevel
+    logLevel,
+    maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000)
   }
   if (project !== undefined) config.project = project
   const runApiEndpoint = parseBaseUrl('CLOUD_RUN_API_ENDPOINT', env.CLOUD_RUN_API_ENDPOINT)
