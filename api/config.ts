@@ -1,6 +1,6 @@
 import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
-import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/starter.js'
+import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
 export type Mode = 'local' | 'cloud'
 

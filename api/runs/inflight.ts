@@ -1,5 +1,7 @@
 import { ApiError } from '../errors.js'
 
+export const DEFAULT_MAX_INFLIGHT_RUNS = 32
+
 /** A bound on concurrent upstream run calls: past it, callers are told to come back rather than queued without limit. */
 export class InflightLimit {
   #inflight = 0

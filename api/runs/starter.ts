@@ -5,7 +5,7 @@ import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
 import { auditRunAttempt, type Trigger } from './audit.js'
-import { InflightLimit } from './inflight.js'
+import { DEFAULT_MAX_INFLIGHT_RUNS, InflightLimit } from './inflight.js'
 
 export interface StartRunInput {
   entry: JobEntry
@@ -15,8 +15,6 @@ export interface StartRunInput {
   trigger?: Trigger
   idempotencyKey?: string
 }
-
-export const DEFAULT_MAX_INFLIGHT_RUNS = 32
 
 /** The one path every trigger (REST, Pub/Sub push, Cloud Tasks) takes to start a run. */
 export class RunStarter {
