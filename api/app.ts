@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import rateLimit from '@fastify/rate-limit'
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { pino, type Logger } from 'pino'
+import { createAuthenticator, type Authenticator } from './auth/index.js'
 import type { CloudRunClient } from './cloudrun/client.js'
 import type { CloudLoggingClient } from './logging/client.js'
 import type { Config } from './config.js'
 import { ApiError } from './errors.js'
 import { sendError, toApiError } from './http-errors.js'
 import { loggerOptions, traceFields } from './log.js'
+import { JobAccess } from './policy/job-access.js'
 import type { Caller } from './policy/run-policy.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
@@ -28,8 +31,8 @@ declare module 'fastify' {
 export interface AppDeps {
   cloudRun: CloudRunClient
   logs: Pick<CloudLoggingClient, 'runEntries'>
-  /** Identifies the caller; throws ApiError UNAUTHENTICATED. Absent: everyone is an anonymous caller. */
-  authenticate?: (headers: Record<string, string | string[] | undefined>) => Promise<Caller>
+  /** Identifies callers; absent: one is made from the config (JOBGATE_AUTH). */
+  authenticator?: Authenticator
   /** A pino instance (tests capture its output); otherwise one is made from the config. */
   logger?: Logger
   /** Reports readiness (false while shutting down). */
@@ -37,7 +40,6 @@ export interface AppDeps {
 }
 
 const ANONYMOUS: Caller = { name: 'anonymous', tenantFree: true }
-const anonymous = async (): Promise<Caller> => ANONYMOUS
 
 /** A request id from the caller when it is a sane token, else a fresh one. */
 const requestId = (header: string | string[] | undefined): string =>
@@ -61,13 +63,22 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)))
   app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
 
-  const authenticate = deps.authenticate ?? anonymous
+  const authenticator = deps.authenticator ?? createAuthenticator(config.auth)
   app.decorateRequest('caller', { getter: () => ANONYMOUS, setter () {} })
   app.addHook('onRequest', async request => {
     if (request.routeOptions.config.public === true) return
-    Object.defineProperty(request, 'caller', { value: await authenticate(request.headers), enumerable: true })
+    Object.defineProperty(request, 'caller', { value: await authenticator.authenticate(request.headers), enumerable: true })
   })
 
+  // Per principal, counted only on routes that start runs (they opt in with config.rateLimit).
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    keyGenerator: request => request.caller.name,
+    errorResponseBuilder: (_request, context) => new ApiError('RESOURCE_EXHAUSTED',
+      `rate limit: at most ${context.max} runs per minute per caller; retry in ${Math.ceil(context.ttl / 1000)} s`,
+      { retryAfterSeconds: Math.ceil(context.ttl / 1000) })
+  })
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -78,8 +89,11 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
 
+  const access = new JobAccess(config.catalog, !authenticator.anonymous)
+  if (authenticator.anonymous) app.log.warn('authentication is off (JOBGATE_AUTH=none): anyone who can reach jobgate can run its jobs')
+  for (const id of access.unreachable()) app.log.warn({ job: id }, `job "${id}" lists no principals: nobody can run it`)
   const cloudRun = deps.cloudRun
-  const context = { catalog: config.catalog, cloudRun, starter: new RunStarter(cloudRun, config.maxInflightRuns) }
+  const context = { access, cloudRun, starter: new RunStarter(cloudRun, config.maxInflightRuns), runsPerMinute: config.rateLimitPerMinute }
   await app.register(healthRoutes, { ready: deps.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)

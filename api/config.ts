@@ -1,3 +1,4 @@
+import { loadAuthConfig, type AuthConfig } from './auth/index.js'
 import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
@@ -14,15 +15,16 @@ export interface Config {
   runApiEndpoint?: string
   loggingApiEndpoint: string
   catalog: JobCatalog
-  /** Inbound authentication modes; empty means none. */
-  auth: string[]
+  /** Inbound authentication (JOBGATE_AUTH and the variables of each mode). */
+  auth: AuthConfig
   logLevel: string
   /** Bound on concurrent upstream run calls (JOBGATE_MAX_INFLIGHT_RUNS). */
   maxInflightRuns: number
+  /** Runs each principal may start per minute (JOBGATE_RATE_LIMIT). */
+  rateLimitPerMinute: number
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-const AUTH_MODES = ['apikey', 'google']
 export const LOCAL_PROJECT = 'local-project'
 /** Local mode's catalog: the companion echo job, open to any override that is not protected. */
 export const LOCAL_CATALOG = JSON.stringify({ jobs: { echo: { description: 'The companion job: echoes its args, env and task context.' } } })
@@ -63,25 +65,6 @@ function parseMode (env: NodeJS.ProcessEnv): Mode {
   return value
 }
 
-function parseAuth (env: NodeJS.ProcessEnv, mode: Mode): string[] {
-  const value = env.JOBGATE_AUTH
-  if (!set(value)) {
-    if (mode === 'cloud') throw new ConfigError('JOBGATE_AUTH', 'required in cloud mode: "apikey", "google", "apikey,google", or "none"')
-    return []
-  }
-  const modes = value.split(',').map(word => word.trim())
-  if (modes.length === 1 && modes[0] === 'none') {
-    if (mode === 'cloud' && env.JOBGATE_ALLOW_UNAUTHENTICATED !== 'true') {
-      throw new ConfigError('JOBGATE_AUTH', '"none" in cloud mode lets anyone run jobs; set JOBGATE_ALLOW_UNAUTHENTICATED=true to confirm')
-    }
-    return []
-  }
-  for (const word of modes) {
-    if (!AUTH_MODES.includes(word)) throw new ConfigError('JOBGATE_AUTH', `"${word}" is not one of none, apikey, google`)
-  }
-  return [...new Set(modes)]
-}
-
 /** Reads and validates every setting; throws ConfigError naming the first bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const mode = parseMode(env)
@@ -102,9 +85,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     region,
     loggingApiEndpoint: parseBaseUrl('CLOUD_LOGGING_API_ENDPOINT', env.CLOUD_LOGGING_API_ENDPOINT) ?? 'https://logging.googleapis.com',
     catalog: loadCatalog(env, { project, region }, mode === 'local' ? LOCAL_CATALOG : undefined),
-    auth: parseAuth(env, mode),
+    auth: loadAuthConfig(env, mode),
     logLevel,
-    maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000)
+    maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000),
+    rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000)
   }
   if (project !== undefined) config.project = project
   const runApiEndpoint = parseBaseUrl('CLOUD_RUN_API_ENDPOINT', env.CLOUD_RUN_API_ENDPOINT)

@@ -15,8 +15,8 @@ function summary (entry: JobEntry): JobSummary {
   return job
 }
 
-export const jobRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { catalog }) => {
-  app.get('/v1/jobs', { schema: { summary: 'The jobs the caller may run, with their limits', response: { 200: JobList } } }, async () => {
-    return { jobs: [...catalog.values()].map(summary) }
+export const jobRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access }) => {
+  app.get('/v1/jobs', { schema: { summary: 'The jobs the caller may run, with their limits', response: { 200: JobList } } }, async request => {
+    return { jobs: access.visibleTo(request.caller).map(summary) }
   })
 }

@@ -4,13 +4,13 @@ import type { CloudLoggingClient } from '../logging/client.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { LogsQuery, RunLogPage } from '../schemas/logs.js'
 import { RunParams } from '../schemas/run.js'
-import { jobEntry, type RouteContext } from './context.js'
+import type { RouteContext } from './context.js'
 
 export interface LogRouteContext extends RouteContext {
   logs: Pick<CloudLoggingClient, 'runEntries'>
 }
 
-export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app, { catalog, cloudRun, logs }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app, { access, cloudRun, logs }) => {
   app.get('/v1/jobs/:job/runs/:run/logs', {
     schema: {
       summary: 'The log lines a run\'s tasks wrote, oldest first, from Cloud Logging',
@@ -19,7 +19,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app,
       response: { 200: RunLogPage, 400: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 502: ErrorResponse }
     }
   }, async request => {
-    const entry = jobEntry(catalog, request.params.job)
+    const entry = access.entryFor(request.params.job, request.caller)
     // Reading the run first proves it belongs to this job and bounds the log search by its start.
     const run = toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
     return await logs.runEntries(entry, { name: run.name, ...(run.createTime !== undefined && { createTime: run.createTime }) }, {

@@ -4,7 +4,7 @@ import { toRun } from '../cloudrun/mapping.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
-import { jobEntry, type RouteContext } from './context.js'
+import type { RouteContext } from './context.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse }
 
@@ -15,8 +15,9 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { catalog, cloudRun, starter }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, runsPerMinute }) => {
   app.post('/v1/jobs/:job/runs', {
+    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
     schema: {
       summary: 'Start a run of a job, with per-run overrides',
       params: JobParams,
@@ -24,7 +25,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       response: { 202: Run, 409: ErrorResponse, 422: ErrorResponse, ...errors }
     }
   }, async (request, reply) => {
-    const entry = jobEntry(catalog, request.params.job)
+    const entry = access.entryFor(request.params.job, request.caller)
     const run = await starter.start({ entry, request: request.body ?? {}, caller: request.caller, log: request.log })
     return await reply.code(202).header('location', run.links.self).send(run)
   })
@@ -37,7 +38,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       response: { 200: Run, ...errors }
     }
   }, async (request, reply) => {
-    const entry = jobEntry(catalog, request.params.job)
+    const entry = access.entryFor(request.params.job, request.caller)
     const waitSeconds = request.query.wait ?? 0
     if (waitSeconds === 0) return toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
     return await waitForRun(cloudRun, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) })
@@ -54,7 +55,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       response: { 200: RunList, ...errors }
     }
   }, async request => {
-    const entry = jobEntry(catalog, request.params.job)
+    const entry = access.entryFor(request.params.job, request.caller)
     const page = await cloudRun.listExecutions(entry, {
       pageSize: request.query.pageSize ?? 20,
       ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
@@ -67,7 +68,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   app.post('/v1/jobs/:job/runs/:run/cancel', {
     schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...errors } }
   }, async request => {
-    const entry = jobEntry(catalog, request.params.job)
+    const entry = access.entryFor(request.params.job, request.caller)
     return toRun(entry.id, await cloudRun.cancelExecution(entry, request.params.run))
   })
 }
