@@ -41,7 +41,7 @@ export function metadataResponse (request: EmulatorRequest, context: MetadataCon
     }
   }
   switch (key) {
-    case '': return text('instance/\nproject/\n')
+    case '': return text('instance/\nproject/\nuniverse/\n')
     case 'instance': return text('id\nregion\nservice-accounts/\nzone\n')
     case 'instance/id': return text(`00${context.projectNumber}`)
     case 'instance/region': return text(`projects/${context.projectNumber}/regions/${context.region}`)
@@ -50,6 +50,7 @@ export function metadataResponse (request: EmulatorRequest, context: MetadataCon
     case 'project': return text('numeric-project-id\nproject-id\n')
     case 'project/project-id': return text(context.projectId)
     case 'project/numeric-project-id': return text(context.projectNumber)
+    case 'universe/universe-domain': return text('googleapis.com')
     default: return text('Not Found\n', 404)
   }
 }
