@@ -1,0 +1,138 @@
+/**
+ * The Cloud Run Admin API v1 objects the emulator answers with (field names as in @googleapis/run's
+ * run_v1 types). Like the real API (proto3 JSON), zero counts and empty lists are left out.
+ */
+
+export const API_VERSION = 'run.googleapis.com/v1'
+export const JOB_LABEL = 'run.googleapis.com/job'
+export const LOCATION_LABEL = 'cloud.googleapis.com/location'
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown'
+
+export interface V1Condition {
+  type: string
+  status: ConditionStatus
+  reason?: string
+  message?: string
+  lastTransitionTime: string
+  severity?: string
+}
+
+export interface V1EnvVar { name: string, value?: string }
+
+export interface V1Container {
+  name: string
+  image: string
+  command?: string[]
+  args?: string[]
+  env?: V1EnvVar[]
+}
+
+export interface V1ObjectMeta {
+  name: string
+  namespace: string
+  uid: string
+  generation: number
+  resourceVersion: string
+  creationTimestamp: string
+  selfLink: string
+  labels: Record<string, string>
+  annotations?: Record<string, string>
+  ownerReferences?: Array<{ apiVersion: string, kind: string, name: string, uid: string, controller: boolean, blockOwnerDeletion: boolean }>
+}
+
+export interface V1TaskSpec {
+  containers: V1Container[]
+  maxRetries?: number
+  /** int64 in the API, hence a string on the wire. */
+  timeoutSeconds: string
+  serviceAccountName: string
+}
+
+export interface V1ExecutionSpec {
+  taskCount?: number
+  parallelism?: number
+  template: { spec: V1TaskSpec }
+}
+
+export interface V1ExecutionStatus {
+  observedGeneration: number
+  conditions: V1Condition[]
+  startTime?: string
+  completionTime?: string
+  runningCount?: number
+  succeededCount?: number
+  failedCount?: number
+  cancelledCount?: number
+  retriedCount?: number
+  logUri: string
+}
+
+export interface V1Execution {
+  apiVersion: string
+  kind: 'Execution'
+  metadata: V1ObjectMeta
+  spec: V1ExecutionSpec
+  status: V1ExecutionStatus
+}
+
+export interface V1ExecutionReference {
+  name: string
+  creationTimestamp: string
+  completionTimestamp?: string
+  completionStatus: 'EXECUTION_SUCCEEDED' | 'EXECUTION_FAILED' | 'EXECUTION_RUNNING' | 'EXECUTION_PENDING' | 'EXECUTION_CANCELLED'
+}
+
+export interface V1Job {
+  apiVersion: string
+  kind: 'Job'
+  metadata: V1ObjectMeta
+  spec: { template: { metadata?: { labels?: Record<string, string>, annotations?: Record<string, string> }, spec: V1ExecutionSpec } }
+  status: { observedGeneration: number, conditions: V1Condition[], executionCount?: number, latestCreatedExecution?: V1ExecutionReference }
+}
+
+export interface V1List<T> {
+  apiVersion: string
+  kind: string
+  metadata: { continue?: string, resourceVersion?: string }
+  items?: T[]
+}
+
+export interface V1Status {
+  apiVersion: string
+  kind: 'Status'
+  status: 'Success'
+  details: { name: string, group: string, kind: string, uid: string }
+}
+
+/** A copy of `counts` without its zero (or undefined) members, as proto3 JSON would send them. */
+export function withoutZeros<T extends Record<string, number | undefined>> (counts: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const key of Object.keys(counts) as Array<keyof T>) {
+    if (counts[key]) out[key] = counts[key]
+  }
+  return out
+}
+
+export function listOf<T> (kind: string, items: T[], next?: string): V1List<T> {
+  const list: V1List<T> = { apiVersion: API_VERSION, kind, metadata: {} }
+  if (next !== undefined) list.metadata.continue = next
+  if (items.length > 0) list.items = items
+  return list
+}
+
+/** What Cloud Run v1 answers to a delete. */
+export function deletedStatus (kind: 'jobs' | 'executions', name: string, uid: string): V1Status {
+  return { apiVersion: API_VERSION, kind: 'Status', status: 'Success', details: { name, group: 'run.googleapis.com', kind, uid } }
+}
+
+/** The Cloud Console link Cloud Run puts in `status.logUri`: the logs of one execution. */
+export function executionLogUri (project: string, job: string, region: string, execution: string): string {
+  const filter = [
+    'resource.type="cloud_run_job"',
+    `resource.labels.job_name="${job}"`,
+    `resource.labels.location="${region}"`,
+    `labels."run.googleapis.com/execution_name"="${execution}"`
+  ].join('\n')
+  return `https://console.cloud.google.com/logs/viewer?project=${encodeURIComponent(project)}&advancedFilter=${encodeURIComponent(filter)}`
+}
