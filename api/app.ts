@@ -51,7 +51,6 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     loggerInstance: (deps.logger ?? pino(loggerOptions(config.logLevel))) as FastifyBaseLogger,
     bodyLimit: MAX_BODY_BYTES,
     genReqId: request => requestId(request.headers['x-request-id']),
-    requestIdLogLabel: 'requestId',
     childLoggerFactory: (logger, bindings, options, raw) => logger.child({ ...bindings, ...traceFields(raw.headers, config.project) }, options),
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
