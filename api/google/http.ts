@@ -143,10 +143,18 @@ export class GoogleHttp {
 
   async call<T> (call: GoogleCall): Promise<T> {
     const retries = call.retry === 'unsafe' ? this.#retry.unsafe : this.#retry.safe
+    let freshToken = false
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#once<T>(call)
       } catch (err) {
+        // A rejected token proves the request was not processed: once, fetch a new token and try again.
+        if (err instanceof UpstreamError && err.httpStatus === 401 && !freshToken && this.#tokens.invalidate !== undefined) {
+          freshToken = true
+          this.#tokens.invalidate()
+          attempt--
+          continue
+        }
         if (!(err instanceof UpstreamError) || attempt >= retries || !this.#retryable(err, call.retry)) throw err
         await this.#sleep(this.#delay(attempt, err.retryAfterSeconds))
       }

@@ -10,9 +10,12 @@ export interface AccessToken {
 /** Hands out the service's access token for Google APIs. */
 export interface TokenSource {
   getToken (): Promise<string>
+  /** Forgets the cached token (the server rejected it), so the next getToken fetches a new one. */
+  invalidate? (): void
 }
 
-export type FetchToken = () => Promise<AccessToken>
+/** `force`: the last token was rejected; do not hand back a cached copy of it. */
+export type FetchToken = (force: boolean) => Promise<AccessToken>
 
 const FIVE_MINUTES = 5 * 60_000
 
@@ -23,6 +26,7 @@ const FIVE_MINUTES = 5 * 60_000
 export class CachedTokenSource implements TokenSource {
   #current: AccessToken | undefined
   #refreshAt = 0
+  #rejected = false
   #inflight: Promise<string> | undefined
   readonly #fetchToken: FetchToken
   readonly #now: () => number
@@ -38,9 +42,15 @@ export class CachedTokenSource implements TokenSource {
     return await this.#inflight
   }
 
+  invalidate (): void {
+    this.#refreshAt = 0
+    this.#rejected = true
+  }
+
   async #refresh (): Promise<string> {
     const fetchedAt = this.#now()
-    const next = await this.#fetchToken()
+    const next = await this.#fetchToken(this.#rejected)
+    this.#rejected = false
     // Refresh five minutes early, or half-way through a token that lives less than ten.
     const margin = Math.min(FIVE_MINUTES, (next.expiresAt - fetchedAt) / 2)
     this.#current = next
@@ -53,9 +63,11 @@ const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
 
 /** Tokens from Application Default Credentials: the metadata server on Cloud Run, gcloud's ADC on a laptop. */
 export function googleAuthFetcher (auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] })): FetchToken {
-  return async () => {
+  return async force => {
     try {
       const client = await auth.getClient()
+      // The library caches too: mark its copy expired so it asks its source for a new one.
+      if (force) client.credentials = { ...client.credentials, expiry_date: 1 }
       const { token } = await client.getAccessToken()
       if (token == null || token === '') throw new Error('the credential returned an empty access token')
       return { token, expiresAt: client.credentials.expiry_date ?? Date.now() + 3_600_000 }
