@@ -8,7 +8,7 @@ import { jobsCommand } from './commands/jobs.js'
 import { logsCommand } from './commands/logs.js'
 import { runCommand } from './commands/run.js'
 import { statusCommand } from './commands/status.js'
-import type { Context } from './context.js'
+import { shellWord, type Context } from './context.js'
 import { ExitCode } from './exit-codes.js'
 import { commandHelp, commandUsage, generalHelp, shortUsage } from './help.js'
 import type { RetryPolicy } from './retry.js'
@@ -96,7 +96,7 @@ export async function main (argv: readonly string[], partialIo: Partial<CliIo> =
       env: io.env,
       now: io.now,
       readFile: path => readFile(path, 'utf8'),
-      urlFlag: command.url === undefined ? '' : ` --url ${command.url}`
+      urlFlag: command.url === undefined ? '' : ` --url ${shellWord(command.url)}`
     }
     return await dispatch(command, ctx)
   } catch (error) {

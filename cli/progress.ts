@@ -15,23 +15,19 @@ export function progressBar (done: number, total: number | undefined, width: num
 
 const count = (value: number | undefined): number => value ?? 0
 
-/** The one-line picture of a run: name, state, bar, counts, elapsed. */
-export function describeRun (run: Run, elapsedMs: number): string {
+/** The bar and the task counts: `[##----] 2/10  succeeded 2  failed 0  running 8`. */
+export function taskCounts (run: Run): string {
   const succeeded = count(run.succeededCount)
   const failed = count(run.failedCount)
   const cancelled = count(run.cancelledCount)
-  const parts = [
-    run.name,
-    run.state.padEnd(9),
-    progressBar(succeeded + failed, run.taskCount),
-    `succeeded ${succeeded}`,
-    `failed ${failed}`,
-    `running ${count(run.runningCount)}`
-  ]
+  const parts = [progressBar(succeeded + failed, run.taskCount), `succeeded ${succeeded}`, `failed ${failed}`, `running ${count(run.runningCount)}`]
   if (cancelled > 0) parts.push(`cancelled ${cancelled}`)
-  parts.push(formatElapsed(elapsedMs))
   return parts.join('  ')
 }
+
+/** The one-line picture of a run: name, state, bar, counts, elapsed. */
+export const describeRun = (run: Run, elapsedMs: number): string =>
+  [run.name, run.state.padEnd(9), taskCounts(run), formatElapsed(elapsedMs)].join('  ')
 
 /** What must differ for the plain renderer to print another line: state or counts, not time. */
 export const changeKey = (run: Run): string =>

@@ -3,7 +3,7 @@ import { resumeCommand, shellWord, type Context } from '../context.js'
 import { formatElapsed } from '../duration.js'
 import { ExitCode, exitCodeOfState } from '../exit-codes.js'
 import { handleInterrupt } from '../interrupt.js'
-import { LogFollower } from '../logs.js'
+import { formatLogEntry, LogFollower } from '../logs.js'
 import { elapsedMs, progressRenderer, type ProgressRenderer } from '../progress.js'
 import type { LogEntry, Run } from '../types.js'
 import { waitForRun } from '../wait.js'
@@ -16,6 +16,12 @@ export interface FollowOptions {
   /** Show the live progress line (TTY) or lines per change (not a TTY). */
   progress: boolean
   waitTimeoutSeconds: number | undefined
+}
+
+/** Log lines while waiting: on stdout, or on stderr when stdout is reserved for --json. */
+export const logPrinter = (ctx: Context) => (entry: LogEntry): void => {
+  if (ctx.json) ctx.terminal.err(formatLogEntry(entry))
+  else ctx.terminal.out(formatLogEntry(entry))
 }
 
 /**
@@ -66,7 +72,7 @@ export async function followRun (ctx: Context, options: FollowOptions): Promise<
     // One last pass after the end so trailing lines are not lost.
     if (result.kind === 'ended') await drainLogs()
   } catch (error) {
-    if (ticker !== undefined) clearInterval(ticker)
+    if (ticker !== undefined) clearInterval(ticker) // no redraws over the cancel question
     if (ctx.signal?.aborted === true) {
       const code = await handleInterrupt({ terminal, client: ctx.client, job, run: last, ask: terminal.isTTY, stdin: ctx.stdin, resumeHint })
       return { code, run: last }

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { Command } from '../args.js'
 import { shellWord, type Context } from '../context.js'
 import { parseEnvFile } from '../env-file.js'
-import { formatLogEntry } from '../logs.js'
 import { UsageError } from '../usage-error.js'
 import type { RunRequest } from '../types.js'
-import { followRun } from './follow.js'
+import { followRun, logPrinter } from './follow.js'
 
 type RunCommand = Extract<Command, { name: 'run' }>
 
@@ -51,9 +50,7 @@ export async function runCommand (command: RunCommand, ctx: Context): Promise<nu
     return 0
   }
   ctx.terminal.err(`Started run ${run.name} of job ${command.job}.`)
-  const printEntry = command.logs
-    ? (entry: Parameters<typeof formatLogEntry>[0]) => { if (ctx.json) ctx.terminal.err(formatLogEntry(entry)); else ctx.terminal.out(formatLogEntry(entry)) }
-    : undefined
+  const printEntry = command.logs ? logPrinter(ctx) : undefined
   const result = await followRun(ctx, { job: command.job, run, printEntry, progress: true, waitTimeoutSeconds: command.waitTimeoutSeconds })
   if (ctx.json) ctx.terminal.out(JSON.stringify(result.run, null, 2))
   return result.code

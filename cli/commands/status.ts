@@ -1,9 +1,9 @@
 import type { Command } from '../args.js'
 import type { Context } from '../context.js'
-import { formatLogEntry } from '../logs.js'
-import { describeRun, elapsedMs } from '../progress.js'
-import type { LogEntry, Run } from '../types.js'
-import { followRun } from './follow.js'
+import { formatElapsed } from '../duration.js'
+import { elapsedMs, taskCounts } from '../progress.js'
+import type { Run } from '../types.js'
+import { followRun, logPrinter } from './follow.js'
 
 type StatusCommand = Extract<Command, { name: 'status' }>
 
@@ -13,7 +13,8 @@ export function runDetails (run: Run, now: number): string {
     ['run', run.name],
     ['job', run.job],
     ['state', run.state],
-    ['progress', describeRun(run, elapsedMs(run, now, now)).split('  ').slice(2).join('  ')],
+    ['tasks', taskCounts(run)],
+    ['elapsed', formatElapsed(elapsedMs(run, now, now))],
     ['created', run.createTime],
     ['started', run.startTime],
     ['completed', run.completionTime],
@@ -29,9 +30,7 @@ export async function statusCommand (command: StatusCommand, ctx: Context): Prom
     ctx.terminal.out(ctx.json ? JSON.stringify(run, null, 2) : runDetails(run, ctx.now()))
     return 0
   }
-  const printEntry = command.logs
-    ? (entry: LogEntry) => { if (ctx.json) ctx.terminal.err(formatLogEntry(entry)); else ctx.terminal.out(formatLogEntry(entry)) }
-    : undefined
+  const printEntry = command.logs ? logPrinter(ctx) : undefined
   const result = await followRun(ctx, { job: command.job, run, printEntry, progress: true, waitTimeoutSeconds: command.waitTimeoutSeconds })
   if (ctx.json) ctx.terminal.out(JSON.stringify(result.run, null, 2))
   return result.code

@@ -16,7 +16,7 @@ t.test('status: details for people, the Run for scripts, exit 0 whatever the sta
   const name = [...api.runs.keys()].at(-1) ?? ''
   const plain = await runCli(['status', 'fail', name], api.url)
   t.equal(plain.code, 0)
-  t.match(plain.stdout, new RegExp(`^run +${name}\njob +fail\nstate +FAILED\nprogress +\\[#+\\] 1/1  succeeded 0  failed 1  running 0  \\d+s\ncreated +\\S+\nstarted +\\S+\ncompleted +\\S+\nlogs +https://`))
+  t.match(plain.stdout, new RegExp(`^run +${name}\njob +fail\nstate +FAILED\ntasks +\\[#+\\] 1/1  succeeded 0  failed 1  running 0\nelapsed +\\d+s\ncreated +\\S+\nstarted +\\S+\ncompleted +\\S+\nlogs +https://`))
   const json = await runCli(['status', 'fail', name, '--json'], api.url)
   t.match(JSON.parse(json.stdout), { name, state: 'FAILED', failedCount: 1 })
 })

@@ -208,10 +208,10 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       .map(line => ({ timestamp: new Date(run.createdAt + line.atMs).toISOString(), ...line.entry }))
   }
 
-  const holdUntilEnded = async (name: string, seconds: number, req: IncomingMessage): Promise<void> => {
+  const holdUntilEnded = async (name: string, seconds: number, res: ServerResponse): Promise<void> => {
     const until = Date.now() + seconds * 1000
     let gone = false
-    req.socket.once('close', () => { gone = true })
+    res.once('close', () => { gone = true }) // the client went away: stop holding
     while (!gone && Date.now() < until && !terminal(snapshot(name).state)) await new Promise(resolve => setTimeout(resolve, 10))
   }
 
@@ -225,7 +225,7 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
     throw new HttpError(401, 'UNAUTHENTICATED', message)
   }
 
-  const route = async (req: IncomingMessage, url: URL, body: string): Promise<{ status: number, payload: unknown, headers?: Record<string, string> }> => {
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL, body: string): Promise<{ status: number, payload: unknown, headers?: Record<string, string> }> => {
     authenticate(req)
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent)
     const [v1, jobsWord, job, runsWord, runName, action] = parts
@@ -243,7 +243,7 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       const wait = url.searchParams.get('wait')
       if (wait !== null) {
         if (!/^\d+$/.test(wait) || Number(wait) > 60) throw new HttpError(400, 'INVALID_ARGUMENT', 'wait: an integer of seconds, at most 60')
-        await holdUntilEnded(runName, Number(wait), req)
+        await holdUntilEnded(runName, Number(wait), res)
       }
       return { status: 200, payload: snapshot(runName) }
     }
@@ -279,7 +279,7 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       const fault = injection?.fault
       if (fault === 'drop') { req.socket.destroy(); return }
       if (fault !== undefined && fault !== 'handle-then-drop') { send(res, fault.status, fault.body ?? {}, fault.headers); return }
-      route(req, url, body).then(
+      route(req, res, url, body).then(
         ({ status, payload, headers }) => { if (fault === 'handle-then-drop') req.socket.destroy(); else send(res, status, payload, headers) },
         (error: unknown) => {
           if (!(error instanceof HttpError)) { send(res, 500, { error: { code: 500, status: 'INTERNAL', message: String(error) } }); return }

@@ -19,8 +19,11 @@ const until = async (condition: () => boolean): Promise<void> => {
   if (!condition()) throw new Error('condition never held')
 }
 
-/** Starts the CLI in-process, presses Ctrl-C after `afterMs`, answers the prompt (if any) with `answer`. */
-async function interrupted (argv: string[], options: { isTTY: boolean, answer?: string | null, afterMs?: number, url?: string }) {
+interface Seen { stdout: string, stderr: string }
+const started = ({ stderr }: Seen): boolean => stderr.includes('Started run')
+
+/** Starts the CLI in-process, presses Ctrl-C once `ready` holds, answers the prompt (if any) with `answer`. */
+async function interrupted (argv: string[], options: { isTTY: boolean, answer?: string | null, ready?: (seen: Seen) => boolean, url?: string }) {
   const stdout = memorySink()
   const stderr = memorySink()
   const stdin = new PassThrough()
@@ -29,7 +32,9 @@ async function interrupted (argv: string[], options: { isTTY: boolean, answer?: 
     stdout, stderr, stdin, isTTY: options.isTTY, columns: 120, signal: ctrlC.signal,
     env: { JOBGATE_URL: options.url ?? api.url }, idTokenSource: noGoogle, retryPolicy: quickRetries
   })
-  await new Promise(resolve => setTimeout(resolve, options.afterMs ?? 300))
+  const ready = options.ready ?? started
+  await until(() => ready({ stdout: stdout.text(), stderr: stderr.text() }))
+  await new Promise(resolve => setTimeout(resolve, 100))
   ctrlC.abort()
   if (options.answer !== undefined) {
     await until(() => stderr.text().includes('? [y/N] '))
@@ -60,7 +65,7 @@ t.test('TTY, Ctrl-C, Enter (no): stop waiting, say how to resume, exit 130, run 
 })
 
 t.test('TTY, Ctrl-C, end of input: treated as no', async t => {
-  const { code, run } = await interrupted(['status', 'slow', [...api.runs.keys()].at(-1) ?? '', '--wait'], { isTTY: true, answer: null })
+  const { code, run } = await interrupted(['status', 'slow', [...api.runs.keys()].at(-1) ?? '', '--wait'], { isTTY: true, answer: null, ready: ({ stderr }) => stderr.includes('RUNNING') })
   t.equal(code, 130)
   t.equal(cancels(run), 0)
 })
@@ -87,7 +92,7 @@ t.test('TTY, "y" after the run already ended: its own exit code', async t => {
   const stdin = new PassThrough()
   const ctrlC = new AbortController()
   const done = main(['run', 'quick', '--wait', '--json'], { stdout, stderr, stdin, isTTY: true, signal: ctrlC.signal, env: { JOBGATE_URL: api.url }, idTokenSource: noGoogle })
-  await new Promise(resolve => setTimeout(resolve, 100))
+  await until(() => stderr.text().includes('Started run'))
   ctrlC.abort()
   await until(() => stderr.text().includes('[y/N]'))
   await new Promise(resolve => setTimeout(resolve, 500))
@@ -99,7 +104,7 @@ t.test('TTY, "y" after the run already ended: its own exit code', async t => {
 
 t.test('logs --follow: Ctrl-C stops following (exit 130)', async t => {
   const name = [...api.runs.keys()].find(n => n.startsWith('slow') && api.snapshot(n).state === 'RUNNING') ?? ''
-  const { code, stdout } = await interrupted(['logs', 'slow', name, '--follow'], { isTTY: false })
+  const { code, stdout } = await interrupted(['logs', 'slow', name, '--follow'], { isTTY: false, ready: ({ stdout }) => stdout.includes('working') })
   t.equal(code, 130)
   t.equal(stdout, '[task 0] INFO working\n')
 })
@@ -108,7 +113,9 @@ t.test('Ctrl-C before the API answered the POST: exit 130', async t => {
   const silent = createServer(() => {})
   await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { silent.closeAllConnections(); silent.close() })
-  const { code, stderr } = await interrupted(['run', 'echo', '--wait'], { isTTY: false, afterMs: 200, url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` })
+  let asked = false
+  silent.on('request', () => { asked = true })
+  const { code, stderr } = await interrupted(['run', 'echo', '--wait'], { isTTY: false, ready: () => asked, url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` })
   t.equal(code, 130)
   t.match(stderr, 'jobgate: interrupted.')
 })

@@ -40,8 +40,10 @@ t.test('--wait-timeout 1 on a long run exits 4, says how to resume, and the run 
 })
 
 t.test('a run cancelled while the CLI waits exits 3', async t => {
+  const known = api.runs.size
   const waiting = runCli(['run', 'slow', '--wait'], api.url)
-  await new Promise(resolve => setTimeout(resolve, 300))
+  for (let i = 0; i < 500 && api.runs.size === known; i++) await new Promise(resolve => setTimeout(resolve, 10))
+  await new Promise(resolve => setTimeout(resolve, 200))
   const name = lastRunName()
   const cancel = await runCli(['cancel', 'slow', name], api.url)
   t.equal(cancel.code, 0)
