@@ -1,0 +1,71 @@
+import type { ApiClient } from './api-client.js'
+import type { LogEntry } from './types.js'
+
+/** Payload keys that repeat what the line already shows, or Cloud Logging bookkeeping. */
+const shownElsewhere = new Set(['message', 'severity', 'timestamp', 'time', 'taskIndex', 'textPayload'])
+const maxPayloadChars = 2000
+
+/** `[task 0] INFO env env={"RELEASE":"v42"}`: who, how bad, what, then the payload's own fields compactly. */
+export function formatLogEntry (entry: LogEntry): string {
+  const who = typeof entry.taskIndex === 'number' ? `task ${entry.taskIndex}` : 'run'
+  const parts = [`[${who}]`, entry.severity ?? 'DEFAULT']
+  if (entry.message !== undefined && entry.message !== '') parts.push(entry.message)
+  const extra = Object.entries(entry.payload ?? {})
+    .filter(([key]) => !shownElsewhere.has(key) && !key.startsWith('logging.googleapis.com/'))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ')
+  if (extra !== '') parts.push(extra.length > maxPayloadChars ? `${extra.slice(0, maxPayloadChars)}…` : extra)
+  return parts.join(' ')
+}
+
+/** The identity of an entry across pages and polls: its insertId, else everything it says. */
+export const entryKey = (entry: LogEntry): string =>
+  entry.insertId ?? JSON.stringify([entry.timestamp, entry.taskIndex, entry.severity, entry.message, entry.payload])
+
+/** A pass stops after this many pages even if the server keeps offering more (a guard, not a limit in practice). */
+const maxPagesPerPass = 1000
+
+/**
+ * Prints a run's entries as they appear. Each `drain()` reads every page from the start and prints
+ * only what earlier passes did not: entries are counted per key, so two genuinely identical lines
+ * still both print, once each, however often they are seen again.
+ */
+export class LogFollower {
+  readonly #client: ApiClient
+  readonly #job: string
+  readonly #run: string
+  readonly #print: (entry: LogEntry) => void
+  readonly #printed = new Map<string, number>()
+
+  constructor (client: ApiClient, job: string, run: string, print: (entry: LogEntry) => void) {
+    this.#client = client
+    this.#job = job
+    this.#run = run
+    this.#print = print
+  }
+
+  /** One full pass over the run's entries; returns how many were new. */
+  async drain (signal?: AbortSignal): Promise<number> {
+    const seen = new Map<string, number>()
+    const tokens = new Set<string>()
+    let fresh = 0
+    let pageToken: string | undefined
+    for (let page = 0; page < maxPagesPerPass; page++) {
+      const { entries = [], nextPageToken } = await this.#client.listLogs(this.#job, this.#run, pageToken, signal)
+      for (const entry of entries) {
+        const key = entryKey(entry)
+        const occurrence = (seen.get(key) ?? 0) + 1
+        seen.set(key, occurrence)
+        if (occurrence > (this.#printed.get(key) ?? 0)) {
+          this.#printed.set(key, occurrence)
+          this.#print(entry)
+          fresh++
+        }
+      }
+      if (nextPageToken === undefined || nextPageToken === '' || tokens.has(nextPageToken)) break
+      tokens.add(nextPageToken)
+      pageToken = nextPageToken
+    }
+    return fresh
+  }
+}
