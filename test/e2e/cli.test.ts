@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process'
+import { createServer, type IncomingMessage } from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { hashApiKey } from '../../api/auth/index.js'
+import { call, startLocalStack } from '../helpers/local-stack.js'
+
+// The real `jobgate` process against the real API in local mode (emulator, child-process tasks).
+const KEY = 'ci-key-0123456789abcdef'
+const stack = await startLocalStack(t, {
+  JOBGATE_AUTH: 'apikey',
+  JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(KEY), principal: 'ci' }] }),
+  JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { principals: ['ci'] } } })
+})
+
+interface Result { code: number | null, stdout: string, stderr: string }
+
+async function jobgate (args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const child = spawn(process.execPath, ['bin/jobgate.js', ...args], {
+    // A clean environment: no developer gcloud credentials, no inherited JOBGATE_* settings.
+    env: { PATH: process.env.PATH ?? '', CLOUDSDK_CONFIG: '/nonexistent', JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', chunk => { stdout += String(chunk) })
+  child.stderr.on('data', chunk => { stderr += String(chunk) })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stdout, stderr }
+}
+
+const runCalls = (): number => stack.emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith(':run')).length
+
+t.test('run --wait --logs exits 0 and prints what the job echoed', async t => {
+  const result = await jobgate(['run', 'echo', '--env', 'TENANT_ID=acme', '--arg', 'nightly', '--tasks', '2', '--wait', '--logs'])
+  t.equal(result.code, 0, result.stderr)
+  const output = result.stdout + result.stderr
+  t.match(output, /TENANT_ID/)
+  t.match(output, /acme/)
+  t.match(output, /nightly/)
+  t.match(output, /SUCCEEDED/)
+})
+
+t.test('--json prints the final Run on stdout', async t => {
+  const result = await jobgate(['run', 'echo', '--wait', '--json'])
+  t.equal(result.code, 0)
+  const run = JSON.parse(result.stdout)
+  t.equal(run.state, 'SUCCEEDED')
+  t.equal(run.job, 'echo')
+})
+
+t.test('a failing job exits 1', async t => {
+  const result = await jobgate(['run', 'echo', '--env', 'ECHO_EXIT_CODE=3', '--wait'])
+  t.equal(result.code, 1)
+  t.match(result.stderr, /FAILED/)
+})
+
+t.test('--wait-timeout on a long job exits 4 and the run goes on', async t => {
+  const result = await jobgate(['run', 'echo', '--env', 'ECHO_SLEEP_MS=20000', '--wait', '--wait-timeout', '1', '--json'])
+  t.equal(result.code, 4)
+  t.match(result.stderr, /jobgate status echo /)
+  const run = JSON.parse(result.stdout)
+  const now = await call(`${stack.url}/v1/jobs/echo/runs/${run.name as string}`, { headers: { 'x-api-key': KEY } })
+  t.not(now.body.state, 'CANCELLED', 'waiting stopped, the run did not')
+  await call(`${stack.url}/v1/jobs/echo/runs/${run.name as string}/cancel`, { method: 'POST', headers: { 'x-api-key': KEY } })
+})
+
+t.test('a run cancelled while waiting exits 3', async t => {
+  const started = await jobgate(['run', 'echo', '--env', 'ECHO_SLEEP_MS=20000'])
+  t.equal(started.code, 0)
+  const name = started.stdout.trim()
+  t.match(name, /^echo-[a-z0-9]{5}$/)
+  const waiting = jobgate(['status', 'echo', name, '--wait'])
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  const cancelled = await call(`${stack.url}/v1/jobs/echo/runs/${name}/cancel`, { method: 'POST', headers: { 'x-api-key': KEY } })
+  t.equal(cancelled.status, 200)
+  t.equal((await waiting).code, 3)
+})
+
+t.test('bad flags exit 2 with usage on stderr', async t => {
+  const result = await jobgate(['run', 'echo', '--no-such-flag'])
+  t.equal(result.code, 2)
+  t.match(result.stderr, /usage|Usage/)
+  t.equal(result.stdout, '')
+})
+
+t.test('a wrong API key exits 5 with the server\'s message', async t => {
+  const before = runCalls()
+  const result = await jobgate(['run', 'echo', '--wait'], { JOBGATE_API_KEY: 'wrong-key' })
+  t.equal(result.code, 5)
+  t.match(result.stderr, /UNAUTHENTICATED|API key/i)
+  t.notMatch(result.stderr, /wrong-key/, 'the key is never printed')
+  t.equal(runCalls(), before, 'nothing started')
+})
+
+t.test('a dropped connection is retried with the same Idempotency-Key: one run', async t => {
+  // A proxy that forwards the first POST, lets the run start, then drops the connection unanswered.
+  const seenKeys: string[] = []
+  let dropped = false
+  const proxy = createServer((request: IncomingMessage, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', chunk => chunks.push(chunk as Buffer))
+    request.on('end', () => {
+      void (async () => {
+        const key = request.headers['idempotency-key']
+        if (request.method === 'POST' && typeof key === 'string') seenKeys.push(key)
+        const upstream = await fetch(`${stack.url}${request.url ?? '/'}`, {
+          method: request.method ?? 'GET',
+          headers: Object.fromEntries(Object.entries(request.headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)).map(([name, value]) => [name, String(value)])),
+          ...(chunks.length > 0 && { body: Buffer.concat(chunks) })
+        })
+        const body = Buffer.from(await upstream.arrayBuffer())
+        if (request.method === 'POST' && !dropped) {
+          dropped = true
+          request.socket.destroy()
+          return
+        }
+        response.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([name]) => name !== 'content-encoding' && name !== 'transfer-encoding')))
+        response.end(body)
+      })()
+    })
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  t.teardown(() => { proxy.close() })
+  const before = runCalls()
+  const result = await jobgate(['run', 'echo', '--wait'], { JOBGATE_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` })
+  t.equal(result.code, 0, result.stderr)
+  t.ok(dropped, 'the first connection was dropped after the run started')
+  t.equal(seenKeys.length, 2, 'the CLI sent the POST twice')
+  t.equal(seenKeys[0], seenKeys[1], 'with one Idempotency-Key')
+  t.equal(runCalls() - before, 1, 'and the emulator started exactly one run')
+})
