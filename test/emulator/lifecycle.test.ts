@@ -49,9 +49,14 @@ t.test('close() kills every task, including ones that ignore SIGTERM and their c
   const pids = emulator.logEntries().flatMap(e => [e.jsonPayload?.pid, e.jsonPayload?.grandchild]) as number[]
   t.equal(pids.length, 6)
   t.ok(pids.every(alive), 'all running before close')
+  const name = emulator.executions()[0]?.metadata.name as string
+  const ended = emulator.waitForExecution(name)
   const started = Date.now()
   await emulator.close()
   t.ok(Date.now() - started >= 250, 'SIGTERM was ignored, so SIGKILL came after the grace period')
+  const execution = await ended
+  t.match(execution.status, { cancelledCount: 3 })
+  t.match(execution.status.conditions.find(c => c.type === 'Completed'), { status: 'False', reason: 'Cancelled', message: /emulator closed/ })
   await until('the grandchildren to go', () => !pids.some(alive), 2000)
   t.notOk(pids.some(alive), 'no task process outlives close()')
   await emulator.close()
