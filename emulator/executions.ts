@@ -173,7 +173,7 @@ export class ExecutionRun {
       task.failure = failureOf(exit, task.timedOut)
     }
     this.version++
-    if (this.cancelRequested) this.settleCancel()
+    if (this.cancelRequested || this.closed) this.settleCancel()
     else this.pump()
   }
 
@@ -181,9 +181,9 @@ export class ExecutionRun {
     this.completionTime = new Date()
     const failed = this.tasks.filter(task => task.phase === 'failed')
     const first = failed[0]
-    if (this.cancelRequested) {
+    if (this.cancelRequested || this.closed) {
       this.outcome = 'cancelled'
-      this.setCondition('Completed', 'False', 'Cancelled', 'The execution was cancelled.')
+      this.setCondition('Completed', 'False', 'Cancelled', this.cancelRequested ? 'The execution was cancelled.' : 'The emulator closed before the execution ended.')
     } else if (first) {
       this.outcome = 'failed'
       const others = failed.length > 1 ? ` (${failed.length} of ${this.tasks.length} tasks failed)` : ''
@@ -216,10 +216,14 @@ export class ExecutionRun {
     await this.done
   }
 
-  /** Stops scheduling (the emulator is closing); the runner kills the processes. */
+  /** Stops scheduling (the emulator is closing): the runner kills the processes, then the execution ends as cancelled. */
   close (): void {
     this.closed = true
-    for (const task of this.tasks) clearTimeout(task.timer)
+    for (const task of this.tasks) {
+      clearTimeout(task.timer)
+      if (task.phase === 'pending') task.phase = 'cancelled'
+    }
+    this.settleCancel()
   }
 
   get completionStatus (): V1ExecutionReference['completionStatus'] {

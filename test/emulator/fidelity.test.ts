@@ -81,7 +81,7 @@ t.test('GoogleAuth gets a token from the emulated metadata server; the Run v1 cl
   t.same(entries.filter(e => e.jsonPayload?.message === 'args').map(e => e.jsonPayload?.args), [['from-googleapis'], ['from-googleapis']])
 
   const cancelled = runClient.namespaces.executions.cancel({ name: `namespaces/acme-prod/executions/${name}`, requestBody: {} })
-  await t.rejects(cancelled, { status: 400 }, 'a finished execution cannot be cancelled')
+  await t.rejects(cancelled, { message: /has already completed and cannot be cancelled/ }, 'a finished execution cannot be cancelled')
   const deleted = await runClient.namespaces.executions.delete({ name: `namespaces/acme-prod/executions/${name}` })
   t.match(deleted.data, { kind: 'Status', status: 'Success', details: { name, kind: 'executions' } })
 })
