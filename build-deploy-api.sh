@@ -184,6 +184,8 @@ if [[ -n ${JOBGATE_API_KEYS_SECRET:-} ]]; then
   SECRET_NAME=${JOBGATE_API_KEYS_SECRET%%:*}
   SECRET_VERSION=${JOBGATE_API_KEYS_SECRET#"$SECRET_NAME"}
   DEPLOY_FLAGS+=(--set-secrets "JOBGATE_API_KEYS=$SECRET_NAME${SECRET_VERSION:-:latest}")
+else
+  DEPLOY_FLAGS+=(--clear-secrets) # keys from an earlier apikey deploy must not linger
 fi
 
 cd "$ROOT"

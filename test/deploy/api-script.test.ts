@@ -58,7 +58,8 @@ t.test('first run: the exact command sequence, least-privilege IAM, a private se
     ['gcloud', 'projects', 'add-iam-policy-binding', 'other-project', '--member', member, '--role', 'roles/run.viewer', '--condition', 'None', '--quiet'],
     ['gcloud', 'projects', 'add-iam-policy-binding', 'other-project', '--member', member, '--role', 'roles/logging.viewer', '--condition', 'None', '--quiet'],
     ['gcloud', 'run', 'deploy', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1', '--image', image('v7'),
-      '--service-account', account, '--no-allow-unauthenticated', '--set-env-vars', flagValue(deploy, 'set-env-vars'), '--quiet'],
+      '--service-account', account, '--no-allow-unauthenticated', '--set-env-vars', flagValue(deploy, 'set-env-vars'),
+      '--clear-secrets', '--quiet'],
     ['gcloud', 'run', 'services', 'describe', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1',
       '--format', 'value(status.url)']
   ])
@@ -108,6 +109,7 @@ t.test('API keys come from Secret Manager, and a raw key is refused without bein
     ['secrets', 'add-iam-policy-binding', 'jobgate-keys', '--project', 'my-project', '--member', member,
       '--role', 'roles/secretmanager.secretAccessor', '--quiet'])
   t.equal(flagValue(find(result, 'gcloud run deploy'), 'set-secrets'), 'JOBGATE_API_KEYS=jobgate-keys:latest')
+  t.notOk(find(result, 'gcloud run deploy')?.args.includes('--clear-secrets'))
   const pinned = world.run(script, { ...required, JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS_SECRET: 'jobgate-keys:3' })
   t.equal(flagValue(find(pinned, 'gcloud run deploy'), 'set-secrets'), 'JOBGATE_API_KEYS=jobgate-keys:3')
 
