@@ -123,7 +123,8 @@ parse_args "$@"
 
 require_registry_settings
 require JOBGATE_AUTH
-if [[ -n ${JOBGATE_AUTH:-} ]]; then check_auth; fi
+check_format JOBGATE_AUTH '^[a-z]+(,[a-z]+)*$' 'none, or a comma list of apikey, google (no spaces, no empty items)'
+if [[ ${JOBGATE_AUTH:-} =~ ^[a-z]+(,[a-z]+)*$ ]]; then check_auth; fi
 if has_auth google; then require JOBGATE_AUDIENCE; fi
 if has_auth apikey; then require JOBGATE_API_KEYS_SECRET; fi
 if [[ -n ${JOBGATE_API_KEYS:-} ]]; then

@@ -198,6 +198,7 @@ t.test('a bad catalog or bad setting is refused before anything runs', async t =
   const settings: Array<[Record<string, string>, string]> = [
     [{ JOBGATE_AUTH: 'password' }, "unknown method 'password'"],
     [{ JOBGATE_AUTH: 'none,google' }, 'none cannot be combined'],
+    [{ JOBGATE_AUTH: 'google,' }, 'JOBGATE_AUTH must be'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be'],
     [{ INVOKERS: 'ci@example.com' }, 'INVOKERS must be'],
     [{ SERVICE_NAME: 'Jobgate' }, 'SERVICE_NAME must be'],
