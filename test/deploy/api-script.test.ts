@@ -1,0 +1,253 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { StubWorld, argv, flagValue, gitShortSha, parseWithGcloud, repoRoot, type Call, type ScriptResult } from './stubs.js'
+
+const script = join(repoRoot, 'build-deploy-api.sh')
+const catalog = {
+  jobs: {
+    echo: { job: 'echo-job', env: { allow: ['DATE', 'REPORT_*'], tenantKey: 'TENANT_ID' }, args: { allow: true, maxItems: 20 } },
+    'echo-again': { job: 'echo-job' },
+    report: { project: 'other-project', region: 'us-east1', job: 'nightly-report' },
+    cleanup: {}
+  }
+}
+const url = 'https://jobgate-api-123456789012.europe-west1.run.app'
+const account = 'jobgate-api@my-project.iam.gserviceaccount.com'
+const member = `serviceAccount:${account}`
+const image = (tag: string): string => `europe-west1-docker.pkg.dev/my-project/jobgate/jobgate-api:${tag}`
+
+const world = new StubWorld()
+t.teardown(() => world.remove())
+t.beforeEach(() => world.reset())
+
+const catalogFile = join(world.dir, 'catalog.json')
+writeFileSync(catalogFile, JSON.stringify(catalog, null, 2))
+const required = {
+  PROJECT_ID: 'my-project',
+  REGION: 'europe-west1',
+  REPOSITORY: 'jobgate',
+  JOBGATE_AUTH: 'google',
+  JOBGATE_AUDIENCE: url,
+  CATALOG_FILE: catalogFile
+}
+
+const find = (result: ScriptResult, prefix: string): Call | undefined => result.calls.find(call => argv(call).startsWith(prefix))
+const findAll = (result: ScriptResult, prefix: string): Call[] => result.calls.filter(call => argv(call).startsWith(prefix))
+
+t.test('first run: the exact command sequence, least-privilege IAM, a private service', async t => {
+  const result = world.run(script, { ...required, IMAGE_TAG: 'v7' })
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  const deploy = find(result, 'gcloud run deploy')
+  t.same(result.calls.map(call => [call.tool, ...call.args]), [
+    ['gcloud', 'artifacts', 'repositories', 'describe', 'jobgate', '--project', 'my-project', '--location', 'europe-west1'],
+    ['gcloud', 'artifacts', 'repositories', 'create', 'jobgate', '--project', 'my-project', '--location', 'europe-west1',
+      '--repository-format', 'docker', '--description', 'jobgate images'],
+    ['gcloud', 'auth', 'configure-docker', 'europe-west1-docker.pkg.dev', '--quiet'],
+    ['docker', 'buildx', 'build', '--push', '--platform', 'linux/amd64', '-f', 'Dockerfile.api', '-t', image('v7'), '.'],
+    ['gcloud', 'iam', 'service-accounts', 'describe', account, '--project', 'my-project'],
+    ['gcloud', 'iam', 'service-accounts', 'create', 'jobgate-api', '--project', 'my-project', '--display-name', 'jobgate API'],
+    ['gcloud', 'run', 'jobs', 'add-iam-policy-binding', 'echo-job', '--project', 'my-project', '--region', 'europe-west1',
+      '--member', member, '--role', 'roles/run.jobsExecutorWithOverrides', '--quiet'],
+    ['gcloud', 'run', 'jobs', 'add-iam-policy-binding', 'nightly-report', '--project', 'other-project', '--region', 'us-east1',
+      '--member', member, '--role', 'roles/run.jobsExecutorWithOverrides', '--quiet'],
+    ['gcloud', 'run', 'jobs', 'add-iam-policy-binding', 'cleanup', '--project', 'my-project', '--region', 'europe-west1',
+      '--member', member, '--role', 'roles/run.jobsExecutorWithOverrides', '--quiet'],
+    ['gcloud', 'projects', 'add-iam-policy-binding', 'my-project', '--member', member, '--role', 'roles/run.viewer', '--condition', 'None', '--quiet'],
+    ['gcloud', 'projects', 'add-iam-policy-binding', 'my-project', '--member', member, '--role', 'roles/logging.viewer', '--condition', 'None', '--quiet'],
+    ['gcloud', 'projects', 'add-iam-policy-binding', 'other-project', '--member', member, '--role', 'roles/run.viewer', '--condition', 'None', '--quiet'],
+    ['gcloud', 'projects', 'add-iam-policy-binding', 'other-project', '--member', member, '--role', 'roles/logging.viewer', '--condition', 'None', '--quiet'],
+    ['gcloud', 'run', 'deploy', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1', '--image', image('v7'),
+      '--service-account', account, '--no-allow-unauthenticated', '--set-env-vars', flagValue(deploy, 'set-env-vars'),
+      '--clear-secrets', '--quiet'],
+    ['gcloud', 'run', 'services', 'describe', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1',
+      '--format', 'value(status.url)']
+  ])
+  const build = result.calls.find(call => call.tool === 'docker')
+  t.equal(flagValue(deploy, 'image'), build?.args[build.args.indexOf('-t') + 1], 'the deployed image is the pushed one')
+  t.equal(build?.cwd, repoRoot, 'docker builds from the repository root')
+  t.ok(deploy?.args.includes('--no-allow-unauthenticated'), 'private by default')
+  t.notOk(deploy?.args.includes('--allow-unauthenticated'))
+  t.match(result.stdout, `Service URL: ${url}`)
+  t.match(result.stdout, `curl -H "Authorization: Bearer $(gcloud auth print-identity-token --audiences=${url})" ${url}/v1/jobs`)
+  t.match(result.stdout, `${url}/v1/jobs/echo/runs`)
+})
+
+t.test('the settings reach the service intact through gcloud\'s own --set-env-vars parser', async t => {
+  const result = world.run(script, { ...required, LOG_LEVEL: 'debug', JOBGATE_RATE_LIMIT: '100/minute' })
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  const value = flagValue(find(result, 'gcloud run deploy'), 'set-env-vars') ?? ''
+  t.match(value, /^\^@\^/, 'uses gcloud\'s alternate delimiter')
+  const env = parseWithGcloud(value)
+  t.same(env, {
+    JOBGATE_MODE: 'cloud',
+    JOBGATE_AUTH: 'google',
+    JOBGATE_JOBS: JSON.stringify(catalog),
+    GOOGLE_CLOUD_PROJECT: 'my-project',
+    CLOUD_RUN_REGION: 'europe-west1',
+    JOBGATE_AUDIENCE: url,
+    JOBGATE_RATE_LIMIT: '100/minute',
+    LOG_LEVEL: 'debug'
+  })
+  t.same(JSON.parse(env.JOBGATE_JOBS ?? ''), catalog, 'the catalog JSON survives, commas and all')
+})
+
+t.test('a delimiter that occurs in no value is chosen', async t => {
+  const awkward = { jobs: { echo: { job: 'echo-job', note: 'ops@example.com | on call' } } }
+  const result = world.run(script, { ...required, CATALOG_FILE: '', JOBGATE_JOBS: JSON.stringify(awkward) })
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  const value = flagValue(find(result, 'gcloud run deploy'), 'set-env-vars') ?? ''
+  t.match(value, /^\^~\^/)
+  t.same(JSON.parse(parseWithGcloud(value).JOBGATE_JOBS ?? ''), awkward)
+  t.same(findAll(result, 'gcloud run jobs add-iam-policy-binding').map(call => call.args[3]), ['echo-job'], 'JOBGATE_JOBS is a catalog too')
+})
+
+t.test('API keys come from Secret Manager, and a raw key is refused without being echoed', async t => {
+  const result = world.run(script, { ...required, JOBGATE_AUTH: 'apikey,google', JOBGATE_API_KEYS_SECRET: 'jobgate-keys' })
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  t.same(find(result, 'gcloud secrets add-iam-policy-binding')?.args,
+    ['secrets', 'add-iam-policy-binding', 'jobgate-keys', '--project', 'my-project', '--member', member,
+      '--role', 'roles/secretmanager.secretAccessor', '--quiet'])
+  t.equal(flagValue(find(result, 'gcloud run deploy'), 'set-secrets'), 'JOBGATE_API_KEYS=jobgate-keys:latest')
+  t.notOk(find(result, 'gcloud run deploy')?.args.includes('--clear-secrets'))
+  const pinned = world.run(script, { ...required, JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS_SECRET: 'jobgate-keys:3' })
+  t.equal(flagValue(find(pinned, 'gcloud run deploy'), 'set-secrets'), 'JOBGATE_API_KEYS=jobgate-keys:3')
+
+  const raw = world.run(script, { ...required, JOBGATE_API_KEYS: 'sk-very-secret-value' }, ['--dry-run'])
+  t.equal(raw.status, 2)
+  t.match(raw.stderr, 'JOBGATE_API_KEYS_SECRET')
+  t.notMatch(raw.stdout + raw.stderr, 'sk-very-secret-value', 'the key is never printed')
+  t.same(raw.calls, [])
+})
+
+t.test('ALLOW_UNAUTHENTICATED=true is refused while jobgate itself checks nobody', async t => {
+  for (const auth of ['none', '']) {
+    const result = world.run(script, { ...required, JOBGATE_AUTH: auth, ALLOW_UNAUTHENTICATED: 'true' })
+    t.equal(result.status, 2, `JOBGATE_AUTH=${auth}`)
+    t.match(result.stderr, 'ALLOW_UNAUTHENTICATED=true refused')
+    t.same(result.calls, [], 'nothing ran')
+  }
+  const open = world.run(script, { ...required, ALLOW_UNAUTHENTICATED: 'true' })
+  t.equal(open.status, 0, 'exits 0', { stderr: open.stderr })
+  const deploy = find(open, 'gcloud run deploy')
+  t.ok(deploy?.args.includes('--allow-unauthenticated'), 'opened on purpose, with google auth in jobgate')
+  t.notOk(deploy?.args.includes('--no-allow-unauthenticated'))
+  const odd = world.run(script, { ...required, ALLOW_UNAUTHENTICATED: 'yes' })
+  t.equal(odd.status, 2)
+  t.match(odd.stderr, 'ALLOW_UNAUTHENTICATED must be true or false')
+})
+
+t.test('a second run updates in place and creates nothing', async t => {
+  t.equal(world.run(script, required).status, 0)
+  const second = world.run(script, required)
+  t.equal(second.status, 0, 'exits 0', { stderr: second.stderr })
+  t.notOk(second.calls.some(call => call.args.includes('create')), 'no create call')
+  t.equal(findAll(second, 'gcloud run jobs add-iam-policy-binding').length, 3, 'bindings re-applied (a no-op in IAM)')
+  t.equal(flagValue(find(second, 'gcloud run deploy'), 'image'), image(gitShortSha()), 'IMAGE_TAG defaults to the git short sha')
+})
+
+t.test('each missing required variable is named, exits 2 and runs nothing', async t => {
+  const cases: Array<[string, Record<string, string>]> = [
+    ['PROJECT_ID', { PROJECT_ID: '' }],
+    ['REGION', { REGION: '' }],
+    ['REPOSITORY', { REPOSITORY: '' }],
+    ['JOBGATE_AUTH', { JOBGATE_AUTH: '' }],
+    ['JOBGATE_AUDIENCE', { JOBGATE_AUDIENCE: '' }],
+    ['JOBGATE_API_KEYS_SECRET', { JOBGATE_AUTH: 'apikey' }],
+    ['CATALOG_FILE', { CATALOG_FILE: join(world.dir, 'no-such.json') }]
+  ]
+  for (const [name, override] of cases) {
+    const result = world.run(script, { ...required, ...override })
+    t.equal(result.status, 2, `without ${name}`)
+    t.match(result.stderr, name)
+    t.same(result.calls, [], `nothing ran without ${name}`)
+  }
+  const none = world.run(script, {}, [], world.dir)
+  t.equal(none.status, 2)
+  t.match(none.stderr, 'missing required variable(s): PROJECT_ID REGION REPOSITORY JOBGATE_AUTH', 'all are listed at once')
+  t.match(none.stderr, "CATALOG_FILE: no file at 'jobs.json'")
+})
+
+t.test('the catalog defaults to jobs.json in the current directory', async t => {
+  writeFileSync(join(world.dir, 'jobs.json'), JSON.stringify({ jobs: { echo: {} } }))
+  const vars: Record<string, string> = { ...required }
+  delete vars.CATALOG_FILE
+  const result = world.run(script, vars, [], world.dir)
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  t.same(findAll(result, 'gcloud run jobs add-iam-policy-binding').map(call => call.args[3]), ['echo'])
+})
+
+t.test('a bad catalog or bad setting is refused before anything runs', async t => {
+  const bad = join(world.dir, 'bad.json')
+  const catalogs: Array<[string, string]> = [
+    ['{"jobs": {', 'JSON'],
+    ['{"jobs": {}}', 'non-empty "jobs" object'],
+    ['[1]', 'non-empty "jobs" object'],
+    ['{"jobs": {"echo": 3}}', 'jobs.echo must be an object'],
+    ['{"jobs": {"Echo_Job": {}}}', 'jobs.Echo_Job.job is not a valid job'],
+    ['{"jobs": {"echo": {"project": "-oops"}}}', 'jobs.echo.project is not a valid project']
+  ]
+  for (const [text, message] of catalogs) {
+    writeFileSync(bad, text)
+    const result = world.run(script, { ...required, CATALOG_FILE: bad })
+    t.equal(result.status, 2, text)
+    t.match(result.stderr, `CATALOG_FILE ${bad}`)
+    t.match(result.stderr, message)
+    t.same(result.calls, [])
+  }
+  const settings: Array<[Record<string, string>, string]> = [
+    [{ JOBGATE_AUTH: 'password' }, "unknown method 'password'"],
+    [{ JOBGATE_AUTH: 'none,google' }, 'none cannot be combined'],
+    [{ JOBGATE_AUTH: 'google,' }, 'JOBGATE_AUTH must be'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be'],
+    [{ INVOKERS: 'ci@example.com' }, 'INVOKERS must be'],
+    [{ SERVICE_NAME: 'Jobgate' }, 'SERVICE_NAME must be'],
+    [{ JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }, 'either CATALOG_FILE or JOBGATE_JOBS']
+  ]
+  for (const [override, message] of settings) {
+    const result = world.run(script, { ...required, ...override })
+    t.equal(result.status, 2, JSON.stringify(override))
+    t.match(result.stderr, message)
+    t.same(result.calls, [])
+  }
+})
+
+t.test('IAM bindings are retried while a new service account propagates', async t => {
+  const flaky = world.run(script, { ...required, STUB_FAIL_ONCE: 'roles/run.jobsExecutorWithOverrides' })
+  t.equal(flaky.status, 0, 'exits 0', { stderr: flaky.stderr })
+  t.equal(findAll(flaky, 'gcloud run jobs add-iam-policy-binding echo-job').length, 2, 'retried once')
+  world.reset()
+  const broken = world.run(script, { ...required, STUB_FAIL_ALWAYS: 'roles/logging.viewer', IAM_RETRIES: '3' })
+  t.not(broken.status, 0)
+  t.equal(findAll(broken, 'gcloud projects add-iam-policy-binding my-project --member').filter(call => call.args.includes('roles/logging.viewer')).length, 3)
+  t.notOk(find(broken, 'gcloud run deploy'), 'no deploy without the permissions it needs')
+})
+
+t.test('INVOKERS get roles/run.invoker on the service', async t => {
+  const result = world.run(script, { ...required, INVOKERS: 'serviceAccount:ci@my-project.iam.gserviceaccount.com,user:me@example.com' })
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  t.same(findAll(result, 'gcloud run services add-iam-policy-binding').map(call => [flagValue(call, 'member'), flagValue(call, 'role')]), [
+    ['serviceAccount:ci@my-project.iam.gserviceaccount.com', 'roles/run.invoker'],
+    ['user:me@example.com', 'roles/run.invoker']
+  ])
+})
+
+t.test('--dry-run runs nothing and prints exactly what a run executes', async t => {
+  const vars = { ...required, IMAGE_TAG: 'v7', JOBGATE_AUTH: 'google,apikey', JOBGATE_API_KEYS_SECRET: 'jobgate-keys', INVOKERS: 'user:me@example.com' }
+  const dry = world.run(script, vars, ['--dry-run'])
+  t.equal(dry.status, 0, 'exits 0', { stderr: dry.stderr })
+  t.same(dry.calls, [], 'no gcloud or docker call')
+  t.match(dry.stdout, '--no-allow-unauthenticated')
+  const replayed = world.runText(dry.stdout)
+  t.equal(replayed.status, 0, 'the printed commands run', { stderr: replayed.stderr })
+  world.reset()
+  const real = world.run(script, vars)
+  t.same(replayed.calls, real.calls, 'pasting the printed commands does what the script does')
+})
+
+t.test('--help exits 0 and runs nothing', async t => {
+  const help = world.run(script, {}, ['--help'])
+  t.equal(help.status, 0)
+  t.match(help.stdout, /Usage: build-deploy-api\.sh/)
+  t.same(help.calls, [])
+})

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Stub for `gcloud` and `docker` in the deploy-script tests (test/deploy/stubs.ts copies it into a
+# temp bin/ under both names). Appends {tool, cwd, args} as one JSON line to $STUB_LOG; keeps the
+# service accounts and repositories it "created" in $STUB_STATE, so `describe` fails until `create`;
+# fails calls whose argv contains $STUB_FAIL_ONCE (the first such call only) or $STUB_FAIL_ALWAYS.
+set -u
+json() {
+  local s=$1
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
+  printf '"%s"' "$s"
+}
+tool=${0##*/}
+line="{\"tool\":$(json "$tool"),\"cwd\":$(json "$PWD"),\"args\":["
+sep=""
+for arg in "$@"; do line+="$sep$(json "$arg")"; sep=","; done
+printf '%s]}\n' "$line" >>"$STUB_LOG"
+
+flag() { # value of the option $1 (e.g. --project) in the call's argv
+  local previous=""
+  for arg in "${ARGS[@]}"; do
+    if [[ $previous == "$1" ]]; then printf '%s' "$arg"; return; fi
+    previous=$arg
+  done
+}
+ARGS=("$@")
+joined=" $* "
+if [[ -n ${STUB_FAIL_ALWAYS:-} && $joined == *"$STUB_FAIL_ALWAYS"* ]]; then
+  echo "stub: failing as asked" >&2; exit 1
+fi
+if [[ -n ${STUB_FAIL_ONCE:-} && $joined == *"$STUB_FAIL_ONCE"* && ! -e $STUB_STATE/failed-once ]]; then
+  touch "$STUB_STATE/failed-once"; echo "stub: failing once as asked" >&2; exit 1
+fi
+
+case "$tool ${1:-} ${2:-} ${3:-}" in
+  "gcloud iam service-accounts describe")
+    [[ -e $STUB_STATE/sa-$4 ]] || { echo "ERROR: NOT_FOUND: $4" >&2; exit 1; } ;;
+  "gcloud iam service-accounts create")
+    touch "$STUB_STATE/sa-$4@$(flag --project).iam.gserviceaccount.com" ;;
+  "gcloud artifacts repositories describe")
+    [[ -e $STUB_STATE/repo-$4 ]] || { echo "ERROR: NOT_FOUND: $4" >&2; exit 1; } ;;
+  "gcloud artifacts repositories create")
+    touch "$STUB_STATE/repo-$4" ;;
+  "gcloud run services describe")
+    printf 'https://%s-123456789012.%s.run.app\n' "$4" "$(flag --region)" ;;
+  "docker buildx build "*)
+    [[ -f $(flag -f) ]] || { echo "stub docker: no Dockerfile $(flag -f) in $PWD" >&2; exit 1; } ;;
+esac
+exit 0
