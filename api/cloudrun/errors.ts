@@ -48,7 +48,7 @@ export function cloudRunError (err: unknown, context: OperationContext): ApiErro
   const upstream = err.message
   switch (err.httpStatus) {
     case 400: return new ApiError('INVALID_ARGUMENT', `Cloud Run rejected the request: ${upstream}`, { cause: err })
-    case 401: return new ApiError('UNAVAILABLE', `Cloud Run did not accept jobgate's own credentials: ${upstream}`, { ...runFlag, runMayHaveStarted: false, cause: err })
+    case 401: return new ApiError('UNAVAILABLE', `Cloud Run did not accept jobgate's own credentials: ${upstream}`, { ...(startsRun && { runMayHaveStarted: false }), cause: err })
     case 403: {
       const { permission, role } = permissionFor(context)
       return new ApiError('PERMISSION_DENIED',
