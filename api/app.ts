@@ -48,7 +48,9 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     genReqId: request => requestId(request.headers['x-request-id']),
     requestIdLogLabel: 'requestId',
     childLoggerFactory: (logger, bindings, options, raw) => logger.child({ ...bindings, ...traceFields(raw.headers, config.project) }, options),
-    ajv: { customOptions: { removeAdditional: false } }
+    ajv: { customOptions: { removeAdditional: false } },
+    // Errors Fastify answers before routing (bad percent-encoding, over-long path segments) get the contract's shape too.
+    frameworkErrors: (err, request, reply) => { void sendError(request, reply.header('x-request-id', request.id), toApiError(err)) }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
 
