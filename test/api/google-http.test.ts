@@ -4,7 +4,7 @@ import { ApiError } from '../../api/errors.js'
 import { DEFAULT_RETRY, GoogleHttp, parseRetryAfter, UpstreamError, type GoogleHttpOptions } from '../../api/google/http.js'
 import { FakeTokenSource } from '../helpers/fake-token-source.js'
 import { closedPort, startMisbehavingServer } from '../helpers/misbehaving-server.js'
-import { googleError, MockGoogleApi, transportError } from '../helpers/mock-google-api.js'
+import { googleError, MockGoogleApi, transportError, type Answer } from '../helpers/mock-google-api.js'
 
 const ORIGIN = 'https://europe-west1-run.googleapis.com'
 const URL_RUN = `${ORIGIN}/apis/run.googleapis.com/v1/namespaces/p/jobs/j:run`
@@ -114,7 +114,7 @@ t.test('unsafe: a 503 UNAVAILABLE then success starts exactly one run', async t 
 })
 
 t.test('unsafe: failures that may have been processed are never retried', async t => {
-  const cases: Array<[string, Parameters<MockGoogleApi['answer']>[1], string]> = [
+  const cases: Array<[string, Answer, string]> = [
     ['a 503 without Google\'s UNAVAILABLE body', { status: 503, body: 'Service Unavailable' }, 'http'],
     ['a 503 with another status', { status: 503, body: googleError(503, 'INTERNAL', 'x') }, 'http'],
     ['a 500', { status: 500, body: googleError(500, 'INTERNAL', 'boom') }, 'http'],
@@ -188,14 +188,15 @@ t.test('429: a short Retry-After is waited out; a long one goes back to the call
 })
 
 t.test('safe (reads): 5xx, timeouts and resets are retried up to 3 times; 4xx are not', async t => {
-  for (const answer of [
+  const answers: Answer[] = [
     { status: 500, body: googleError(500, 'INTERNAL', 'x') },
     { status: 502, body: 'bad gateway' },
     { status: 503, body: 'unavailable' },
     { status: 504, body: 'late' },
     { error: new undiciErrors.HeadersTimeoutError() },
     { error: new undiciErrors.SocketError('other side closed') }
-  ]) {
+  ]
+  for (const answer of answers) {
     const { api, http, sleeps } = setup(t, { random: () => 1 })
     api.always(ORIGIN, answer)
     await upstreamFailure(t, http.call({ method: 'GET', url: URL_GET, retry: 'safe' }))

@@ -97,7 +97,7 @@ t.test('googleAuthFetcher: an empty token is a failure, a missing expiry means a
   const empty = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: '' }), credentials: {} }) } as unknown as GoogleAuth)
   await t.rejects(empty(), { name: 'ApiError', status: 'UNAVAILABLE', cause: { message: /empty access token/ } })
   const nullToken = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: null }), credentials: {} }) } as unknown as GoogleAuth)
-  await t.rejects(nullToken(), { status: 'UNAVAILABLE' })
+  await t.rejects(nullToken(), { name: 'ApiError', status: 'UNAVAILABLE' })
   const noExpiry = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: 't' }), credentials: {} }) } as unknown as GoogleAuth)
   const before = Date.now()
   const token = await noExpiry()
@@ -182,7 +182,7 @@ t.test('CachedTokenSource: single flight, refresh margin, failure then recovery'
     t.equal(await source.getToken(), 't1')
     clock.now += 600_000
     fetcher.fail(new ApiError('UNAVAILABLE', 'down'))
-    await t.rejects(source.getToken(), { status: 'UNAVAILABLE' })
+    await t.rejects(source.getToken(), { name: 'ApiError', status: 'UNAVAILABLE' })
     t.equal(await source.getToken(), 't3')
   })
 
