@@ -5,7 +5,7 @@ import { spawnApiServer } from '../helpers/spawn-api-server.js'
 
 // Issue 2, "Done when": the built server in cloud mode against a Run API stand-in and a metadata stand-in.
 t.test('cloud mode: one POST makes exactly the upstream request the contract describes; SIGTERM drains and exits 0', async t => {
-  const runApi = await startRunApiStandIn({ runForMs: 1500 })
+  const runApi = await startRunApiStandIn({ runForMs: 1000 })
   const metadata = await startMetadataStandIn()
   t.teardown(async () => { await runApi.close(); await metadata.close() })
 
@@ -60,6 +60,8 @@ t.test('cloud mode: one POST makes exactly the upstream request the contract des
   const name = String(run.name)
   t.equal(response.headers.get('location'), `/v1/jobs/echo/runs/${name}`)
   t.same(run.links, { self: `/v1/jobs/echo/runs/${name}`, logs: `/v1/jobs/echo/runs/${name}/logs` })
+
+  t.same(await (await fetch(`${server.url}/readyz`)).json(), { status: 'ready' })
 
   // A long-poll is in flight when SIGTERM arrives: it is answered, then the process exits 0.
   const waiting = fetch(`${server.url}/v1/jobs/echo/runs/${name}?wait=20`)

@@ -1,7 +1,10 @@
 import { pino } from 'pino'
 import t from 'tap'
+import { buildApp } from '../../api/app.js'
+import { loadConfig } from '../../api/config.js'
 import { ApiError } from '../../api/errors.js'
 import { loggerOptions, REDACTED_PATHS, traceFields } from '../../api/log.js'
+import { FakeCloudRun } from '../helpers/fake-cloud-run.js'
 import { CapturedLog, buildTestApp } from '../helpers/test-app.js'
 
 const TRACE = '105445aa7843bc8bf206b12000100000'
@@ -50,7 +53,8 @@ t.test('loggerOptions: Cloud Logging fields for every level, credentials redacte
     t.notOk('level' in entry || 'msg' in entry || 'pid' in entry || 'hostname' in entry, 'only Cloud Logging\'s names')
   }
   const custom = new CapturedLog()
-  pino({ ...loggerOptions('info'), customLevels: { notice: 35 } }, custom.stream).notice('n')
+  const withNotice = pino({ ...loggerOptions('info'), customLevels: { notice: 35 } }, custom.stream) as unknown as { notice: (message: string) => void }
+  withNotice.notice('n')
   t.equal(custom.entries[0]?.severity, 'DEFAULT', 'an unknown level is DEFAULT')
 
   const secrets = new CapturedLog()
@@ -118,4 +122,11 @@ t.test('the app\'s request logs: severity, message, request id, trace; never a c
   t.match(refused, { severity: 'INFO', status: 'INVALID_ARGUMENT', code: 400, requestId: 'req-1' }, 'client errors are logged at INFO')
   const failed = entries.find(e => e.severity === 'ERROR')
   t.match(failed, { status: 'INTERNAL', message: 'internal error; see the service logs', err: { message: 'upstream exploded' } }, 'server errors at ERROR with the cause')
+})
+
+t.test('without deps.logger the app makes its own logger at LOG_LEVEL', async t => {
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { cloudRun: new FakeCloudRun() })
+  t.teardown(async () => { await app.close() })
+  t.equal(app.log.level, 'silent')
+  t.equal((await app.inject('/healthz')).statusCode, 200)
 })
