@@ -258,15 +258,6 @@ t.test('over real sockets, with its own Agent and short timeouts', async t => {
     t.equal(server.requests.length, 1, 'exactly one request reached the server')
   })
 
-  t.test('a read that gets no answer in time is retried', async t => {
-    const server = await startMisbehavingServer('hang')
-    const http = new GoogleHttp({ tokens, timeouts, sleep: async () => {}, retry: { safe: 1 } })
-    t.teardown(async () => { await http.close(); await server.close() })
-    const err = await upstreamFailure(t, http.call({ method: 'GET', url: `${server.url}/x`, retry: 'safe' }))
-    t.equal(err.kind, 'timeout')
-    t.equal(server.requests.length, 2)
-  })
-
   t.test('a body that stalls is a timeout', async t => {
     const server = await startMisbehavingServer('slow-body')
     const http = new GoogleHttp({ tokens, timeouts, sleep: async () => {} })

@@ -335,6 +335,14 @@ t.test('the caller comes from deps.authenticate: 401, and tenant scope applied b
   t.equal(fake.calls.length, 1, 'refused runs never reach Cloud Run')
 })
 
+t.test('public routes run without authenticating: they see the anonymous caller', async t => {
+  let authentications = 0
+  const { app } = await setup(t, { authenticate: async () => { authentications++; throw unauthenticated('no') } })
+  app.get('/probe', { config: { public: true } }, async request => request.caller)
+  t.same((await app.inject('/probe')).json(), { name: 'anonymous', tenantFree: true })
+  t.equal(authentications, 0)
+})
+
 t.test('an unexpected failure is a 500 that says nothing about internals', async t => {
   const { app, fake, log } = await setup(t)
   fake.fail('runJob', new TypeError('Cannot read properties of undefined (reading \'secretThing\')'))

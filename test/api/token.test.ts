@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GoogleAuth } from 'google-auth-library'
@@ -15,6 +15,7 @@ process.env.GOOGLE_CLOUD_PROJECT = 'my-project'
 // No application default credentials from this machine: only the metadata server may answer.
 delete process.env.GOOGLE_APPLICATION_CREDENTIALS
 process.env.CLOUDSDK_CONFIG = mkdtempSync(join(tmpdir(), 'jobgate-no-adc-'))
+t.teardown(() => { rmSync(process.env.CLOUDSDK_CONFIG ?? '', { recursive: true, force: true }) })
 delete process.env.METADATA_SERVER_DETECTION
 
 const TOKEN_PATH = '/computeMetadata/v1/instance/service-accounts/default/token'

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closedPort } from './misbehaving-server.js'
@@ -23,11 +23,12 @@ const SERVER = new URL('../../dist/api/server.js', import.meta.url).pathname
  */
 export async function spawnApiServer (env: Record<string, string>, timeoutMs = 15_000): Promise<RunningServer> {
   const port = await closedPort()
+  // No application default credentials from this machine's gcloud: only the metadata server counts.
+  const emptyGcloudConfig = mkdtempSync(join(tmpdir(), 'jobgate-no-adc-'))
   const child = spawn(process.execPath, [SERVER], {
     env: {
       PATH: process.env.PATH ?? '',
-      // No application default credentials from this machine's gcloud: only the metadata server counts.
-      CLOUDSDK_CONFIG: mkdtempSync(join(tmpdir(), 'jobgate-no-adc-')),
+      CLOUDSDK_CONFIG: emptyGcloudConfig,
       HOST: '127.0.0.1',
       PORT: String(port),
       ...env
@@ -37,7 +38,10 @@ export async function spawnApiServer (env: Record<string, string>, timeoutMs = 1
   const stdout: string[] = []
   let stderr = ''
   let partial = ''
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('exit', (code, signal) => { resolve({ code, signal }) }))
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.on('exit', (code, signal) => {
+    rmSync(emptyGcloudConfig, { recursive: true, force: true })
+    resolve({ code, signal })
+  }))
   const listening = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`server did not start in ${timeoutMs} ms: ${stderr}`)) }, timeoutMs)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
