@@ -34,7 +34,8 @@ const FASTIFY_ERRORS: Record<string, { status: ErrorStatus, message: (err: Fasti
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 'UNSUPPORTED_MEDIA_TYPE', message: () => 'request bodies must be application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 'INVALID_ARGUMENT', message: () => 'Content-Length does not match the body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: empty; send a JSON object (or {})' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: not valid JSON' }
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: not valid JSON' },
+  FST_ERR_BAD_URL: { status: 'INVALID_ARGUMENT', message: () => 'the URL is not validly percent-encoded' }
 }
 
 /** Everything a client sees when something goes wrong: the contract's shape, never internals. */

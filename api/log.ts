@@ -12,6 +12,11 @@ export const REDACTED_PATHS = [
   'req.headers["proxy-authorization"]',
   'headers.authorization',
   'headers["x-api-key"]',
+  // Errors from HTTP libraries often carry the request they failed on (err.headers, err.config.headers).
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  '*.config.headers.authorization',
+  '*.config.headers.Authorization',
   'token',
   'accessToken',
   'access_token',

@@ -33,7 +33,11 @@ export function upstreamApiError (err: unknown, context: FailureContext): ApiErr
   const upstream = err.message
   switch (err.httpStatus) {
     case 400: return new ApiError('INVALID_ARGUMENT', `${service} rejected the request: ${upstream}`, { cause: err })
-    case 401: return new ApiError('UNAVAILABLE', `${service} did not accept jobgate's own credentials: ${upstream}`, { ...runFlag, cause: err })
+    // Rejected credentials prove nothing was processed.
+    case 401: return new ApiError('UNAVAILABLE', `${service} did not accept jobgate's own credentials: ${upstream}`, {
+      ...(context.startsRun !== undefined && { runMayHaveStarted: false }),
+      cause: err
+    })
     case 403: return new ApiError('PERMISSION_DENIED', `${context.permissionAdvice} ${service} said: ${upstream}`, { cause: err })
     case 404: return new ApiError('NOT_FOUND', context.notFound, { cause: err })
     case 409: {

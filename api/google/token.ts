@@ -72,7 +72,8 @@ export function googleAuthFetcher (auth = new GoogleAuth({ scopes: [CLOUD_PLATFO
       if (token == null || token === '') throw new Error('the credential returned an empty access token')
       return { token, expiresAt: client.credentials.expiry_date ?? Date.now() + 3_600_000 }
     } catch (err) {
-      throw new ApiError('UNAVAILABLE', `jobgate could not get an access token for Google APIs: ${(err as Error).message}`, { runMayHaveStarted: false, cause: err })
+      // The client sees only that it failed; the library's details (metadata answers, paths) go to the log via `cause`.
+      throw new ApiError('UNAVAILABLE', 'jobgate could not get an access token for Google APIs; see the service logs.', { runMayHaveStarted: false, cause: err })
     }
   }
 }

@@ -1,0 +1,243 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { DEFAULT_MAX_ARGS, DEFAULT_MAX_TIMEOUT_SECONDS, loadCatalog, parseCatalog } from '../../api/catalog.js'
+import { ConfigError } from '../../api/config-error.js'
+import { LOCAL_PROJECT, loadConfig } from '../../api/config.js'
+
+const CLOUD = { JOBGATE_MODE: 'cloud', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }
+
+/** Asserts loadConfig refuses `env` with a ConfigError naming `variable`, its message matching `problem`. */
+function refuses (t: Test, env: NodeJS.ProcessEnv, variable: string, problem: RegExp): void {
+  t.throws(() => loadConfig(env), { name: 'ConfigError', variable, message: problem }, `${variable} ${String(problem)}`)
+}
+
+t.test('an empty environment is local mode with every default', async t => {
+  const config = loadConfig({})
+  t.equal(config.mode, 'local')
+  t.equal(config.port, 8080)
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.project, LOCAL_PROJECT)
+  t.equal(config.region, 'us-central1')
+  t.equal(config.runApiEndpoint, undefined)
+  t.notOk(Object.hasOwn(config, 'runApiEndpoint'))
+  t.equal(config.loggingApiEndpoint, 'https://logging.googleapis.com')
+  t.same(config.auth.modes, [])
+  t.equal(config.logLevel, 'info')
+  t.same([...config.catalog.keys()], ['echo'], 'local mode runs the companion echo job')
+  const echo = config.catalog.get('echo')
+  t.match(echo, { id: 'echo', project: LOCAL_PROJECT, region: 'us-central1', job: 'echo', env: {}, args: { allow: true } })
+  t.equal(echo?.env.allow, undefined, 'any env name that is not protected')
+})
+
+t.test('empty strings count as unset', async t => {
+  const config = loadConfig({ PORT: '', HOST: '', JOBGATE_MODE: '', CLOUD_RUN_REGION: '', LOG_LEVEL: '', JOBGATE_JOBS: '', JOBGATE_JOBS_FILE: '', JOBGATE_AUTH: '', CLOUD_RUN_API_ENDPOINT: '', GCE_METADATA_HOST: '' })
+  t.equal(config.mode, 'local')
+  t.equal(config.port, 8080)
+  t.equal(config.region, 'us-central1')
+})
+
+t.test('JOBGATE_MODE: explicit, or inferred from K_SERVICE / GOOGLE_CLOUD_PROJECT', async t => {
+  t.equal(loadConfig({ JOBGATE_MODE: 'local' }).mode, 'local')
+  t.equal(loadConfig({ JOBGATE_MODE: 'local', GOOGLE_CLOUD_PROJECT: 'my-project' }).mode, 'local', 'explicit wins')
+  t.equal(loadConfig({ ...CLOUD }).mode, 'cloud')
+  t.equal(loadConfig({ GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: CLOUD.JOBGATE_JOBS }).mode, 'cloud', 'inferred from GOOGLE_CLOUD_PROJECT')
+  refuses(t, { K_SERVICE: 'jobgate' }, 'JOBGATE_JOBS', /no job catalog/)
+  t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: '{"jobs":{"echo":{"project":"other-project"}}}' }).mode, 'cloud', 'inferred from K_SERVICE')
+  refuses(t, { JOBGATE_MODE: 'remote' }, 'JOBGATE_MODE', /"remote" must be "local" or "cloud"/)
+  refuses(t, { JOBGATE_MODE: 'CLOUD' }, 'JOBGATE_MODE', /must be/)
+})
+
+t.test('HOST: 0.0.0.0 on Cloud Run, loopback elsewhere, or as set', async t => {
+  t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_MODE: 'local' }).host, '0.0.0.0')
+  t.equal(loadConfig({}).host, '127.0.0.1')
+  t.equal(loadConfig({ HOST: '::1' }).host, '::1')
+  t.equal(loadConfig({ HOST: '10.0.0.1', K_SERVICE: 'x', JOBGATE_MODE: 'local' }).host, '10.0.0.1')
+})
+
+t.test('PORT', async t => {
+  t.equal(loadConfig({ PORT: '0' }).port, 0)
+  t.equal(loadConfig({ PORT: '65535' }).port, 65535)
+  t.equal(loadConfig({ PORT: '3000' }).port, 3000)
+  for (const bad of ['abc', '-1', '65536', '80.5', ' 80', '0x50', '1e3']) refuses(t, { PORT: bad }, 'PORT', /is not a port number/)
+})
+
+t.test('JOBGATE_AUTH: required in cloud mode; its details are test/auth/config.test.ts\'s', async t => {
+  refuses(t, { ...CLOUD, JOBGATE_AUTH: undefined }, 'JOBGATE_AUTH', /cloud mode/)
+  refuses(t, { ...CLOUD, JOBGATE_AUTH: '' }, 'JOBGATE_AUTH', /cloud mode/)
+  refuses(t, { ...CLOUD, JOBGATE_ALLOW_UNAUTHENTICATED: undefined }, 'JOBGATE_AUTH', /JOBGATE_ALLOW_UNAUTHENTICATED/)
+  t.same(loadConfig({ ...CLOUD, JOBGATE_AUTH: 'none' }).auth.modes, [])
+  t.same(loadConfig({ ...CLOUD, JOBGATE_AUTH: 'google', JOBGATE_AUDIENCE: 'https://jobgate.example' }).auth.modes, ['google'])
+  refuses(t, { ...CLOUD, JOBGATE_AUTH: 'basic' }, 'JOBGATE_AUTH', /basic/)
+})
+
+t.test('GOOGLE_CLOUD_PROJECT and CLOUD_RUN_REGION are the catalog\'s defaults', async t => {
+  const config = loadConfig({ ...CLOUD, CLOUD_RUN_REGION: 'europe-west1', JOBGATE_JOBS: '{"jobs":{"echo":{},"other":{"project":"other-project","region":"asia-east1","job":"other-job"}}}' })
+  t.equal(config.project, 'my-project')
+  t.equal(config.region, 'europe-west1')
+  t.match(config.catalog.get('echo'), { project: 'my-project', region: 'europe-west1', job: 'echo' })
+  t.match(config.catalog.get('other'), { project: 'other-project', region: 'asia-east1', job: 'other-job' })
+  refuses(t, { CLOUD_RUN_REGION: 'Europe-West1' }, 'CLOUD_RUN_REGION', /not a Cloud Run region/)
+  refuses(t, { CLOUD_RUN_REGION: 'europe-west1/x' }, 'CLOUD_RUN_REGION', /not a Cloud Run region/)
+})
+
+t.test('a job without a project in cloud mode stops the start', async t => {
+  refuses(t, { JOBGATE_MODE: 'cloud', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }, 'JOBGATE_JOBS', /job "echo" has no project and GOOGLE_CLOUD_PROJECT is not set/)
+  const config = loadConfig({ JOBGATE_MODE: 'cloud', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: '{"jobs":{"echo":{"project":"my-project"}}}' })
+  t.equal(config.project, undefined)
+  t.notOk(Object.hasOwn(config, 'project'))
+})
+
+t.test('CLOUD_RUN_API_ENDPOINT and CLOUD_LOGGING_API_ENDPOINT', async t => {
+  const config = loadConfig({ CLOUD_RUN_API_ENDPOINT: 'http://127.0.0.1:9999/', CLOUD_LOGGING_API_ENDPOINT: 'https://logging.example.com/base//' })
+  t.equal(config.runApiEndpoint, 'http://127.0.0.1:9999', 'trailing slash dropped')
+  t.equal(config.loggingApiEndpoint, 'https://logging.example.com/base')
+  for (const variable of ['CLOUD_RUN_API_ENDPOINT', 'CLOUD_LOGGING_API_ENDPOINT']) {
+    refuses(t, { [variable]: 'not a url' }, variable, /is not a URL/)
+    refuses(t, { [variable]: 'ftp://example.com' }, variable, /must be an http\(s\) URL/)
+    refuses(t, { [variable]: 'https://example.com/?x=1' }, variable, /must not have a query or fragment/)
+    refuses(t, { [variable]: 'https://example.com/#x' }, variable, /must not have a query or fragment/)
+  }
+})
+
+t.test('GCE_METADATA_HOST', async t => {
+  for (const ok of ['127.0.0.1:8081', 'metadata.google.internal', '[::1]:80', 'localhost']) t.ok(loadConfig({ GCE_METADATA_HOST: ok }), ok)
+  for (const bad of ['http://127.0.0.1:8081', '127.0.0.1:80/x', 'a b', '127.0.0.1:']) refuses(t, { GCE_METADATA_HOST: bad }, 'GCE_METADATA_HOST', /must be host or host:port/)
+})
+
+t.test('LOG_LEVEL', async t => {
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level)
+  refuses(t, { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', /"verbose" is not one of fatal, error/)
+  refuses(t, { LOG_LEVEL: 'INFO' }, 'LOG_LEVEL', /is not one of/)
+})
+
+t.test('JOBGATE_JOBS: valid catalogs and every default', async t => {
+  const minimal = loadConfig({ ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }).catalog.get('echo')
+  t.strictSame(minimal, {
+    id: 'echo',
+    project: 'my-project',
+    region: 'us-central1',
+    job: 'echo',
+    env: {},
+    args: { allow: true, maxItems: DEFAULT_MAX_ARGS },
+    maxTaskCount: 10_000,
+    maxTimeoutSeconds: DEFAULT_MAX_TIMEOUT_SECONDS
+  })
+  const full = loadConfig({
+    ...CLOUD,
+    JOBGATE_JOBS: JSON.stringify({
+      jobs: {
+        echo: {
+          description: 'd',
+          project: 'p-12345',
+          region: 'europe-west1',
+          job: 'echo-job',
+          container: 'job',
+          env: { allow: ['DATE', 'REPORT_*'], tenantKey: 'TENANT_ID' },
+          args: { allow: false, maxItems: 20 },
+          maxTaskCount: 100,
+          maxTimeoutSeconds: 3600,
+          principals: ['*@example.com']
+        }
+      }
+    })
+  }).catalog.get('echo')
+  t.strictSame(full, {
+    id: 'echo',
+    project: 'p-12345',
+    region: 'europe-west1',
+    job: 'echo-job',
+    env: { allow: ['DATE', 'REPORT_*'], tenantKey: 'TENANT_ID' },
+    args: { allow: false, maxItems: 20 },
+    maxTaskCount: 100,
+    maxTimeoutSeconds: 3600,
+    container: 'job',
+    description: 'd',
+    principals: ['*@example.com']
+  })
+  t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: '{"jobs":{}}' }).catalog.size, 0, 'an empty catalog is valid (nothing can run)')
+  t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: '{"jobs":{"a":{"project":"123456"}}}' }).catalog.get('a')?.project, '123456', 'numeric project ids')
+})
+
+t.test('JOBGATE_JOBS: errors name the variable and the place', async t => {
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":' }, 'JOBGATE_JOBS', /^JOBGATE_JOBS: not valid JSON \(/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '[]' }, 'JOBGATE_JOBS', /invalid catalog at \//)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{}' }, 'JOBGATE_JOBS', /invalid catalog/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{},"extra":1}' }, 'JOBGATE_JOBS', /invalid catalog/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"colour":"red"}}}' }, 'JOBGATE_JOBS', /invalid catalog at \/jobs\/echo/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"maxTaskCount":0}}}' }, 'JOBGATE_JOBS', /\/jobs\/echo\/maxTaskCount/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"maxTimeoutSeconds":604801}}}' }, 'JOBGATE_JOBS', /maxTimeoutSeconds/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"env":{"allow":["A-B"]}}}}' }, 'JOBGATE_JOBS', /\/jobs\/echo\/env\/allow\/0/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"env":{"tenantKey":"1X"}}}}' }, 'JOBGATE_JOBS', /tenantKey/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"args":{"allow":"yes"}}}}' }, 'JOBGATE_JOBS', /\/jobs\/echo\/args\/allow/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"job":"Echo_Job"}}}' }, 'JOBGATE_JOBS', /\/jobs\/echo\/job/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"region":"mars"}}}' }, 'JOBGATE_JOBS', /region/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"project":"My Project"}}}' }, 'JOBGATE_JOBS', /project/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"container":"-bad"}}}' }, 'JOBGATE_JOBS', /container/)
+  for (const id of ['Echo', 'echo_job', '1echo', 'echo-', 'a'.repeat(64), '../x']) {
+    refuses(t, { ...CLOUD, JOBGATE_JOBS: JSON.stringify({ jobs: { [id]: {} } }) }, 'JOBGATE_JOBS', /job id ".*" must be lowercase letters, digits and hyphens/)
+  }
+})
+
+t.test('JOBGATE_JOBS_FILE, used when JOBGATE_JOBS is unset', async t => {
+  const dir = t.testdir({
+    'jobs.json': JSON.stringify({ jobs: { 'from-file': { job: 'file-job' } } }),
+    'bad.json': '{"jobs": nope',
+    'schema.json': '{"jobs":{"x":{"maxTaskCount":"many"}}}'
+  })
+  const config = loadConfig({ ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'jobs.json') })
+  t.same([...config.catalog.keys()], ['from-file'])
+  t.equal(config.catalog.get('from-file')?.job, 'file-job')
+  t.same([...loadConfig({ ...CLOUD, JOBGATE_JOBS_FILE: join(dir, 'jobs.json') }).catalog.keys()], ['echo'], 'JOBGATE_JOBS wins over the file')
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'bad.json') }, 'JOBGATE_JOBS_FILE', /not valid JSON/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'schema.json') }, 'JOBGATE_JOBS_FILE', /\/jobs\/x\/maxTaskCount/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'missing.json') }, 'JOBGATE_JOBS_FILE', /cannot read .*missing\.json \(ENOENT\)/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: dir }, 'JOBGATE_JOBS_FILE', /cannot read .* \(EISDIR\)/)
+  t.same([...loadConfig({ JOBGATE_JOBS_FILE: join(dir, 'jobs.json') }).catalog.keys()], ['from-file'], 'local mode reads the file too')
+})
+
+t.test('no catalog in cloud mode stops the start', async t => {
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined }, 'JOBGATE_JOBS', /no job catalog: set JOBGATE_JOBS \(JSON\) or JOBGATE_JOBS_FILE \(path\)/)
+})
+
+t.test('loadCatalog / parseCatalog directly', async t => {
+  t.throws(() => loadCatalog({}, { region: 'us-central1' }), { name: 'ConfigError', variable: 'JOBGATE_JOBS' })
+  t.equal(loadCatalog({}, { project: 'my-project', region: 'us-central1' }, '{"jobs":{"a":{}}}').get('a')?.project, 'my-project')
+  const err = new ConfigError('X', 'bad')
+  t.equal(err.message, 'X: bad')
+  t.throws(() => parseCatalog('null', 'SOME_VAR', { region: 'us-central1' }), { variable: 'SOME_VAR', message: /^SOME_VAR: invalid catalog at \// })
+})
+
+t.test('loadConfig reads process.env by default', async t => {
+  t.equal(loadConfig().port, loadConfig(process.env).port)
+})
+
+/** Runs `node script` with exactly `env` and collects how it ended. */
+async function runToExit (script: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  return await new Promise(resolve => child.on('close', (status, signal) => { resolve({ status, signal, stdout, stderr }) }))
+}
+
+t.test('the built server refuses a bad setting with one stderr line naming it', async t => {
+  const server = new URL('../../dist/api/server.js', import.meta.url).pathname
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ JOBGATE_MODE: 'cloud', GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }, 'JOBGATE_AUTH']
+  ]
+  // In parallel: each start loads the whole server before it reads its settings.
+  const results = await Promise.all(cases.map(async ([env]) => await runToExit(server, { PATH: process.env.PATH ?? '', ...env })))
+  for (const [index, [, variable]] of cases.entries()) {
+    const result = results[index]
+    if (result === undefined) throw new Error('unreachable')
+    t.not(result.status, 0, `${variable}: exits non-zero`)
+    t.equal(result.signal, null)
+    const lines = result.stderr.split('\n').filter(line => line !== '')
+    t.equal(lines.length, 1, `${variable}: exactly one stderr line (${JSON.stringify(result.stderr)})`)
+    t.match(lines[0], new RegExp(`^jobgate: configuration error: ${variable}: `))
+    t.equal(result.stdout, '', 'nothing logged: it never started')
+  }
+})

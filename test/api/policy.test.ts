@@ -1,0 +1,125 @@
+import t, { type Test } from 'tap'
+import { applyRunPolicy, type Caller } from '../../api/policy/run-policy.js'
+import { isProtectedEnvName } from '../../api/policy/protected-env.js'
+import { testEntry } from '../helpers/catalog-entry.js'
+
+const free: Caller = { name: 'anonymous', tenantFree: true }
+const open = testEntry()
+
+/** Asserts the call throws the API's own error with this status and a message matching `message`. */
+function rejects (t: Test, fn: () => unknown, status: string, message: RegExp): void {
+  t.throws(fn, { name: 'ApiError', status, message }, `${status} ${String(message)}`)
+}
+
+t.test('an empty request passes untouched', async t => {
+  t.strictSame(applyRunPolicy(open, {}, free), {})
+})
+
+t.test('a request within policy passes through unchanged', async t => {
+  const request = { args: ['a'], env: { DATE: '2026-01-01', path_like: 'x' }, taskCount: 10_000, timeoutSeconds: 86_400 }
+  t.strictSame(applyRunPolicy(open, request, free), request)
+})
+
+t.test('env names must be POSIX names', async t => {
+  for (const name of ['TENANT-ID', '1ABC', 'A B', '', 'É', 'A.B']) {
+    rejects(t, () => applyRunPolicy(open, { env: { [name]: 'x' } }, free), 'INVALID_ARGUMENT', /not a valid variable name/)
+  }
+  t.ok(applyRunPolicy(open, { env: { _A1: 'x', a: 'y' } }, free))
+})
+
+t.test('protected names are rejected in any case', async t => {
+  const protectedNames = [
+    'CLOUD_RUN_JOB', 'CLOUD_RUN_TASK_INDEX', 'cloud_run_execution',
+    'K_SERVICE', 'k_service', 'K_REVISION',
+    'PORT', 'port',
+    'GOOGLE_APPLICATION_CREDENTIALS', 'Google_x', 'GOOGLE_CLOUD_PROJECT',
+    'NODE_OPTIONS', 'node_options',
+    'LD_PRELOAD', 'ld_preload', 'LD_LIBRARY_PATH',
+    'PATH', 'Path'
+  ]
+  for (const name of protectedNames) {
+    t.equal(isProtectedEnvName(name), true, name)
+    rejects(t, () => applyRunPolicy(open, { env: { [name]: 'x' } }, free), 'INVALID_ARGUMENT', new RegExp(`^env\\.${name}: protected`))
+  }
+  // Only the listed names and prefixes: near misses are ordinary names.
+  for (const name of ['PORTS', 'MY_PORT', 'KSERVICE', 'CLOUD_RUNNER', 'GOOGLEX', 'NODE_OPTIONS_X', 'LDX', 'PATHS', 'MYPATH', 'NODE_ENV']) {
+    t.equal(isProtectedEnvName(name), false, `${name} is not protected`)
+  }
+})
+
+t.test('protected names are rejected even when env.allow lists them', async t => {
+  const entry = testEntry({ env: { allow: ['PATH', 'LD_*'] } })
+  rejects(t, () => applyRunPolicy(entry, { env: { PATH: '/tmp' } }, free), 'INVALID_ARGUMENT', /protected/)
+  rejects(t, () => applyRunPolicy(entry, { env: { LD_PRELOAD: '/tmp/x.so' } }, free), 'INVALID_ARGUMENT', /protected/)
+})
+
+t.test('env.allow: exact names and NAME_* prefixes', async t => {
+  const entry = testEntry({ env: { allow: ['DATE', 'REPORT_*'] } })
+  t.ok(applyRunPolicy(entry, { env: { DATE: 'x', REPORT_: 'y', REPORT_FORMAT: 'z' } }, free))
+  rejects(t, () => applyRunPolicy(entry, { env: { DATES: 'x' } }, free), 'INVALID_ARGUMENT', /^env\.DATES: not allowed for job "echo" \(allowed: DATE, REPORT_\*\)$/)
+  rejects(t, () => applyRunPolicy(entry, { env: { date: 'x' } }, free), 'INVALID_ARGUMENT', /not allowed/)
+  rejects(t, () => applyRunPolicy(entry, { env: { REPORT: 'x' } }, free), 'INVALID_ARGUMENT', /not allowed/)
+  const none = testEntry({ env: { allow: [] } })
+  rejects(t, () => applyRunPolicy(none, { env: { A: 'x' } }, free), 'INVALID_ARGUMENT', /\(allowed: none\)/)
+})
+
+t.test('the tenant key is exempt from env.allow', async t => {
+  const entry = testEntry({ env: { allow: ['DATE'], tenantKey: 'TENANT_ID' } })
+  t.strictSame(applyRunPolicy(entry, { env: { TENANT_ID: 'acme', DATE: 'd' } }, free).env, { TENANT_ID: 'acme', DATE: 'd' })
+})
+
+t.test('args: allowed or not, max items, clearArgs, NUL bytes', async t => {
+  const closed = testEntry({ args: { allow: false } })
+  rejects(t, () => applyRunPolicy(closed, { args: ['x'] }, free), 'INVALID_ARGUMENT', /^args: job "echo" does not accept args$/)
+  rejects(t, () => applyRunPolicy(closed, { clearArgs: true }, free), 'INVALID_ARGUMENT', /does not accept args/)
+  t.strictSame(applyRunPolicy(closed, { args: [], taskCount: 2 }, free), { args: [], taskCount: 2 }, 'empty args are not args')
+
+  const two = testEntry({ args: { maxItems: 2 } })
+  t.ok(applyRunPolicy(two, { args: ['a', 'b'] }, free))
+  rejects(t, () => applyRunPolicy(two, { args: ['a', 'b', 'c'] }, free), 'INVALID_ARGUMENT', /^args: 3 items; job "echo" accepts at most 2$/)
+  rejects(t, () => applyRunPolicy(open, { args: new Array<string>(101).fill('a') }, free), 'INVALID_ARGUMENT', /at most 100/)
+
+  rejects(t, () => applyRunPolicy(open, { clearArgs: true, args: ['a'] }, free), 'INVALID_ARGUMENT', /^clearArgs: cannot be combined with non-empty args$/)
+  t.ok(applyRunPolicy(open, { clearArgs: true, args: [] }, free))
+  t.ok(applyRunPolicy(open, { clearArgs: true }, free))
+
+  rejects(t, () => applyRunPolicy(open, { args: ['ok', 'a\u0000b'] }, free), 'INVALID_ARGUMENT', /^args\[1\]: contains a NUL character$/)
+  rejects(t, () => applyRunPolicy(open, { env: { A: 'x\u0000' } }, free), 'INVALID_ARGUMENT', /^env\.A: contains a NUL character$/)
+})
+
+t.test('taskCount and timeoutSeconds limits', async t => {
+  const entry = testEntry({ maxTaskCount: 5, maxTimeoutSeconds: 60 })
+  t.ok(applyRunPolicy(entry, { taskCount: 5, timeoutSeconds: 60 }, free))
+  rejects(t, () => applyRunPolicy(entry, { taskCount: 6 }, free), 'INVALID_ARGUMENT', /^taskCount: 6 exceeds job "echo"'s limit of 5$/)
+  rejects(t, () => applyRunPolicy(entry, { timeoutSeconds: 61 }, free), 'INVALID_ARGUMENT', /^timeoutSeconds: 61 exceeds job "echo"'s limit of 60$/)
+  rejects(t, () => applyRunPolicy(open, { taskCount: 10_001 }, free), 'INVALID_ARGUMENT', /limit of 10000/)
+  rejects(t, () => applyRunPolicy(open, { timeoutSeconds: 86_401 }, free), 'INVALID_ARGUMENT', /limit of 86400/)
+})
+
+t.test('tenant scope', async t => {
+  const entry = testEntry({ env: { tenantKey: 'TENANT_ID' } })
+  const bound: Caller = { name: 'ci-acme', tenant: 'acme' }
+
+  t.strictSame(applyRunPolicy(entry, {}, bound), { env: { TENANT_ID: 'acme' } }, 'a bound caller gets its tenant injected')
+  t.strictSame(applyRunPolicy(entry, { env: { TENANT_ID: 'acme', A: '1' } }, bound).env, { TENANT_ID: 'acme', A: '1' }, 'its own tenant is fine')
+  rejects(t, () => applyRunPolicy(entry, { env: { TENANT_ID: 'globex' } }, bound), 'PERMISSION_DENIED', /^env\.TENANT_ID: ci-acme may only run job "echo" for its own tenant$/)
+  rejects(t, () => applyRunPolicy(entry, { env: { TENANT_ID: '' } }, bound), 'PERMISSION_DENIED', /own tenant/)
+
+  const unbound: Caller = { name: 'someone' }
+  rejects(t, () => applyRunPolicy(entry, { env: { TENANT_ID: 'acme' } }, unbound), 'PERMISSION_DENIED', /^job "echo" is tenant-scoped and someone is bound to no tenant$/)
+  rejects(t, () => applyRunPolicy(entry, {}, { name: 'x', tenantFree: false }), 'PERMISSION_DENIED', /bound to no tenant/)
+
+  t.strictSame(applyRunPolicy(entry, { env: { TENANT_ID: 'globex' } }, free).env, { TENANT_ID: 'globex' }, 'a tenant-free caller picks any tenant')
+  rejects(t, () => applyRunPolicy(entry, {}, free), 'INVALID_ARGUMENT', /^env\.TENANT_ID: required, job "echo" is tenant-scoped$/)
+  rejects(t, () => applyRunPolicy(entry, { env: { TENANT_ID: '' } }, free), 'INVALID_ARGUMENT', /required/)
+  rejects(t, () => applyRunPolicy(entry, { env: { OTHER: 'x' } }, free), 'INVALID_ARGUMENT', /required/)
+
+  t.strictSame(applyRunPolicy(open, { env: { TENANT_ID: 'x' } }, bound).env, { TENANT_ID: 'x' }, 'jobs without a tenant key ignore tenancy')
+})
+
+t.test('policy does not mutate the caller\'s request', async t => {
+  const entry = testEntry({ env: { tenantKey: 'TENANT_ID' } })
+  const request = { env: { A: '1' } }
+  applyRunPolicy(entry, request, { name: 'b', tenant: 't' })
+  t.strictSame(request, { env: { A: '1' } })
+})

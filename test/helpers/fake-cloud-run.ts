@@ -1,0 +1,81 @@
+import type { JobEntry } from '../../api/catalog.js'
+import type { CloudRunClient, ExecutionPage } from '../../api/cloudrun/client.js'
+import type { Condition, Execution, RunJobRequest } from '../../api/cloudrun/execution.js'
+import { notFound } from '../../api/errors.js'
+
+export interface RecordedCall {
+  method: 'runJob' | 'getExecution' | 'listExecutions' | 'cancelExecution'
+  /** The catalog id of the job. */
+  job: string
+  argument: unknown
+}
+
+/** A v1 Execution of Cloud Run job `job` with the given conditions and counts. */
+export function fakeExecution (name: string, job: string, options: { created?: string, conditions?: Condition[], status?: Execution['status'], taskCount?: number } = {}): Execution {
+  return {
+    metadata: { name, creationTimestamp: options.created ?? '2026-11-23T10:00:00Z', labels: { 'run.googleapis.com/job': job } },
+    spec: { taskCount: options.taskCount ?? 1 },
+    status: { ...(options.conditions !== undefined && { conditions: options.conditions }), ...options.status }
+  }
+}
+
+export const RUNNING: Condition[] = [{ type: 'Completed', status: 'Unknown' }, { type: 'Started', status: 'True' }]
+export const SUCCEEDED: Condition[] = [{ type: 'Completed', status: 'True' }, { type: 'Started', status: 'True' }]
+
+/**
+ * A CloudRunClient that records every call. Executions live in `executions` (name → the answers
+ * successive reads give, the last one repeating); `fail` makes the next matching call throw.
+ */
+export class FakeCloudRun implements CloudRunClient {
+  readonly calls: RecordedCall[] = []
+  readonly executions = new Map<string, Execution[]>()
+  listPage: ExecutionPage = { executions: [] }
+  readonly #failures = new Map<RecordedCall['method'], unknown>()
+
+  fail (method: RecordedCall['method'], err: unknown): this {
+    this.#failures.set(method, err)
+    return this
+  }
+
+  #record (method: RecordedCall['method'], entry: JobEntry, argument: unknown): void {
+    this.calls.push({ method, job: entry.id, argument })
+    const failure = this.#failures.get(method)
+    if (failure !== undefined) {
+      this.#failures.delete(method)
+      throw failure
+    }
+  }
+
+  #read (entry: JobEntry, name: string): Execution {
+    const answers = this.executions.get(name)
+    const next = answers?.length === 1 ? answers[0] : answers?.shift()
+    if (next === undefined || next.metadata?.labels?.['run.googleapis.com/job'] !== entry.job) throw notFound(`run "${name}" of job "${entry.id}" not found.`)
+    return next
+  }
+
+  async runJob (entry: JobEntry, request: RunJobRequest): Promise<Execution> {
+    this.#record('runJob', entry, request)
+    const name = `${entry.job}-${String(this.calls.length).padStart(5, '0')}`
+    const execution = fakeExecution(name, entry.job, { taskCount: request.overrides?.taskCount ?? 1 })
+    this.executions.set(name, [execution])
+    return execution
+  }
+
+  async getExecution (entry: JobEntry, name: string): Promise<Execution> {
+    this.#record('getExecution', entry, name)
+    return this.#read(entry, name)
+  }
+
+  async listExecutions (entry: JobEntry, page: { pageSize: number, pageToken?: string }): Promise<ExecutionPage> {
+    this.#record('listExecutions', entry, page)
+    return this.listPage
+  }
+
+  async cancelExecution (entry: JobEntry, name: string): Promise<Execution> {
+    this.#record('cancelExecution', entry, name)
+    const execution = this.#read(entry, name)
+    const cancelled: Execution = { ...execution, status: { ...execution.status, conditions: [{ type: 'Completed', status: 'False', reason: 'Cancelled' }], cancelledCount: 1 } }
+    this.executions.set(name, [cancelled])
+    return cancelled
+  }
+}
