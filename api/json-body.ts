@@ -33,10 +33,42 @@ function stringEnd (text: string, start: number): number {
   }
 }
 
-/** One open object or array: its path for messages, and for objects the keys seen so far. */
-interface Frame { path: string, keys?: Set<string>, index: number }
+/** Objects with this many keys or fewer are checked for duplicates by a scan; larger ones get a Set. */
+const SMALL_OBJECT = 16
 
-const join = (path: string, key: string): string => path === '' ? key : `${path}.${key}`
+/** One open object or array. Its path is only built when there is something to report. */
+interface Frame {
+  parent: Frame | undefined
+  /** Where it sits in its parent: the key (objects) or index (arrays). */
+  at: string | number
+  /** Objects only: the keys seen so far. */
+  keys: string[] | undefined
+  large: Set<string> | undefined
+  /** Arrays: the index of the current element. */
+  index: number
+  isObject: boolean
+}
+
+function pathOf (frame: Frame | undefined, key?: string): string {
+  const parts: string[] = key === undefined ? [] : [key]
+  for (let f = frame; f?.parent !== undefined; f = f.parent) parts.unshift(typeof f.at === 'number' ? `[${f.at}]` : f.at)
+  return parts.reduce((path, part) => path === '' ? part : part.startsWith('[') ? path + part : `${path}.${part}`, '') || 'body'
+}
+
+/** Records `key` in an object frame; false when it was there already. */
+function addKey (frame: Frame, key: string): boolean {
+  if (frame.large !== undefined) {
+    if (frame.large.has(key)) return false
+    frame.large.add(key)
+    return true
+  }
+  const keys = frame.keys ?? []
+  if (keys.includes(key)) return false
+  keys.push(key)
+  frame.keys = keys
+  if (keys.length > SMALL_OBJECT) frame.large = new Set(keys)
+  return true
+}
 
 /**
  * One pass over text JSON.parse already accepted: rejects duplicate keys (JSON.parse would keep
@@ -44,36 +76,35 @@ const join = (path: string, key: string): string => path === '' ? key : `${path}
  * Only keys are decoded, and only those with an escape in them.
  */
 function checkStructure (text: string): void {
-  const stack: Frame[] = []
+  let frame: Frame | undefined
+  let depth = 0
   let expectKey = false
   let lastKey = ''
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c === QUOTE) {
       const end = stringEnd(text, i)
-      const frame = stack[stack.length - 1]
-      if (expectKey && frame?.keys !== undefined) {
+      if (expectKey && frame !== undefined) {
         const raw = text.slice(i + 1, end)
         lastKey = raw.includes('\\') ? JSON.parse(text.slice(i, end + 1)) as string : raw
-        if (FORBIDDEN_KEYS.has(lastKey)) throw invalidArgument(`${join(frame.path, lastKey)}: the key "${lastKey}" is not allowed`)
-        if (frame.keys.has(lastKey)) throw invalidArgument(`${join(frame.path, lastKey)}: duplicate key`)
-        frame.keys.add(lastKey)
+        if (FORBIDDEN_KEYS.has(lastKey)) throw invalidArgument(`${pathOf(frame, lastKey)}: the key "${lastKey}" is not allowed`)
+        if (!addKey(frame, lastKey)) throw invalidArgument(`${pathOf(frame, lastKey)}: duplicate key`)
         expectKey = false
       }
       i = end
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      if (stack.length >= MAX_JSON_DEPTH) throw invalidArgument(`body: nested deeper than ${MAX_JSON_DEPTH} levels`)
-      const parent = stack[stack.length - 1]
-      const path = parent === undefined ? '' : parent.keys === undefined ? `${parent.path}[${parent.index}]` : join(parent.path, lastKey)
-      stack.push(c === OPEN_OBJECT ? { path, keys: new Set(), index: 0 } : { path, index: 0 })
-      expectKey = c === OPEN_OBJECT
+      if (++depth > MAX_JSON_DEPTH) throw invalidArgument(`body: nested deeper than ${MAX_JSON_DEPTH} levels`)
+      const at = frame === undefined ? '' : frame.isObject ? lastKey : frame.index
+      const isObject = c === OPEN_OBJECT
+      frame = { parent: frame, at, keys: undefined, large: undefined, index: 0, isObject }
+      expectKey = isObject
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      stack.pop()
+      frame = frame?.parent
+      depth--
       expectKey = false
-    } else if (c === COMMA) {
-      const frame = stack[stack.length - 1]
-      if (frame !== undefined) frame.index++
-      expectKey = frame?.keys !== undefined
+    } else if (c === COMMA && frame !== undefined) {
+      frame.index++
+      expectKey = frame.isObject
     }
   }
 }

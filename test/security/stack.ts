@@ -73,10 +73,12 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  /** JOBGATE_RATE_LIMIT; default: high enough never to interfere. */
-  rateLimit?: string
+  /** JOBGATE_RATE_LIMIT; default: high enough never to interfere; null: unset (jobgate's default). */
+  rateLimit?: string | null
   /** Replaces the Cloud Run client (the fuzz counts calls without an emulator round trip). */
   cloudRun?: AppDeps['cloudRun']
+  /** pino level of the captured log; default debug. */
+  logLevel?: string
 }
 
 /**
@@ -104,11 +106,11 @@ export async function startStack (t: Test, options: StackOptions = {}): Promise<
     JOBGATE_AUDIENCE: AUDIENCE,
     JOBGATE_GOOGLE_CERTS_URL: certs.url,
     JOBGATE_JOBS: JSON.stringify(CATALOG),
-    JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000',
-    LOG_LEVEL: 'debug'
+    LOG_LEVEL: 'debug',
+    ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' })
   })
   const lines: string[] = []
-  const logger = pino(loggerOptions('debug'), { write: (line: string) => { lines.push(line) } })
+  const logger = pino(loggerOptions(options.logLevel ?? 'debug'), { write: (line: string) => { lines.push(line) } })
   const deps = productionDeps(config, new CachedTokenSource(metadataServerFetcher()))
   const app = await buildApp(config, { ...deps, ...(options.cloudRun !== undefined && { cloudRun: options.cloudRun }), logger })
   t.teardown(async () => {
