@@ -97,9 +97,9 @@ export function authenticationTests (t: Test, stack: Stack): void {
 
   t.test('allowed callers get 202, by API key and by Google ID token, and the run really starts', async t => {
     const byKey = await startEcho(apiKey(KEYS.ci))
-    t.equal(byKey.statusCode, 202, byKey.body)
+    t.equal(byKey.statusCode, 202, byKey.body.slice(0, 200))
     const byToken = await startEcho({ authorization: `Bearer ${idToken()}` })
-    t.equal(byToken.statusCode, 202, byToken.body)
+    t.equal(byToken.statusCode, 202, byToken.body.slice(0, 200))
     t.equal(JSON.parse(byToken.body).job, 'echo')
     t.match(byToken.headers.location, /^\/v1\/jobs\/echo\/runs\/echo-job-[a-z0-9]+$/)
     const both = await startEcho({ ...apiKey(KEYS.ci), authorization: 'Bearer garbage' })

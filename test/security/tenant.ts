@@ -20,7 +20,7 @@ export function tenantTests (t: Test, stack: Stack): void {
     const done = await app.inject({ method: 'GET', url: `/v1/jobs/tenant-echo/runs/${run}?wait=30`, headers: apiKey(key) })
     t.equal(JSON.parse(done.body).state, 'SUCCEEDED', `run ${run} finished`)
     const logs = await app.inject({ method: 'GET', url: `/v1/jobs/tenant-echo/runs/${run}/logs`, headers: apiKey(key) })
-    t.equal(logs.statusCode, 200, logs.body)
+    t.equal(logs.statusCode, 200, `logs of ${run}`)
     const entries = (JSON.parse(logs.body) as { entries: Array<{ message: string, payload?: { env?: Record<string, string> } }> }).entries
     return entries.find(entry => entry.message === 'env')?.payload?.env
   }
@@ -30,7 +30,7 @@ export function tenantTests (t: Test, stack: Stack): void {
     for (const body of [{}, { env: { REPORT_DATE: '2026-11-23' } }, { env: { TENANT_ID: 'acme', REPORT_DATE: '2026-11-23' } }]) {
       const before = stack.runCalls().length
       const response = await start(KEYS.acme, body)
-      t.equal(response.statusCode, 202, response.body)
+      t.equal(response.statusCode, 202, response.body.slice(0, 200))
       const call = stack.runCalls()[before]
       t.equal(stack.runCalls().length, before + 1)
       t.equal(sentEnv(call).TENANT_ID, 'acme', `${JSON.stringify(body)}: Cloud Run was told TENANT_ID=acme`)
@@ -59,10 +59,10 @@ export function tenantTests (t: Test, stack: Stack): void {
 
   t.test('a tenant-free caller chooses the tenant; a bound caller of another tenant gets its own', async t => {
     const free = await start(KEYS.ops, { env: { TENANT_ID: 'initech' } })
-    t.equal(free.statusCode, 202, free.body)
+    t.equal(free.statusCode, 202, free.body.slice(0, 200))
     t.equal(sentEnv(stack.runCalls().at(-1)).TENANT_ID, 'initech')
     const globex = await start(KEYS.globex, { env: { TENANT_ID: 'globex' } })
-    t.equal(globex.statusCode, 202, globex.body)
+    t.equal(globex.statusCode, 202, globex.body.slice(0, 200))
     t.equal(sentEnv(stack.runCalls().at(-1)).TENANT_ID, 'globex')
     const [globexEnv, freeEnv] = await Promise.all([printedEnv(t, KEYS.globex, JSON.parse(globex.body).name), printedEnv(t, KEYS.ops, JSON.parse(free.body).name)])
     t.equal(globexEnv?.TENANT_ID, 'globex')
