@@ -3,14 +3,17 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import rateLimit from '@fastify/rate-limit'
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { pino, type Logger } from 'pino'
 import { createAuthenticator, type Authenticator } from './auth/index.js'
 import type { CloudRunClient } from './cloudrun/client.js'
 import type { CloudLoggingClient } from './logging/client.js'
 import type { Config } from './config.js'
 import { ApiError } from './errors.js'
+import { clientErrorHandler } from './client-error.js'
 import { sendError, toApiError } from './http-errors.js'
+import { acceptOnlyStrictJson } from './json-body.js'
+import { strictValidatorCompiler } from './strict-query.js'
 import { loggerOptions, traceFields } from './log.js'
 import { JobAccess } from './policy/job-access.js'
 import type { Caller } from './policy/run-policy.js'
@@ -54,13 +57,14 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     childLoggerFactory: (logger, bindings, options, raw) => logger.child({ ...bindings, ...traceFields(raw.headers, config.project) }, options),
     ajv: { customOptions: { removeAdditional: false } },
-    // Errors Fastify answers before routing (bad percent-encoding, over-long path segments) get the contract's shape too.
-    frameworkErrors: (err, request, reply) => { void sendError(request, reply.header('x-request-id', request.id), toApiError(err)) }
+    // Errors raised before routing or by the HTTP parser get the contract's shape (and a request id) too.
+    frameworkErrors: (err, request, reply) => { void sendError(request, reply.header('x-request-id', request.id), toApiError(err)) },
+    clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setValidatorCompiler(strictValidatorCompiler)
 
-  // JSON only: a text/plain body must not slip past the schema as a string.
-  app.removeContentTypeParser('text/plain')
+  // JSON only (a text/plain body must not slip past the schema as a string), and strictly parsed.
+  acceptOnlyStrictJson(app)
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, toApiError(err)))
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)))
   app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
@@ -88,6 +92,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' }, googleIdToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
     }
   })
+  // The docs UI is as public as /openapi.json: a browser cannot send X-API-Key or an ID token.
+  app.addHook('onRoute', route => { if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true } })
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger())
 

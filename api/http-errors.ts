@@ -15,7 +15,9 @@ function fieldPath (part: string, instancePath: string): string {
 export function describeValidation (issues: readonly ValidationIssue[], part: string): string {
   const unknown = issues.find(issue => Array.isArray(issue.params?.additionalProperties))
   if (unknown !== undefined) {
-    const name = String((unknown.params?.additionalProperties as unknown[])[0])
+    const full = String((unknown.params?.additionalProperties as unknown[])[0])
+    // A name can be as long as the body: quote enough to recognise it.
+    const name = full.length > 64 ? `${full.slice(0, 64)}…` : full
     if (part === 'body' && unknown.instancePath === '/env') return `env.${name}: not a valid variable name`
     const at = unknown.instancePath === '' ? part : fieldPath(part, unknown.instancePath)
     return `${at}: unknown field "${name}"`
@@ -35,7 +37,9 @@ const FASTIFY_ERRORS: Record<string, { status: ErrorStatus, message: (err: Fasti
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 'INVALID_ARGUMENT', message: () => 'Content-Length does not match the body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: empty; send a JSON object (or {})' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: not valid JSON' },
-  FST_ERR_BAD_URL: { status: 'INVALID_ARGUMENT', message: () => 'the URL is not validly percent-encoded' }
+  // Raised before routing (frameworkErrors): a path that cannot be decoded, or a segment longer than any id.
+  FST_ERR_BAD_URL: { status: 'INVALID_ARGUMENT', message: () => 'path: not a valid URL (malformed percent-encoding)' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 'INVALID_ARGUMENT', message: () => 'path: a path segment is longer than any job or run id' }
 }
 
 /** Everything a client sees when something goes wrong: the contract's shape, never internals. */

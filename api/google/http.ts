@@ -88,6 +88,21 @@ function googleErrorOf (text: string): { status?: string, message?: string } {
   }
 }
 
+/** Longest upstream error message passed on; Google's are one or two sentences. */
+const MAX_UPSTREAM_MESSAGE = 1000
+
+/**
+ * Upstream error text is passed on to clients and logs, so anything credential-shaped goes first:
+ * the token this call sent, Google access tokens (ya29.…), JWTs and Bearer values.
+ */
+export function withoutCredentials (text: string, token: string): string {
+  const scrubbed = (token === '' ? text : text.replaceAll(token, '[REDACTED]'))
+    .replace(/ya29\.[\w.~+/=-]+/g, '[REDACTED]')
+    .replace(/eyJ[\w-]*\.[\w-]+\.[\w-]*/g, '[REDACTED]')
+    .replace(/(bearer\s+)[^\s"',]+/gi, '$1[REDACTED]')
+  return scrubbed.length > MAX_UPSTREAM_MESSAGE ? `${scrubbed.slice(0, MAX_UPSTREAM_MESSAGE)}…` : scrubbed
+}
+
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   unsafe: number
@@ -201,7 +216,8 @@ export class GoogleHttp {
     }
     const google = googleErrorOf(text)
     const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'])
-    throw new UpstreamError('http', google.message ?? `answered HTTP ${response.statusCode} without a Google error body`, {
+    const message = google.message === undefined ? `answered HTTP ${response.statusCode} without a Google error body` : withoutCredentials(google.message, token)
+    throw new UpstreamError('http', message, {
       httpStatus: response.statusCode,
       ...(google.status !== undefined && { googleStatus: google.status }),
       ...(retryAfterSeconds !== undefined && { retryAfterSeconds })

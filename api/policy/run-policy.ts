@@ -1,5 +1,6 @@
 import type { JobEntry } from '../catalog.js'
 import { invalidArgument, permissionDenied } from '../errors.js'
+import { FORBIDDEN_KEYS } from '../json-body.js'
 import type { RunRequest } from '../schemas/run.js'
 import { isEnvName } from '../schemas/names.js'
 import { isProtectedEnvName } from './protected-env.js'
@@ -22,6 +23,8 @@ function allowedByList (name: string, allow: readonly string[]): boolean {
 function checkEnv (entry: JobEntry, env: Record<string, string>): void {
   for (const [name, value] of Object.entries(env)) {
     if (!isEnvName(name)) throw invalidArgument(`env.${name}: not a valid variable name`)
+    // Also for run requests decoded outside the strict body parser (e.g. Pub/Sub message data).
+    if (FORBIDDEN_KEYS.has(name)) throw invalidArgument(`env.${name}: not allowed as a variable name`)
     if (isProtectedEnvName(name)) throw invalidArgument(`env.${name}: protected; it cannot be overridden`)
     if (hasNul(value)) throw invalidArgument(`env.${name}: contains a NUL character`)
     const allow = entry.env.allow

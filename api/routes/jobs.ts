@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import type { JobEntry } from '../catalog.js'
 import { JobList, type JobSummary } from '../schemas/jobs.js'
 import type { RouteContext } from './context.js'
@@ -15,8 +16,13 @@ function summary (entry: JobEntry): JobSummary {
   return job
 }
 
+/** Strict like every other schema: an unknown query parameter is a 400, not silently ignored. */
+const NoQuery = Type.Object({}, { additionalProperties: false })
+
 export const jobRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access }) => {
-  app.get('/v1/jobs', { schema: { summary: 'The jobs the caller may run, with their limits', response: { 200: JobList } } }, async request => {
+  app.get('/v1/jobs', {
+    schema: { summary: 'The jobs the caller may run, with their limits', querystring: NoQuery, response: { 200: JobList } }
+  }, async request => {
     return { jobs: access.visibleTo(request.caller).map(summary) }
   })
 }

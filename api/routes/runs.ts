@@ -25,7 +25,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       response: { 202: Run, 409: ErrorResponse, 422: ErrorResponse, ...errors }
     },
     // No body at all means "run as configured": validate it as {} (an empty JSON body is still a 400).
-    preValidation: async request => { request.body ??= {} }
+    // No body at all means no overrides; an explicit JSON null is still a 400.
+    preValidation: async request => { if (request.body === undefined) request.body = {} }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const run = await starter.start({ entry, request: request.body ?? {}, caller: request.caller, log: request.log })

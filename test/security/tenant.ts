@@ -1,0 +1,71 @@
+import type { Test } from 'tap'
+import type { RecordedRequest } from '../../emulator/index.js'
+import { KEYS, apiKey, assertClientError, json, type Stack } from './stack.js'
+
+/** Tenant scope through the routes, down to what the echo job printed. */
+export function tenantTests (t: Test, stack: Stack): void {
+  const { app } = stack
+
+  const start = async (key: string, body: unknown, job = 'tenant-echo') =>
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job}/runs`, headers: { ...json, ...apiKey(key) }, payload: JSON.stringify(body) })
+
+  /** The env Cloud Run was asked to set, from the recorded jobs.run body. */
+  function sentEnv (call: RecordedRequest | undefined): Record<string, string> {
+    const body = call?.body as { overrides?: { containerOverrides?: Array<{ env?: Array<{ name: string, value: string }> }> } } | undefined
+    return Object.fromEntries((body?.overrides?.containerOverrides?.[0]?.env ?? []).map(({ name, value }) => [name, value]))
+  }
+
+  /** Waits for the run to end, then reads what the echo job printed as its env, through jobgate's logs route. */
+  async function printedEnv (t: Test, key: string, run: string): Promise<Record<string, string> | undefined> {
+    const done = await app.inject({ method: 'GET', url: `/v1/jobs/tenant-echo/runs/${run}?wait=30`, headers: apiKey(key) })
+    t.equal(JSON.parse(done.body).state, 'SUCCEEDED', `run ${run} finished`)
+    const logs = await app.inject({ method: 'GET', url: `/v1/jobs/tenant-echo/runs/${run}/logs`, headers: apiKey(key) })
+    t.equal(logs.statusCode, 200, `logs of ${run}`)
+    const entries = (JSON.parse(logs.body) as { entries: Array<{ message: string, payload?: { env?: Record<string, string> } }> }).entries
+    return entries.find(entry => entry.message === 'env')?.payload?.env
+  }
+
+  t.test('a tenant-bound caller always runs as its own tenant', async t => {
+    const runs: string[] = []
+    for (const body of [{}, { env: { REPORT_DATE: '2026-11-23' } }, { env: { TENANT_ID: 'acme', REPORT_DATE: '2026-11-23' } }]) {
+      const before = stack.runCalls().length
+      const response = await start(KEYS.acme, body)
+      t.equal(response.statusCode, 202, response.body.slice(0, 200))
+      const call = stack.runCalls()[before]
+      t.equal(stack.runCalls().length, before + 1)
+      t.equal(sentEnv(call).TENANT_ID, 'acme', `${JSON.stringify(body)}: Cloud Run was told TENANT_ID=acme`)
+      t.equal(sentEnv(call).REPORT_DATE, body.env?.REPORT_DATE, 'the other overrides pass through')
+      runs.push(JSON.parse(response.body).name as string)
+    }
+    for (const env of await Promise.all(runs.map(run => printedEnv(t, KEYS.acme, run)))) {
+      t.equal(env?.TENANT_ID, 'acme', 'and the job itself saw TENANT_ID=acme')
+    }
+  })
+
+  t.test('another tenant, in any spelling jobgate accepts, is 403 and nothing is started', async t => {
+    const before = stack.emulator.requests.length
+    for (const value of ['globex', 'ACME', 'acme ', ' acme', '', 'acme\u200b', 'аcme' /* Cyrillic а */]) {
+      const response = await start(KEYS.acme, { env: { TENANT_ID: value } })
+      assertClientError(t, response, `acme-ci asking for TENANT_ID=${JSON.stringify(value)}`, 403)
+      t.match(JSON.parse(response.body).error.message, /own tenant/)
+    }
+    assertClientError(t, await start(KEYS.globex, { env: { TENANT_ID: 'acme' } }), 'globex-ci asking for acme', 403)
+    assertClientError(t, await start(KEYS.ci, { env: { TENANT_ID: 'acme' } }), 'a caller bound to no tenant', 403)
+    assertClientError(t, await start(KEYS.ci, {}), 'a caller bound to no tenant, without a tenant', 403)
+    assertClientError(t, await start(KEYS.ops, {}), 'a tenant-free caller that names no tenant', 400)
+    assertClientError(t, await start(KEYS.acme, { env: { tenant_id: 'globex' } }, 'restricted'), 'another letter case is another (unlisted) variable', 400)
+    t.equal(stack.emulator.requests.length, before, 'no upstream call in any denied case')
+  })
+
+  t.test('a tenant-free caller chooses the tenant; a bound caller of another tenant gets its own', async t => {
+    const free = await start(KEYS.ops, { env: { TENANT_ID: 'initech' } })
+    t.equal(free.statusCode, 202, free.body.slice(0, 200))
+    t.equal(sentEnv(stack.runCalls().at(-1)).TENANT_ID, 'initech')
+    const globex = await start(KEYS.globex, { env: { TENANT_ID: 'globex' } })
+    t.equal(globex.statusCode, 202, globex.body.slice(0, 200))
+    t.equal(sentEnv(stack.runCalls().at(-1)).TENANT_ID, 'globex')
+    const [globexEnv, freeEnv] = await Promise.all([printedEnv(t, KEYS.globex, JSON.parse(globex.body).name), printedEnv(t, KEYS.ops, JSON.parse(free.body).name)])
+    t.equal(globexEnv?.TENANT_ID, 'globex')
+    t.equal(freeEnv?.TENANT_ID, 'initech')
+  })
+}
