@@ -103,6 +103,18 @@ function bounded (where: string, value: string, maxBytes: number): string {
   return value
 }
 
+export type MappingResult = { request: RunRequest } | { problem: string }
+
+/** The run request a message stands for, or why it cannot have one (a template that cannot be filled). */
+export function mapMessage (mapping: PubsubMapping, message: PushMessage): MappingResult {
+  try {
+    return { request: runRequestOf(mapping, message) }
+  } catch (err) {
+    if (err instanceof MessageMappingError) return { problem: err.message }
+    throw err
+  }
+}
+
 /** The run request a message stands for; throws MessageMappingError when a template cannot be filled. */
 export function runRequestOf (mapping: PubsubMapping, message: PushMessage): RunRequest {
   const fields = new MessageFields(message)

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiError, invalidArgument } from '../errors.js'
-import { matchFilter, MessageMappingError, runRequestOf } from '../events/pubsub.js'
+import { mapMessage, matchFilter } from '../events/pubsub.js'
 import { forRedelivery, PUSH_SUCCESS } from '../events/redelivery.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { PushEnvelope } from '../schemas/pubsub.js'
-import { JobParams, Run, type RunRequest } from '../schemas/run.js'
+import { JobParams, Run } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 import { sendStarted } from './send-started.js'
 
@@ -39,18 +39,15 @@ export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (
       log.info({ filtered: filter.reason }, `${delivery}: acknowledged without a run, ${filter.reason}`)
       return await reply.code(204).send(null)
     }
-    let runRequest: RunRequest
-    try {
-      runRequest = runRequestOf(entry.pubsub, message)
-    } catch (err) {
-      if (!(err instanceof MessageMappingError)) throw err
-      log.warn({ mappingError: err.message }, `${delivery}: cannot be mapped to a run of job "${entry.id}": ${err.message}`)
-      throw invalidArgument(`message ${message.messageId} cannot be mapped to a run of job "${entry.id}": ${err.message}`)
+    const mapped = mapMessage(entry.pubsub, message)
+    if ('problem' in mapped) {
+      log.warn({ mappingError: mapped.problem }, `${delivery}: cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
+      throw invalidArgument(`message ${message.messageId} cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
     }
     try {
       return await sendStarted(reply, await starter.start({
         entry,
-        request: runRequest,
+        request: mapped.request,
         caller: request.caller,
         log,
         trigger: 'pubsub',

@@ -22,7 +22,7 @@ const TaskHeaders = Type.Object({
 /** A task without a body means "no overrides": a body-less request skips the parsers, which reject empty JSON. */
 async function skipParsingWhenEmpty (request: FastifyRequest): Promise<void> {
   const { headers } = request.raw
-  if (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') delete headers['content-type']
+  if (headers['content-length'] === '0') delete headers['content-type']
 }
 
 async function emptyBodyMeansNoOverrides (request: FastifyRequest): Promise<void> {

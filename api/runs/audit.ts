@@ -51,7 +51,7 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
     'logging.googleapis.com/labels': { jobgate_audit: 'run', jobgate_job: record.entry.id, jobgate_principal: record.caller, jobgate_outcome: outcome }
   }
   const by = `${record.entry.id} by ${record.caller} (${record.trigger})`
-  if (record.error === undefined) log.info(line, `run ${record.execution ?? ''} of ${by} ${outcome}`)
+  if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}`)
   else if (mayHaveStarted) log.error(line, `run of ${by}: OUTCOME UNKNOWN (${outcome}), a run may have started; check GET /v1/jobs/${record.entry.id}/runs`)
   else log.warn(line, `run of ${by} not started: ${outcome}`)
 }

@@ -3,7 +3,7 @@ import t from 'tap'
 import { parseCatalog } from '../../api/catalog.js'
 import { ConfigError } from '../../api/config-error.js'
 import { loadConfig } from '../../api/config.js'
-import { compilePubsubMapping, matchFilter, MessageMappingError, runRequestOf } from '../../api/events/pubsub.js'
+import { compilePubsubMapping, mapMessage, matchFilter, MessageMappingError, runRequestOf } from '../../api/events/pubsub.js'
 import { parseTemplate, placeholderText } from '../../api/events/template.js'
 import type { PushMessage } from '../../api/schemas/pubsub.js'
 
@@ -54,6 +54,14 @@ t.test('a message becomes env and args; values are strings, numbers or booleans'
   t.same(runRequestOf(compilePubsubMapping({}), message({})), {}, 'an empty mapping: a run without overrides')
   const noAttributes: PushMessage = { messageId: '1', publishTime: '2026-11-23T10:00:00Z' }
   t.throws(() => runRequestOf(mapping, noAttributes), MessageMappingError)
+})
+
+t.test('mapMessage: the request, or the problem; unexpected errors are not swallowed', async t => {
+  const mapping = compilePubsubMapping({ env: { NAME: '{data.name}' } })
+  t.same(mapMessage(mapping, message({}, { name: 'n' })), { request: { env: { NAME: 'n' } } })
+  t.same(mapMessage(mapping, { messageId: '1', publishTime: '2026-11-23T10:00:00Z' }), { problem: '{data.name}: the message has no data' })
+  const broken = { messageId: '1', publishTime: '2026-11-23T10:00:00Z', get data (): string { throw new TypeError('boom') } }
+  t.throws(() => mapMessage(mapping, broken), TypeError)
 })
 
 t.test('mapped values stay within the run request\'s bounds', async t => {

@@ -16,10 +16,11 @@ const catalog = {
       }
     },
     strict: { env: { allow: ['OBJECT'] }, pubsub: { env: { BUCKET: '{attributes.bucketId}' } } },
+    bare: { pubsub: {} },
     plain: {}
   }
 }
-const stack = await startLocalStack(t, { JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000', JOBGATE_MAX_INFLIGHT_RUNS: '2' }, logs.logger)
+const stack = await startLocalStack(t, { JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000', JOBGATE_MAX_INFLIGHT_RUNS: '2', JOBGATE_IDEMPOTENCY_WAIT_SECONDS: '0' }, logs.logger)
 const SUBSCRIPTION = 'projects/jobgate-test/subscriptions/push-test'
 let nextId = 1000
 
@@ -193,4 +194,29 @@ t.test('unknown outcome: non-2xx and logged loudly; redeliveries get 409 and sta
   const loud = logs.lines.filter(line => line.severity === 'ERROR' && line.pubsub?.messageId === body.message.messageId)
   t.ok(loud.some(line => /OUTCOME UNKNOWN.*Operator: check the job's runs/.test(line.message)), 'the operator is told what to do')
   t.ok(loud.length >= 3, 'the first delivery and the redelivery are both logged as errors')
+})
+
+t.test('a message with neither data nor attributes, for a job whose mapping reads neither, starts a run without overrides', async t => {
+  const body = { message: { messageId: String(nextId++), publishTime: '2026-11-23T10:00:00Z' }, subscription: SUBSCRIPTION }
+  const res = await push(body, 'bare')
+  t.equal(res.status, 200)
+  t.equal(res.body.job, 'bare')
+})
+
+t.test('a redelivery while the first delivery is still starting the run gets 409 + Retry-After, then the replay', async t => {
+  stack.emulator.failNext({ method: 'POST', pathPattern: RUN_PATH }, { delayMs: 600 })
+  const before = runCalls(stack.emulator)
+  const body = envelope(finalize('slow.csv'))
+  const first = push(body)
+  while (runCalls(stack.emulator) === before) await new Promise(resolve => setTimeout(resolve, 10))
+  const early = await push(body)
+  t.equal(early.status, 409, 'JOBGATE_IDEMPOTENCY_WAIT_SECONDS=0: no waiting for the first')
+  t.equal(early.body.error.status, 'ABORTED')
+  t.equal(early.headers.get('retry-after'), '5')
+  t.equal((await first).status, 200)
+  const late = await push(body)
+  t.equal(late.status, 200)
+  t.equal(late.headers.get('idempotency-replayed'), 'true')
+  t.equal(runCalls(stack.emulator) - before, 1)
+  t.ok(logs.lines.some(line => line.pubsub?.messageId === body.message.messageId && /still starting the run/.test(line.message)))
 })

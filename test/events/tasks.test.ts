@@ -39,6 +39,13 @@ t.test('the same task delivered 3 times starts one run; the retry count is logge
   t.same(received.map(line => line.cloudTasks.taskRetryCount), [0, 1, 2], 'each delivery logged with its retry count')
 })
 
+t.test('the retry and execution counts are optional', async t => {
+  const res = await call(url, { body: {}, headers: { 'x-cloudtasks-queuename': 'reports', 'x-cloudtasks-taskname': 'first-try' } })
+  t.equal(res.status, 200)
+  const audit = auditLines(logs.lines).find(line => line.event?.task === 'first-try')
+  t.same(audit?.event, { queue: 'reports', task: 'first-try', taskRetryCount: 0 })
+})
+
 t.test('another queue with the same task name is another task', async t => {
   const a = await call(url, { body: {}, headers: taskHeaders('same-name', 0, 'queue-a') })
   const b = await call(url, { body: {}, headers: taskHeaders('same-name', 0, 'queue-b') })
