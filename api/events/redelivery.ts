@@ -18,8 +18,9 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 10
 export function forRedelivery (err: unknown, log: FastifyBaseLogger, delivery: string): unknown {
   if (!(err instanceof ApiError)) return err
   if (err.status === 'RESOURCE_EXHAUSTED') {
+    // Every source of it (in-flight bound, rate limit, Cloud Run's 429) already names a Retry-After.
     log.warn({ status: err.status }, `${delivery}: backpressure, the sender will redeliver: ${err.message}`)
-    return err.retryAfterSeconds !== undefined ? err : new ApiError(err.status, err.message, { retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS, cause: err })
+    return err
   }
   if (err.status === 'UNAVAILABLE' && err.runMayHaveStarted !== true) {
     log.warn({ status: err.status }, `${delivery}: nothing started, the sender will redeliver: ${err.message}`)
