@@ -11,6 +11,7 @@ import type { CloudLoggingClient } from './logging/client.js'
 import type { Config } from './config.js'
 import { ApiError } from './errors.js'
 import { clientErrorHandler } from './client-error.js'
+import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
 import { sendError, toApiError } from './http-errors.js'
 import { acceptOnlyStrictJson } from './json-body.js'
 import { strictValidatorCompiler } from './strict-query.js'
@@ -20,6 +21,8 @@ import type { Caller } from './policy/run-policy.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
 import { logRoutes } from './routes/logs.js'
+import { pubsubPushRoutes } from './routes/push-pubsub.js'
+import { tasksPushRoutes } from './routes/push-tasks.js'
 import { runRoutes } from './routes/runs.js'
 import { RunStarter } from './runs/starter.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
@@ -40,6 +43,8 @@ export interface AppDeps {
   logger?: Logger
   /** Reports readiness (false while shutting down). */
   ready?: () => boolean
+  /** Shared idempotency keys; absent: the store JOBGATE_IDEMPOTENCY selects is opened here and closed with the app. */
+  idempotencyStore?: IdempotencyStore
 }
 
 const ANONYMOUS: Caller = { name: 'anonymous', tenantFree: true }
@@ -101,12 +106,24 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   if (authenticator.anonymous) app.log.warn('authentication is off (JOBGATE_AUTH=none): anyone who can reach jobgate can run its jobs')
   for (const id of access.unreachable()) app.log.warn({ job: id }, `job "${id}" lists no principals: nobody can run it`)
   const cloudRun = deps.cloudRun
-  const context = { access, cloudRun, starter: new RunStarter(cloudRun, config.maxInflightRuns), runsPerMinute: config.rateLimitPerMinute }
+  const store = deps.idempotencyStore ?? await openOwnStore(app, config)
+  const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store })
+  const context = { access, cloudRun, starter, runsPerMinute: config.rateLimitPerMinute }
   await app.register(healthRoutes, { ready: deps.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
   await app.register(logRoutes, { ...context, logs: deps.logs })
+  await app.register(pubsubPushRoutes, context)
+  await app.register(tasksPushRoutes, context)
   return app
+}
+
+/** The configured store (Firestore's client is loaded only when selected), closed when the app closes. */
+async function openOwnStore (app: FastifyInstance, config: Config): Promise<IdempotencyStore> {
+  const store = await createIdempotencyStore(config.idempotency, config.project === undefined ? {} : { projectId: config.project })
+  app.addHook('onClose', async () => { await store.close?.() })
+  app.log.info({ store: config.idempotency.store }, `idempotency keys kept in ${config.idempotency.store === 'firestore' ? `Firestore collection "${config.idempotency.collection}"` : 'memory (one instance only)'}`)
+  return store
 }
 
 declare module 'fastify' {

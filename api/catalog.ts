@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Compile } from 'typebox/compile'
 import { ConfigError } from './config-error.js'
+import { compilePubsubMapping, type PubsubMapping } from './events/pubsub.js'
 import { Catalog, CLOUD_RUN_MAX_TASK_COUNT, type CatalogEntry } from './schemas/catalog.js'
 import { isResourceName } from './schemas/names.js'
 
@@ -23,6 +24,8 @@ export interface JobEntry {
   maxTimeoutSeconds: number
   /** Who may run it; absent means nobody when authentication is on. */
   principals?: string[]
+  /** How a Pub/Sub push message becomes a run; absent: the job takes no Pub/Sub pushes. */
+  pubsub?: PubsubMapping
 }
 
 export type JobCatalog = ReadonlyMap<string, JobEntry>
@@ -67,7 +70,18 @@ function resolveEntry (id: string, entry: CatalogEntry, defaults: CatalogDefault
   if (entry.container !== undefined) resolved.container = entry.container
   if (entry.description !== undefined) resolved.description = entry.description
   if (entry.principals !== undefined) resolved.principals = entry.principals
+  if (entry.pubsub !== undefined) resolved.pubsub = pubsubMappingOf(id, entry, resolved, variable)
   return resolved
+}
+
+function pubsubMappingOf (id: string, entry: CatalogEntry, resolved: JobEntry, variable: string): PubsubMapping {
+  const policy = entry.pubsub ?? {}
+  if ((policy.args?.length ?? 0) > 0 && !resolved.args.allow) throw new ConfigError(variable, `job "${id}": pubsub.args given but the job does not accept args`)
+  try {
+    return compilePubsubMapping(policy)
+  } catch (err) {
+    throw new ConfigError(variable, `job "${id}": pubsub.${(err as Error).message}`)
+  }
 }
 
 /** Reads the catalog from `JOBGATE_JOBS`, else `JOBGATE_JOBS_FILE`, else `fallback` (local mode's echo job). */

@@ -1,6 +1,7 @@
 import { loadAuthConfig, type AuthConfig } from './auth/index.js'
 import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
+import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
 export type Mode = 'local' | 'cloud'
@@ -22,6 +23,8 @@ export interface Config {
   maxInflightRuns: number
   /** Runs each principal may start per minute (JOBGATE_RATE_LIMIT). */
   rateLimitPerMinute: number
+  /** Idempotency-Key and event deduplication (JOBGATE_IDEMPOTENCY*). */
+  idempotency: IdempotencyConfig
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -88,7 +91,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     auth: loadAuthConfig(env, mode),
     logLevel,
     maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000),
-    rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000)
+    rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000),
+    idempotency: loadIdempotencyConfig(env)
   }
   if (project !== undefined) config.project = project
   const runApiEndpoint = parseBaseUrl('CLOUD_RUN_API_ENDPOINT', env.CLOUD_RUN_API_ENDPOINT)

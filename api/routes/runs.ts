@@ -1,10 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
+import { invalidArgument } from '../errors.js'
+import { idempotencyKeyProblem } from '../idempotency/index.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
 import type { RouteContext } from './context.js'
+import { sendStarted } from './send-started.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse }
 
@@ -21,16 +24,21 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     schema: {
       summary: 'Start a run of a job, with per-run overrides',
       params: JobParams,
+      headers: Type.Object({
+        'idempotency-key': Type.Optional(Type.String({ description: 'repeats with the same key and body return the first response (header Idempotency-Replayed: true) and start nothing; kept 24 h' }))
+      }),
       body: Type.Optional(RunRequest),
-      response: { 202: Run, 409: ErrorResponse, 422: ErrorResponse, ...errors }
+      response: { 202: Run, 409: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse, ...errors }
     },
-    // No body at all means "run as configured": validate it as {} (an empty JSON body is still a 400).
     // No body at all means no overrides; an explicit JSON null is still a 400.
     preValidation: async request => { if (request.body === undefined) request.body = {} }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const run = await starter.start({ entry, request: request.body ?? {}, caller: request.caller, log: request.log })
-    return await reply.code(202).header('location', run.links.self).send(run)
+    const key = request.headers['idempotency-key']
+    const problem = key === undefined ? undefined : idempotencyKeyProblem(key)
+    if (problem !== undefined) throw invalidArgument(problem)
+    const body = request.body ?? {}
+    return await sendStarted(reply, await starter.start({ entry, request: body, caller: request.caller, log: request.log, ...(key !== undefined && { idempotencyKey: key }) }))
   })
 
   app.get('/v1/jobs/:job/runs/:run', {

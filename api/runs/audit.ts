@@ -11,16 +11,27 @@ export interface AuditRecord {
   request: RunRequest
   trigger: Trigger
   idempotencyKey?: string
+  /** Trigger facts: Pub/Sub subscription, message id and delivery attempt; Cloud Tasks queue, task and retry count. */
+  details?: Record<string, string | number>
   execution?: string
+  /** The run was started by an earlier request with the same key; this one started nothing. */
+  replayed?: boolean
   error?: unknown
+}
+
+function outcomeOf (record: AuditRecord): string {
+  if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
+  return record.error instanceof ApiError ? record.error.status : 'INTERNAL'
 }
 
 /**
  * One line per run attempt, for "who started what": env NAMES only, never values, and labels
  * so Cloud Logging can filter on `labels.jobgate_job` or `labels.jobgate_principal`.
+ * An attempt whose outcome is unknown (a run may have started) is an ERROR: someone must look.
  */
 export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): void {
-  const outcome = record.error === undefined ? 'started' : record.error instanceof ApiError ? record.error.status : 'INTERNAL'
+  const outcome = outcomeOf(record)
+  const mayHaveStarted = record.error instanceof ApiError && record.error.runMayHaveStarted === true
   const line = {
     audit: 'run',
     principal: record.caller,
@@ -33,10 +44,14 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
     taskCount: record.request.taskCount,
     timeoutSeconds: record.request.timeoutSeconds,
     idempotencyKey: record.idempotencyKey,
+    ...(record.details !== undefined && { event: record.details }),
     outcome,
+    ...(mayHaveStarted && { runMayHaveStarted: true }),
     execution: record.execution,
     'logging.googleapis.com/labels': { jobgate_audit: 'run', jobgate_job: record.entry.id, jobgate_principal: record.caller, jobgate_outcome: outcome }
   }
-  if (record.error === undefined) log.info(line, `run ${record.execution ?? ''} of ${record.entry.id} started by ${record.caller}`)
-  else log.warn(line, `run of ${record.entry.id} by ${record.caller} not started: ${outcome}`)
+  const by = `${record.entry.id} by ${record.caller} (${record.trigger})`
+  if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}`)
+  else if (mayHaveStarted) log.error(line, `run of ${by}: OUTCOME UNKNOWN (${outcome}), a run may have started; check GET /v1/jobs/${record.entry.id}/runs`)
+  else log.warn(line, `run of ${by} not started: ${outcome}`)
 }

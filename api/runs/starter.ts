@@ -2,10 +2,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
+import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
-import { auditRunAttempt, type Trigger } from './audit.js'
-import { DEFAULT_MAX_INFLIGHT_RUNS, InflightLimit } from './inflight.js'
+import { auditRunAttempt, type AuditRecord, type Trigger } from './audit.js'
+import { InflightLimit } from './inflight.js'
 
 export interface StartRunInput {
   entry: JobEntry
@@ -13,31 +14,86 @@ export interface StartRunInput {
   caller: Caller
   log: FastifyBaseLogger
   trigger?: Trigger
+  /**
+   * Starts at most one run per key (per principal, job and trigger): the `Idempotency-Key` header,
+   * `{subscription}/messages/{messageId}` for Pub/Sub, `queues/{queue}/tasks/{task}` for Cloud Tasks.
+   */
   idempotencyKey?: string
+  /** What a repeat must equal to be a replay rather than a 422; default: `request`. */
+  fingerprintOf?: unknown
+  /** Trigger facts for the audit line (delivery attempt, task retry count…). */
+  details?: Record<string, string | number>
+}
+
+/** A started (or, for a repeated key, earlier started) run, with the response the first request sent. */
+export interface StartedRun {
+  statusCode: number
+  headers: Record<string, string>
+  run: Run
+  /** The response is the stored one of an earlier request with the same key: nothing was started now. */
+  replayed: boolean
+}
+
+/** The idempotency store and its timings (JOBGATE_IDEMPOTENCY_*). */
+export interface IdempotencySetup extends Pick<IdempotencyConfig, 'ttlMs' | 'waitMs' | 'staleMs'> {
+  store: IdempotencyStore
 }
 
 /** The one path every trigger (REST, Pub/Sub push, Cloud Tasks) takes to start a run. */
 export class RunStarter {
   readonly #cloudRun: CloudRunClient
   readonly #limit: InflightLimit
+  readonly #idempotency: IdempotencySetup
 
-  constructor (cloudRun: CloudRunClient, maxInflightRuns = DEFAULT_MAX_INFLIGHT_RUNS) {
+  constructor (cloudRun: CloudRunClient, maxInflightRuns: number, idempotency: IdempotencySetup) {
     this.#cloudRun = cloudRun
     this.#limit = new InflightLimit(maxInflightRuns)
+    this.#idempotency = idempotency
   }
 
-  async start (input: StartRunInput): Promise<Run> {
-    const { entry, caller } = input
-    const audit = { entry, caller: caller.name, request: input.request, trigger: input.trigger ?? 'api', ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }) }
+  async start (input: StartRunInput): Promise<StartedRun> {
+    const { entry, caller, log } = input
+    const audit: AuditRecord = {
+      entry,
+      caller: caller.name,
+      request: input.request,
+      trigger: input.trigger ?? 'api',
+      ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
+      ...(input.details !== undefined && { details: input.details })
+    }
     try {
+      // Policy first: a request that may never run claims no key.
       const allowed = applyRunPolicy(entry, input.request, caller)
       audit.request = allowed
-      const run = await this.#limit.run(async () => toRun(entry.id, await this.#cloudRun.runJob(entry, toRunJobRequest(entry, allowed))))
-      auditRunAttempt(input.log, { ...audit, execution: run.name })
-      return run
+      const start = async (): Promise<StoredResponse> => await this.#startNow(entry, allowed)
+      const { response, replayed } = input.idempotencyKey === undefined
+        ? { response: await start(), replayed: false }
+        : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
+      const run = response.body as Run
+      auditRunAttempt(log, { ...audit, execution: run.name, replayed })
+      return { statusCode: response.statusCode, headers: response.headers, run, replayed }
     } catch (error) {
-      auditRunAttempt(input.log, { ...audit, error })
+      auditRunAttempt(log, { ...audit, error })
       throw error
     }
+  }
+
+  #runOnceOptions (input: StartRunInput, key: string, trigger: Trigger): Parameters<typeof runOnce>[1] {
+    const { ttlMs, waitMs, staleMs } = this.#idempotency
+    return {
+      // The trigger is part of the key, so a client's Idempotency-Key can never collide with a Pub/Sub message id.
+      key: scopedKey(input.caller.name, input.entry.id, `${trigger}:${key}`),
+      fingerprint: fingerprint(input.fingerprintOf ?? input.request),
+      ttlMs,
+      waitMs,
+      staleMs,
+      onStoreError: (err, operation) => input.log.error({ err, operation, idempotencyKey: key },
+        `idempotency store: could not ${operation} key "${key}"; a repeat will be treated as outcome unknown once the record is stale`)
+    }
+  }
+
+  async #startNow (entry: JobEntry, request: RunRequest): Promise<StoredResponse> {
+    const run = await this.#limit.run(async () => toRun(entry.id, await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))))
+    return { statusCode: 202, headers: { location: run.links.self }, body: run }
   }
 }

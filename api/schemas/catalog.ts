@@ -15,6 +15,15 @@ export const ArgsPolicy = Type.Object({
   maxItems: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 }))
 }, { additionalProperties: false })
 
+/** How a Pub/Sub message becomes a run request: templates such as `{attributes.bucketId}` or `{data.name}`. */
+export const PubsubMappingPolicy = Type.Object({
+  env: Type.Optional(Type.Record(EnvName, Type.String({ maxLength: 4096 }), { maxProperties: 100, additionalProperties: false, description: 'NAME → template' })),
+  args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 100, description: 'templates, one per argument' })),
+  filter: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })]), {
+    description: 'attribute → value or values; a message missing any of them is acknowledged without a run'
+  }))
+}, { additionalProperties: false })
+
 export const CatalogEntry = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   project: Type.Optional(Type.String({ pattern: '^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[0-9]+$' })),
@@ -25,7 +34,8 @@ export const CatalogEntry = Type.Object({
   args: Type.Optional(ArgsPolicy),
   maxTaskCount: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TASK_COUNT })),
   maxTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TIMEOUT_SECONDS })),
-  principals: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { description: 'who may run this job: names, emails, *@domain, or *' }))
+  principals: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { description: 'who may run this job: names, emails, *@domain, or *' })),
+  pubsub: Type.Optional(PubsubMappingPolicy)
 }, { additionalProperties: false })
 
 export const Catalog = Type.Object({
@@ -33,4 +43,5 @@ export const Catalog = Type.Object({
 }, { additionalProperties: false })
 
 export type CatalogEntry = Static<typeof CatalogEntry>
+export type PubsubMappingPolicy = Static<typeof PubsubMappingPolicy>
 export type Catalog = Static<typeof Catalog>

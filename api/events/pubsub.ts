@@ -1,0 +1,127 @@
+import { isProtectedEnvName } from '../policy/protected-env.js'
+import type { PubsubMappingPolicy } from '../schemas/catalog.js'
+import type { PushMessage } from '../schemas/pubsub.js'
+import { MAX_ARG_BYTES, MAX_ENV_VALUE_BYTES, type RunRequest } from '../schemas/run.js'
+import { parseTemplate, placeholderText, renderTemplate, type Placeholder, type Template } from './template.js'
+
+/** A job's `pubsub` catalog entry, templates parsed: how one message becomes one run request. */
+export interface PubsubMapping {
+  env: Record<string, Template>
+  args?: Template[]
+  /** attribute → accepted values; every attribute listed must match one of its values. */
+  filter: Record<string, string[]>
+}
+
+/** The message cannot become a run request (missing attribute, data not JSON…): never retried into success. */
+export class MessageMappingError extends Error {
+  override readonly name = 'MessageMappingError'
+}
+
+/** Parses the catalog's templates once, at start; throws an Error naming the bad part (`env.BUCKET: …`). */
+export function compilePubsubMapping (policy: PubsubMappingPolicy): PubsubMapping {
+  const env: Record<string, Template> = {}
+  for (const [name, text] of Object.entries(policy.env ?? {})) {
+    if (isProtectedEnvName(name)) throw new Error(`env.${name}: protected; it cannot be overridden`)
+    env[name] = parseAt(`env.${name}`, text)
+  }
+  const filter: Record<string, string[]> = {}
+  for (const [attribute, values] of Object.entries(policy.filter ?? {})) filter[attribute] = typeof values === 'string' ? [values] : values
+  const mapping: PubsubMapping = { env, filter }
+  if (policy.args !== undefined) mapping.args = policy.args.map((text, index) => parseAt(`args[${index}]`, text))
+  return mapping
+}
+
+function parseAt (where: string, text: string): Template {
+  try {
+    return parseTemplate(text)
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+export type FilterResult = { matched: true } | { matched: false, reason: string }
+
+/** Whether the message's attributes pass the job's filter; when not, which attribute failed and why. */
+export function matchFilter (mapping: PubsubMapping, attributes: Record<string, string>): FilterResult {
+  for (const [attribute, accepted] of Object.entries(mapping.filter)) {
+    const value = Object.hasOwn(attributes, attribute) ? attributes[attribute] : undefined
+    if (value === undefined) return { matched: false, reason: `attribute "${attribute}" is absent (filter accepts ${accepted.join(', ')})` }
+    if (!accepted.includes(value)) return { matched: false, reason: `attribute ${attribute}=${value} (filter accepts ${accepted.join(', ')})` }
+  }
+  return { matched: true }
+}
+
+/** What the templates read from one delivered message; `data` is parsed only when a template needs it. */
+class MessageFields {
+  #data: Record<string, unknown> | Error | undefined
+
+  constructor (private readonly message: PushMessage) {}
+
+  valueOf (placeholder: Placeholder): string {
+    switch (placeholder.source) {
+      case 'message': return this.message[placeholder.field]
+      case 'attributes': {
+        const attributes = this.message.attributes ?? {}
+        const value = Object.hasOwn(attributes, placeholder.name) ? attributes[placeholder.name] : undefined
+        if (value === undefined) throw new MessageMappingError(`${placeholderText(placeholder)}: the message has no attribute "${placeholder.name}"`)
+        return value
+      }
+      case 'data': return this.dataValue(placeholder)
+    }
+  }
+
+  private dataValue (placeholder: Placeholder & { source: 'data' }): string {
+    const data = this.data()
+    if (data instanceof Error) throw new MessageMappingError(`${placeholderText(placeholder)}: ${data.message}`)
+    let value: unknown = data
+    for (const key of placeholder.path) {
+      value = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined
+    }
+    if (typeof value === 'string') return value
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+    if (value === undefined || value === null) throw new MessageMappingError(`${placeholderText(placeholder)}: the message data has no such field`)
+    throw new MessageMappingError(`${placeholderText(placeholder)}: is an object or array, not a value`)
+  }
+
+  private data (): Record<string, unknown> | Error {
+    if (this.#data !== undefined) return this.#data
+    const text = Buffer.from(this.message.data ?? '', 'base64').toString('utf8')
+    try {
+      const parsed: unknown = JSON.parse(text)
+      this.#data = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+        ? parsed as Record<string, unknown>
+        : new Error('the message data is JSON but not an object')
+    } catch {
+      this.#data = new Error(text === '' ? 'the message has no data' : 'the message data is not JSON')
+    }
+    return this.#data
+  }
+}
+
+function bounded (where: string, value: string, maxBytes: number): string {
+  if (Buffer.byteLength(value) > maxBytes) throw new MessageMappingError(`${where}: longer than ${maxBytes} bytes`)
+  return value
+}
+
+export type MappingResult = { request: RunRequest } | { problem: string }
+
+/** The run request a message stands for, or why it cannot have one (a template that cannot be filled). */
+export function mapMessage (mapping: PubsubMapping, message: PushMessage): MappingResult {
+  try {
+    return { request: runRequestOf(mapping, message) }
+  } catch (err) {
+    if (err instanceof MessageMappingError) return { problem: err.message }
+    throw err
+  }
+}
+
+/** The run request a message stands for; throws MessageMappingError when a template cannot be filled. */
+export function runRequestOf (mapping: PubsubMapping, message: PushMessage): RunRequest {
+  const fields = new MessageFields(message)
+  const render = (template: Template): string => renderTemplate(template, placeholder => fields.valueOf(placeholder))
+  const request: RunRequest = {}
+  const env = Object.entries(mapping.env)
+  if (env.length > 0) request.env = Object.fromEntries(env.map(([name, template]) => [name, bounded(`env.${name}`, render(template), MAX_ENV_VALUE_BYTES)]))
+  if (mapping.args !== undefined) request.args = mapping.args.map((template, index) => bounded(`args[${index}]`, render(template), MAX_ARG_BYTES))
+  return request
+}

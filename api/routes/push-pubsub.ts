@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { ApiError, invalidArgument } from '../errors.js'
+import { mapMessage, matchFilter } from '../events/pubsub.js'
+import { forRedelivery, PUSH_SUCCESS } from '../events/redelivery.js'
+import { ErrorResponse } from '../schemas/error.js'
+import { PushEnvelope } from '../schemas/pubsub.js'
+import { JobParams, Run } from '../schemas/run.js'
+import type { RouteContext } from './context.js'
+import { sendStarted } from './send-started.js'
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
+
+/**
+ * Pub/Sub push: one message, at most one run. 2xx acknowledges (a run started now or earlier, or the
+ * filter said "no run"); anything else makes Pub/Sub redeliver, until its dead-letter policy takes over.
+ */
+export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
+  app.post('/v1/push/pubsub/:job', {
+    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
+    schema: {
+      summary: 'Pub/Sub push endpoint: the job\'s catalog `pubsub` mapping turns the message into a run, once per subscription and message id',
+      params: JobParams,
+      body: PushEnvelope,
+      response: { 200: Run, 204: Type.Null({ description: 'the message does not pass the job\'s filter: acknowledged, no run' }), ...errors }
+    }
+  }, async (request, reply) => {
+    const entry = access.entryFor(request.params.job, request.caller)
+    const { message, subscription, deliveryAttempt } = request.body
+    const details = { subscription, messageId: message.messageId, ...(deliveryAttempt !== undefined && { deliveryAttempt }) }
+    const log = request.log.child({ pubsub: details })
+    const delivery = `Pub/Sub message ${message.messageId} of ${subscription}`
+    if (entry.pubsub === undefined) {
+      log.warn(`${delivery}: job "${entry.id}" has no pubsub mapping; the message is refused`)
+      throw new ApiError('FAILED_PRECONDITION', `job "${entry.id}" has no "pubsub" mapping in jobgate's catalog: it takes no Pub/Sub pushes`)
+    }
+    const filter = matchFilter(entry.pubsub, message.attributes ?? {})
+    if (!filter.matched) {
+      log.info({ filtered: filter.reason }, `${delivery}: acknowledged without a run, ${filter.reason}`)
+      return await reply.code(204).send(null)
+    }
+    const mapped = mapMessage(entry.pubsub, message)
+    if ('problem' in mapped) {
+      log.warn({ mappingError: mapped.problem }, `${delivery}: cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
+      throw invalidArgument(`message ${message.messageId} cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
+    }
+    try {
+      return await sendStarted(reply, await starter.start({
+        entry,
+        request: mapped.request,
+        caller: request.caller,
+        log,
+        trigger: 'pubsub',
+        idempotencyKey: `${subscription}/messages/${message.messageId}`,
+        // A redelivery carries the same data and attributes; the mapping's output is not what identifies it.
+        fingerprintOf: { data: message.data ?? '', attributes: message.attributes ?? {} },
+        details
+      }), PUSH_SUCCESS)
+    } catch (err) {
+      throw forRedelivery(err, log, delivery)
+    }
+  })
+}

@@ -1,0 +1,69 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { forRedelivery, PUSH_SUCCESS } from '../events/redelivery.js'
+import { ErrorResponse } from '../schemas/error.js'
+import { JobParams, Run, RunRequest } from '../schemas/run.js'
+import type { RouteContext } from './context.js'
+import { sendStarted } from './send-started.js'
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
+
+const count = Type.String({ pattern: '^\\d{1,9}$' })
+
+/** What Cloud Tasks adds to every HTTP target request (names as Node lower-cases them). */
+const TaskHeaders = Type.Object({
+  'x-cloudtasks-queuename': Type.String({ pattern: '^[A-Za-z0-9-]{1,100}$', description: 'set by Cloud Tasks: the queue id' }),
+  'x-cloudtasks-taskname': Type.String({ pattern: '^[A-Za-z0-9_-]{1,500}$', description: 'set by Cloud Tasks: the task id (deduplication key with the queue)' }),
+  'x-cloudtasks-taskretrycount': Type.Optional(count),
+  'x-cloudtasks-taskexecutioncount': Type.Optional(count)
+})
+
+/** A task without a body means "no overrides": a body-less request skips the parsers, which reject empty JSON. */
+async function skipParsingWhenEmpty (request: FastifyRequest): Promise<void> {
+  const { headers } = request.raw
+  if (headers['content-length'] === '0') delete headers['content-type']
+}
+
+async function emptyBodyMeansNoOverrides (request: FastifyRequest): Promise<void> {
+  request.body ??= {}
+}
+
+/** Cloud Tasks HTTP target: one task, at most one run; 2xx completes the task, anything else makes the queue retry it. */
+export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
+  app.post('/v1/push/tasks/:job', {
+    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
+    onRequest: skipParsingWhenEmpty,
+    preValidation: emptyBodyMeansNoOverrides,
+    schema: {
+      summary: 'Cloud Tasks HTTP target: the body is a run request (empty: no overrides), started once per queue and task name',
+      params: JobParams,
+      headers: TaskHeaders,
+      body: RunRequest,
+      response: { 200: Run, ...errors }
+    }
+  }, async (request, reply) => {
+    const entry = access.entryFor(request.params.job, request.caller)
+    const queue = request.headers['x-cloudtasks-queuename']
+    const task = request.headers['x-cloudtasks-taskname']
+    const retryCount = Number(request.headers['x-cloudtasks-taskretrycount'] ?? '0')
+    const executionCount = request.headers['x-cloudtasks-taskexecutioncount']
+    const details = { queue, task, taskRetryCount: retryCount, ...(executionCount !== undefined && { taskExecutionCount: Number(executionCount) }) }
+    const log = request.log.child({ cloudTasks: details })
+    const delivery = `Cloud Tasks task ${task} of queue ${queue} (retry ${retryCount})`
+    log.info(`${delivery} received for job "${entry.id}"`)
+    try {
+      return await sendStarted(reply, await starter.start({
+        entry,
+        request: request.body,
+        caller: request.caller,
+        log,
+        trigger: 'tasks',
+        idempotencyKey: `queues/${queue}/tasks/${task}`,
+        details
+      }), PUSH_SUCCESS)
+    } catch (err) {
+      throw forRedelivery(err, log, delivery)
+    }
+  })
+}

@@ -1,0 +1,25 @@
+import { Writable } from 'node:stream'
+import { pino, type Logger } from 'pino'
+import { loggerOptions } from '../../api/log.js'
+
+export interface CapturedLogs {
+  /** A pino logger with jobgate's production options, writing into `lines`. */
+  logger: Logger
+  /** Every line written so far, parsed. */
+  lines: any[]
+}
+
+/** jobgate's own log output, kept in memory so a test can assert on it (hand `logger` to startLocalStack). */
+export function captureLogs (level = 'info'): CapturedLogs {
+  const lines: any[] = []
+  const sink = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line))
+      done()
+    }
+  })
+  return { logger: pino(loggerOptions(level), sink), lines }
+}
+
+/** The audit lines (`audit: "run"`) among captured lines. */
+export const auditLines = (lines: any[]): any[] => lines.filter(line => line.audit === 'run')
