@@ -39,7 +39,7 @@ export function auditTests (t: Test, stack: Stack): void {
       execution,
       'logging.googleapis.com/labels': { jobgate_audit: 'run', jobgate_job: 'echo', jobgate_principal: 'ci', jobgate_outcome: 'started' }
     })
-    t.match(ok?.message, new RegExp(`run ${execution} of echo started by ci`))
+    t.match(ok?.message, new RegExp(`run ${execution} of echo by ci \\(api\\) started`))
     t.match(invalid, { severity: 'WARNING', principal: 'ci', job: 'echo', envNames: ['LD_PRELOAD'], argsCount: 0, outcome: 'INVALID_ARGUMENT', 'logging.googleapis.com/labels': { jobgate_outcome: 'INVALID_ARGUMENT' } })
     t.match(denied, { principal: 'acme-ci', job: 'tenant-echo', envNames: ['TENANT_ID', 'REPORT_X'], outcome: 'PERMISSION_DENIED' })
     t.match(upstream, { principal: 'acme-ci', job: 'tenant-echo', envNames: ['TENANT_ID'], argsCount: 1, timeoutSeconds: 60, outcome: 'UNAVAILABLE' })
