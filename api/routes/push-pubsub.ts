@@ -8,6 +8,7 @@ import { PushEnvelope } from '../schemas/pubsub.js'
 import { JobParams, Run } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 import { sendStarted } from './send-started.js'
+import { auditRefusals } from '../runs/audit.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
 
@@ -18,6 +19,7 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
 export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
   app.post('/v1/push/pubsub/:job', {
     config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
+    onError: auditRefusals('pubsub'),
     schema: {
       summary: 'Pub/Sub push endpoint: the job\'s catalog `pubsub` mapping turns the message into a run, once per subscription and message id',
       params: JobParams,

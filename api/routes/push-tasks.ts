@@ -6,6 +6,7 @@ import { ErrorResponse } from '../schemas/error.js'
 import { JobParams, Run, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 import { sendStarted } from './send-started.js'
+import { auditRefusals } from '../runs/audit.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
 
@@ -33,6 +34,7 @@ async function emptyBodyMeansNoOverrides (request: FastifyRequest): Promise<void
 export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
   app.post('/v1/push/tasks/:job', {
     config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
+    onError: auditRefusals('tasks'),
     onRequest: skipParsingWhenEmpty,
     preValidation: emptyBodyMeansNoOverrides,
     schema: {

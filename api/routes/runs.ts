@@ -8,6 +8,7 @@ import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.j
 import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
 import type { RouteContext } from './context.js'
 import { sendStarted } from './send-started.js'
+import { auditRefusals } from '../runs/audit.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse }
 
@@ -21,6 +22,7 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, runsPerMinute }) => {
   app.post('/v1/jobs/:job/runs', {
     config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
+    onError: auditRefusals('api'),
     schema: {
       summary: 'Start a run of a job, with per-run overrides',
       params: JobParams,

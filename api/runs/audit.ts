@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { JobEntry } from '../catalog.js'
 import { ApiError } from '../errors.js'
 import type { RunRequest } from '../schemas/run.js'
@@ -19,6 +19,12 @@ export interface AuditRecord {
   error?: unknown
 }
 
+/** Errors the run path has already audited, so the route's refusal hook does not log them twice. */
+const audited = new WeakSet<object>()
+
+const labels = (job: string, principal: string, outcome: string): Record<string, string> =>
+  ({ jobgate_audit: 'run', jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome })
+
 function outcomeOf (record: AuditRecord): string {
   if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
   return record.error instanceof ApiError ? record.error.status : 'INTERNAL'
@@ -31,6 +37,7 @@ function outcomeOf (record: AuditRecord): string {
  */
 export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): void {
   const outcome = outcomeOf(record)
+  if (typeof record.error === 'object' && record.error !== null) audited.add(record.error)
   const mayHaveStarted = record.error instanceof ApiError && record.error.runMayHaveStarted === true
   const line = {
     audit: 'run',
@@ -48,10 +55,31 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
     outcome,
     ...(mayHaveStarted && { runMayHaveStarted: true }),
     execution: record.execution,
-    'logging.googleapis.com/labels': { jobgate_audit: 'run', jobgate_job: record.entry.id, jobgate_principal: record.caller, jobgate_outcome: outcome }
+    'logging.googleapis.com/labels': labels(record.entry.id, record.caller, outcome)
   }
   const by = `${record.entry.id} by ${record.caller} (${record.trigger})`
   if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}`)
   else if (mayHaveStarted) log.error(line, `run of ${by}: OUTCOME UNKNOWN (${outcome}), a run may have started; check GET /v1/jobs/${record.entry.id}/runs`)
   else log.warn(line, `run of ${by} not started: ${outcome}`)
+}
+
+/**
+ * The audit line for attempts refused before the run path: unauthenticated (401), not on the
+ * job (403), rate limited (429), malformed (400). Route-level `onError` hook of run-starting routes.
+ */
+export function auditRefusals (trigger: Trigger) {
+  return async (request: FastifyRequest, _reply: FastifyReply, error: Error): Promise<void> => {
+    if (audited.has(error)) return
+    const outcome = error instanceof ApiError ? error.status : 'INVALID_ARGUMENT'
+    const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
+    const job = (request.params as { job?: string } | undefined)?.job ?? ''
+    request.log.warn({
+      audit: 'run',
+      principal,
+      job,
+      trigger,
+      outcome,
+      'logging.googleapis.com/labels': labels(job, principal, outcome)
+    }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
+  }
 }

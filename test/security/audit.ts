@@ -19,13 +19,18 @@ export function auditTests (t: Test, stack: Stack): void {
     stack.emulator.failNext({ method: 'POST', pathPattern: /:run$/ }, { status: 500 })
     const failed = await start(KEYS.acme, 'tenant-echo', { args: ['z'], timeoutSeconds: 60 })
     t.equal(failed.statusCode, 502, failed.body.slice(0, 200))
-    // Not run attempts: refused before a job was chosen or the body was readable.
+    // Refused before the run path (no caller, malformed body, not on the job): audited by the route, once.
     t.equal((await start('jg_wrong-key', 'echo', {})).statusCode, 401)
     t.equal((await start(KEYS.ci, 'echo', { unknown: 1 })).statusCode, 400)
+    t.equal((await start(KEYS.acme, 'echo', {})).statusCode, 403)
 
     const lines = auditLines().slice(linesBefore)
-    t.equal(lines.length, 4, 'four attempts, four lines')
-    const [ok, invalid, denied, upstream] = lines
+    t.equal(lines.length, 7, 'seven attempts, seven lines')
+    const [ok, invalid, denied, upstream, unauthenticated, malformed, notOnJob] = lines
+    t.match(unauthenticated, { severity: 'WARNING', principal: 'unauthenticated', job: 'echo', trigger: 'api', outcome: 'UNAUTHENTICATED', 'logging.googleapis.com/labels': { jobgate_outcome: 'UNAUTHENTICATED' } })
+    t.match(malformed, { principal: 'ci', job: 'echo', outcome: 'INVALID_ARGUMENT' })
+    t.match(notOnJob, { principal: 'acme-ci', job: 'echo', outcome: 'PERMISSION_DENIED' })
+    t.notOk(JSON.stringify(lines).includes('jg_wrong-key'), 'a refused key is not logged')
     t.match(ok, {
       severity: 'INFO',
       principal: 'ci',
