@@ -1,7 +1,7 @@
 import type { JobEntry } from '../catalog.js'
 import { invalidArgument, permissionDenied } from '../errors.js'
 import { FORBIDDEN_KEYS } from '../json-body.js'
-import type { RunRequest } from '../schemas/run.js'
+import { MAX_ARG_BYTES, MAX_ENV_VALUE_BYTES, type RunRequest } from '../schemas/run.js'
 import { isEnvName } from '../schemas/names.js'
 import { isProtectedEnvName } from './protected-env.js'
 
@@ -15,6 +15,8 @@ export interface Caller {
 }
 
 const hasNul = (text: string): boolean => text.includes('\u0000')
+// The schema counts characters; the bounds are on bytes, which multi-byte text can exceed.
+const tooLarge = (text: string, maxBytes: number): boolean => text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes
 
 function allowedByList (name: string, allow: readonly string[]): boolean {
   return allow.some(pattern => pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern)
@@ -27,6 +29,7 @@ function checkEnv (entry: JobEntry, env: Record<string, string>): void {
     if (FORBIDDEN_KEYS.has(name)) throw invalidArgument(`env.${name}: not allowed as a variable name`)
     if (isProtectedEnvName(name)) throw invalidArgument(`env.${name}: protected; it cannot be overridden`)
     if (hasNul(value)) throw invalidArgument(`env.${name}: contains a NUL character`)
+    if (tooLarge(value, MAX_ENV_VALUE_BYTES)) throw invalidArgument(`env.${name}: value is larger than ${MAX_ENV_VALUE_BYTES / 1024} KiB`)
     const allow = entry.env.allow
     if (allow !== undefined && name !== entry.env.tenantKey && !allowedByList(name, allow)) {
       throw invalidArgument(`env.${name}: not allowed for job "${entry.id}" (allowed: ${allow.join(', ') || 'none'})`)
@@ -39,7 +42,10 @@ function checkArgs (entry: JobEntry, request: RunRequest): void {
   if (request.clearArgs === true && args.length > 0) throw invalidArgument('clearArgs: cannot be combined with non-empty args')
   if ((args.length > 0 || request.clearArgs === true) && !entry.args.allow) throw invalidArgument(`args: job "${entry.id}" does not accept args`)
   if (args.length > entry.args.maxItems) throw invalidArgument(`args: ${args.length} items; job "${entry.id}" accepts at most ${entry.args.maxItems}`)
-  args.forEach((arg, index) => { if (hasNul(arg)) throw invalidArgument(`args[${index}]: contains a NUL character`) })
+  args.forEach((arg, index) => {
+    if (hasNul(arg)) throw invalidArgument(`args[${index}]: contains a NUL character`)
+    if (tooLarge(arg, MAX_ARG_BYTES)) throw invalidArgument(`args[${index}]: larger than ${MAX_ARG_BYTES / 1024} KiB`)
+  })
 }
 
 function checkLimits (entry: JobEntry, request: RunRequest): void {

@@ -85,6 +85,11 @@ t.test('args: allowed or not, max items, clearArgs, NUL bytes', async t => {
 
   rejects(t, () => applyRunPolicy(open, { args: ['ok', 'a\u0000b'] }, free), 'INVALID_ARGUMENT', /^args\[1\]: contains a NUL character$/)
   rejects(t, () => applyRunPolicy(open, { env: { A: 'x\u0000' } }, free), 'INVALID_ARGUMENT', /^env\.A: contains a NUL character$/)
+  // Bounds are bytes: 2,000 three-byte characters pass the schema's 4,096-character limit but are 6,000 bytes.
+  rejects(t, () => applyRunPolicy(open, { args: ['€'.repeat(2000)] }, free), 'INVALID_ARGUMENT', /^args\[0\]: larger than 4 KiB$/)
+  t.doesNotThrow(() => applyRunPolicy(open, { args: ['€'.repeat(1365), 'x'.repeat(4096)] }, free), 'up to 4,096 bytes is fine')
+  rejects(t, () => applyRunPolicy(open, { env: { A: '€'.repeat(11_000) } }, free), 'INVALID_ARGUMENT', /^env\.A: value is larger than 32 KiB$/)
+  t.doesNotThrow(() => applyRunPolicy(open, { env: { A: 'x'.repeat(32 * 1024) } }, free), 'up to 32 KiB is fine')
 })
 
 t.test('taskCount and timeoutSeconds limits', async t => {
