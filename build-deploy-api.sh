@@ -36,7 +36,9 @@ Optional variables:
   IMAGE_TAG                image tag            (default: git short sha, else a UTC timestamp)
   GOOGLE_CLOUD_PROJECT     default project of catalog jobs          (default: PROJECT_ID)
   CLOUD_RUN_REGION         default region of catalog jobs           (default: REGION)
-  JOBGATE_RATE_LIMIT, LOG_LEVEL, CLOUD_RUN_API_ENDPOINT, CLOUD_LOGGING_API_ENDPOINT
+  JOBGATE_RATE_LIMIT, JOBGATE_MAX_INFLIGHT_RUNS, JOBGATE_IDEMPOTENCY (firestore also grants
+  roles/datastore.user on PROJECT_ID), JOBGATE_IDEMPOTENCY_COLLECTION, JOBGATE_IDEMPOTENCY_TTL_SECONDS,
+  LOG_LEVEL, CLOUD_RUN_API_ENDPOINT, CLOUD_LOGGING_API_ENDPOINT
                            passed to the service when set
   INVOKERS                 comma list of members given roles/run.invoker on the service,
                            e.g. serviceAccount:ci@my-project.iam.gserviceaccount.com
@@ -177,7 +179,8 @@ MEMBER="serviceAccount:$(service_account_email "$ACCOUNT_ID")"
 
 ENV_VARS=("JOBGATE_MODE=cloud" "JOBGATE_AUTH=$JOBGATE_AUTH" "JOBGATE_JOBS=$CATALOG_JSON"
   "GOOGLE_CLOUD_PROJECT=$GOOGLE_CLOUD_PROJECT" "CLOUD_RUN_REGION=$CLOUD_RUN_REGION")
-for name in JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT LOG_LEVEL CLOUD_RUN_API_ENDPOINT CLOUD_LOGGING_API_ENDPOINT; do
+for name in JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT JOBGATE_MAX_INFLIGHT_RUNS JOBGATE_IDEMPOTENCY JOBGATE_IDEMPOTENCY_COLLECTION \
+  JOBGATE_IDEMPOTENCY_TTL_SECONDS LOG_LEVEL CLOUD_RUN_API_ENDPOINT CLOUD_LOGGING_API_ENDPOINT; do
   if [[ -n ${!name:-} ]]; then ENV_VARS+=("$name=${!name}"); fi
 done
 DEPLOY_FLAGS=(--set-env-vars "$(env_vars_flag_value "${ENV_VARS[@]}")")
@@ -210,6 +213,11 @@ for job_project in "${JOB_PROJECTS[@]}"; do
       --condition None --quiet
   done
 done
+# Several instances share idempotency keys in Firestore: read and write documents, nothing more.
+if [[ ${JOBGATE_IDEMPOTENCY:-memory} == firestore ]]; then
+  run_iam gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$MEMBER" --role roles/datastore.user \
+    --condition None --quiet
+fi
 if [[ -n ${SECRET_NAME:-} ]]; then
   run_iam gcloud secrets add-iam-policy-binding "$SECRET_NAME" --project "$PROJECT_ID" \
     --member "$MEMBER" --role roles/secretmanager.secretAccessor --quiet

@@ -223,6 +223,16 @@ t.test('IAM bindings are retried while a new service account propagates', async 
   t.notOk(find(broken, 'gcloud run deploy'), 'no deploy without the permissions it needs')
 })
 
+t.test('Firestore idempotency: its settings are passed and roles/datastore.user is granted; not otherwise', async t => {
+  const result = world.run(script, { ...required, JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_IDEMPOTENCY_COLLECTION: 'keys', JOBGATE_MAX_INFLIGHT_RUNS: '8' })
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  t.match(parseWithGcloud(flagValue(find(result, 'gcloud run deploy'), 'set-env-vars') ?? ''), { JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_IDEMPOTENCY_COLLECTION: 'keys', JOBGATE_MAX_INFLIGHT_RUNS: '8' })
+  const binding = findAll(result, 'gcloud projects add-iam-policy-binding').find(call => call.args.includes('roles/datastore.user'))
+  t.equal(binding === undefined ? 'no binding' : argv(binding), `gcloud projects add-iam-policy-binding my-project --member ${member} --role roles/datastore.user --condition None --quiet`)
+  const memory = world.run(script, required)
+  t.notOk(memory.calls.some(call => call.args.includes('roles/datastore.user')), 'the memory store needs no Firestore role')
+})
+
 t.test('INVOKERS get roles/run.invoker on the service', async t => {
   const result = world.run(script, { ...required, INVOKERS: 'serviceAccount:ci@my-project.iam.gserviceaccount.com,user:me@example.com' })
   t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
