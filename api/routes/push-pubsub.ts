@@ -2,13 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiError, invalidArgument } from '../errors.js'
 import { mapMessage, matchFilter } from '../events/pubsub.js'
-import { forRedelivery, PUSH_SUCCESS } from '../events/redelivery.js'
+import { auditRefusals } from '../runs/audit.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { PushEnvelope } from '../schemas/pubsub.js'
 import { JobParams, Run } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
-import { sendStarted } from './send-started.js'
-import { auditRefusals } from '../runs/audit.js'
+import { sendPushStarted } from './send-started.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
 
@@ -46,20 +45,16 @@ export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (
       log.warn({ mappingError: mapped.problem }, `${delivery}: cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
       throw invalidArgument(`message ${message.messageId} cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
     }
-    try {
-      return await sendStarted(reply, await starter.start({
-        entry,
-        request: mapped.request,
-        caller: request.caller,
-        log,
-        trigger: 'pubsub',
-        idempotencyKey: `${subscription}/messages/${message.messageId}`,
-        // A redelivery carries the same data and attributes; the mapping's output is not what identifies it.
-        fingerprintOf: { data: message.data ?? '', attributes: message.attributes ?? {} },
-        details
-      }), PUSH_SUCCESS)
-    } catch (err) {
-      throw forRedelivery(err, log, delivery)
-    }
+    return await sendPushStarted(reply, starter, {
+      entry,
+      request: mapped.request,
+      caller: request.caller,
+      log,
+      trigger: 'pubsub',
+      idempotencyKey: `${subscription}/messages/${message.messageId}`,
+      // A redelivery carries the same data and attributes; the mapping's output is not what identifies it.
+      fingerprintOf: { data: message.data ?? '', attributes: message.attributes ?? {} },
+      details
+    }, delivery)
   })
 }

@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { forRedelivery, PUSH_SUCCESS } from '../events/redelivery.js'
+import { auditRefusals } from '../runs/audit.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { JobParams, Run, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
-import { sendStarted } from './send-started.js'
-import { auditRefusals } from '../runs/audit.js'
+import { sendPushStarted } from './send-started.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
 
@@ -54,18 +53,14 @@ export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     const log = request.log.child({ cloudTasks: details })
     const delivery = `Cloud Tasks task ${task} of queue ${queue} (retry ${retryCount})`
     log.info(`${delivery} received for job "${entry.id}"`)
-    try {
-      return await sendStarted(reply, await starter.start({
-        entry,
-        request: request.body,
-        caller: request.caller,
-        log,
-        trigger: 'tasks',
-        idempotencyKey: `queues/${queue}/tasks/${task}`,
-        details
-      }), PUSH_SUCCESS)
-    } catch (err) {
-      throw forRedelivery(err, log, delivery)
-    }
+    return await sendPushStarted(reply, starter, {
+      entry,
+      request: request.body,
+      caller: request.caller,
+      log,
+      trigger: 'tasks',
+      idempotencyKey: `queues/${queue}/tasks/${task}`,
+      details
+    }, delivery)
   })
 }

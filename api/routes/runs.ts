@@ -3,12 +3,12 @@ import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
 import { invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
+import { auditRefusals } from '../runs/audit.js'
+import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
-import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
 import type { RouteContext } from './context.js'
 import { sendStarted } from './send-started.js'
-import { auditRefusals } from '../runs/audit.js'
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse }
 
