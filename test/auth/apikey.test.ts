@@ -1,9 +1,9 @@
 import t from 'tap'
 import * as crypto from 'node:crypto'
-import { ApiError } from '../../api/errors.js'
 import { createAuthenticator, hashApiKey, type AuthConfig, type Principal } from '../../api/auth/index.js'
 import { leaksOf } from './leaks.js'
 import { AUDIENCE, EMAIL, claims, newSigningKey, signIdToken, startCertsServer } from './google-fixture.js'
+import { rejection } from './rejection.js'
 
 const ciKey = crypto.randomBytes(32).toString('base64url')
 const acmeKey = crypto.randomBytes(32).toString('base64url')
@@ -17,15 +17,6 @@ const config = (overrides: Partial<AuthConfig> = {}): AuthConfig => ({
   modes: ['apikey'], apiKeys, audiences: [], certsUrl: 'https://unused.example', allowUnauthenticated: false, ...overrides
 })
 
-async function rejection (auth: ReturnType<typeof createAuthenticator>, headers: Record<string, string | string[]>): Promise<ApiError> {
-  try {
-    await auth.authenticate(headers)
-  } catch (error) {
-    if (error instanceof ApiError) return error
-    throw error
-  }
-  throw new Error('authentication unexpectedly succeeded')
-}
 
 t.test('hashApiKey is the hex SHA-256 of the key', async t => {
   t.equal(hashApiKey('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')

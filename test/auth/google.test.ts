@@ -4,6 +4,7 @@ import { ApiError } from '../../api/errors.js'
 import { createAuthenticator, type AuthConfig } from '../../api/auth/index.js'
 import { leaksOf } from './leaks.js'
 import { AUDIENCE, EMAIL, claims, newSigningKey, signIdToken, startCertsServer } from './google-fixture.js'
+import { rejection } from './rejection.js'
 
 const googleKey = newSigningKey('google-key-1')
 const strangerKey = newSigningKey('google-key-1') // same kid, different key: a forgery
@@ -17,16 +18,8 @@ const config = (overrides: Partial<AuthConfig> = {}): AuthConfig => ({
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 const now = (): number => Math.floor(Date.now() / 1000)
 
-/** Authenticates and returns the ApiError it must fail with. */
-async function rejection (headers: Record<string, string>, auth = createAuthenticator(config())): Promise<ApiError> {
-  try {
-    await auth.authenticate(headers)
-  } catch (error) {
-    if (error instanceof ApiError) return error
-    throw error
-  }
-  throw new Error('authentication unexpectedly succeeded')
-}
+/** The ApiError the default authenticator (or `auth`) must fail with. */
+const refusal = async (headers: Record<string, string>, auth = createAuthenticator(config())): Promise<ApiError> => await rejection(auth, headers)
 
 t.test('a valid ID token yields the email as principal', async t => {
   const auth = createAuthenticator(config())
@@ -76,7 +69,7 @@ const rejected: Array<[what: string, token: () => string, reason: RegExp]> = [
 for (const [what, makeToken, reason] of rejected) {
   t.test(`an ID token ${what} is refused with 401`, async t => {
     const token = makeToken()
-    const error = await rejection(bearer(token))
+    const error = await refusal(bearer(token))
     t.equal(error.status, 'UNAUTHENTICATED')
     t.equal(error.httpCode, 401)
     t.match(error.message, reason)
@@ -95,7 +88,7 @@ t.test('malformed Authorization headers are refused with 401', async t => {
     ['', /must be "Bearer/]
   ]
   for (const [header, reason] of cases) {
-    const error = await rejection({ authorization: header })
+    const error = await refusal({ authorization: header })
     t.equal(error.httpCode, 401, JSON.stringify(header))
     t.match(error.message, reason, JSON.stringify(header))
   }
@@ -103,7 +96,7 @@ t.test('malformed Authorization headers are refused with 401', async t => {
 
 t.test('no credentials: 401 naming only the enabled mode, even when an X-API-Key is sent', async t => {
   for (const headers of [{}, { 'x-api-key': 'some-key' }] as Array<Record<string, string>>) {
-    const error = await rejection(headers)
+    const error = await refusal(headers)
     t.equal(error.httpCode, 401)
     t.equal(error.message, 'missing credentials: send Authorization: Bearer <Google ID token>')
   }
@@ -149,7 +142,7 @@ t.test('certificates that cannot be fetched give 503 UNAVAILABLE, not 401', asyn
   certs.status = 404
   t.teardown(() => { certs.status = 200 })
   const token = signIdToken(googleKey, claims())
-  const error = await rejection(bearer(token))
+  const error = await refusal(bearer(token))
   t.equal(error.status, 'UNAVAILABLE')
   t.equal(error.httpCode, 503)
   t.equal(error.retryAfterSeconds, 5)
@@ -179,7 +172,7 @@ t.test('a client whose ticket has no payload or a stray audience is refused', as
   const stray = Object.assign(new OAuth2Client(), { verifyIdToken: async () => ({ getPayload: () => claims({ aud: 'elsewhere' }) }) })
   await t.rejects(createAuthenticator(config(), { oauthClient: stray }).authenticate(bearer(token)), { httpCode: 401, message: /audience/ })
   const odd = Object.assign(new OAuth2Client(), { verifyIdToken: async () => { throw new Error(`something new: ${token}`) } })
-  const error = await rejection(bearer(token), createAuthenticator(config(), { oauthClient: odd }))
+  const error = await refusal(bearer(token), createAuthenticator(config(), { oauthClient: odd }))
   t.equal(error.message, 'ID token rejected', 'an unknown library failure is a generic 401')
   const thrower = Object.assign(new OAuth2Client(), { verifyIdToken: async () => { throw token as unknown as Error } })
   await t.rejects(createAuthenticator(config(), { oauthClient: thrower }).authenticate(bearer(token)), { name: 'ApiError', message: 'ID token rejected' })
