@@ -91,8 +91,8 @@ export class ApiClient {
     return this.#call('POST', `v1/jobs/${enc(job)}/runs/${enc(run)}/cancel`, { signal, retryOn: retryableStatus.cancel })
   }
 
-  listLogs (job: string, run: string, pageToken: string | undefined, signal?: AbortSignal): Promise<LogPage> {
-    return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}/logs`, { query: { pageToken }, signal, retryOn: retryableStatus.read })
+  listLogs (job: string, run: string, pageToken: string | undefined, signal?: AbortSignal, since?: string): Promise<LogPage> {
+    return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}/logs`, { query: { pageToken, since }, signal, retryOn: retryableStatus.read })
   }
 
   listJobs (signal?: AbortSignal): Promise<unknown> {

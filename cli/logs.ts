@@ -25,10 +25,14 @@ export const entryKey = (entry: LogEntry): string =>
 /** A pass stops after this many pages even if the server keeps offering more (a guard, not a limit in practice). */
 const maxPagesPerPass = 1000
 
+/** Lines can reach Cloud Logging late and out of order: each pass re-reads this far behind the newest one seen. */
+export const LATE_ARRIVAL_MS = 30_000
+
 /**
- * Prints a run's entries as they appear. Each `drain()` reads every page from the start and prints
- * only what earlier passes did not: entries are counted per key, so two genuinely identical lines
- * still both print, once each, however often they are seen again.
+ * Prints a run's entries as they appear. Each `drain()` reads the pages from a little before the
+ * newest entry seen (`since`, so a long run does not cost a full re-read per poll) and prints only
+ * what earlier passes did not: entries are counted per key (which includes the timestamp, so every
+ * copy of a key is inside the window), and two genuinely identical lines still both print, once each.
  */
 export class LogFollower {
   readonly #client: ApiClient
@@ -36,6 +40,7 @@ export class LogFollower {
   readonly #run: string
   readonly #print: (entry: LogEntry) => void
   readonly #printed = new Map<string, number>()
+  #newestMs = Number.NEGATIVE_INFINITY
 
   constructor (client: ApiClient, job: string, run: string, print: (entry: LogEntry) => void) {
     this.#client = client
@@ -50,9 +55,12 @@ export class LogFollower {
     const tokens = new Set<string>()
     let fresh = 0
     let pageToken: string | undefined
+    const since = Number.isFinite(this.#newestMs) ? new Date(this.#newestMs - LATE_ARRIVAL_MS).toISOString() : undefined
     for (let page = 0; page < maxPagesPerPass; page++) {
-      const { entries = [], nextPageToken } = await this.#client.listLogs(this.#job, this.#run, pageToken, signal)
+      const { entries = [], nextPageToken } = await this.#client.listLogs(this.#job, this.#run, pageToken, signal, since)
       for (const entry of entries) {
+        const at = Date.parse(entry.timestamp ?? '')
+        if (!Number.isNaN(at) && at > this.#newestMs) this.#newestMs = at
         const key = entryKey(entry)
         const occurrence = (seen.get(key) ?? 0) + 1
         seen.set(key, occurrence)

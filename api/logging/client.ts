@@ -36,7 +36,8 @@ const LOOKBACK_MS = 60_000
 /** Cloud Logging's quoting: backslashes and double quotes escaped inside "…". */
 const quote = (value: string): string => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
 
-export function runLogFilter (entry: JobEntry, execution: string, createTime: string | undefined): string {
+/** `since` narrows a follower's re-read to what is new; it never reaches before the run's own window. */
+export function runLogFilter (entry: JobEntry, execution: string, createTime: string | undefined, since?: string): string {
   const clauses = [
     'resource.type="cloud_run_job"',
     `resource.labels.job_name=${quote(entry.job)}`,
@@ -45,8 +46,9 @@ export function runLogFilter (entry: JobEntry, execution: string, createTime: st
   ]
   const created = createTime === undefined ? Number.NaN : Date.parse(createTime)
   // An explicit lower bound keeps Cloud Logging from scanning only its default last 24 hours, or everything.
-  const since = Number.isNaN(created) ? new Date(Date.now() - 30 * 86_400_000) : new Date(created - LOOKBACK_MS)
-  clauses.push(`timestamp>=${quote(since.toISOString())}`)
+  const runWindow = Number.isNaN(created) ? Date.now() - 30 * 86_400_000 : created - LOOKBACK_MS
+  const asked = since === undefined ? Number.NaN : Date.parse(since)
+  clauses.push(`timestamp>=${quote(new Date(Number.isNaN(asked) ? runWindow : Math.max(asked, runWindow)).toISOString())}`)
   return clauses.join(' AND ')
 }
 
@@ -74,10 +76,10 @@ export class CloudLoggingClient {
     this.#endpoint = endpoint
   }
 
-  async runEntries (entry: JobEntry, run: { name: string, createTime?: string }, page: { pageSize: number, pageToken?: string }): Promise<RunLogPage> {
+  async runEntries (entry: JobEntry, run: { name: string, createTime?: string }, page: { pageSize: number, pageToken?: string, since?: string }): Promise<RunLogPage> {
     const body = {
       resourceNames: [`projects/${entry.project}`],
-      filter: runLogFilter(entry, run.name, run.createTime),
+      filter: runLogFilter(entry, run.name, run.createTime, page.since),
       orderBy: 'timestamp asc',
       pageSize: Math.min(page.pageSize, MAX_LOG_PAGE_SIZE),
       ...(page.pageToken !== undefined && { pageToken: page.pageToken })

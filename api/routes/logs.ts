@@ -22,9 +22,11 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app,
     const entry = access.entryFor(request.params.job, request.caller)
     // Reading the run first proves it belongs to this job and bounds the log search by its start.
     const run = toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
+    const { since, pageToken, pageSize } = request.query
     return await logs.runEntries(entry, { name: run.name, ...(run.createTime !== undefined && { createTime: run.createTime }) }, {
-      pageSize: request.query.pageSize ?? 100,
-      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
+      pageSize: pageSize ?? 100,
+      ...(pageToken !== undefined && { pageToken }),
+      ...(since !== undefined && { since })
     })
   })
 }

@@ -14,7 +14,11 @@ export const RunLogPage = Type.Object({
   nextPageToken: Type.Optional(Type.String())
 })
 
+/** RFC 3339 with a zone, as Cloud Logging writes timestamps. */
+export const RFC3339 = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$'
+
 export const LogsQuery = Type.Object({
+  since: Type.Optional(Type.String({ pattern: RFC3339, maxLength: 40, description: 'only entries at or after this time: followers ask for what is new' })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   pageToken: Type.Optional(Type.String({ maxLength: 4096, pattern: '^[A-Za-z0-9_=+/.-]*$' }))
 }, { additionalProperties: false })

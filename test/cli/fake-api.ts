@@ -253,7 +253,9 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       return { status: 200, payload: snapshot(runName) }
     }
     if (job !== undefined && runName !== undefined && action === 'logs' && req.method === 'GET') {
-      const entries = visibleLogs(findRun(job, runName))
+      const since = url.searchParams.get('since')
+      // Like the real route: only entries at or after `since`, when given.
+      const entries = visibleLogs(findRun(job, runName)).filter(entry => since === null || String(entry.timestamp) >= since)
       const start = Number(url.searchParams.get('pageToken') ?? '0')
       const page = entries.slice(start, start + pageSize)
       const next = start + pageSize < entries.length ? String(start + pageSize) : undefined

@@ -48,6 +48,21 @@ t.test('the follower pages through everything, prints each entry once across pas
   t.same(logCalls.slice(0, 3).map(r => r.query.pageToken), [undefined, '2', '4'], 'pages follow nextPageToken')
 })
 
+t.test('after the first pass, the follower asks only for what is new (30 s overlap for late lines)', async t => {
+  const calls: Array<string | undefined> = []
+  const pages = [
+    [{ insertId: 'a', timestamp: '2026-11-23T10:00:00.000Z', message: 'one' }, { insertId: 'b', timestamp: '2026-11-23T10:01:00.000Z', message: 'two' }],
+    [{ insertId: 'b', timestamp: '2026-11-23T10:01:00.000Z', message: 'two' }, { insertId: 'c', timestamp: '2026-11-23T10:00:45.000Z', message: 'late' }]
+  ]
+  const stub = { listLogs: async (_job: string, _run: string, _token: string | undefined, _signal: unknown, since: string | undefined) => { calls.push(since); return { entries: pages[calls.length - 1] ?? [] } } }
+  const printed: string[] = []
+  const follower = new LogFollower(stub as unknown as ApiClient, 'j', 'r', entry => printed.push(entry.message ?? ''))
+  t.equal(await follower.drain(), 2)
+  t.equal(await follower.drain(), 1, 'only the late line is new')
+  t.same(calls, [undefined, '2026-11-23T10:00:30.000Z'], 'the newest timestamp seen, less LATE_ARRIVAL_MS')
+  t.same(printed, ['one', 'two', 'late'])
+})
+
 t.test('a server that repeats its page token cannot loop the follower forever', async t => {
   const calls: Array<string | undefined> = []
   const looping = { listLogs: async (_job: string, _run: string, token: string | undefined) => { calls.push(token); return { entries: [{ message: `m${calls.length}` }], nextPageToken: 'same' } } }

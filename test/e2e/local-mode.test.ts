@@ -41,6 +41,15 @@ t.test('overrides reach every task, and the logs route shows them', async t => {
     t.equal(env?.API_TOKEN, '[REDACTED]', 'a secret-looking value is redacted by the job')
   }
   t.notMatch(JSON.stringify(logs.body), /tok-secret-value/)
+
+  // A follower asks only for what is new: nothing is newer than the last line.
+  const newest = logs.body.entries.at(-1).timestamp as string
+  const later = await call(api(`/v1/jobs/echo/runs/${started.body.name as string}/logs?since=${new Date(Date.parse(newest) + 1).toISOString()}`))
+  t.same(later.body.entries, [])
+  const fromNewest = await call(api(`/v1/jobs/echo/runs/${started.body.name as string}/logs?since=${newest}`))
+  t.ok(fromNewest.body.entries.length >= 1 && fromNewest.body.entries.length < logs.body.entries.length, 'since is inclusive and narrows the read')
+  const bad = await call(api(`/v1/jobs/echo/runs/${started.body.name as string}/logs?since=yesterday`))
+  t.equal(bad.status, 400)
 })
 
 t.test('a task exiting non-zero fails the run, with failedCount', async t => {
