@@ -20,14 +20,7 @@ export function backoffDelayMs (policy: RetryPolicy, failedAttempts: number, ret
   return Math.round(exponential * (0.5 + random()))
 }
 
-/** `Retry-After` as seconds or an HTTP date, in milliseconds; undefined when absent or unreadable. */
-export function parseRetryAfter (value: string | string[] | undefined, now: number = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value
-  if (text === undefined || text.trim() === '') return undefined
-  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000
-  const date = Date.parse(text)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
+export { parseRetryAfterMs as parseRetryAfter } from '../common/retry-after.js'
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
 export function sleep (ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,4 +1,5 @@
 import { Agent, type Dispatcher } from 'undici'
+import { parseRetryAfterMs } from '../../common/retry-after.js'
 import type { TokenSource } from './token.js'
 
 export interface Timeouts {
@@ -70,11 +71,8 @@ function classifyTransportError (err: unknown): UpstreamError {
 
 /** Seconds from a Retry-After header: delta-seconds or an HTTP date. */
 export function parseRetryAfter (value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value
-  if (text === undefined || text.trim() === '') return undefined
-  if (/^\d+$/.test(text.trim())) return Number(text.trim())
-  const date = Date.parse(text)
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000))
+  const ms = parseRetryAfterMs(value, now)
+  return ms === undefined ? undefined : Math.ceil(ms / 1000)
 }
 
 function googleErrorOf (text: string): { status?: string, message?: string } {
@@ -191,12 +189,13 @@ export class GoogleHttp {
     const token = await this.#tokens.getToken()
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'user-agent': this.#userAgent, accept: 'application/json' }
     if (call.body !== undefined) headers['content-type'] = 'application/json'
+    const { origin } = new URL(call.url)
     let response: Dispatcher.ResponseData
     let text: string
     try {
       response = await this.#dispatcher.request({
-        origin: new URL(call.url).origin,
-        path: call.url.slice(new URL(call.url).origin.length),
+        origin,
+        path: call.url.slice(origin.length),
         method: call.method,
         headers,
         body: call.body === undefined ? null : JSON.stringify(call.body),

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { ApiError } from '../errors.js'
 
 export interface HealthOptions {
   /** False while shutting down, so load balancers stop sending new work. */
@@ -10,6 +11,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { rea
   app.get('/healthz', hide, async () => ({ status: 'ok' }))
   app.get('/readyz', hide, async (_request, reply) => {
     if (ready()) return { status: 'ready' }
-    return await reply.code(503).send({ error: { code: 503, status: 'UNAVAILABLE', message: 'shutting down' } })
+    const shuttingDown = new ApiError('UNAVAILABLE', 'shutting down', { httpCode: 503 })
+    return await reply.code(shuttingDown.httpCode).send(shuttingDown.toBody())
   })
 }

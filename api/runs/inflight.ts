@@ -11,10 +11,6 @@ export class InflightLimit {
     this.max = max
   }
 
-  get inflight (): number {
-    return this.#inflight
-  }
-
   async run<T> (work: () => Promise<T>): Promise<T> {
     if (this.#inflight >= this.max) {
       throw new ApiError('RESOURCE_EXHAUSTED', `jobgate is already starting ${this.max} runs; retry shortly`, { retryAfterSeconds: 1 })
