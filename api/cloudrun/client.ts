@@ -1,7 +1,6 @@
 import type { JobEntry } from '../catalog.js'
-import { notFound } from '../errors.js'
 import type { GoogleHttp } from '../google/http.js'
-import { cloudRunError, type OperationContext } from './errors.js'
+import { cloudRunError, runNotFound, type OperationContext } from './errors.js'
 import { JOB_LABEL, type Execution, type ExecutionList, type RunJobRequest } from './execution.js'
 import { hasOverrides } from './mapping.js'
 
@@ -14,7 +13,8 @@ export interface CloudRunClient {
   runJob (entry: JobEntry, request: RunJobRequest): Promise<Execution>
   getExecution (entry: JobEntry, name: string): Promise<Execution>
   listExecutions (entry: JobEntry, page: { pageSize: number, pageToken?: string }): Promise<ExecutionPage>
-  cancelExecution (entry: JobEntry, name: string): Promise<Execution>
+  /** `check` sees the execution read before the cancel and may refuse it by throwing. */
+  cancelExecution (entry: JobEntry, name: string, check?: (execution: Execution) => void): Promise<Execution>
 }
 
 /** The Cloud Run Admin API v1 (namespaces.jobs / namespaces.executions) over the regional host. */
@@ -50,7 +50,7 @@ export class CloudRunRestClient implements CloudRunClient {
     const url = `${this.#namespaceUrl(entry)}/executions/${encodeURIComponent(name)}`
     const execution = await this.#call<Execution>({ op: 'get', entry, execution: name }, { method: 'GET', url, retry: 'safe' })
     // A run of another job is not this job's run, whatever its name.
-    if (execution.metadata?.labels?.[JOB_LABEL] !== entry.job) throw notFound(`run "${name}" of job "${entry.id}" not found.`)
+    if (execution.metadata?.labels?.[JOB_LABEL] !== entry.job) throw runNotFound(entry, name)
     return execution
   }
 
@@ -64,8 +64,9 @@ export class CloudRunRestClient implements CloudRunClient {
     return result
   }
 
-  async cancelExecution (entry: JobEntry, name: string): Promise<Execution> {
-    await this.getExecution(entry, name)
+  async cancelExecution (entry: JobEntry, name: string, check?: (execution: Execution) => void): Promise<Execution> {
+    const execution = await this.getExecution(entry, name)
+    check?.(execution)
     const url = `${this.#namespaceUrl(entry)}/executions/${encodeURIComponent(name)}:cancel`
     // Cancelling twice is harmless, so a lost answer may be retried.
     return await this.#call({ op: 'cancel', entry, execution: name }, { method: 'POST', url, body: {}, retry: 'safe' })

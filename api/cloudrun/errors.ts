@@ -1,5 +1,5 @@
 import type { JobEntry } from '../catalog.js'
-import type { ApiError } from '../errors.js'
+import { notFound, type ApiError } from '../errors.js'
 import { upstreamApiError } from '../google/errors.js'
 
 export type Operation = 'run' | 'get' | 'list' | 'cancel'
@@ -35,7 +35,10 @@ export function cloudRunError (err: unknown, context: OperationContext): ApiErro
     permissionAdvice: `jobgate's service account lacks ${permission} on Cloud Run job "${entry.job}" (${where}): grant ${role} on that job to it.`,
     notFound: context.execution === undefined
       ? `Cloud Run job "${entry.job}" does not exist in ${where}.`
-      : `run "${context.execution}" of job "${entry.id}" not found.`,
+      : runNotFound(entry, context.execution).message,
     ...(context.op === 'run' && { startsRun: { checkUrl: `/v1/jobs/${entry.id}/runs` } })
   })
 }
+
+/** A run that is not there for this caller: missing, of another job, or of another tenant all read the same. */
+export const runNotFound = (entry: JobEntry, name: string): ApiError => notFound(`run "${name}" of job "${entry.id}" not found.`)

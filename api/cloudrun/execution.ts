@@ -34,7 +34,12 @@ export interface Execution {
     creationTimestamp?: string
     labels?: Record<string, string>
   }
-  spec?: { taskCount?: number, parallelism?: number }
+  spec?: {
+    taskCount?: number
+    parallelism?: number
+    /** The task template as run: the job's containers with the run's overrides applied. */
+    template?: { spec?: { containers?: Array<{ name?: string, env?: Array<{ name: string, value?: string }> }> } }
+  }
   status?: {
     conditions?: Condition[]
     startTime?: string

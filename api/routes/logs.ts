@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { toRun } from '../cloudrun/mapping.js'
 import type { CloudLoggingClient } from '../logging/client.js'
+import { runsVisibleTo } from '../policy/run-access.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { LogsQuery, RunLogPage } from '../schemas/logs.js'
 import { RunParams } from '../schemas/run.js'
@@ -20,8 +21,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app,
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    // Reading the run first proves it belongs to this job and bounds the log search by its start.
-    const run = toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
+    // Reading the run first proves it belongs to this job and this caller's tenant, and bounds the log search by its start.
+    const run = toRun(entry.id, await runsVisibleTo(cloudRun, request.caller).getExecution(entry, request.params.run))
     const { since, pageToken, pageSize } = request.query
     return await logs.runEntries(entry, { name: run.name, ...(run.createTime !== undefined && { createTime: run.createTime }) }, {
       pageSize: pageSize ?? 100,

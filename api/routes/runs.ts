@@ -3,7 +3,8 @@ import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
 import { invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
-import { auditRefusals } from '../runs/audit.js'
+import { runsVisibleTo } from '../policy/run-access.js'
+import { auditCancel, auditRefusals } from '../runs/audit.js'
 import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
 import { ErrorResponse } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
@@ -52,9 +53,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
+    const runs = runsVisibleTo(cloudRun, request.caller)
     const waitSeconds = request.query.wait ?? 0
-    if (waitSeconds === 0) return toRun(entry.id, await cloudRun.getExecution(entry, request.params.run))
-    return await waitForRun(cloudRun, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) })
+    if (waitSeconds === 0) return toRun(entry.id, await runs.getExecution(entry, request.params.run))
+    return await waitForRun(runs, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) })
   })
 
   app.get('/v1/jobs/:job/runs', {
@@ -69,7 +71,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const page = await cloudRun.listExecutions(entry, {
+    // Another tenant's runs are left out: a page may hold fewer than pageSize runs.
+    const page = await runsVisibleTo(cloudRun, request.caller).listExecutions(entry, {
       pageSize: request.query.pageSize ?? 20,
       ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
     })
@@ -79,9 +82,12 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   })
 
   app.post('/v1/jobs/:job/runs/:run/cancel', {
-    schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...errors } }
+    schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...errors } },
+    onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    return toRun(entry.id, await cloudRun.cancelExecution(entry, request.params.run))
+    const run = toRun(entry.id, await runsVisibleTo(cloudRun, request.caller).cancelExecution(entry, request.params.run))
+    auditCancel(request)
+    return run
   })
 }

@@ -22,8 +22,8 @@ export interface AuditRecord {
 /** Errors the run path has already audited, so the route's refusal hook does not log them twice. */
 const audited = new WeakSet<object>()
 
-const labels = (job: string, principal: string, outcome: string): Record<string, string> =>
-  ({ jobgate_audit: 'run', jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome })
+const labels = (job: string, principal: string, outcome: string, audit: 'run' | 'cancel' = 'run'): Record<string, string> =>
+  ({ jobgate_audit: audit, jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome })
 
 function outcomeOf (record: AuditRecord): string {
   if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
@@ -82,4 +82,17 @@ export function auditRefusals (trigger: Trigger) {
       'logging.googleapis.com/labels': labels(job, principal, outcome)
     }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
   }
+}
+
+/**
+ * One line per cancel attempt, like a start: who, which run, outcome (`cancelled`, or the refusal's
+ * status). The cancel route calls it on success and as its `onError` hook.
+ */
+export function auditCancel (request: FastifyRequest, _reply?: FastifyReply, error?: Error): void {
+  const outcome = error === undefined ? 'cancelled' : error instanceof ApiError ? error.status : 'INTERNAL'
+  const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
+  const { job = '', run = '' } = (request.params as { job?: string, run?: string } | undefined) ?? {}
+  const line = { audit: 'cancel', principal, job, execution: run, outcome, 'logging.googleapis.com/labels': labels(job, principal, outcome, 'cancel') }
+  if (error === undefined) request.log.info(line, `run ${run} of ${job} cancelled by ${principal}`)
+  else request.log.warn(line, `cancel of run ${run} of ${job} by ${principal} refused: ${outcome}`)
 }

@@ -16,7 +16,7 @@ export interface WaitOptions {
 }
 
 /** Reads a run, and while it is not finished and time remains, reads it again with growing pauses. */
-export async function waitForRun (cloudRun: CloudRunClient, entry: JobEntry, name: string, options: WaitOptions): Promise<Run> {
+export async function waitForRun (cloudRun: Pick<CloudRunClient, 'getExecution'>, entry: JobEntry, name: string, options: WaitOptions): Promise<Run> {
   const deadline = Date.now() + options.waitMs
   let delay = options.firstDelayMs ?? 500
   for (;;) {

@@ -6,7 +6,7 @@ export const CLOUD_RUN_MAX_TASK_COUNT = 10_000
 export const CLOUD_RUN_MAX_TIMEOUT_SECONDS = 168 * 3600
 
 export const EnvPolicy = Type.Object({
-  allow: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_]+\\*?$' }), { description: 'names or NAME_* prefixes that may be overridden' })),
+  allow: Type.Optional(Type.Array(Type.String({ pattern: '^([A-Za-z0-9_]+\\*?|\\*)$' }), { description: 'names or NAME_* prefixes that may be overridden; "*": any name that is not protected' })),
   tenantKey: Type.Optional(EnvName)
 }, { additionalProperties: false })
 

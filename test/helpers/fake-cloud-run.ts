@@ -71,9 +71,10 @@ export class FakeCloudRun implements CloudRunClient {
     return this.listPage
   }
 
-  async cancelExecution (entry: JobEntry, name: string): Promise<Execution> {
+  async cancelExecution (entry: JobEntry, name: string, check?: (execution: Execution) => void): Promise<Execution> {
     this.#record('cancelExecution', entry, name)
     const execution = this.#read(entry, name)
+    check?.(execution)
     const cancelled: Execution = { ...execution, status: { ...execution.status, conditions: [{ type: 'Completed', status: 'False', reason: 'Cancelled' }], cancelledCount: 1 } }
     this.executions.set(name, [cancelled])
     return cancelled

@@ -37,8 +37,8 @@ const KEY_TABLE = {
  */
 export const CATALOG = {
   jobs: {
-    echo: { job: 'echo-job', principals: ['ci', 'ops', '*@ci-project.iam.gserviceaccount.com'] },
-    'tenant-echo': { env: { tenantKey: 'TENANT_ID' }, principals: ['acme-ci', 'globex-ci', 'ops', 'ci'] },
+    echo: { job: 'echo-job', env: { allow: ['*'] }, principals: ['ci', 'ops', '*@ci-project.iam.gserviceaccount.com'] },
+    'tenant-echo': { env: { tenantKey: 'TENANT_ID', allow: ['REPORT_*', 'ECHO_*'] }, principals: ['acme-ci', 'globex-ci', 'ops', 'ci'] },
     restricted: {
       env: { allow: ['DATE', 'REPORT_*'], tenantKey: 'TENANT_ID' },
       args: { allow: true, maxItems: 3 },

@@ -68,4 +68,40 @@ export function tenantTests (t: Test, stack: Stack): void {
     t.equal(globexEnv?.TENANT_ID, 'globex')
     t.equal(freeEnv?.TENANT_ID, 'initech')
   })
+
+  t.test('a run stays its tenant\'s: another tenant gets 404 on get, ?wait, logs and cancel, and never sees it listed', async t => {
+    const started = await start(KEYS.acme, { env: { ECHO_SLEEP_MS: '60000' } })
+    t.equal(started.statusCode, 202, started.body.slice(0, 200))
+    const run = JSON.parse(started.body).name as string
+    const path = `/v1/jobs/tenant-echo/runs/${run}`
+    const as = async (key: string, method: 'GET' | 'POST', url: string) => await app.inject({ method, url, headers: apiKey(key) })
+    const missing = await as(KEYS.globex, 'GET', '/v1/jobs/tenant-echo/runs/tenant-echo-zzzzz')
+    const cancelsBefore = stack.logLines().filter(line => line.audit === 'cancel').length
+
+    for (const [method, url] of [['GET', path], ['GET', `${path}?wait=1`], ['GET', `${path}/logs`], ['POST', `${path}/cancel`]] as const) {
+      const response = await as(KEYS.globex, method, url)
+      assertClientError(t, response, `globex-ci: ${method} ${url}`, 404)
+      t.equal(JSON.parse(response.body).error.message, JSON.parse(missing.body).error.message.replace('tenant-echo-zzzzz', run), 'worded as for a run that does not exist')
+      t.notMatch(response.body, /acme/, 'nothing of acme\'s in the answer')
+    }
+    assertClientError(t, await as(KEYS.ci, 'GET', path), 'a caller bound to no tenant', 404)
+    const globexList = JSON.parse((await as(KEYS.globex, 'GET', '/v1/jobs/tenant-echo/runs?pageSize=100')).body) as { runs: Array<{ name: string }> }
+    t.notOk(globexList.runs.some(listed => listed.name === run), 'not in globex\'s list')
+    t.ok(globexList.runs.length > 0, 'globex still sees its own runs')
+    const acmeList = JSON.parse((await as(KEYS.acme, 'GET', '/v1/jobs/tenant-echo/runs?pageSize=100')).body) as { runs: Array<{ name: string }> }
+    t.ok(acmeList.runs.some(listed => listed.name === run), 'in acme\'s list')
+    const opsList = JSON.parse((await as(KEYS.ops, 'GET', '/v1/jobs/tenant-echo/runs?pageSize=100')).body) as { runs: Array<{ name: string }> }
+    t.ok(opsList.runs.length > acmeList.runs.length && opsList.runs.length > globexList.runs.length, 'a tenant-free caller sees every tenant\'s runs')
+
+    const afterRefusal = JSON.parse((await as(KEYS.acme, 'GET', path)).body) as { state: string }
+    t.not(afterRefusal.state, 'CANCELLED', 'globex\'s cancel did nothing')
+    t.equal((await as(KEYS.ops, 'GET', path)).statusCode, 200, 'a tenant-free caller reads it')
+    const cancelled = await as(KEYS.acme, 'POST', `${path}/cancel`)
+    t.equal(cancelled.statusCode, 200, cancelled.body.slice(0, 200))
+
+    const cancels = stack.logLines().filter(line => line.audit === 'cancel').slice(cancelsBefore)
+    t.equal(cancels.length, 2, 'both cancel attempts audited, once each')
+    t.match(cancels[0], { severity: 'WARNING', principal: 'globex-ci', job: 'tenant-echo', execution: run, outcome: 'NOT_FOUND', 'logging.googleapis.com/labels': { jobgate_audit: 'cancel', jobgate_outcome: 'NOT_FOUND' } })
+    t.match(cancels[1], { severity: 'INFO', principal: 'acme-ci', job: 'tenant-echo', execution: run, outcome: 'cancelled', 'logging.googleapis.com/labels': { jobgate_audit: 'cancel', jobgate_principal: 'acme-ci', jobgate_outcome: 'cancelled' } })
+  })
 }

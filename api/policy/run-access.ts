@@ -1,0 +1,51 @@
+import type { JobEntry } from '../catalog.js'
+import type { CloudRunClient } from '../cloudrun/client.js'
+import { runNotFound } from '../cloudrun/errors.js'
+import type { Execution } from '../cloudrun/execution.js'
+import type { Caller } from './run-policy.js'
+
+/**
+ * Run-level tenant scope: a run of a tenant-scoped job belongs, for its whole life, to the tenant
+ * jobgate set on it. No store is needed: the execution's spec carries the container env the run
+ * was started with, and jobgate always sets the job's `env.tenantKey` there (run-policy.ts).
+ */
+
+/** The tenant a run was started for: the tenant key's value in the env of the container jobgate overrides. */
+export function runTenant (entry: JobEntry, execution: Execution): string | undefined {
+  const key = entry.env.tenantKey
+  if (key === undefined) return undefined
+  const containers = execution.spec?.template?.spec?.containers ?? []
+  // An override without a container name applies to the job's (first) container.
+  const container = entry.container === undefined ? containers[0] : containers.find(c => c.name === entry.container)
+  return container?.env?.find(variable => variable.name === key)?.value
+}
+
+/** Whether the caller may see this run: read, wait on, list, cancel, read its logs, stream it. */
+export function maySeeRun (entry: JobEntry, caller: Caller, execution: Execution): boolean {
+  if (entry.env.tenantKey === undefined || caller.tenantFree === true) return true
+  return caller.tenant !== undefined && runTenant(entry, execution) === caller.tenant
+}
+
+/** The execution when the caller may see it; otherwise exactly the 404 of a run that does not exist. */
+export function visibleRun (entry: JobEntry, caller: Caller, execution: Execution, name: string): Execution {
+  if (!maySeeRun(entry, caller, execution)) throw runNotFound(entry, name)
+  return execution
+}
+
+/** What run routes read through: Cloud Run's executions as one caller may see them. */
+export type RunReader = Pick<CloudRunClient, 'getExecution' | 'listExecutions' | 'cancelExecution'>
+
+/** Cloud Run as `caller` sees it: another tenant's run reads as missing, is never listed and cannot be cancelled. */
+export function runsVisibleTo (cloudRun: RunReader, caller: Caller): RunReader {
+  return {
+    getExecution: async (entry, name) => visibleRun(entry, caller, await cloudRun.getExecution(entry, name), name),
+    listExecutions: async (entry, page) => {
+      const listed = await cloudRun.listExecutions(entry, page)
+      return { ...listed, executions: listed.executions.filter(execution => maySeeRun(entry, caller, execution)) }
+    },
+    cancelExecution: async (entry, name, check) => await cloudRun.cancelExecution(entry, name, execution => {
+      visibleRun(entry, caller, execution, name)
+      check?.(execution)
+    })
+  }
+}
