@@ -14,6 +14,13 @@ export default tseslint.config(
     }
   },
   {
+    // The console's browser modules, served as written.
+    files: ['api/console/public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['window', 'document', 'location', 'sessionStorage', 'fetch', 'crypto', 'URLSearchParams', 'TextDecoderStream', 'AbortController', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map(name => [name, 'readonly']))
+    }
+  },
+  {
     // Tests read arbitrary JSON responses; typing every shape would only restate the assertions.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }

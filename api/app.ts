@@ -24,6 +24,8 @@ import { logRoutes } from './routes/logs.js'
 import { pubsubPushRoutes } from './routes/push-pubsub.js'
 import { tasksPushRoutes } from './routes/push-tasks.js'
 import { runRoutes } from './routes/runs.js'
+import { meRoutes } from './routes/me.js'
+import { consolePlugin } from './console/plugin.js'
 import { RunStarter } from './runs/starter.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
 
@@ -115,6 +117,8 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   await app.register(logRoutes, { ...context, logs: deps.logs })
   await app.register(pubsubPushRoutes, context)
   await app.register(tasksPushRoutes, context)
+  await app.register(meRoutes)
+  await app.register(consolePlugin)
   return app
 }
 

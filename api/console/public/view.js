@@ -1,0 +1,19 @@
+/** A DOM element from a tag, attributes and children; strings become text nodes, never markup. */
+export function h (tag, attrs = {}, ...children) {
+  const element = document.createElement(tag)
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue
+    element.setAttribute(name, value === true ? '' : String(value))
+  }
+  element.append(...children.flat().filter(child => child !== undefined && child !== null && child !== false))
+  return element
+}
+
+/** Replaces what `parent` shows and moves keyboard focus to its first heading, for screen readers. */
+export function show (parent, ...children) {
+  parent.replaceChildren(...children)
+  const heading = parent.querySelector('h1')
+  if (heading !== null) { heading.tabIndex = -1; heading.focus() }
+}
+
+export const badge = state => h('span', { class: `badge badge-${state.toLowerCase()}` }, state)

@@ -1,0 +1,95 @@
+import { mkdirSync } from 'node:fs'
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import { findChromium, launchChromium } from '../helpers/chromium.js'
+import { call, startLocalStack } from '../helpers/local-stack.js'
+
+const executablePath = findChromium()
+const ARTIFACTS = new URL('../../.artifacts/console/', import.meta.url).pathname
+const WAIT = { timeout: 30_000 }
+
+/** Every request the page makes, and every error it logs (a CSP violation is one). */
+function watchPage (page: Page, origin: string): { foreign: string[], errors: string[], posts: Array<Record<string, string>> } {
+  const seen = { foreign: [] as string[], errors: [] as string[], posts: [] as Array<Record<string, string>> }
+  page.on('request', request => {
+    if (!request.url().startsWith(origin)) seen.foreign.push(request.url())
+    if (request.method() === 'POST' && request.url().endsWith('/runs')) seen.posts.push(request.headers())
+  })
+  page.on('console', message => { if (message.type() === 'error') seen.errors.push(message.text()) })
+  page.on('pageerror', error => { seen.errors.push(error.message) })
+  return seen
+}
+
+async function runCount (url: string): Promise<number> {
+  return (await call(`${url}/v1/jobs/echo/runs?pageSize=100`)).body.runs.length
+}
+
+if (executablePath === undefined) {
+  t.plan(0, 'SKIPPED: no Chromium found (install Debian\'s "chromium" package, as .ci/run does, or set CHROMIUM_PATH)')
+} else {
+  t.test('local mode: start, watch, verify and cancel runs from the console in Chromium', async t => {
+    const stack = await startLocalStack(t)
+    const context = await launchChromium(t, executablePath)
+    const page = await context.newPage()
+    const seen = watchPage(page, stack.url)
+
+    await page.goto(`${stack.url}/`)
+    t.equal(new URL(page.url()).pathname, '/console', '/ redirects to the console')
+    await page.getByRole('link', { name: 'echo' }).waitFor(WAIT)
+    t.equal(await page.locator('#who').textContent(), 'Local mode: no sign-in')
+
+    await page.getByRole('link', { name: 'echo' }).click()
+    await page.getByLabel('Args').fill('hello\nworld')
+    await page.getByLabel('Environment').fill('TENANT_ID=acme\nREPORT_DATE=2026-11-23')
+    await page.getByLabel('Tasks').fill('2')
+    await page.getByLabel('Timeout (seconds)').fill('60')
+    await page.getByRole('button', { name: 'Start run' }).dblclick()
+    await page.waitForURL(/#\/jobs\/echo\/runs\/echo-/, WAIT)
+    await page.locator('.state .badge', { hasText: 'SUCCEEDED' }).waitFor(WAIT)
+    await page.locator('.log', { hasText: 'TENANT_ID=acme' }).waitFor(WAIT)
+    t.equal(await runCount(stack.url), 1, 'a double click started one run')
+    t.equal(seen.posts.length, 1, 'one run request was sent')
+    t.match(seen.posts[0]?.['idempotency-key'], /^[0-9a-f]{32}$/, 'with an Idempotency-Key')
+    t.match(await page.locator('#progress-text').textContent(), '2 succeeded · 0 failed · 0 running · 0 cancelled · of 2')
+    const overrides = page.locator('table.overrides tbody tr')
+    t.equal(await overrides.count(), 2, 'both env overrides are listed')
+    t.equal(await overrides.filter({ hasText: 'TENANT_ID' }).locator('td').last().textContent(), 'arrived')
+    t.same(await page.locator('ol.args li').allTextContents(), ['hello', 'world'], 'the echoed args are set apart')
+    t.ok(await page.getByRole('button', { name: 'Cancel run…' }).isHidden(), 'an ended run offers no cancel')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}run-succeeded.png`, fullPage: true })
+
+    // A sleeping run: cancel asks first, and "keep it running" keeps it running.
+    await page.getByRole('link', { name: 'echo' }).click()
+    await page.getByLabel('Environment').fill('ECHO_SLEEP_MS=600000')
+    await page.getByRole('button', { name: 'Start run' }).click()
+    await page.waitForURL(/#\/jobs\/echo\/runs\/echo-/, WAIT)
+    await page.locator('.log', { hasText: 'sleeping' }).waitFor(WAIT)
+    await page.getByRole('button', { name: 'Cancel run…' }).click()
+    await page.getByRole('button', { name: 'Keep it running' }).click()
+    t.equal(await page.locator('.state .badge').textContent(), 'RUNNING', 'not cancelled without confirmation')
+    await page.getByRole('button', { name: 'Cancel run…' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel the run' }).click()
+    await page.locator('.state .badge', { hasText: 'CANCELLED' }).waitFor(WAIT)
+    await page.screenshot({ path: `${ARTIFACTS}run-cancelled.png`, fullPage: true })
+
+    // The page checks the job's limits itself; the API's message lands next to its field.
+    await page.getByRole('link', { name: 'echo' }).click()
+    await page.getByLabel('Tasks').fill('10001')
+    await page.getByRole('button', { name: 'Start run' }).click()
+    t.equal(await page.locator('#f-taskCount-error').textContent(), 'taskCount: 10001 is over this job\'s limit of 10000')
+    t.equal(seen.posts.length, 2, 'a request over the limits is not sent')
+    await page.getByLabel('Tasks').fill('')
+    await page.getByLabel('Environment').fill('LD_PRELOAD=/tmp/evil.so')
+    await page.getByRole('button', { name: 'Start run' }).click()
+    await page.locator('#f-env-error', { hasText: 'LD_PRELOAD' }).waitFor(WAIT)
+    t.equal(await page.locator('#f-env-error').textContent(), 'env.LD_PRELOAD: protected; it cannot be overridden', 'the API\'s message, next to the env field')
+    t.equal(await page.getByLabel('Environment').getAttribute('aria-invalid'), 'true')
+    t.equal(seen.posts.length, 3)
+    t.equal(await runCount(stack.url), 2, 'the refused request started nothing')
+    await page.screenshot({ path: `${ARTIFACTS}protected-env.png`, fullPage: true })
+
+    t.same(seen.foreign, [], 'no request left jobgate\'s origin')
+    t.same(seen.errors.filter(text => !text.includes('Failed to load resource')), [], 'no script error and no CSP violation')
+  })
+}
