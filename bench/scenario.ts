@@ -1,0 +1,27 @@
+/** What every benchmark scenario is: a name and a function returning rows for the one table `npm run bench` prints. */
+export interface Row {
+  /** What was measured, e.g. "spawn → /healthz 200 (median of 10)". */
+  measure: string
+  /** The figure, formatted with its unit. */
+  value: string
+  /** The figure it is compared with, measured in the same run (bare node, the libraries' import…). */
+  anchor?: string
+  /** The goal as a ratio or bound, and whether this run met it. */
+  goal?: { text: string, met: boolean }
+}
+
+export interface BenchOptions {
+  /** Samples of each spawn measurement. */
+  samples: number
+  /** Seconds of load for the throughput and memory figures. */
+  loadSeconds: number
+  /** Seconds of the soak that checks memory does not grow (0: skipped). */
+  soakSeconds: number
+}
+
+export interface Scenario {
+  name: string
+  /** One sentence: what it measures and against what. */
+  about: string
+  run: (options: BenchOptions) => Promise<Row[]>
+}

@@ -1,0 +1,73 @@
+import type { Row, Scenario } from '../scenario.js'
+import { API_KEY, SERVER, jobgateEnv, spawnServer } from '../lib/jobgate.js'
+import { load } from '../lib/load.js'
+import { rssBytes } from '../lib/proc.js'
+import { mib, perSecond } from '../lib/stats.js'
+import { startUpstream } from '../lib/upstream.js'
+
+const CONNECTIONS = 64
+const RUN_BODY = '{"args":["bench"],"env":{"TENANT_ID":"acme"}}'
+
+export const scenario: Scenario = {
+  name: 'load',
+  about: `${CONNECTIONS} connections: POST …/runs beside the same server's /healthz and a direct call to the stand-in upstream; memory under load; log bytes per run; upstream sockets under 200 concurrent runs`,
+  async run ({ loadSeconds, soakSeconds }) {
+    const upstream = await startUpstream()
+    // In-flight bound above the concurrency used here, so every request reaches the upstream pool.
+    const server = await spawnServer([SERVER], jobgateEnv(upstream.host, { JOBGATE_MAX_INFLIGHT_RUNS: '256' }))
+    const pid = server.child.pid ?? 0
+    const runs = { method: 'POST' as const, path: '/v1/jobs/echo/runs', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: RUN_BODY }
+    try {
+      const options = { connections: CONNECTIONS, seconds: Math.min(10, loadSeconds), expect: 200 }
+      const direct = await load(upstream.url, { method: 'POST', path: '/apis/run.googleapis.com/v1/namespaces/bench/jobs/echo:run', body: '{}' }, options)
+      const health = await load(server.url, { method: 'GET', path: '/healthz' }, options)
+      const logBefore = server.log().bytes
+      const linesBefore = server.log().lines.length
+      const triggered = await load(server.url, runs, { ...options, seconds: loadSeconds, expect: 202 })
+      const started = triggered.statuses[202] ?? 0
+      const logBytes = (server.log().bytes - logBefore) / started
+      const logLines = (server.log().lines.length - linesBefore) / started
+      const afterLoad = rssBytes(pid)
+      const rows: Row[] = [
+        { measure: `direct \`:run\` to the stand-in upstream, ${CONNECTIONS} connections`, value: perSecond(direct.rate) },
+        { measure: 'jobgate GET /healthz', value: perSecond(health.rate), anchor: `${(health.rate / direct.rate).toFixed(2)}× direct` },
+        {
+          measure: `jobgate POST /v1/jobs/echo/runs (default log level, ${loadSeconds} s)`,
+          value: perSecond(triggered.rate),
+          anchor: `${(triggered.rate / health.rate * 100).toFixed(0)} % of /healthz, ${(triggered.rate / direct.rate * 100).toFixed(0)} % of direct; statuses ${JSON.stringify(triggered.statuses)}`,
+          goal: { text: '≥ 50 % of /healthz', met: triggered.rate >= health.rate / 2 }
+        },
+        { measure: 'log written per triggered run', value: `${Math.round(logBytes)} B in ${logLines.toFixed(2)} lines`, goal: { text: 'one line of ≤ 600 B', met: logLines === 1 && logBytes <= 600 } },
+        { measure: `RSS after ${loadSeconds} s at ${CONNECTIONS} connections`, value: mib(afterLoad), goal: { text: '≤ 140 MiB', met: afterLoad <= 140 * 1048576 } }
+      ]
+      if (soakSeconds > 0) {
+        const samples: number[] = [afterLoad]
+        for (let at = 0; at < soakSeconds; at += 30) {
+          await load(server.url, runs, { ...options, seconds: Math.min(30, soakSeconds - at), expect: 202 })
+          samples.push(rssBytes(pid))
+        }
+        const last = samples.at(-1) ?? 0
+        rows.push({
+          measure: `RSS over ${soakSeconds} s more of that load (every 30 s)`,
+          value: samples.map(mib).join(' → '),
+          anchor: `${((last / afterLoad - 1) * 100).toFixed(1)} % from the first sample`,
+          goal: { text: 'no growth (≤ 5 %)', met: last <= afterLoad * 1.05 }
+        })
+      }
+      // 200 concurrent runs, each held 200 ms by the upstream: the pool, not the callers, decides how many sockets open.
+      upstream.setDelay(200)
+      upstream.resetPeak()
+      const burst = await Promise.all(Array.from({ length: 200 }, async () => (await fetch(`${server.url}${runs.path}`, { method: 'POST', headers: runs.headers, body: RUN_BODY })).status))
+      rows.push({
+        measure: 'upstream sockets open at once, 200 concurrent POST …/runs',
+        value: String(upstream.peakSockets()),
+        anchor: `${burst.filter(status => status === 202).length} of 200 answered 202`,
+        goal: { text: '≤ 32 (JOBGATE_UPSTREAM_CONNECTIONS)', met: upstream.peakSockets() <= 32 }
+      })
+      return rows
+    } finally {
+      await server.stop()
+      await upstream.close()
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process'
+import type { Row, Scenario } from '../scenario.js'
+import { API_KEY, REPO, SERVER, jobgateEnv, spawnServer, timeToExit } from '../lib/jobgate.js'
+import { rssBytes } from '../lib/proc.js'
+import { median, mib, ms } from '../lib/stats.js'
+import { startUpstream } from '../lib/upstream.js'
+
+/** The anchor: what merely importing the three big runtime libraries costs. */
+export const IMPORT_LIBRARIES = "await import('fastify'); await import('google-auth-library'); await import('undici')"
+
+/** Resident memory of a process that imports the libraries and stays alive, read from outside. */
+async function librariesRss (): Promise<number> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `${IMPORT_LIBRARIES}; process.stdout.write('ready\\n'); setInterval(() => {}, 1000)`], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>(resolve => child.stdout.once('data', () => { resolve() }))
+  const rss = rssBytes(child.pid ?? 0)
+  child.kill()
+  return rss
+}
+
+export const scenario: Scenario = {
+  name: 'startup',
+  about: '`node dist/api/server.js` spawn → /healthz 200 and its memory after the first run, beside bare node and the libraries\' import, samples interleaved',
+  async run ({ samples }) {
+    const upstream = await startUpstream()
+    const env = jobgateEnv(upstream.host)
+    const bare: number[] = []
+    const libraries: number[] = []
+    const jobgate: number[] = []
+    try {
+      for (let i = 0; i < samples; i++) {
+        bare.push(await timeToExit(['-e', '0']))
+        libraries.push(await timeToExit(['--input-type=module', '-e', IMPORT_LIBRARIES]))
+        const server = await spawnServer([SERVER], env)
+        jobgate.push(server.readyMs)
+        await server.stop()
+      }
+      const server = await spawnServer([SERVER], env)
+      const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '{"args":["bench"]}' })
+      if (started.status !== 202) throw new Error(`POST …/runs answered ${started.status}: ${await started.text()}`)
+      const afterTrigger = rssBytes(server.child.pid ?? 0)
+      await server.stop()
+      const librariesMemory = await librariesRss()
+      const [b, l, j] = [median(bare), median(libraries), median(jobgate)]
+      return [
+        { measure: `bare \`node -e 0\`, spawn → exit (median of ${samples})`, value: ms(b) },
+        { measure: 'importing fastify + google-auth-library + undici, spawn → exit', value: ms(l), anchor: `${(l / b).toFixed(2)}× bare node` },
+        {
+          measure: 'jobgate `node dist/api/server.js`, spawn → /healthz 200',
+          value: ms(j),
+          anchor: `${(j / b).toFixed(2)}× bare node, ${(j / l).toFixed(2)}× the libraries' import`,
+          goal: { text: '≤ 3× bare node and < 1× the import', met: j / b <= 3 && j < l }
+        },
+        { measure: 'RSS, the libraries imported', value: mib(librariesMemory) },
+        { measure: 'RSS of jobgate after its first POST …/runs', value: mib(afterTrigger), anchor: `${(afterTrigger / librariesMemory).toFixed(2)}× the libraries' import`, goal: { text: '≤ 90 MiB', met: afterTrigger <= 90 * 1048576 } }
+      ] satisfies Row[]
+    } finally {
+      await upstream.close()
+    }
+  }
+}
+
