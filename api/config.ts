@@ -2,6 +2,7 @@ import { loadAuthConfig, type AuthConfig } from './auth/index.js'
 import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
+import { DEFAULT_UPSTREAM_CONNECTIONS } from './google/connection-gate.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
 export type Mode = 'local' | 'cloud'
@@ -21,6 +22,8 @@ export interface Config {
   logLevel: string
   /** Bound on concurrent upstream run calls (JOBGATE_MAX_INFLIGHT_RUNS). */
   maxInflightRuns: number
+  /** Sockets per upstream origin (JOBGATE_UPSTREAM_CONNECTIONS); more requests wait in a bounded queue. */
+  upstreamConnections: number
   /** Runs each principal may start per minute (JOBGATE_RATE_LIMIT). */
   rateLimitPerMinute: number
   /** Idempotency-Key and event deduplication (JOBGATE_IDEMPOTENCY*). */
@@ -91,6 +94,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     auth: loadAuthConfig(env, mode),
     logLevel,
     maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000),
+    upstreamConnections: parsePositiveInt('JOBGATE_UPSTREAM_CONNECTIONS', env.JOBGATE_UPSTREAM_CONNECTIONS, DEFAULT_UPSTREAM_CONNECTIONS, 1_000),
     rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000),
     idempotency: loadIdempotencyConfig(env)
   }

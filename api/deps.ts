@@ -13,7 +13,7 @@ export interface ProductionDeps extends AppDeps {
 
 /** Real clients for the configured endpoints: one token cache, one HTTP client shared by all. */
 export function productionDeps (config: Config, tokens: TokenSource = new CachedTokenSource(googleAuthFetcher())): ProductionDeps {
-  const http = new GoogleHttp({ tokens, userAgent: USER_AGENT })
+  const http = new GoogleHttp({ tokens, userAgent: USER_AGENT, limits: { connections: config.upstreamConnections } })
   return {
     cloudRun: new CloudRunRestClient(http, config.runApiEndpoint),
     logs: new CloudLoggingClient(http, config.loggingApiEndpoint),

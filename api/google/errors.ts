@@ -27,6 +27,8 @@ export function upstreamApiError (err: unknown, context: FailureContext): ApiErr
   const runFlag = context.startsRun !== undefined ? { runMayHaveStarted: unknownOutcome } : {}
 
   if (err.kind === 'timeout') return new ApiError('DEADLINE_EXCEEDED', `${service} did not answer in time.${maybeStarted}`, { ...runFlag, cause: err })
+  if (err.kind === 'saturated') return new ApiError('RESOURCE_EXHAUSTED', `jobgate is at its limit of calls to ${service}: ${err.message}; retry shortly.`, { ...runFlag, retryAfterSeconds: 1, cause: err })
+  if (err.kind === 'queued') return new ApiError('DEADLINE_EXCEEDED', `${service} did not answer in time: ${err.message}; nothing was sent.`, { ...runFlag, cause: err })
   if (err.kind === 'refused' || err.kind === 'connection') {
     return new ApiError('UNAVAILABLE', `${service} could not be reached: ${err.message}.${maybeStarted}`, { ...runFlag, cause: err })
   }

@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher } from 'undici'
 import { parseRetryAfterMs } from '../../common/retry-after.js'
+import { ConnectionGate, DEFAULT_UPSTREAM_CONNECTIONS, GateRefusal, type ConnectionLimits } from './connection-gate.js'
 import type { TokenSource } from './token.js'
 
 export interface Timeouts {
@@ -30,6 +31,8 @@ export type FailureKind =
   | 'refused' // the request never left: connection refused, DNS failure, connect timeout
   | 'timeout' // sent, then no (complete) answer in time
   | 'connection' // sent, then the connection broke
+  | 'queued' // never sent: every connection stayed busy for as long as the request could wait
+  | 'saturated' // never sent: every connection busy and the queue behind them full
 
 /** A failed call to a Google API, classified by what is known about whether it was processed. */
 export class UpstreamError extends Error {
@@ -50,7 +53,7 @@ export class UpstreamError extends Error {
 
   /** True when the failure proves the server did not process the request. */
   get provenUnprocessed (): boolean {
-    return this.kind === 'refused' || this.httpStatus === 429 || (this.httpStatus === 503 && this.googleStatus === 'UNAVAILABLE')
+    return this.kind === 'refused' || this.kind === 'queued' || this.kind === 'saturated' || this.httpStatus === 429 || (this.httpStatus === 503 && this.googleStatus === 'UNAVAILABLE')
   }
 
   get transient (): boolean {
@@ -62,6 +65,7 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 function classifyTransportError (err: unknown): UpstreamError {
+  if (err instanceof GateRefusal) return new UpstreamError(err.reason === 'queue-full' ? 'saturated' : 'queued', err.message, { cause: err })
   const code = (err as { code?: string }).code ?? ''
   const message = (err as Error).message
   if (NOT_SENT_CODES.has(code)) return new UpstreamError('refused', `could not connect (${code})`, { cause: err })
@@ -118,6 +122,8 @@ export interface GoogleHttpOptions {
   /** Injected in tests (undici MockAgent); otherwise one Agent, which keeps one keep-alive Pool per origin. */
   dispatcher?: Dispatcher
   timeouts?: Partial<Timeouts>
+  /** Sockets per origin and the queue behind them; default 32 connections, 4× as many waiting, for up to the headers timeout. */
+  limits?: Partial<ConnectionLimits>
   retry?: Partial<RetryPolicy>
   userAgent?: string
   sleep?: (ms: number) => Promise<void>
@@ -132,6 +138,7 @@ export class GoogleHttp {
   readonly #dispatcher: Dispatcher
   readonly #ownsDispatcher: boolean
   readonly #timeouts: Timeouts
+  readonly #gate: ConnectionGate
   readonly #retry: RetryPolicy
   readonly #userAgent: string
   readonly #sleep: (ms: number) => Promise<void>
@@ -141,13 +148,16 @@ export class GoogleHttp {
     this.#tokens = options.tokens
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
     this.#retry = { ...DEFAULT_RETRY, ...options.retry }
+    const connections = options.limits?.connections ?? DEFAULT_UPSTREAM_CONNECTIONS
+    this.#gate = new ConnectionGate({ connections, maxQueued: connections * 4, maxWaitMs: this.#timeouts.headersMs, ...options.limits })
     this.#ownsDispatcher = options.dispatcher === undefined
     this.#dispatcher = options.dispatcher ?? new Agent({
       connect: { timeout: this.#timeouts.connectMs },
       headersTimeout: this.#timeouts.headersMs,
       bodyTimeout: this.#timeouts.bodyMs,
       keepAliveTimeout: 30_000,
-      connections: 64
+      // The gate admits no more than this many requests per origin, so this pool never queues.
+      connections
     })
     this.#userAgent = options.userAgent ?? 'jobgate'
     this.#sleep = options.sleep ?? defaultSleep
@@ -175,7 +185,8 @@ export class GoogleHttp {
   }
 
   #retryable (err: UpstreamError, mode: RetryMode): boolean {
-    if ((err.retryAfterSeconds ?? 0) > this.#retry.maxRetryAfterSeconds) return false
+    // Waiting again for a full pool helps nobody: the caller is told (and when to come back).
+    if (err.kind === 'queued' || err.kind === 'saturated' || (err.retryAfterSeconds ?? 0) > this.#retry.maxRetryAfterSeconds) return false
     return mode === 'unsafe' ? err.provenUnprocessed : err.transient
   }
 
@@ -192,7 +203,9 @@ export class GoogleHttp {
     const { origin } = new URL(call.url)
     let response: Dispatcher.ResponseData
     let text: string
+    let release: (() => void) | undefined
     try {
+      release = await this.#gate.acquire(origin)
       response = await this.#dispatcher.request({
         origin,
         path: call.url.slice(origin.length),
@@ -205,6 +218,8 @@ export class GoogleHttp {
       text = await response.body.text()
     } catch (err) {
       throw classifyTransportError(err)
+    } finally {
+      release?.()
     }
     if (response.statusCode >= 200 && response.statusCode < 300) {
       try {
