@@ -107,6 +107,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   const access = new JobAccess(config.catalog, !authenticator.anonymous)
   if (authenticator.anonymous) app.log.warn('authentication is off (JOBGATE_AUTH=none): anyone who can reach jobgate can run its jobs')
   for (const id of access.unreachable()) app.log.warn({ job: id }, `job "${id}" lists no principals: nobody can run it`)
+  for (const id of access.envLocked()) app.log.warn({ job: id }, `job "${id}" has no env.allow: with authentication on it accepts no env override but its tenant key (list names in env.allow to open them)`)
   const cloudRun = deps.cloudRun
   const store = deps.idempotencyStore ?? await openOwnStore(app, config)
   const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store })

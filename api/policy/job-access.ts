@@ -1,16 +1,21 @@
 import { principalMatches } from '../auth/index.js'
 import type { JobCatalog, JobEntry } from '../catalog.js'
 import { notFound, permissionDenied } from '../errors.js'
+import { lockEnvWithoutAllowList } from './env-default.js'
 import type { Caller } from './run-policy.js'
 
 /** Which catalog jobs a caller may use: with authentication on, only those whose `principals` name it. */
 export class JobAccess {
   readonly #catalog: JobCatalog
   readonly #authenticated: boolean
+  readonly #envLocked: string[]
 
+  /** With authentication on, jobs without `env.allow` take no env override but their tenant key (env-default.ts). */
   constructor (catalog: JobCatalog, authenticated: boolean) {
-    this.#catalog = catalog
+    const { catalog: effective, locked } = authenticated ? lockEnvWithoutAllowList(catalog) : { catalog, locked: [] }
+    this.#catalog = effective
     this.#authenticated = authenticated
+    this.#envLocked = locked
   }
 
   // Secure default: with authentication on, a job that lists no principals is open to nobody.
@@ -28,6 +33,11 @@ export class JobAccess {
     if (entry === undefined) throw notFound(`job "${id}" is not in jobgate's catalog`)
     if (!this.mayUse(entry, caller)) throw permissionDenied(`${caller.name} may not use job "${id}"`)
     return entry
+  }
+
+  /** Jobs that accept no env override (but their tenant key) because they have no `env.allow`: worth a line in the start-up log. */
+  envLocked (): string[] {
+    return [...this.#envLocked]
   }
 
   /** Jobs nobody can run because they list no principals: worth a line in the start-up log. */

@@ -22,9 +22,16 @@ function allowedByList (name: string, allow: readonly string[]): boolean {
   return allow.some(pattern => pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern)
 }
 
+/** A name that differs from the tenant key only in letter case: case-insensitive readers (pydantic-settings, Windows) would take it as the tenant. */
+const shadowsTenantKey = (name: string, tenantKey: string | undefined): boolean =>
+  tenantKey !== undefined && name !== tenantKey && name.toUpperCase() === tenantKey.toUpperCase()
+
 function checkEnv (entry: JobEntry, env: Record<string, string>): void {
   for (const [name, value] of Object.entries(env)) {
     if (!isEnvName(name)) throw invalidArgument(`env.${name}: not a valid variable name`)
+    if (shadowsTenantKey(name, entry.env.tenantKey)) {
+      throw permissionDenied(`env.${name}: a letter-case variant of job "${entry.id}"'s tenant key ${String(entry.env.tenantKey)}, which only jobgate sets`)
+    }
     // Also for run requests decoded outside the strict body parser (e.g. Pub/Sub message data).
     if (FORBIDDEN_KEYS.has(name)) throw invalidArgument(`env.${name}: not allowed as a variable name`)
     if (isProtectedEnvName(name)) throw invalidArgument(`env.${name}: protected; it cannot be overridden`)

@@ -35,14 +35,23 @@ t.test('protected names are rejected in any case', async t => {
     'GOOGLE_APPLICATION_CREDENTIALS', 'Google_x', 'GOOGLE_CLOUD_PROJECT',
     'NODE_OPTIONS', 'node_options',
     'LD_PRELOAD', 'ld_preload', 'LD_LIBRARY_PATH',
-    'PATH', 'Path'
+    'PATH', 'Path',
+    // Shell start-up files, proxies in any case, runtime options, TLS trust, metadata and emulator hosts, the gcloud SDK (issue 10).
+    'BASH_ENV', 'bash_env', 'ENV', 'SHELLOPTS', 'PS4', 'PROMPT_COMMAND', 'HOME', 'ZDOTDIR',
+    'HTTPS_PROXY', 'http_proxy', 'Https_Proxy', 'ALL_PROXY', 'NO_PROXY', 'no_proxy', 'FTP_PROXY',
+    'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'CLASSPATH', 'PERL5OPT', 'PERL5LIB', 'PYTHONWARNINGS', 'PYTHONSTARTUP',
+    'PYTHONPATH', 'pythonpath', 'BROWSER', 'RUBYOPT', 'RUBYLIB', 'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_EXTRA_CA_CERTS', 'NODE_ENV',
+    'NODE_PATH', 'DOTNET_STARTUP_HOOKS', 'CORECLR_PROFILER_PATH', 'GODEBUG', 'PHPRC', 'GIT_SSH_COMMAND', 'GLIBC_TUNABLES', 'GCONV_PATH',
+    'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'AWS_CA_BUNDLE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH',
+    'GCE_METADATA_HOST', 'GCE_METADATA_IP', 'gce_metadata_root', 'STORAGE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST',
+    'CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'DYLD_INSERT_LIBRARIES'
   ]
   for (const name of protectedNames) {
     t.equal(isProtectedEnvName(name), true, name)
     rejects(t, () => applyRunPolicy(open, { env: { [name]: 'x' } }, free), 'INVALID_ARGUMENT', new RegExp(`^env\\.${name}: protected`))
   }
   // Only the listed names and prefixes: near misses are ordinary names.
-  for (const name of ['PORTS', 'MY_PORT', 'KSERVICE', 'CLOUD_RUNNER', 'GOOGLEX', 'NODE_OPTIONS_X', 'LDX', 'PATHS', 'MYPATH', 'NODE_ENV']) {
+  for (const name of ['PORTS', 'MY_PORT', 'KSERVICE', 'CLOUD_RUNNER', 'GOOGLEX', 'LDX', 'PATHS', 'MYPATH', 'ENVIRONMENT', 'MY_ENV', 'HOMEPAGE', 'PROXYLESS', 'REPORT_DATE', 'TENANT_ID']) {
     t.equal(isProtectedEnvName(name), false, `${name} is not protected`)
   }
 })
@@ -99,6 +108,18 @@ t.test('taskCount and timeoutSeconds limits', async t => {
   rejects(t, () => applyRunPolicy(entry, { timeoutSeconds: 61 }, free), 'INVALID_ARGUMENT', /^timeoutSeconds: 61 exceeds job "echo"'s limit of 60$/)
   rejects(t, () => applyRunPolicy(open, { taskCount: 10_001 }, free), 'INVALID_ARGUMENT', /limit of 10000/)
   rejects(t, () => applyRunPolicy(open, { timeoutSeconds: 86_401 }, free), 'INVALID_ARGUMENT', /limit of 86400/)
+})
+
+t.test('a letter-case variant of the tenant key is 403 for every caller, listed in env.allow or not', async t => {
+  const entry = testEntry({ env: { allow: ['*'], tenantKey: 'TENANT_ID' } })
+  const callers: Caller[] = [{ name: 'ci-acme', tenant: 'acme' }, free]
+  for (const caller of callers) {
+    for (const name of ['tenant_id', 'Tenant_Id', 'TENANT_iD']) {
+      rejects(t, () => applyRunPolicy(entry, { env: { TENANT_ID: 'acme', [name]: 'globex' } }, caller), 'PERMISSION_DENIED', new RegExp(`^env\\.${name}: a letter-case variant of job "echo"'s tenant key TENANT_ID`))
+      rejects(t, () => applyRunPolicy(entry, { env: { [name]: 'acme' } }, caller), 'PERMISSION_DENIED', /letter-case variant/)
+    }
+  }
+  t.ok(applyRunPolicy(entry, { env: { TENANT_ID: 'acme', TENANT_IDS: 'x' } }, free), 'a longer name is another variable')
 })
 
 t.test('tenant scope', async t => {

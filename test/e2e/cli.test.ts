@@ -11,7 +11,7 @@ const KEY = 'ci-key-0123456789abcdef'
 const stack = await startLocalStack(t, {
   JOBGATE_AUTH: 'apikey',
   JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(KEY), principal: 'ci' }] }),
-  JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { principals: ['ci'] } } })
+  JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { env: { allow: ['TENANT_ID', 'ECHO_*'] }, principals: ['ci'] } } })
 })
 
 interface Result { code: number | null, stdout: string, stderr: string }

@@ -149,6 +149,28 @@ const protectedNames = [
   'Path', 'pATH'
 ]
 for (const name of protectedNames) runJson(`protected env ${name}`, { env: { [name]: '/tmp/x' } }, 400)
+// 8b. The families a denylist must know (issue 10): shell start-up files, proxies in any case, runtime options, TLS trust,
+// metadata and emulator hosts, the gcloud SDK. echo allows "*", so only the denylist stops these.
+const protectedFamilies = [
+  'BASH_ENV', 'bash_env', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'HOME', 'ZDOTDIR', 'IFS',
+  'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'Http_Proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy', 'GRPC_PROXY',
+  'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'java_tool_options', 'CLASSPATH', 'PERL5OPT', 'perl5opt', 'PERL5LIB', 'PERL5DB',
+  'PYTHONWARNINGS', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONINSPECT', 'pythonwarnings', 'BROWSER', 'RUBYOPT', 'RUBYLIB',
+  'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_EXTRA_CA_CERTS', 'NODE_PATH', 'node_tls_reject_unauthorized', 'NPM_CONFIG_REGISTRY',
+  'DOTNET_STARTUP_HOOKS', 'CORECLR_PROFILER_PATH', 'GIT_SSH_COMMAND', 'GLIBC_TUNABLES', 'GCONV_PATH', 'DYLD_INSERT_LIBRARIES',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'ssl_cert_file', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'AWS_CA_BUNDLE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH',
+  'GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GCE_METADATA_ROOT', 'gce_metadata_host', 'METADATA_SERVER_DETECTION', 'NO_GCE_CHECK',
+  'STORAGE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST', 'DATASTORE_EMULATOR_HOST', 'BIGTABLE_EMULATOR_HOST',
+  'storage_emulator_host', 'CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN', 'CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE', 'CLOUDSDK_CORE_PROJECT',
+  'cloudsdk_auth_access_token_file', 'GCLOUD_PROJECT'
+]
+for (const name of protectedFamilies) runJson(`protected env family ${name}`, { env: { [name]: 'http://127.0.0.1:9/$(id)' } }, 400)
+// 8c. A job without env.allow, with authentication on: no env override at all (burst lists none).
+for (const name of ['GREETING', 'REPORT_DATE', 'A', 'TENANT_ID', 'BASH_ENV']) runJson(`env ${name} on a job without env.allow`, { env: { [name]: '1' } }, 400, { job: 'burst' })
+// 8d. Letter-case variants of the tenant key: 403, alone or beside the real one.
+for (const env of [{ tenant_id: 'globex' }, { Tenant_Id: 'acme' }, { TENANT_ID: 'acme', tenant_id: 'globex' }, { TENANT_ID: 'acme', tenant_Id: 'acme' }]) {
+  runJson(`tenant key variant ${JSON.stringify(env)}`, { env }, 403, { job: 'tenant-echo', auth: ACME })
+}
 runJson('a protected name among allowed ones', { env: { A: '1', B: '2', NODE_OPTIONS: '--require /tmp/x.js', C: '3' } }, 400)
 
 // 9. Invalid env names: homoglyphs, invisible characters, punctuation.

@@ -53,7 +53,13 @@ export function tenantTests (t: Test, stack: Stack): void {
     assertClientError(t, await start(KEYS.ci, { env: { TENANT_ID: 'acme' } }), 'a caller bound to no tenant', 403)
     assertClientError(t, await start(KEYS.ci, {}), 'a caller bound to no tenant, without a tenant', 403)
     assertClientError(t, await start(KEYS.ops, {}), 'a tenant-free caller that names no tenant', 400)
-    assertClientError(t, await start(KEYS.acme, { env: { tenant_id: 'globex' } }, 'restricted'), 'another letter case is another (unlisted) variable', 400)
+    assertClientError(t, await start(KEYS.acme, { env: { tenant_id: 'globex' } }, 'restricted'), 'another letter case of the tenant key', 403)
+    for (const env of [{ TENANT_ID: 'acme', tenant_id: 'globex' }, { Tenant_Id: 'globex' }, { tenant_ID: 'acme' }]) {
+      const response = await start(KEYS.acme, { env })
+      assertClientError(t, response, `a letter-case variant of the tenant key: ${JSON.stringify(env)}`, 403)
+      t.match(JSON.parse(response.body).error.message, /letter-case variant of job "tenant-echo"'s tenant key TENANT_ID/)
+    }
+    assertClientError(t, await start(KEYS.ops, { env: { TENANT_ID: 'acme', tenant_id: 'globex' } }), 'a tenant-free caller cannot send a variant either', 403)
     t.equal(stack.emulator.requests.length, before, 'no upstream call in any denied case')
   })
 
