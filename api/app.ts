@@ -16,6 +16,7 @@ import { sendError, toApiError } from './http-errors.js'
 import { acceptOnlyStrictJson } from './json-body.js'
 import { strictValidatorCompiler } from './strict-query.js'
 import { loggerOptions, traceFields } from './log.js'
+import { PerCallerConcurrency } from './policy/concurrency-limit.js'
 import { JobAccess } from './policy/job-access.js'
 import type { Caller } from './policy/run-policy.js'
 import { healthRoutes } from './routes/health.js'
@@ -111,7 +112,7 @@ export async function buildApp (config: Config, deps: AppDeps): Promise<FastifyI
   const cloudRun = deps.cloudRun
   const store = deps.idempotencyStore ?? await openOwnStore(app, config)
   const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store })
-  const context = { access, cloudRun, starter, runsPerMinute: config.rateLimitPerMinute }
+  const context = { access, cloudRun, starter, runsPerMinute: config.rateLimitPerMinute, waits: new PerCallerConcurrency(config.maxWaitsPerCaller) }
   await app.register(healthRoutes, { ready: deps.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)

@@ -3,6 +3,7 @@ import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './google/connection-gate.js'
+import { DEFAULT_MAX_WAITS_PER_CALLER } from './policy/concurrency-limit.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
 export type Mode = 'local' | 'cloud'
@@ -26,6 +27,8 @@ export interface Config {
   upstreamConnections: number
   /** Runs each principal may start per minute (JOBGATE_RATE_LIMIT). */
   rateLimitPerMinute: number
+  /** Concurrent `?wait` requests and event streams per principal and tenant (JOBGATE_MAX_WAITS). */
+  maxWaitsPerCaller: number
   /** Idempotency-Key and event deduplication (JOBGATE_IDEMPOTENCY*). */
   idempotency: IdempotencyConfig
 }
@@ -96,6 +99,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000),
     upstreamConnections: parsePositiveInt('JOBGATE_UPSTREAM_CONNECTIONS', env.JOBGATE_UPSTREAM_CONNECTIONS, DEFAULT_UPSTREAM_CONNECTIONS, 1_000),
     rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000),
+    maxWaitsPerCaller: parsePositiveInt('JOBGATE_MAX_WAITS', env.JOBGATE_MAX_WAITS, DEFAULT_MAX_WAITS_PER_CALLER, 10_000),
     idempotency: loadIdempotencyConfig(env)
   }
   if (project !== undefined) config.project = project

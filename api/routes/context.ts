@@ -1,4 +1,5 @@
 import type { CloudRunClient } from '../cloudrun/client.js'
+import type { PerCallerConcurrency } from '../policy/concurrency-limit.js'
 import type { JobAccess } from '../policy/job-access.js'
 import type { RunStarter } from '../runs/starter.js'
 
@@ -9,4 +10,6 @@ export interface RouteContext {
   starter: RunStarter
   /** Per-principal budget for routes that start runs. */
   runsPerMinute: number
+  /** Concurrent held requests (`?wait`, event streams) per caller. */
+  waits: PerCallerConcurrency
 }

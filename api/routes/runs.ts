@@ -20,7 +20,7 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, runsPerMinute }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, runsPerMinute, waits }) => {
   app.post('/v1/jobs/:job/runs', {
     config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
     onError: auditRefusals('api'),
@@ -56,7 +56,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     const runs = runsVisibleTo(cloudRun, request.caller)
     const waitSeconds = request.query.wait ?? 0
     if (waitSeconds === 0) return toRun(entry.id, await runs.getExecution(entry, request.params.run))
-    return await waitForRun(runs, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) })
+    return await waits.hold(request.caller, async () => await waitForRun(runs, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) }))
   })
 
   app.get('/v1/jobs/:job/runs', {
