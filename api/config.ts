@@ -67,9 +67,10 @@ function parsePositiveInt (variable: string, value: string | undefined, fallback
   return number
 }
 
+/** Cloud mode needs an explicit signal: Cloud Shell and many gcloud users' shells set GOOGLE_CLOUD_PROJECT everywhere. */
 function parseMode (env: NodeJS.ProcessEnv): Mode {
   const value = env.JOBGATE_MODE
-  if (!set(value)) return set(env.K_SERVICE) || set(env.GOOGLE_CLOUD_PROJECT) ? 'cloud' : 'local'
+  if (!set(value)) return set(env.K_SERVICE) ? 'cloud' : 'local'
   if (value !== 'local' && value !== 'cloud') throw new ConfigError('JOBGATE_MODE', `"${value}" must be "local" or "cloud"`)
   return value
 }

@@ -39,6 +39,7 @@ export function localBanner (apiUrl: string, local: LocalMode): string {
     '',
     `jobgate is running in local mode at ${apiUrl}`,
     `  Cloud Run emulator: ${local.emulator.url} (jobs run as local processes; no Google account used)`,
+    `  Project:            ${local.emulator.projectId} (the emulator pretends to be it; GOOGLE_CLOUD_PROJECT sets it, JOBGATE_MODE=cloud uses the real one)`,
     `  API docs:           ${apiUrl}/docs`,
     '',
     'Start a run:',

@@ -4,7 +4,7 @@ import { selfLink, taskSpecOf, type JobRecord } from './jobs.js'
 import type { LogStore } from './logs.js'
 import type { ExecutionTemplate } from './overrides.js'
 import {
-  API_VERSION, executionLogUri, JOB_LABEL, LOCATION_LABEL, withoutZeros,
+  API_VERSION, CREATOR_ANNOTATION, executionLogUri, JOB_LABEL, JOB_UID_LABEL, LOCATION_LABEL, withoutZeros,
   type ConditionStatus, type V1Condition, type V1Execution, type V1ExecutionReference
 } from './resources.js'
 import type { Runner, TaskExit, TaskProcess } from './runner.js'
@@ -42,6 +42,8 @@ export interface ExecutionContext {
   logs: LogStore
   log: (line: string) => void
   projectNumber: string
+  /** Who started the execution (its creator annotation). */
+  caller: string
 }
 
 const conditionTypes = ['Completed', 'ResourcesAvailable', 'Started'] as const
@@ -252,7 +254,9 @@ export class ExecutionRun {
         resourceVersion: String(this.version),
         creationTimestamp: this.createdAt.toISOString(),
         selfLink: selfLink(this.context.projectNumber, 'executions', this.name),
-        labels: { [LOCATION_LABEL]: region, [JOB_LABEL]: job, 'run.googleapis.com/jobUid': jobUid },
+        // The job's template metadata, then what Cloud Run sets on every execution.
+        labels: { ...this.template.templateLabels, [LOCATION_LABEL]: region, [JOB_LABEL]: job, [JOB_UID_LABEL]: jobUid },
+        annotations: { ...this.template.templateAnnotations, [CREATOR_ANNOTATION]: this.context.caller },
         ownerReferences: [{ apiVersion: API_VERSION, kind: 'Job', name: job, uid: jobUid, controller: true, blockOwnerDeletion: true }]
       },
       spec: {

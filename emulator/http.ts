@@ -25,6 +25,17 @@ export interface EmulatorResponse {
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024
 
+/**
+ * The path and query of a request target. A client behind an HTTP proxy setting (gcloud with
+ * `proxy/*` pointed here) sends the absolute form, `http://us-central1-127.0.0.1:P/apis/…`, whose
+ * made-up host WHATWG URL parsing rejects, so the scheme and authority are cut off as text.
+ */
+export function originForm (target: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target)?.[0] ?? ''
+  const rest = target.slice(authority.length)
+  return rest.startsWith('/') ? rest : `/${rest}`
+}
+
 /** Reads the whole body (up to MAX_BODY_BYTES) and parses it as JSON when there is one. */
 export async function readRequest (req: IncomingMessage): Promise<EmulatorRequest> {
   const chunks: Buffer[] = []
@@ -35,11 +46,12 @@ export async function readRequest (req: IncomingMessage): Promise<EmulatorReques
     chunks.push(chunk)
   }
   const rawBody = Buffer.concat(chunks).toString('utf8')
-  const target = new URL(req.url ?? '/', 'http://emulator.invalid')
+  const url = originForm(req.url ?? '/')
+  const target = new URL(url, 'http://emulator.invalid')
   const request: EmulatorRequest = {
     method: req.method ?? 'GET',
     path: target.pathname,
-    url: req.url ?? '/',
+    url,
     query: target.searchParams,
     headers: req.headers,
     body: undefined,

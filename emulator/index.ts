@@ -70,7 +70,8 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const projects = new Projects(projectId, options.projectNumber ?? '123456789012')
   const log = options.logger ?? (() => {})
   const serviceAccount = (project: string): string => `${projects.numberOf(project)}-compute@developer.gserviceaccount.com`
-  const jobDefaults: JobDefaults = { region, command: defaultJobCommand(), serviceAccountName: serviceAccount }
+  const caller = serviceAccount(projectId)
+  const jobDefaults: JobDefaults = { region, command: defaultJobCommand(), serviceAccountName: serviceAccount, caller }
   if (!existsSync(companionJobPath())) log(`warning: ${companionJobPath()} does not exist yet; run \`npm run build\` before running jobs that use the default command`)
 
   const tokens = new TokenIssuer(options.tokenLifetimeSeconds ?? 3600)
@@ -81,7 +82,7 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const runner = new Runner(options.killGraceMs ?? 2000)
   const faults = new FaultInjector()
   const requests: RecordedRequest[] = []
-  const executionContext = (project: string): ExecutionContext => ({ runner, logs, log, projectNumber: projects.numberOf(project) })
+  const executionContext = (project: string): ExecutionContext => ({ runner, logs, log, projectNumber: projects.numberOf(project), caller })
   const addJob = (job: EmulatorJob): void => jobs.put(jobFromConfig(job, jobDefaults))
   for (const job of options.jobs ?? []) addJob(job)
 

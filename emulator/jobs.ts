@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { GoogleError, invalidArgument, resourceNotFound } from './errors.js'
 import type { EmulatorJob } from './options.js'
 import type { Projects } from './projects.js'
+import { checkMessage } from './schema.js'
 import {
-  API_VERSION, LOCATION_LABEL, withoutZeros,
-  type V1Container, type V1EnvVar, type V1ExecutionReference, type V1Job, type V1TaskSpec
+  API_VERSION, CREATOR_ANNOTATION, LAST_MODIFIER_ANNOTATION, LAST_UPDATED_LABEL, LAUNCH_STAGE_ANNOTATION, LOCATION_LABEL, withoutZeros,
+  type V1Container, type V1EnvVar, type V1ExecutionReference, type V1Job, type V1TaskSpec, type V1TemplateMetadata
 } from './resources.js'
 import { asRecord, optionalInteger, optionalString, optionalStringArray } from './wire.js'
 
@@ -23,9 +24,19 @@ export interface JobRecord {
   uid: string
   generation: number
   createdAt: Date
+  /** When the job's template last changed, and by whom (Cloud Run's lastUpdatedTime label and creator/lastModifier annotations). */
+  updatedAt: Date
+  creator: string
+  lastModifier: string
   labels: Record<string, string>
   annotations: Record<string, string>
+  /** `spec.template.metadata`: what each execution's metadata starts from. */
+  templateLabels: Record<string, string>
+  templateAnnotations: Record<string, string>
   containerName: string
+  /** Container and TaskSpec fields the emulator stores and returns but does not act on (resources, ports, volumes, …). */
+  containerExtras: Record<string, unknown>
+  taskSpecExtras: Record<string, unknown>
   image: string
   command: string[]
   args: string[]
@@ -67,6 +78,14 @@ export interface JobDefaults {
   region: string
   command: string[]
   serviceAccountName: (project: string) => string
+  /** Who calls the API: tokens carry no identity, so every caller is the metadata server's service account. */
+  caller: string
+}
+
+/** The parts of a record every new job starts with. */
+function newIdentity (defaults: JobDefaults): Pick<JobRecord, 'uid' | 'generation' | 'createdAt' | 'updatedAt' | 'creator' | 'lastModifier'> {
+  const now = new Date()
+  return { uid: randomUUID(), generation: 1, createdAt: now, updatedAt: now, creator: defaults.caller, lastModifier: defaults.caller }
 }
 
 /** Builds the record of a job given to the emulator in code or configuration. */
@@ -79,12 +98,14 @@ export function jobFromConfig (job: EmulatorJob, defaults: JobDefaults): JobReco
     project: job.project,
     region: job.region ?? defaults.region,
     name: job.name,
-    uid: randomUUID(),
-    generation: 1,
-    createdAt: new Date(),
+    ...newIdentity(defaults),
     labels: {},
     annotations: {},
+    templateLabels: {},
+    templateAnnotations: {},
     containerName: job.containerName ?? 'job',
+    containerExtras: {},
+    taskSpecExtras: {},
     image: `emulator.local/${job.name}:latest`,
     command: job.command ?? defaults.command,
     args: job.args ?? [],
@@ -97,15 +118,28 @@ export function jobFromConfig (job: EmulatorJob, defaults: JobDefaults): JobReco
   }
 }
 
-/** Reads a v1 Job body (create/replace) into a record; only what the emulator can honour is kept. */
+const modelledContainerFields = ['name', 'image', 'command', 'args', 'env']
+const modelledTaskSpecFields = ['containers', 'maxRetries', 'timeoutSeconds', 'serviceAccountName']
+
+function extras (record: Record<string, unknown>, modelled: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([key, value]) => !modelled.includes(key) && value !== null))
+}
+
+/**
+ * Reads a v1 Job body (create, or replace: the whole job, so what it leaves out is reset). The body
+ * must be a valid v1 Job (unknown fields are a 400); output-only fields (status, uid, …) are ignored.
+ */
 export function jobFromResource (project: string, body: unknown, defaults: JobDefaults): JobRecord {
+  checkMessage(body, 'Job', 'job')
   const job = asRecord(body, 'job')
   const metadata = asRecord(job.metadata ?? {}, 'metadata')
   const name = optionalString(metadata.name, 'metadata.name')
   if (!name) throw invalidArgument('metadata.name: Required.')
   if (!jobNamePattern.test(name)) throw invalidArgument(`metadata.name: '${name}' must use only lowercase alphanumeric characters and dashes, cannot begin or end with a dash, and cannot be longer than 63 characters.`)
   const labels = stringMap(metadata.labels, 'metadata.labels')
-  const executionSpec = asRecord(asRecord(asRecord(job.spec ?? {}, 'spec').template ?? {}, 'spec.template').spec ?? {}, 'spec.template.spec')
+  const template = asRecord(asRecord(job.spec ?? {}, 'spec').template ?? {}, 'spec.template')
+  const templateMetadata = asRecord(template.metadata ?? {}, 'spec.template.metadata')
+  const executionSpec = asRecord(template.spec ?? {}, 'spec.template.spec')
   const taskSpecPath = 'spec.template.spec.template.spec'
   const taskSpec = asRecord(asRecord(executionSpec.template ?? {}, 'spec.template.spec.template').spec ?? {}, taskSpecPath)
   const containers = taskSpec.containers
@@ -120,12 +154,14 @@ export function jobFromResource (project: string, body: unknown, defaults: JobDe
     project,
     region: labels[LOCATION_LABEL] ?? defaults.region,
     name,
-    uid: randomUUID(),
-    generation: 1,
-    createdAt: new Date(),
-    labels,
-    annotations: stringMap(metadata.annotations, 'metadata.annotations'),
-    containerName: optionalString(container.name, `${taskSpecPath}.containers[0].name`) ?? 'job',
+    ...newIdentity(defaults),
+    labels: withoutServerLabels(labels),
+    annotations: withoutServerAnnotations(stringMap(metadata.annotations, 'metadata.annotations')),
+    templateLabels: stringMap(templateMetadata.labels, 'spec.template.metadata.labels'),
+    templateAnnotations: stringMap(templateMetadata.annotations, 'spec.template.metadata.annotations'),
+    containerName: optionalString(container.name, `${taskSpecPath}.containers[0].name`) || 'job',
+    containerExtras: extras(container, modelledContainerFields),
+    taskSpecExtras: extras(taskSpec, modelledTaskSpecFields),
     image,
     // An empty command is no command (proto3), so the "image's entrypoint", the default, applies.
     command: nonEmpty(optionalStringArray(container.command, `${taskSpecPath}.containers[0].command`)) ?? defaults.command,
@@ -135,8 +171,19 @@ export function jobFromResource (project: string, body: unknown, defaults: JobDe
     parallelism: checkRange('spec.template.spec.parallelism', optionalInteger(executionSpec.parallelism, 'spec.template.spec.parallelism') ?? 0, 0, MAX_TASK_COUNT),
     maxRetries: checkRange(`${taskSpecPath}.maxRetries`, optionalInteger(taskSpec.maxRetries, `${taskSpecPath}.maxRetries`) ?? 3, 0, MAX_RETRIES),
     timeoutSeconds: checkRange(`${taskSpecPath}.timeoutSeconds`, optionalInteger(timeout, `${taskSpecPath}.timeoutSeconds`) ?? 600, 1, MAX_TIMEOUT_SECONDS),
-    serviceAccountName: optionalString(taskSpec.serviceAccountName, `${taskSpecPath}.serviceAccountName`) ?? defaults.serviceAccountName(project)
+    serviceAccountName: optionalString(taskSpec.serviceAccountName, `${taskSpecPath}.serviceAccountName`) || defaults.serviceAccountName(project)
   }
+}
+
+/** Labels and annotations Cloud Run sets itself: what a client sends for them is replaced. */
+function withoutServerLabels (labels: Record<string, string>): Record<string, string> {
+  const { [LAST_UPDATED_LABEL]: _updated, ...rest } = labels
+  return rest
+}
+
+function withoutServerAnnotations (annotations: Record<string, string>): Record<string, string> {
+  const { [CREATOR_ANNOTATION]: _creator, [LAST_MODIFIER_ANNOTATION]: _modifier, ...rest } = annotations
+  return rest
 }
 
 function nonEmpty (list: string[] | undefined): string[] | undefined {
@@ -153,13 +200,20 @@ function stringMap (raw: unknown, field: string): Record<string, string> {
 }
 
 /** The task template shared by a job and its executions. */
-export function taskSpecOf (template: Pick<JobRecord, 'containerName' | 'image' | 'command' | 'args' | 'env' | 'maxRetries' | 'timeoutSeconds' | 'serviceAccountName'>): V1TaskSpec {
-  const container: V1Container = { name: template.containerName, image: template.image, command: template.command }
+export function taskSpecOf (template: Pick<JobRecord, 'containerName' | 'containerExtras' | 'taskSpecExtras' | 'image' | 'command' | 'args' | 'env' | 'maxRetries' | 'timeoutSeconds' | 'serviceAccountName'>): V1TaskSpec {
+  const container: V1Container = { ...template.containerExtras, name: template.containerName, image: template.image, command: template.command }
   if (template.args.length > 0) container.args = template.args
   if (template.env.length > 0) container.env = template.env
-  const spec: V1TaskSpec = { containers: [container], timeoutSeconds: String(template.timeoutSeconds), serviceAccountName: template.serviceAccountName }
-  if (template.maxRetries > 0) spec.maxRetries = template.maxRetries
-  return spec
+  // maxRetries is sent even when 0: it is an `optional` field, and a client replacing the job must not turn 0 into the default 3.
+  return { ...template.taskSpecExtras, containers: [container], maxRetries: template.maxRetries, timeoutSeconds: String(template.timeoutSeconds), serviceAccountName: template.serviceAccountName }
+}
+
+/** `metadata.labels`/`annotations` of a template, leaving out what is empty, as the API does. */
+export function templateMetadata (labels: Record<string, string>, annotations: Record<string, string>): V1TemplateMetadata {
+  const metadata: V1TemplateMetadata = {}
+  if (Object.keys(labels).length > 0) metadata.labels = labels
+  if (Object.keys(annotations).length > 0) metadata.annotations = annotations
+  return metadata
 }
 
 export function selfLink (projectNumber: string, collection: 'jobs' | 'executions', name: string): string {
@@ -179,17 +233,18 @@ export function jobResource (job: JobRecord, projectNumber: string, executions: 
       resourceVersion: `${job.generation}-${executions.count}`,
       creationTimestamp: job.createdAt.toISOString(),
       selfLink: selfLink(projectNumber, 'jobs', job.name),
-      labels: { ...job.labels, [LOCATION_LABEL]: job.region },
-      annotations: { 'run.googleapis.com/launch-stage': 'GA', ...job.annotations }
+      labels: { ...job.labels, [LOCATION_LABEL]: job.region, [LAST_UPDATED_LABEL]: job.updatedAt.toISOString() },
+      annotations: { [LAUNCH_STAGE_ANNOTATION]: 'GA', ...job.annotations, [CREATOR_ANNOTATION]: job.creator, [LAST_MODIFIER_ANNOTATION]: job.lastModifier }
     },
     spec: {
       template: {
+        metadata: templateMetadata(job.templateLabels, job.templateAnnotations),
         spec: { ...withoutZeros({ taskCount: job.taskCount, parallelism: job.parallelism }), template: { spec: taskSpecOf(job) } }
       }
     },
     status: {
       observedGeneration: job.generation,
-      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: job.createdAt.toISOString() }],
+      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: job.updatedAt.toISOString() }],
       ...withoutZeros({ executionCount: executions.count })
     }
   }
@@ -234,9 +289,9 @@ export class JobStore {
     return job
   }
 
-  /** Replaces the template of an existing job, keeping its identity. */
+  /** Replaces the whole job (PUT), keeping its identity and creator; each replace is a new generation. */
   replace (existing: JobRecord, update: JobRecord): JobRecord {
-    const replaced: JobRecord = { ...update, uid: existing.uid, createdAt: existing.createdAt, generation: existing.generation + 1 }
+    const replaced: JobRecord = { ...update, uid: existing.uid, createdAt: existing.createdAt, creator: existing.creator, generation: existing.generation + 1 }
     this.put(replaced)
     return replaced
   }

@@ -19,7 +19,7 @@ export interface Overrides {
 }
 
 /** What an execution runs: the job's template with the run's overrides applied. */
-export type ExecutionTemplate = Pick<JobRecord, 'containerName' | 'image' | 'command' | 'args' | 'env' | 'taskCount' | 'parallelism' | 'maxRetries' | 'timeoutSeconds' | 'serviceAccountName'>
+export type ExecutionTemplate = Pick<JobRecord, 'templateLabels' | 'templateAnnotations' | 'containerName' | 'containerExtras' | 'taskSpecExtras' | 'image' | 'command' | 'args' | 'env' | 'taskCount' | 'parallelism' | 'maxRetries' | 'timeoutSeconds' | 'serviceAccountName'>
 
 /**
  * Parses a `RunJobRequest` body strictly (unknown fields are a 400, as on Google's front end).
@@ -79,7 +79,11 @@ export function mergeEnv (env: V1EnvVar[], changes: V1EnvVar[]): V1EnvVar[] {
 /** The job's template with `overrides` applied: env merged, args replaced or cleared, counts replaced. */
 export function applyOverrides (job: JobRecord, overrides: Overrides | undefined): ExecutionTemplate {
   const template: ExecutionTemplate = {
+    templateLabels: job.templateLabels,
+    templateAnnotations: job.templateAnnotations,
     containerName: job.containerName,
+    containerExtras: job.containerExtras,
+    taskSpecExtras: job.taskSpecExtras,
     image: job.image,
     command: job.command,
     args: job.args,
@@ -91,10 +95,11 @@ export function applyOverrides (job: JobRecord, overrides: Overrides | undefined
     serviceAccountName: job.serviceAccountName
   }
   const seen = new Set<string>()
-  for (const override of overrides?.containerOverrides ?? []) {
+  for (const [i, override] of (overrides?.containerOverrides ?? []).entries()) {
     const target = override.name ?? job.containerName
-    if (target !== job.containerName) throw invalidArgument(`Container override '${target}' does not match any container of job '${job.name}' (its container is '${job.containerName}').`)
-    if (seen.has(target)) throw invalidArgument(`Container '${target}' is overridden more than once.`)
+    const at = `overrides.container_overrides[${i}].name`
+    if (target !== job.containerName) throw invalidArgument(`${at}: container override '${target}' does not match any container of job '${job.name}' (its container is '${job.containerName}').`)
+    if (seen.has(target)) throw invalidArgument(`${at}: container '${target}' is overridden more than once.`)
     seen.add(target)
     if (override.clearArgs) template.args = []
     else if (override.args !== undefined && override.args.length > 0) template.args = override.args

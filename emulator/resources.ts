@@ -5,7 +5,13 @@
 
 export const API_VERSION = 'run.googleapis.com/v1'
 export const JOB_LABEL = 'run.googleapis.com/job'
+export const JOB_UID_LABEL = 'run.googleapis.com/jobUid'
 export const LOCATION_LABEL = 'cloud.googleapis.com/location'
+/** What gcloud reads for "Last updated on … by …" and the CREATED BY / RUN BY columns. */
+export const LAST_UPDATED_LABEL = 'run.googleapis.com/lastUpdatedTime'
+export const CREATOR_ANNOTATION = 'run.googleapis.com/creator'
+export const LAST_MODIFIER_ANNOTATION = 'run.googleapis.com/lastModifier'
+export const LAUNCH_STAGE_ANNOTATION = 'run.googleapis.com/launch-stage'
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown'
 
@@ -21,6 +27,7 @@ export interface V1Condition {
 export interface V1EnvVar { name: string, value?: string }
 
 export interface V1Container {
+  [extra: string]: unknown
   name: string
   image: string
   command?: string[]
@@ -42,12 +49,15 @@ export interface V1ObjectMeta {
 }
 
 export interface V1TaskSpec {
+  [extra: string]: unknown
   containers: V1Container[]
   maxRetries?: number
   /** int64 in the API, hence a string on the wire. */
   timeoutSeconds: string
   serviceAccountName: string
 }
+
+export interface V1TemplateMetadata { labels?: Record<string, string>, annotations?: Record<string, string> }
 
 export interface V1ExecutionSpec {
   taskCount?: number
@@ -87,7 +97,7 @@ export interface V1Job {
   apiVersion: string
   kind: 'Job'
   metadata: V1ObjectMeta
-  spec: { template: { metadata?: { labels?: Record<string, string>, annotations?: Record<string, string> }, spec: V1ExecutionSpec } }
+  spec: { template: { metadata: V1TemplateMetadata, spec: V1ExecutionSpec } }
   status: { observedGeneration: number, conditions: V1Condition[], executionCount?: number, latestCreatedExecution?: V1ExecutionReference }
 }
 

@@ -40,8 +40,10 @@ export class EmulatorServer {
   private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now()
     let response: EmulatorResponse
+    let path = (req.url ?? '').split('?')[0]
     try {
       const request = await readRequest(req)
+      path = request.path
       this.deps.requests.push({ method: request.method, path: request.path, url: request.url, headers: request.headers, body: request.body ?? (request.rawBody || undefined), time: new Date() })
       const failure = this.deps.faults.take(request.method, request.url)
       if (failure?.delayMs) await this.delay(failure.delayMs)
@@ -54,7 +56,7 @@ export class EmulatorServer {
     } catch (error) {
       response = errorResponse(error)
     }
-    this.deps.log(`${req.method} ${(req.url ?? '').split('?')[0]} → ${response.status} (${Date.now() - started} ms)`)
+    this.deps.log(`${req.method} ${path} → ${response.status} (${Date.now() - started} ms)`)
     send(res, response)
   }
 

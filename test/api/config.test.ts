@@ -37,11 +37,15 @@ t.test('empty strings count as unset', async t => {
   t.equal(config.region, 'us-central1')
 })
 
-t.test('JOBGATE_MODE: explicit, or inferred from K_SERVICE / GOOGLE_CLOUD_PROJECT', async t => {
+t.test('JOBGATE_MODE: explicit, or cloud on Cloud Run (K_SERVICE); GOOGLE_CLOUD_PROJECT alone stays local', async t => {
   t.equal(loadConfig({ JOBGATE_MODE: 'local' }).mode, 'local')
   t.equal(loadConfig({ JOBGATE_MODE: 'local', GOOGLE_CLOUD_PROJECT: 'my-project' }).mode, 'local', 'explicit wins')
   t.equal(loadConfig({ ...CLOUD }).mode, 'cloud')
-  t.equal(loadConfig({ GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: CLOUD.JOBGATE_JOBS }).mode, 'cloud', 'inferred from GOOGLE_CLOUD_PROJECT')
+  // Cloud Shell sets GOOGLE_CLOUD_PROJECT in every shell: `npm start` there must still be local mode, as that project.
+  const shell = loadConfig({ GOOGLE_CLOUD_PROJECT: 'my-project-1' })
+  t.equal(shell.mode, 'local', 'not inferred from GOOGLE_CLOUD_PROJECT')
+  t.equal(shell.project, 'my-project-1')
+  t.equal(shell.catalog.get('echo')?.project, 'my-project-1', 'the echo job lives in that project')
   refuses(t, { K_SERVICE: 'jobgate' }, 'JOBGATE_JOBS', /no job catalog/)
   t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: '{"jobs":{"echo":{"project":"other-project"}}}' }).mode, 'cloud', 'inferred from K_SERVICE')
   refuses(t, { JOBGATE_MODE: 'remote' }, 'JOBGATE_MODE', /"remote" must be "local" or "cloud"/)

@@ -103,7 +103,7 @@ t.test('bad RunJobRequests are 400 INVALID_ARGUMENT and start nothing', async t 
     ['reserved env', overrides({ env: { CLOUD_RUN_TASK_INDEX: '9' } }), /reserved env names were provided: CLOUD_RUN_TASK_INDEX/],
     ['env without name', { overrides: { containerOverrides: [{ env: [{ value: 'x' }] }] } }, /env\[0\]\.name: Required/],
     ['env from a secret', { overrides: { containerOverrides: [{ env: [{ name: 'A', valueFrom: {} }] }] } }, /secrets are not supported/],
-    ['wrong container name', { overrides: { containerOverrides: [{ name: 'sidecar', args: ['x'] }] } }, /Container override 'sidecar' does not match/],
+    ['wrong container name', { overrides: { containerOverrides: [{ name: 'sidecar', args: ['x'] }] } }, /overrides\.container_overrides\[0\]\.name: container override 'sidecar' does not match/],
     ['same container twice', { overrides: { containerOverrides: [{ args: ['a'] }, { name: 'job', args: ['b'] }] } }, /overridden more than once/],
     ['containerOverrides not a list', { overrides: { containerOverrides: {} } }, /expected a list/],
     ['args not strings', { overrides: { containerOverrides: [{ args: [1] }] } }, /expected a list of strings/],
@@ -161,7 +161,7 @@ t.test('jobs: create, get, list with paging, replace, delete', async t => {
     ['bad name', { metadata: { name: 'Bad_Name' } }, /lowercase alphanumeric/],
     ['no container', { metadata: { name: 'x' } }, /exactly one container/],
     ['no image', { metadata: { name: 'x' }, spec: { template: { spec: { template: { spec: { containers: [{}] } } } } } }, /image: Required/],
-    ['label not a string', { metadata: { name: 'x', labels: { a: 1 } } }, /metadata\.labels\.a: must be a string/],
+    ['label not a string', { metadata: { name: 'x', labels: { a: 1 } } }, /Invalid value at 'job\.metadata\.labels\["a"\]' \(TYPE_STRING\), 1/],
     ['too many retries', body('x', { maxRetries: 11 }), /maxRetries: must be between 0 and 10/]
   ] as const) {
     t.match(await api('POST', runPath(project, 'jobs'), bad), { status: 400, body: { error: { message } } }, why)

@@ -1,0 +1,24 @@
+import t from 'tap'
+import { spawnApiServer } from '../helpers/spawn-api-server.js'
+
+// Cloud Shell (and many gcloud users' shells) always set GOOGLE_CLOUD_PROJECT. There, `npm start`
+// (node dist/api/server.js) must still start local mode, as that project, and run the echo job.
+t.test('with only GOOGLE_CLOUD_PROJECT set, npm start is local mode pretending to be that project', async t => {
+  const server = await spawnApiServer({ GOOGLE_CLOUD_PROJECT: 'my-project-1' })
+  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+
+  const listening = server.stdout.map(line => JSON.parse(line) as Record<string, unknown>).find(entry => String(entry.message).startsWith('jobgate listening'))
+  t.match(listening, { mode: 'local', jobs: ['echo'] })
+  t.match(server.stderr(), /jobgate is running in local mode at http:\/\/127\.0\.0\.1:\d+/)
+  t.match(server.stderr(), /Project: +my-project-1 \(the emulator pretends to be it/, 'the banner names the project')
+  t.notMatch(server.stderr(), /JOBGATE_JOBS|configuration error/)
+
+  const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ args: ['hi'] }) })
+  const run = await started.json() as { name: string }
+  t.equal(started.status, 202, JSON.stringify(run))
+  const done = await (await fetch(`${server.url}/v1/jobs/echo/runs/${run.name}?wait=30`)).json() as { state: string }
+  t.equal(done.state, 'SUCCEEDED', 'the echo job ran in the embedded emulator')
+
+  server.child.kill('SIGTERM')
+  t.match(await server.exited, { code: 0 })
+})
