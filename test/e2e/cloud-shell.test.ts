@@ -4,7 +4,7 @@ import { spawnApiServer } from '../helpers/spawn-api-server.js'
 // Cloud Shell (and many gcloud users' shells) always set GOOGLE_CLOUD_PROJECT. There, `npm start`
 // (node dist/api/server.js) must still start local mode, as that project, and run the echo job.
 t.test('with only GOOGLE_CLOUD_PROJECT set, npm start is local mode pretending to be that project', async t => {
-  const server = await spawnApiServer({ GOOGLE_CLOUD_PROJECT: 'my-project-1' })
+  const server = await spawnApiServer({ GOOGLE_CLOUD_PROJECT: 'my-project-1' }, 60_000)
   t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
 
   const listening = server.stdout.map(line => JSON.parse(line) as Record<string, unknown>).find(entry => String(entry.message).startsWith('jobgate listening'))
