@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import t from 'tap'
 import type { Page } from 'playwright-core'
+import { accessibilityProblems } from '../helpers/a11y.js'
 import { findChromium, launchChromium } from '../helpers/chromium.js'
 import { call, startLocalStack } from '../helpers/local-stack.js'
 
@@ -40,7 +41,7 @@ if (executablePath === undefined) {
 
     await page.getByRole('link', { name: 'echo' }).click()
     await page.getByLabel('Args').fill('hello\nworld')
-    await page.getByLabel('Environment').fill('TENANT_ID=acme\nREPORT_DATE=2026-11-23')
+    await page.getByLabel('Environment').fill('TENANT_ID=acme\nREPORT_DATE=2026-11-23\nAPI_TOKEN=s3cr3t')
     await page.getByLabel('Tasks').fill('2')
     await page.getByLabel('Timeout (seconds)').fill('60')
     await page.getByRole('button', { name: 'Start run' }).dblclick()
@@ -52,10 +53,13 @@ if (executablePath === undefined) {
     t.match(seen.posts[0]?.['idempotency-key'], /^[0-9a-f]{32}$/, 'with an Idempotency-Key')
     t.match(await page.locator('#progress-text').textContent(), '2 succeeded · 0 failed · 0 running · 0 cancelled · of 2')
     const overrides = page.locator('table.overrides tbody tr')
-    t.equal(await overrides.count(), 2, 'both env overrides are listed')
+    t.equal(await overrides.count(), 3, 'every env override is listed')
     t.equal(await overrides.filter({ hasText: 'TENANT_ID' }).locator('td').last().textContent(), 'arrived')
+    t.same(await overrides.filter({ hasText: 'API_TOKEN' }).locator('td').allTextContents(), ['[REDACTED]', 'arrived (value redacted in logs)'])
+    t.notMatch(await page.content(), 's3cr3t', 'a secret the job redacts is not shown on the run page')
     t.same(await page.locator('ol.args li').allTextContents(), ['hello', 'world'], 'the echoed args are set apart')
     t.ok(await page.getByRole('button', { name: 'Cancel run…' }).isHidden(), 'an ended run offers no cancel')
+    t.same(await accessibilityProblems(page), [], 'run page: contrast and names')
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: `${ARTIFACTS}run-succeeded.png`, fullPage: true })
 
@@ -66,8 +70,11 @@ if (executablePath === undefined) {
     await page.waitForURL(/#\/jobs\/echo\/runs\/echo-/, WAIT)
     await page.locator('.log', { hasText: 'sleeping' }).waitFor(WAIT)
     await page.getByRole('button', { name: 'Cancel run…' }).click()
+    await page.keyboard.press('Escape')
+    await page.getByRole('dialog').waitFor({ state: 'hidden', ...WAIT })
+    await page.getByRole('button', { name: 'Cancel run…' }).click()
     await page.getByRole('button', { name: 'Keep it running' }).click()
-    t.equal(await page.locator('.state .badge').textContent(), 'RUNNING', 'not cancelled without confirmation')
+    t.equal(await page.locator('.state .badge').textContent(), 'RUNNING', 'not cancelled without confirmation (Escape, or keep it running)')
     await page.getByRole('button', { name: 'Cancel run…' }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel the run' }).click()
     await page.locator('.state .badge', { hasText: 'CANCELLED' }).waitFor(WAIT)
@@ -87,7 +94,23 @@ if (executablePath === undefined) {
     t.equal(await page.getByLabel('Environment').getAttribute('aria-invalid'), 'true')
     t.equal(seen.posts.length, 3)
     t.equal(await runCount(stack.url), 2, 'the refused request started nothing')
+    t.same(await accessibilityProblems(page), [], 'job page with an error: contrast and names')
     await page.screenshot({ path: `${ARTIFACTS}protected-env.png`, fullPage: true })
+
+    // Paging: 10 runs a page, newest first.
+    for (let i = 0; i < 9; i++) await call(`${stack.url}/v1/jobs/echo/runs`, { body: {} })
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    const rows = page.locator('table.runs tbody tr')
+    await page.getByRole('button', { name: 'Older runs' }).and(page.locator(':enabled')).waitFor(WAIT)
+    t.equal(await rows.count(), 10, 'a page of 10')
+    const oldest = (await call(`${stack.url}/v1/jobs/echo/runs?pageSize=100`)).body.runs.at(-1).name
+    await page.getByRole('button', { name: 'Older runs' }).click()
+    await page.getByRole('button', { name: 'Newer runs' }).and(page.locator(':enabled')).waitFor(WAIT)
+    t.same(await rows.locator('th').allTextContents(), [oldest], 'the 11th run is on the next page')
+    t.ok(await page.getByRole('button', { name: 'Older runs' }).isDisabled(), 'and nothing is older')
+    await page.getByRole('button', { name: 'Newer runs' }).click()
+    await page.getByRole('button', { name: 'Newer runs' }).and(page.locator(':disabled')).waitFor(WAIT)
+    t.equal(await rows.count(), 10, 'back to the newest')
 
     t.same(seen.foreign, [], 'no request left jobgate\'s origin')
     t.same(seen.errors.filter(text => !text.includes('Failed to load resource')), [], 'no script error and no CSP violation')

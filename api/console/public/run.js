@@ -32,7 +32,7 @@ function receivedView (received, sent) {
     if (env === undefined) return 'waiting'
     if (!Object.hasOwn(env, name)) return 'missing'
     if (env[name] === value) return 'arrived'
-    return env[name] === '[REDACTED]' ? 'arrived (redacted in logs)' : `differs: ${env[name]}`
+    return env[name] === '[REDACTED]' ? 'arrived (value redacted in logs)' : `differs: ${env[name]}`
   }
   const overrides = sentEnv.length === 0
     ? null
@@ -41,7 +41,9 @@ function receivedView (received, sent) {
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Sent'), h('th', { scope: 'col' }, 'In the task'))),
       h('tbody', {}, sentEnv.map(([name, value]) => {
         const result = verdict(name, value)
-        return h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, h('code', {}, value)),
+        // A value the job redacts is a secret: not shown here either.
+        const shown = env?.[name] === '[REDACTED]' ? '[REDACTED]' : value
+        return h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, h('code', {}, shown)),
           h('td', { class: result.startsWith('arrived') ? 'ok' : result === 'waiting' ? '' : 'bad' }, result))
       })))
   const all = env === undefined
