@@ -47,9 +47,18 @@ export function parseCatalog (text: string, variable: string, defaults: CatalogD
     throw new ConfigError(variable, `invalid catalog at ${first?.instancePath || '/'}: ${first?.message ?? 'does not match the schema'}`)
   }
   const jobs = new Map<string, JobEntry>()
+  // Runs are found by Cloud Run job, so two ids for one job would share runs across their policies.
+  const idOfJob = new Map<string, string>()
   for (const [id, entry] of Object.entries(raw.jobs)) {
     if (!isResourceName(id)) throw new ConfigError(variable, `job id "${id}" must be lowercase letters, digits and hyphens, starting with a letter (max 63)`)
-    jobs.set(id, resolveEntry(id, entry, defaults, variable))
+    const resolved = resolveEntry(id, entry, defaults, variable)
+    const where = `${resolved.project}/${resolved.region}/${resolved.job}`
+    const alias = idOfJob.get(where)
+    if (alias !== undefined) {
+      throw new ConfigError(variable, `jobs "${alias}" and "${id}" are the same Cloud Run job (${where}): their runs, logs and cancels would be shared across both policies; keep one entry per job`)
+    }
+    idOfJob.set(where, id)
+    jobs.set(id, resolved)
   }
   return jobs
 }

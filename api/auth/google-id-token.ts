@@ -40,6 +40,10 @@ export function createGoogleIdTokenVerifier (options: GoogleVerifierOptions): Go
     if (typeof payload.exp !== 'number' || payload.exp + CLOCK_SKEW_SECONDS < options.now() / 1000) {
       throw unauthenticated('ID token has expired')
     }
+    // google-auth-library checks iat and exp but not nbf: a token not valid yet is refused here (same skew).
+    const nbf = (payload as { nbf?: unknown }).nbf
+    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) throw unauthenticated('ID token has an invalid nbf')
+    if (typeof nbf === 'number' && nbf - CLOCK_SKEW_SECONDS > options.now() / 1000) throw unauthenticated('ID token is not valid yet')
     if (payload.email_verified !== true) throw unauthenticated('ID token email is not verified')
     if (typeof payload.email !== 'string' || payload.email === '') throw unauthenticated('ID token has no email claim')
     return payload.email

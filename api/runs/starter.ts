@@ -3,6 +3,7 @@ import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
 import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
+import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
 import { auditRunAttempt, type AuditRecord, type Trigger } from './audit.js'
@@ -15,7 +16,7 @@ export interface StartRunInput {
   log: FastifyBaseLogger
   trigger?: Trigger
   /**
-   * Starts at most one run per key (per principal, job and trigger): the `Idempotency-Key` header,
+   * Starts at most one run per key (per principal and tenant, job and trigger): the `Idempotency-Key` header,
    * `{subscription}/messages/{messageId}` for Pub/Sub, `queues/{queue}/tasks/{task}` for Cloud Tasks.
    */
   idempotencyKey?: string
@@ -82,7 +83,8 @@ export class RunStarter {
     const { ttlMs, waitMs, staleMs } = this.#idempotency
     return {
       // The trigger is part of the key, so a client's Idempotency-Key can never collide with a Pub/Sub message id.
-      key: scopedKey(input.caller.name, input.entry.id, `${trigger}:${key}`),
+      // Principal AND tenant: two key entries sharing a principal name but bound to different tenants never share keys.
+      key: scopedKey(callerKey(input.caller), input.entry.id, `${trigger}:${key}`),
       fingerprint: fingerprint(input.fingerprintOf ?? input.request),
       ttlMs,
       waitMs,

@@ -178,6 +178,12 @@ t.test('JOBGATE_JOBS: errors name the variable and the place', async t => {
   refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"region":"mars"}}}' }, 'JOBGATE_JOBS', /region/)
   refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"project":"My Project"}}}' }, 'JOBGATE_JOBS', /project/)
   refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"container":"-bad"}}}' }, 'JOBGATE_JOBS', /container/)
+  // Issue 10: an "open" alias of a tenant-scoped job would read every tenant's runs and logs.
+  const aliases = { jobs: { reports: { job: 'reports-job', env: { tenantKey: 'TENANT_ID' }, principals: ['acme-ci'] }, open: { job: 'reports-job', principals: ['*'] } } }
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: JSON.stringify(aliases) }, 'JOBGATE_JOBS', /^JOBGATE_JOBS: jobs "reports" and "open" are the same Cloud Run job \(my-project\/us-central1\/reports-job\)/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{},"other":{"job":"echo"}}}' }, 'JOBGATE_JOBS', /jobs "echo" and "other" are the same Cloud Run job/)
+  t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: '{"jobs":{"a":{"job":"x"},"b":{"job":"x","region":"europe-west1"},"c":{"job":"x","project":"other-project"}}}' }).catalog.size, 3,
+    'the same job name in another region or project is another job')
   for (const id of ['Echo', 'echo_job', '1echo', 'echo-', 'a'.repeat(64), '../x']) {
     refuses(t, { ...CLOUD, JOBGATE_JOBS: JSON.stringify({ jobs: { [id]: {} } }) }, 'JOBGATE_JOBS', /job id ".*" must be lowercase letters, digits and hyphens/)
   }

@@ -29,6 +29,12 @@ t.test('a valid ID token yields the email as principal', async t => {
     'scheme is case-insensitive and the header name too')
 })
 
+t.test('an nbf in the past or within the clock skew is accepted', async t => {
+  const auth = createAuthenticator(config())
+  t.equal((await auth.authenticate(bearer(signIdToken(googleKey, claims({ nbf: now() - 60 }))))).name, EMAIL)
+  t.equal((await auth.authenticate(bearer(signIdToken(googleKey, claims({ nbf: now() + 60 }))))).name, EMAIL)
+})
+
 t.test('any of several audiences is accepted', async t => {
   const auth = createAuthenticator(config({ audiences: ['https://other.example', 'pubsub-push'] }))
   t.equal((await auth.authenticate(bearer(signIdToken(googleKey, claims({ aud: 'pubsub-push' }))))).name, EMAIL)
@@ -37,6 +43,9 @@ t.test('any of several audiences is accepted', async t => {
 const rejected: Array<[what: string, token: () => string, reason: RegExp]> = [
   ['expired', () => signIdToken(googleKey, claims({ iat: now() - 7200, exp: now() - 3600 })), /expired/],
   ['not yet valid', () => signIdToken(googleKey, claims({ iat: now() + 3600, exp: now() + 7200 })), /not valid yet/],
+  ['with nbf an hour ahead (issue 10: nbf was not checked)', () => signIdToken(googleKey, claims({ nbf: now() + 3600 })), /not valid yet/],
+  ['with nbf just past the clock skew', () => signIdToken(googleKey, claims({ nbf: now() + 301 + 5 })), /not valid yet/],
+  ['with a non-numeric nbf', () => signIdToken(googleKey, claims({ nbf: 'later' })), /invalid nbf/],
   ['lifetime over a day', () => signIdToken(googleKey, claims({ exp: now() + 3 * 86400 })), /lifetime/],
   ['without exp', () => signIdToken(googleKey, claims({ exp: undefined })), /iat\/exp/],
   ['without iat', () => signIdToken(googleKey, claims({ iat: undefined })), /iat\/exp/],

@@ -115,3 +115,44 @@ t.test('keys are scoped per principal and per job', async t => {
   t.equal(a3.body.name, a1.body.name, 'the same principal, job and key replays')
   t.equal(runCalls(scoped.emulator), 3)
 })
+
+t.test('keys are scoped per principal AND tenant: two tenants sharing a principal name never replay each other\'s run (issue 10)', async t => {
+  const acmeKey = 'key-of-acme'
+  const globexKey = 'key-of-globex'
+  const shared = await startLocalStack(t, {
+    JOBGATE_AUTH: 'apikey',
+    JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(acmeKey), principal: 'ci', tenant: 'acme' }, { sha256: hashApiKey(globexKey), principal: 'ci', tenant: 'globex' }] }),
+    JOBGATE_JOBS: JSON.stringify({ jobs: { reports: { job: 'echo', env: { tenantKey: 'TENANT_ID' }, principals: ['ci'] } } })
+  })
+  const send = async (apiKey: string): Promise<any> =>
+    await call(`${shared.url}/v1/jobs/reports/runs`, { body: {}, headers: { 'x-api-key': apiKey, 'idempotency-key': 'nightly-2026-11-23' } })
+  const acme = await send(acmeKey)
+  const globex = await send(globexKey)
+  t.equal(acme.status, 202)
+  t.equal(globex.status, 202, 'globex starts its own run')
+  t.equal(globex.headers.get('idempotency-replayed'), null, 'not a replay of acme\'s')
+  t.not(globex.body.name, acme.body.name)
+  t.equal((await send(acmeKey)).body.name, acme.body.name, 'acme\'s repeat still replays acme\'s run')
+  t.equal(runCalls(shared.emulator), 2)
+})
+
+t.test('the trigger is part of the scope: a REST Idempotency-Key equal to a Cloud Tasks or Pub/Sub key starts a separate run', async t => {
+  const stack = await startLocalStack(t, { JOBGATE_RATE_LIMIT: '100000', JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { pubsub: {} } } }) })
+  const before = runCalls(stack.emulator)
+  const rest = async (key: string): Promise<any> => await call(`${stack.url}/v1/jobs/echo/runs`, { body: {}, headers: { 'idempotency-key': key } })
+
+  const task = await call(`${stack.url}/v1/push/tasks/echo`, { body: {}, headers: { 'x-cloudtasks-queuename': 'nightly', 'x-cloudtasks-taskname': 't-1' } })
+  const restTask = await rest('queues/nightly/tasks/t-1')
+  t.equal(task.status, 200, JSON.stringify(task.body))
+  t.equal(restTask.status, 202, JSON.stringify(restTask.body))
+  t.equal(restTask.headers.get('idempotency-replayed'), null)
+  t.not(restTask.body.name, task.body.name, 'same principal, job and key text, other trigger: two runs')
+
+  const subscription = 'projects/local-project/subscriptions/reports'
+  const restMessage = await rest(`${subscription}/messages/m-1`)
+  const message = await call(`${stack.url}/v1/push/pubsub/echo`, { body: { subscription, message: { messageId: 'm-1', publishTime: '2026-11-23T10:00:00Z' } } })
+  t.equal(restMessage.status, 202, JSON.stringify(restMessage.body))
+  t.equal(message.status, 200, JSON.stringify(message.body))
+  t.not(message.body.name, restMessage.body.name, 'a Pub/Sub message id equal to a REST key: two runs')
+  t.equal(runCalls(stack.emulator) - before, 4, 'four requests, four runs')
+})
