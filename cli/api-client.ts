@@ -1,5 +1,5 @@
-import { request, type Dispatcher } from 'undici'
 import type { Credentials } from './auth.js'
+import { send } from './http.js'
 import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, sleep, type RetryPolicy } from './retry.js'
 import type { LogPage, Run, RunRequest } from './types.js'
 
@@ -44,7 +44,6 @@ export interface ApiClientOptions {
   baseUrl: URL
   credentials: Credentials
   userAgent: string
-  dispatcher?: Dispatcher | undefined
   retryPolicy?: RetryPolicy
   /** Told about each retry, for a one-line notice on stderr. */
   onRetry?: (notice: string) => void
@@ -132,24 +131,16 @@ export class ApiClient {
       body = JSON.stringify(options.body)
       headers['content-type'] = 'application/json'
     }
-    const response = await request(url, {
-      method,
-      headers,
-      body,
-      signal: options.signal,
-      dispatcher: this.#options.dispatcher,
-      headersTimeout: options.headersTimeoutMs ?? requestTimeoutMs,
-      bodyTimeout: requestTimeoutMs
-    })
-    const text = await response.body.text()
-    if (response.statusCode >= 200 && response.statusCode < 300) {
+    const response = await send(url, { method, headers, body, signal: options.signal, timeoutMs: (options.headersTimeoutMs ?? requestTimeoutMs) + requestTimeoutMs })
+    const text = response.text
+    if (response.status >= 200 && response.status < 300) {
       try {
         return (text === '' ? {} : JSON.parse(text)) as T
       } catch {
-        throw new ApiResponseError(response.statusCode, undefined, `${method} ${url.pathname}: the answer is not JSON: ${snippet(text)}`)
+        throw new ApiResponseError(response.status, undefined, `${method} ${url.pathname}: the answer is not JSON: ${snippet(text)}`)
       }
     }
-    throw errorFromResponse(response.statusCode, text, parseRetryAfter(response.headers['retry-after']), `${method} ${url.pathname}`)
+    throw errorFromResponse(response.status, text, parseRetryAfter(response.headers['retry-after']), `${method} ${url.pathname}`)
   }
 }
 

@@ -1,13 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import type { Dispatcher } from 'undici'
 import { ApiClient, ApiResponseError, NetworkError } from './api-client.js'
 import { parseCommandLine, type Command, type CommandName } from './args.js'
 import { AuthUnavailableError, googleIdTokenSource, resolveCredentials, silenceMetadataLookupWarnings, type Credentials, type IdTokenSource } from './auth.js'
-import { cancelCommand } from './commands/cancel.js'
-import { jobsCommand } from './commands/jobs.js'
-import { logsCommand } from './commands/logs.js'
-import { runCommand } from './commands/run.js'
-import { statusCommand } from './commands/status.js'
 import { shellWord, type Context } from './context.js'
 import { ExitCode } from './exit-codes.js'
 import { commandHelp, commandUsage, generalHelp, shortUsage } from './help.js'
@@ -29,8 +23,6 @@ export interface CliIo {
   columns: number | undefined
   /** Aborting it is Ctrl-C. */
   signal: AbortSignal | undefined
-  /** undici dispatcher for every API call (default: undici's global one). */
-  dispatcher: Dispatcher | undefined
   /** Google ID tokens when no API key is set (default: Application Default Credentials). */
   idTokenSource: IdTokenSource
   /** Backoff of the CLI's own retries (tests make it quick). */
@@ -48,7 +40,6 @@ function withDefaults (io: Partial<CliIo>): CliIo {
     isTTY: io.isTTY ?? (realTerminal && process.stderr.isTTY && process.stdin.isTTY),
     columns: io.columns ?? (realTerminal ? process.stderr.columns : undefined),
     signal: io.signal,
-    dispatcher: io.dispatcher,
     idTokenSource: io.idTokenSource ?? googleIdTokenSource(),
     retryPolicy: io.retryPolicy,
     now: io.now ?? Date.now
@@ -83,7 +74,6 @@ export async function main (argv: readonly string[], partialIo: Partial<CliIo> =
       baseUrl: url,
       credentials,
       userAgent: userAgent(),
-      dispatcher: io.dispatcher,
       ...(io.retryPolicy === undefined ? {} : { retryPolicy: io.retryPolicy }),
       onRetry: notice => terminal.err(`jobgate: ${notice}`)
     })
@@ -104,13 +94,14 @@ export async function main (argv: readonly string[], partialIo: Partial<CliIo> =
   }
 }
 
-function dispatch (command: Exclude<Command, { name: 'help' | 'version' }>, ctx: Context): Promise<number> {
+/** Each command's module is loaded when it runs, so `--version` and `--help` load almost nothing. */
+async function dispatch (command: Exclude<Command, { name: 'help' | 'version' }>, ctx: Context): Promise<number> {
   switch (command.name) {
-    case 'run': return runCommand(command, ctx)
-    case 'status': return statusCommand(command, ctx)
-    case 'logs': return logsCommand(command, ctx)
-    case 'cancel': return cancelCommand(command, ctx)
-    case 'jobs': return jobsCommand(command, ctx)
+    case 'run': return await (await import('./commands/run.js')).runCommand(command, ctx)
+    case 'status': return await (await import('./commands/status.js')).statusCommand(command, ctx)
+    case 'logs': return await (await import('./commands/logs.js')).logsCommand(command, ctx)
+    case 'cancel': return await (await import('./commands/cancel.js')).cancelCommand(command, ctx)
+    case 'jobs': return await (await import('./commands/jobs.js')).jobsCommand(command, ctx)
   }
 }
 
