@@ -1,35 +1,29 @@
 import closeWithGrace from 'close-with-grace'
-import { pino } from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError } from './config-error.js'
-import { loadConfig, type Config } from './config.js'
-import { productionDeps } from './deps.js'
-import { CachedTokenSource, metadataServerFetcher } from './google/token.js'
-import { localBanner, startLocalMode, type LocalMode } from './local-mode.js'
-import { loggerOptions } from './log.js'
+import { loadConfig } from './config.js'
+import { localBanner } from './local-mode.js'
+import { createLogger } from './plugins/request-log.js'
+import { createServices, type Services } from './services.js'
 
-/** The process: config, listen, graceful shutdown. Everything else lives in app.ts. */
-async function main (): Promise<void> {
-  let config: Config
+/** A bad setting ends the process with one line naming the variable (exit 78, EX_CONFIG). */
+async function configured<T> (step: () => T | Promise<T>): Promise<T> {
   try {
-    config = loadConfig(process.env)
+    return await step()
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`jobgate: configuration error: ${err.message}\n`)
     process.exit(78)
   }
-  // Pretty lines for a person at a terminal; Cloud Logging JSON everywhere else.
-  const logger = process.stdout.isTTY
-    ? pino(loggerOptions(config.logLevel), pino.transport({ target: 'pino-pretty', options: { messageKey: 'message', ignore: 'severity' } }))
-    : pino(loggerOptions(config.logLevel))
-  let local: LocalMode | undefined
-  if (config.mode === 'local') {
-    local = await startLocalMode(config)
-    config = local.config
-  }
+}
+
+/** The process: config, services, app, listen, graceful shutdown. */
+async function main (): Promise<void> {
+  const config = await configured(() => loadConfig(process.env))
+  const logger = createLogger(config.logLevel, process.stdout.isTTY)
+  const services: Services = await configured(async () => await createServices(config, { logger }))
   let ready = true
-  const deps = productionDeps(config, local === undefined ? undefined : new CachedTokenSource(metadataServerFetcher()))
-  const app = await buildApp(config, { ...deps, logger, ready: () => ready })
+  const app = await buildApp(services, { ready: () => ready })
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     ready = false
@@ -38,15 +32,16 @@ async function main (): Promise<void> {
     // A kept-alive connection would hold the close open until the 10 s kill: drop each one as soon as its last request is answered.
     const dropIdle = setInterval(() => { app.server.closeIdleConnections() }, 100)
     await app.close().finally(() => { clearInterval(dropIdle) })
-    await deps.close()
-    await local?.emulator.close()
+    await services.close()
   })
 
-  await app.listen({ port: config.port, host: config.host })
+  const { host, port } = services.config
+  await app.listen({ port, host })
   const address = app.server.address()
-  const url = `http://${config.host}:${typeof address === 'object' && address !== null ? address.port : config.port}`
+  const url = `http://${host}:${typeof address === 'object' && address !== null ? address.port : port}`
   logger.info({ mode: config.mode, jobs: [...config.catalog.keys()] }, `jobgate listening on ${url}`)
-  if (local !== undefined) process.stderr.write(localBanner(url, local) + '\n')
+  const { emulator } = services
+  if (emulator !== undefined) process.stderr.write(localBanner(url, { config: services.config, emulator }) + '\n')
 }
 
 await main()

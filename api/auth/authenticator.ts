@@ -23,7 +23,8 @@ export interface AuthenticatorDeps {
 /** A key longer than this is not one of ours; it is refused without hashing megabytes. */
 const MAX_API_KEY_LENGTH = 1024
 
-const ANONYMOUS: Readonly<Principal> = Object.freeze({ name: 'anonymous', via: 'anonymous', tenantFree: true })
+/** The caller when authentication is off, and on public routes. */
+export const ANONYMOUS: Readonly<Principal> = Object.freeze({ name: 'anonymous', via: 'anonymous', tenantFree: true })
 
 export function createAuthenticator (config: AuthConfig, deps: AuthenticatorDeps = {}): Authenticator {
   if (config.modes.length === 0) {

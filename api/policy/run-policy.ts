@@ -1,6 +1,6 @@
 import type { JobEntry } from '../catalog.js'
 import { invalidArgument, permissionDenied } from '../errors.js'
-import { FORBIDDEN_KEYS } from '../json-body.js'
+import { FORBIDDEN_KEYS } from '../plugins/strict-input/json-body.js'
 import { MAX_ARG_BYTES, MAX_ENV_VALUE_BYTES, type RunRequest } from '../schemas/run.js'
 import { isEnvName } from '../schemas/names.js'
 import { isProtectedEnvName } from './protected-env.js'

@@ -1,9 +1,7 @@
 import { pino } from 'pino'
 import { buildApp } from '../../api/app.js'
 import { loadConfig } from '../../api/config.js'
-import { productionDeps } from '../../api/deps.js'
-import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
-import { startLocalMode } from '../../api/local-mode.js'
+import { createServices } from '../../api/services.js'
 import type { Row, Scenario } from '../scenario.js'
 import { median, ms, p90 } from '../lib/stats.js'
 
@@ -27,13 +25,13 @@ export const scenario: Scenario = {
   about: 'local mode with its emulator: a run\'s overrides reaching the logs route, and the same `:run` / `executions.get` made directly vs through jobgate, interleaved',
   async run ({ samples }) {
     const runs = samples * 2
-    const local = await startLocalMode(loadConfig({ JOBGATE_MODE: 'local', LOG_LEVEL: 'silent' }))
-    const deps = productionDeps(local.config, new CachedTokenSource(metadataServerFetcher()))
-    const app = await buildApp(local.config, { ...deps, logger: pino({ level: 'silent' }) })
+    const services = await createServices(loadConfig({ JOBGATE_MODE: 'local', LOG_LEVEL: 'silent' }), { logger: pino({ level: 'silent' }) })
+    const app = await buildApp(services)
     await app.listen({ port: 0, host: '127.0.0.1' })
     const address = app.server.address()
     const api = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
-    const emulator = local.emulator
+    const { emulator } = services
+    if (emulator === undefined) throw new Error('local mode has an emulator')
     try {
       const { access_token: token } = await json(`${emulator.url}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { 'metadata-flavor': 'Google' } })
       const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
@@ -82,8 +80,7 @@ export const scenario: Scenario = {
       ]
     } finally {
       await app.close()
-      await deps.close()
-      await emulator.close()
+      await services.close()
     }
   }
 }

@@ -4,7 +4,7 @@ import type { Execution } from '../../api/cloudrun/execution.js'
 import { ApiError } from '../../api/errors.js'
 import { DEFAULT_MAX_WAITS_PER_CALLER, PerCallerConcurrency } from '../../api/policy/concurrency-limit.js'
 import { fakeExecution, RUNNING, SUCCEEDED } from '../helpers/fake-cloud-run.js'
-import { buildTestApp } from '../helpers/test-app.js'
+import { build } from '../helper.js'
 
 t.test('PerCallerConcurrency: a slot per held request, per principal and tenant; past the cap a 429 with Retry-After', async t => {
   const limit = new PerCallerConcurrency(2)
@@ -38,8 +38,7 @@ t.test('?wait: the caller\'s 11th concurrent wait is a 429 that reads nothing up
       return fakeExecution('echo-job-1', 'echo-job', { conditions: done ? SUCCEEDED : RUNNING })
     }
   } as unknown as CloudRunClient
-  const { app } = await buildTestApp({ cloudRun, authenticate: async headers => ({ name: String(headers['x-caller']), tenantFree: true }) })
-  t.teardown(async () => { await app.close() })
+  const { app } = await build(t, { services: { cloudRun }, authenticate: async headers => ({ name: String(headers['x-caller']), tenantFree: true }) })
   const wait = async (caller: string) => await app.inject({ url: '/v1/jobs/echo/runs/echo-job-1?wait=30', headers: { 'x-caller': caller } })
 
   const held = Array.from({ length: DEFAULT_MAX_WAITS_PER_CALLER }, async () => await wait('ci'))

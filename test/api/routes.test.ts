@@ -9,7 +9,7 @@ import { GoogleHttp } from '../../api/google/http.js'
 import { FakeTokenSource } from '../helpers/fake-token-source.js'
 import { fakeExecution, RUNNING, SUCCEEDED } from '../helpers/fake-cloud-run.js'
 import { googleError, MockGoogleApi, type Answer } from '../helpers/mock-google-api.js'
-import { buildTestApp, type TestApp, type TestAppOptions } from '../helpers/test-app.js'
+import { build, type Built, type BuildOptions } from '../helper.js'
 
 const REGIONAL = 'https://europe-west1-run.googleapis.com'
 const JOBS = {
@@ -17,11 +17,7 @@ const JOBS = {
   reports: { description: 'Nightly reports', env: { allow: ['DATE', 'REPORT_*'], tenantKey: 'TENANT_ID' }, args: { allow: false } }
 }
 
-async function setup (t: Test, options: TestAppOptions = {}): Promise<TestApp> {
-  const built = await buildTestApp({ jobs: JOBS, ...options })
-  t.teardown(async () => { await built.app.close() })
-  return built
-}
+const setup = async (t: Test, options: BuildOptions = {}): Promise<Built> => await build(t, { jobs: JOBS, ...options })
 
 /** Asserts the contract's error shape, exactly: `{ error: { code, status, message, runMayHaveStarted? } }`, code = HTTP status. */
 function assertError (t: Test, response: LightMyRequestResponse, code: number, status: string, message?: RegExp | string): Record<string, unknown> {
@@ -38,7 +34,7 @@ function assertError (t: Test, response: LightMyRequestResponse, code: number, s
   return body.error
 }
 
-const post = async (app: TestApp['app'], url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> =>
+const post = async (app: Built['app'], url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> =>
   await app.inject({ method: 'POST', url, ...(payload !== undefined && { payload: payload as Record<string, unknown> }), headers })
 
 t.test('POST /v1/jobs/{job}/runs: 202, Location, a Run; the fake got exactly the overrides', async t => {
@@ -339,7 +335,7 @@ t.test('public routes run without authenticating: they see the anonymous caller'
   let authentications = 0
   const { app } = await setup(t, { authenticate: async () => { authentications++; throw unauthenticated('no') } })
   app.get('/probe', { config: { public: true } }, async request => request.caller)
-  t.same((await app.inject('/probe')).json(), { name: 'anonymous', tenantFree: true })
+  t.same((await app.inject('/probe')).json(), { name: 'anonymous', via: 'anonymous', tenantFree: true })
   t.equal(authentications, 0)
 })
 
@@ -362,11 +358,11 @@ t.test('ApiErrors from the client keep their status, Retry-After and runMayHaveS
 })
 
 /** The app over the real Cloud Run client, whose upstream (MockAgent) answers `answers` in order. */
-async function overRestClient (t: Test, ...answers: Answer[]): Promise<{ app: TestApp['app'], api: MockGoogleApi }> {
+async function overRestClient (t: Test, ...answers: Answer[]): Promise<{ app: Built['app'], api: MockGoogleApi }> {
   const api = new MockGoogleApi()
   const http = new GoogleHttp({ tokens: new FakeTokenSource(), dispatcher: api.dispatcher, sleep: async () => {} })
   api.answer(REGIONAL, ...answers)
-  const { app } = await setup(t, { cloudRun: new CloudRunRestClient(http) })
+  const { app } = await setup(t, { services: { cloudRun: new CloudRunRestClient(http) } })
   t.teardown(async () => { await http.close(); await api.close() })
   return { app, api }
 }

@@ -3,7 +3,7 @@ import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
 import { accessibilityProblems } from '../helpers/a11y.js'
 import { findChromium, launchChromium } from '../helpers/chromium.js'
-import { startLocalStack } from '../helpers/local-stack.js'
+import { build } from '../helper.js'
 
 const executablePath = findChromium()
 const ARTIFACTS = new URL('../../.artifacts/console/', import.meta.url).pathname
@@ -21,7 +21,7 @@ if (executablePath === undefined) {
   t.plan(0, 'SKIPPED: no Chromium found (install Debian\'s "chromium" package, as .ci/run does, or set CHROMIUM_PATH)')
 } else {
   t.test('with API keys: sign-in, what the caller may see, and a clear screen for 401, 403, 404, 429 and a network down', async t => {
-    const stack = await startLocalStack(t, ENV)
+    const stack = await build(t, { env: { JOBGATE_MODE: 'local', ...ENV }, listen: true })
     const context = await launchChromium(t, executablePath)
     const page = await context.newPage()
     const heading = page.getByRole('heading', { level: 1 })

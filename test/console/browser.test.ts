@@ -3,7 +3,8 @@ import t from 'tap'
 import type { Page } from 'playwright-core'
 import { accessibilityProblems } from '../helpers/a11y.js'
 import { findChromium, launchChromium } from '../helpers/chromium.js'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 
 const executablePath = findChromium()
 const ARTIFACTS = new URL('../../.artifacts/console/', import.meta.url).pathname
@@ -29,7 +30,7 @@ if (executablePath === undefined) {
   t.plan(0, 'SKIPPED: no Chromium found (install Debian\'s "chromium" package, as .ci/run does, or set CHROMIUM_PATH)')
 } else {
   t.test('local mode: start, watch, verify and cancel runs from the console in Chromium', async t => {
-    const stack = await startLocalStack(t)
+    const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
     const context = await launchChromium(t, executablePath)
     const page = await context.newPage()
     const seen = watchPage(page, stack.url)

@@ -3,14 +3,13 @@ import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { unauthenticated } from '../../api/errors.js'
 import { CONSOLE_ASSETS, CONTENT_SECURITY_POLICY } from '../../api/console/plugin.js'
-import { buildTestApp } from '../helpers/test-app.js'
+import { build } from '../helper.js'
 
 const PUBLIC = new URL('../../api/console/public/', import.meta.url)
 const text = (name: string): string => readFileSync(new URL(name, PUBLIC), 'utf8')
 
 t.test('/ redirects to /console; every console file is served with the strict CSP and without credentials', async t => {
-  const { app } = await buildTestApp({ authenticate: async () => { throw unauthenticated('missing credentials') } })
-  t.teardown(async () => { await app.close() })
+  const { app } = await build(t, { authenticate: async () => { throw unauthenticated('missing credentials') } })
   const root = await app.inject('/')
   t.equal(root.statusCode, 302)
   t.equal(root.headers.location, '/console')
@@ -35,8 +34,7 @@ t.test('/ redirects to /console; every console file is served with the strict CS
 })
 
 t.test('an unchanged file answers 304 to its ETag; an unknown one is a 404 in the contract\'s shape', async t => {
-  const { app } = await buildTestApp()
-  t.teardown(async () => { await app.close() })
+  const { app } = await build(t)
   const first = await app.inject('/console/app.js')
   const again = await app.inject({ url: '/console/app.js', headers: { 'if-none-match': first.headers.etag as string } })
   t.equal(again.statusCode, 304)
@@ -69,8 +67,7 @@ t.test('the console is self-contained: no external URL, no inline script or styl
 
 t.test('GET /v1/me names the caller and its tenant scope, and is in the OpenAPI document', async t => {
   const callers = { a: { name: 'ci', tenant: 'acme' }, f: { name: 'ops', tenantFree: true }, n: { name: 'batch' } } as const
-  const { app } = await buildTestApp({ authenticate: async headers => callers[headers['x-api-key'] as keyof typeof callers] })
-  t.teardown(async () => { await app.close() })
+  const { app } = await build(t, { authenticate: async headers => callers[headers['x-api-key'] as keyof typeof callers] })
   t.same((await app.inject({ url: '/v1/me', headers: { 'x-api-key': 'a' } })).json(), { name: 'ci', tenant: 'acme', tenantFree: false })
   t.same((await app.inject({ url: '/v1/me', headers: { 'x-api-key': 'f' } })).json(), { name: 'ops', tenantFree: true })
   t.same((await app.inject({ url: '/v1/me', headers: { 'x-api-key': 'n' } })).json(), { name: 'batch', tenantFree: false })

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 
 // The console's run follower, run in Node against the real API in local mode.
 const { watchRun } = await import(new URL('../../api/console/public/run-watch.js', import.meta.url).href) as {
@@ -14,7 +15,7 @@ function onOrigin (t: { teardown: (fn: () => void) => void }, origin: string): v
 }
 
 t.test('follows a run to its end and hands over each log line once, in order', async t => {
-  const stack = await startLocalStack(t)
+  const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
   onOrigin(t, stack.url)
   const started = await call(`${stack.url}/v1/jobs/echo/runs`, { body: { args: ['hi'], env: { TENANT_ID: 'acme' }, taskCount: 2 } })
   const states: string[] = []
@@ -29,14 +30,14 @@ t.test('follows a run to its end and hands over each log line once, in order', a
 })
 
 t.test('a run that does not exist is the API\'s 404, not a silent stop', async t => {
-  const stack = await startLocalStack(t)
+  const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
   onOrigin(t, stack.url)
   const error = await watchRun('echo', 'echo-nope1', { onRun: () => {}, onLog: () => {} }, new AbortController().signal).catch((e: unknown) => e)
   t.match(error, { status: 404, code: 'NOT_FOUND' })
 })
 
 t.test('leaving the page stops following a running run', async t => {
-  const stack = await startLocalStack(t)
+  const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
   onOrigin(t, stack.url)
   const started = await call(`${stack.url}/v1/jobs/echo/runs`, { body: { env: { ECHO_SLEEP_MS: '600000' } } })
   const leave = new AbortController()

@@ -4,14 +4,19 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 
 // The real `jobgate` process against the real API in local mode (emulator, child-process tasks).
 const KEY = 'ci-key-0123456789abcdef'
-const stack = await startLocalStack(t, {
-  JOBGATE_AUTH: 'apikey',
-  JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(KEY), principal: 'ci' }] }),
-  JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { env: { allow: ['TENANT_ID', 'ECHO_*'] }, principals: ['ci'] } } })
+const stack = await build(t, {
+  listen: true,
+  env: {
+    JOBGATE_MODE: 'local',
+    JOBGATE_AUTH: 'apikey',
+    JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(KEY), principal: 'ci' }] }),
+    JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { env: { allow: ['TENANT_ID', 'ECHO_*'] }, principals: ['ci'] } } })
+  }
 })
 
 interface Result { code: number | null, stdout: string, stderr: string }

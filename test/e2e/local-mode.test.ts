@@ -1,8 +1,9 @@
 import t from 'tap'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 
 // Real sockets, real child processes: API → production Cloud Run / Logging clients → emulator → dist/job/main.js.
-const stack = await startLocalStack(t, { JOBGATE_JOBS: JSON.stringify({ jobs: { echo: {}, ghost: {} } }) })
+const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify({ jobs: { echo: {}, ghost: {} } }) }, listen: true })
 const api = (path: string): string => `${stack.url}${path}`
 
 async function runToEnd (body: unknown): Promise<any> {

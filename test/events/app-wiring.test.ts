@@ -1,11 +1,11 @@
-/** buildApp's wiring of the event features, without sockets: store selection, routes in OpenAPI, redelivery mapping. */
+/** The app's wiring of the event features, without sockets: store selection, routes in OpenAPI, redelivery mapping. */
 import t from 'tap'
 import type { FastifyBaseLogger } from 'fastify'
-import { buildApp } from '../../api/app.js'
 import type { CloudRunClient } from '../../api/cloudrun/client.js'
 import { loadConfig, type Config } from '../../api/config.js'
 import { ApiError } from '../../api/errors.js'
 import { forRedelivery } from '../../api/events/redelivery.js'
+import { build } from '../helper.js'
 import { captureLogs } from '../helpers/log-capture.js'
 
 const execution = { metadata: { name: 'echo-abcde', labels: { 'run.googleapis.com/job': 'echo' } }, spec: { taskCount: 1 }, status: {} }
@@ -16,8 +16,8 @@ const cloudRun: CloudRunClient = { runJob: async () => { runs++; return executio
 t.test('without a default project the memory store is opened, used by the REST route and closed with the app', async t => {
   const { project: _project, ...config } = loadConfig({ JOBGATE_MODE: 'local' })
   const logs = captureLogs()
-  const app = await buildApp(config as Config, { cloudRun, logs: { runEntries: unused }, logger: logs.logger })
-  t.teardown(async () => await app.close())
+  // Cloud mode: the Cloud Run client is replaced, no emulator is needed.
+  const { app } = await build(t, { config: { ...config, mode: 'cloud' } as Config, services: { cloudRun, logs: { runEntries: unused }, logger: logs.logger } })
   t.match(logs.lines.find(line => line.store !== undefined), { store: 'memory', message: /memory \(one instance only\)/ })
   const send = async (): Promise<any> => await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', payload: {}, headers: { 'idempotency-key': 'k' } })
   const [first, second] = [await send(), await send()]

@@ -1,15 +1,14 @@
 /**
- * Two API instances (two buildApp, each with its own Firestore client) sharing the real Firestore emulator
- * and one Cloud Run emulator: duplicates split across both start one run.
+ * Two API instances (two apps, each with its own services and Firestore client) sharing the real
+ * Firestore emulator and one Cloud Run emulator, as two Cloud Run instances of jobgate would:
+ * duplicates split across both start one run.
  */
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { buildApp } from '../../api/app.js'
-import { loadConfig } from '../../api/config.js'
-import { productionDeps } from '../../api/deps.js'
 import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
-import { startLocalMode } from '../../api/local-mode.js'
-import { call } from '../helpers/local-stack.js'
+import { startEmulator } from '../../emulator/index.js'
+import { build } from '../helper.js'
+import { call } from '../helpers/call.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { RUN_PATH, runCalls } from './helpers.js'
@@ -22,21 +21,31 @@ t.comment(`Firestore emulator ready in ${firestore.startupMs} ms`)
 process.env.FIRESTORE_EMULATOR_HOST = firestore.hostPort
 
 const collection = `instances-${randomUUID()}`
-const local = await startLocalMode(loadConfig({ JOBGATE_MODE: 'local', JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_IDEMPOTENCY_COLLECTION: collection, JOBGATE_RATE_LIMIT: '100000' }))
-t.teardown(async () => await local.emulator.close())
+const PROJECT = 'local-project'
+const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: [{ project: PROJECT, name: 'echo' }] })
+t.teardown(async () => await emulator.close())
+// google-auth-library's own variable: both instances take their access token from the emulator's metadata server.
+process.env.GCE_METADATA_HOST = emulator.hostPort
 const logs = captureLogs()
 
 async function startInstance (): Promise<string> {
-  const deps = productionDeps(local.config, new CachedTokenSource(metadataServerFetcher()))
-  const app = await buildApp(local.config, { ...deps, logger: logs.logger })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(async () => {
-    await app.close()
-    await deps.close()
+  const { url } = await build(t, {
+    env: {
+      JOBGATE_MODE: 'cloud',
+      JOBGATE_AUTH: 'none',
+      JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
+      GOOGLE_CLOUD_PROJECT: PROJECT,
+      CLOUD_RUN_API_ENDPOINT: emulator.url,
+      CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+      JOBGATE_JOBS: JSON.stringify({ jobs: { echo: {} } }),
+      JOBGATE_IDEMPOTENCY: 'firestore',
+      JOBGATE_IDEMPOTENCY_COLLECTION: collection,
+      JOBGATE_RATE_LIMIT: '100000'
+    },
+    services: { logger: logs.logger, tokens: new CachedTokenSource(metadataServerFetcher()) },
+    listen: true
   })
-  const address = app.server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return `http://127.0.0.1:${address.port}`
+  return url
 }
 
 const instances = await Promise.all([startInstance(), startInstance()])
@@ -48,14 +57,14 @@ t.test('both instances use the Firestore store', async t => {
 })
 
 t.test('50 concurrent duplicates split across two instances start exactly one run', async t => {
-  local.emulator.failNext({ method: 'POST', pathPattern: RUN_PATH }, { delayMs: 300 })
-  const before = runCalls(local.emulator)
+  emulator.failNext({ method: 'POST', pathPattern: RUN_PATH }, { delayMs: 300 })
+  const before = runCalls(emulator)
   const body = { env: { OBJECT: 'gs://bucket/file.csv' } }
   const started = performance.now()
   const responses = await Promise.all(Array.from({ length: 50 }, async (_, i) =>
     await call(`${instances[i % 2] ?? ''}/v1/jobs/echo/runs`, { body, headers: { 'idempotency-key': 'shared-across-instances' } })))
   t.comment(`50 requests over 2 instances answered in ${Math.round(performance.now() - started)} ms`)
-  t.equal(runCalls(local.emulator) - before, 1, 'exactly one jobs.run reached Cloud Run')
+  t.equal(runCalls(emulator) - before, 1, 'exactly one jobs.run reached Cloud Run')
   const [first] = responses
   for (const response of responses) {
     t.equal(response.status, 202)

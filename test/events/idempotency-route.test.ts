@@ -1,12 +1,13 @@
 /** Idempotency-Key through the real route: API over a real socket → production client → Cloud Run emulator. */
 import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
 import { RUN_PATH, runCalls } from './helpers.js'
 
 const logs = captureLogs()
-const stack = await startLocalStack(t, { JOBGATE_RATE_LIMIT: '100000' }, logs.logger)
+const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_RATE_LIMIT: '100000' }, services: { logger: logs.logger }, listen: true })
 const runs = `${stack.url}/v1/jobs/echo/runs`
 const post = async (key: string | undefined, body?: unknown): Promise<Awaited<ReturnType<typeof call>>> =>
   await call(runs, { method: 'POST', ...(body !== undefined && { body }), headers: key === undefined ? {} : { 'idempotency-key': key } })
@@ -97,10 +98,14 @@ t.test('proven failure (Cloud Run 503 UNAVAILABLE on every try): the key is rele
 t.test('keys are scoped per principal and per job', async t => {
   const keyA = 'key-of-ci-a'
   const keyB = 'key-of-ci-b'
-  const scoped = await startLocalStack(t, {
-    JOBGATE_AUTH: 'apikey',
-    JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(keyA), principal: 'ci-a' }, { sha256: hashApiKey(keyB), principal: 'ci-b' }] }),
-    JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { principals: ['ci-a', 'ci-b'] }, other: { principals: ['ci-a'] } } })
+  const scoped = await build(t, {
+    listen: true,
+    env: {
+      JOBGATE_MODE: 'local',
+      JOBGATE_AUTH: 'apikey',
+      JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(keyA), principal: 'ci-a' }, { sha256: hashApiKey(keyB), principal: 'ci-b' }] }),
+      JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { principals: ['ci-a', 'ci-b'] }, other: { principals: ['ci-a'] } } })
+    }
   })
   const send = async (apiKey: string, job: string): Promise<any> =>
     await call(`${scoped.url}/v1/jobs/${job}/runs`, { body: {}, headers: { 'x-api-key': apiKey, 'idempotency-key': 'shared' } })

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { startPubsubEmulator } from '../helpers/gcloud-emulators.js'
-import { startLocalStack } from '../helpers/local-stack.js'
+import { build } from '../helper.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
 import { executionEnv, RUN_PATH, runCalls, until } from './helpers.js'
 import { gcsNotification, pubsubRest } from './pubsub-rest.js'
@@ -24,7 +24,7 @@ const catalog = {
     }
   }
 }
-const stack = await startLocalStack(t, { JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000' }, logs.logger)
+const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000' }, services: { logger: logs.logger }, listen: true })
 const rest = pubsubRest(pubsub.hostPort, 'jobgate-test')
 await rest.createTopic('gcs-events')
 await rest.createPushSubscription('jobgate-echo', 'gcs-events', `${stack.url}/v1/push/pubsub/echo`)

@@ -1,6 +1,7 @@
 /** The Pub/Sub push route over a real socket, envelopes posted directly: validation, filter, mapping, dedup, backpressure. */
 import t from 'tap'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
 import { executionEnv, RUN_PATH, runCalls } from './helpers.js'
 import { gcsNotification } from './pubsub-rest.js'
@@ -20,7 +21,7 @@ const catalog = {
     plain: {}
   }
 }
-const stack = await startLocalStack(t, { JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000', JOBGATE_MAX_INFLIGHT_RUNS: '2', JOBGATE_IDEMPOTENCY_WAIT_SECONDS: '0' }, logs.logger)
+const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000', JOBGATE_MAX_INFLIGHT_RUNS: '2', JOBGATE_IDEMPOTENCY_WAIT_SECONDS: '0' }, services: { logger: logs.logger }, listen: true })
 const SUBSCRIPTION = 'projects/jobgate-test/subscriptions/push-test'
 let nextId = 1000
 

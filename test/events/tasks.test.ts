@@ -1,11 +1,12 @@
 /** The Cloud Tasks HTTP target over a real socket: headers as Cloud Tasks sends them, dedup by queue + task name. */
 import t from 'tap'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { call } from '../helpers/call.js'
+import { build } from '../helper.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
 import { executionEnv, RUN_PATH, runCalls } from './helpers.js'
 
 const logs = captureLogs()
-const stack = await startLocalStack(t, { JOBGATE_RATE_LIMIT: '100000' }, logs.logger)
+const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_RATE_LIMIT: '100000' }, services: { logger: logs.logger }, listen: true })
 const url = `${stack.url}/v1/push/tasks/echo`
 
 function taskHeaders (task: string, retryCount: number, queue = 'reports'): Record<string, string> {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { pino, type Logger } from 'pino'
-import { loggerOptions } from '../../api/log.js'
+import { loggerOptions } from '../../api/plugins/request-log.js'
 
 export interface CapturedLogs {
   /** A pino logger with jobgate's production options, writing into `lines`. */
@@ -9,7 +9,7 @@ export interface CapturedLogs {
   lines: any[]
 }
 
-/** jobgate's own log output, kept in memory so a test can assert on it (hand `logger` to startLocalStack). */
+/** jobgate's own log output, kept in memory so a test can assert on it (hand `logger` to build(t) as `services.logger`). */
 export function captureLogs (level = 'info'): CapturedLogs {
   const lines: any[] = []
   const sink = new Writable({

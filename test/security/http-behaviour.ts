@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { Socket } from 'node:net'
-import { clientErrorHandler } from '../../api/client-error.js'
+import { clientErrorHandler } from '../../api/plugins/strict-input/client-error.js'
 import { withoutCredentials } from '../../api/google/http.js'
 import { KEYS, apiKey, assertClientError, type Stack } from './stack.js'
 

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import { ApiError } from '../../api/errors.js'
-import { MAX_JSON_DEPTH, parseStrictJson } from '../../api/json-body.js'
+import { MAX_JSON_DEPTH, parseStrictJson } from '../../api/plugins/strict-input/json-body.js'
 import { MAX_BODY_BYTES } from '../../api/schemas/run.js'
 
 /** The strict JSON body parser on its own: what it accepts, what it refuses and why, and what it costs. */

@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { pino } from 'pino'
-import { buildApp, type AppDeps } from '../../api/app.js'
 import { hashApiKey } from '../../api/auth/index.js'
-import { loadConfig } from '../../api/config.js'
-import { productionDeps } from '../../api/deps.js'
+import type { CloudRunClient } from '../../api/cloudrun/client.js'
 import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
-import { loggerOptions } from '../../api/log.js'
 import { startEmulator, type Emulator, type EmulatorJob, type RecordedRequest } from '../../emulator/index.js'
+import { build } from '../helper.js'
 import { AUDIENCE, EMAIL, newSigningKey, startCertsServer, type CertsServer, type SigningKey } from '../auth/google-fixture.js'
 
 export const PROJECT = 'sec-project'
@@ -76,14 +73,14 @@ export interface StackOptions {
   /** JOBGATE_RATE_LIMIT; default: high enough never to interfere; null: unset (jobgate's default). */
   rateLimit?: string | null
   /** Replaces the Cloud Run client (the fuzz counts calls without an emulator round trip). */
-  cloudRun?: AppDeps['cloudRun']
+  cloudRun?: CloudRunClient
   /** pino level of the captured log; default debug. */
   logLevel?: string
 }
 
 /**
  * jobgate as it runs on Cloud Run, pointed at the emulator: configuration read from environment
- * variables by loadConfig, the production clients from productionDeps, the access token from the
+ * variables by loadConfig, the production clients from createServices (via build), the access token from the
  * emulator's metadata server (GCE_METADATA_HOST, as in local mode), Google's certificates from a
  * local server (JOBGATE_GOOGLE_CERTS_URL), and pino's output captured.
  */
@@ -95,35 +92,31 @@ export async function startStack (t: Test, options: StackOptions = {}): Promise<
   t.teardown(() => emulator.close())
   process.env.GCE_METADATA_HOST = emulator.hostPort
 
-  const config = loadConfig({
-    JOBGATE_MODE: 'cloud',
-    GOOGLE_CLOUD_PROJECT: PROJECT,
-    CLOUD_RUN_REGION: REGION,
-    CLOUD_RUN_API_ENDPOINT: emulator.url,
-    CLOUD_LOGGING_API_ENDPOINT: emulator.url,
-    JOBGATE_AUTH: 'apikey,google',
-    JOBGATE_API_KEYS: JSON.stringify(KEY_TABLE),
-    JOBGATE_AUDIENCE: AUDIENCE,
-    JOBGATE_GOOGLE_CERTS_URL: certs.url,
-    JOBGATE_JOBS: JSON.stringify(CATALOG),
-    LOG_LEVEL: 'debug',
-    ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' })
-  })
-  const lines: string[] = []
-  const logger = pino(loggerOptions(options.logLevel ?? 'debug'), { write: (line: string) => { lines.push(line) } })
-  const deps = productionDeps(config, new CachedTokenSource(metadataServerFetcher()))
-  const app = await buildApp(config, { ...deps, ...(options.cloudRun !== undefined && { cloudRun: options.cloudRun }), logger })
-  t.teardown(async () => {
-    await app.close()
-    await deps.close()
+  const { app, log } = await build(t, {
+    env: {
+      JOBGATE_MODE: 'cloud',
+      GOOGLE_CLOUD_PROJECT: PROJECT,
+      CLOUD_RUN_REGION: REGION,
+      CLOUD_RUN_API_ENDPOINT: emulator.url,
+      CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+      JOBGATE_AUTH: 'apikey,google',
+      JOBGATE_API_KEYS: JSON.stringify(KEY_TABLE),
+      JOBGATE_AUDIENCE: AUDIENCE,
+      JOBGATE_GOOGLE_CERTS_URL: certs.url,
+      JOBGATE_JOBS: JSON.stringify(CATALOG),
+      LOG_LEVEL: 'debug',
+      ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' })
+    },
+    services: { tokens: new CachedTokenSource(metadataServerFetcher()), ...(options.cloudRun !== undefined && { cloudRun: options.cloudRun }) },
+    logLevel: options.logLevel ?? 'debug'
   })
   return {
     app,
     emulator,
     certs,
     googleKey,
-    logText: () => lines.join(''),
-    logLines: () => lines.map(line => JSON.parse(line) as Record<string, unknown>),
+    logText: () => log.text,
+    logLines: () => log.entries,
     runCalls: () => emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith(':run'))
   }
 }

@@ -1,11 +1,11 @@
 import { pino } from 'pino'
 import t from 'tap'
-import { buildApp } from '../../api/app.js'
 import { loadConfig } from '../../api/config.js'
 import { ApiError } from '../../api/errors.js'
-import { loggerOptions, REDACTED_PATHS, traceFields } from '../../api/log.js'
+import { loggerOptions, REDACTED_PATHS, traceFields } from '../../api/plugins/request-log.js'
+import { createServices } from '../../api/services.js'
 import { FakeCloudRun } from '../helpers/fake-cloud-run.js'
-import { CapturedLog, buildTestApp, noLogs } from '../helpers/test-app.js'
+import { build, CapturedLog, noLogs, UNIT_ENV } from '../helper.js'
 
 const TRACE = '105445aa7843bc8bf206b12000100000'
 const W3C_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
@@ -80,14 +80,13 @@ t.test('loggerOptions: Cloud Logging fields for every level, credentials redacte
 })
 
 t.test('the app\'s request logs: severity, message, request id, trace; never a credential', async t => {
-  const { app, log, fake } = await buildTestApp({
+  const { app, log, fake } = await build(t, {
     logLevel: 'trace',
     authenticate: async headers => {
       if (headers.authorization === 'Bearer secret-token-123' || headers['x-api-key'] === 'key-xyz') return { name: 'tester', tenantFree: true }
       throw new ApiError('UNAUTHENTICATED', 'no credentials')
     }
   })
-  t.teardown(async () => { await app.close() })
   const headers = {
     authorization: 'Bearer secret-token-123',
     'x-api-key': 'key-xyz',
@@ -124,9 +123,8 @@ t.test('the app\'s request logs: severity, message, request id, trace; never a c
   t.match(failed, { status: 'INTERNAL', message: 'internal error; see the service logs', err: { message: 'upstream exploded' } }, 'server errors at ERROR with the cause')
 })
 
-t.test('without deps.logger the app makes its own logger at LOG_LEVEL', async t => {
-  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }), { cloudRun: new FakeCloudRun(), logs: noLogs })
-  t.teardown(async () => { await app.close() })
-  t.equal(app.log.level, 'silent')
-  t.equal((await app.inject('/healthz')).statusCode, 200)
+t.test('without a logger, createServices makes its own at LOG_LEVEL', async t => {
+  const services = await createServices(loadConfig({ ...UNIT_ENV, JOBGATE_JOBS: '{"jobs":{"echo":{}}}', LOG_LEVEL: 'silent' }), { cloudRun: new FakeCloudRun(), logs: noLogs })
+  t.teardown(services.close)
+  t.equal(services.logger.level, 'silent')
 })

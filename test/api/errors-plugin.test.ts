@@ -1,7 +1,7 @@
 import type { FastifyError } from 'fastify'
 import t from 'tap'
 import { ApiError } from '../../api/errors.js'
-import { describeValidation, toApiError } from '../../api/http-errors.js'
+import { describeValidation, toApiError } from '../../api/plugins/errors.js'
 
 const fastifyError = (fields: Partial<FastifyError> & Record<string, unknown>): FastifyError =>
   Object.assign(new Error(String(fields.message ?? 'x')), { code: 'X', ...fields }) as FastifyError

@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { ApiError, httpCodeOfStatus, type ErrorStatus } from './errors.js'
+import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { ApiError, httpCodeOfStatus, type ErrorStatus } from '../errors.js'
 
 interface ValidationIssue { instancePath: string, message?: string, params?: Record<string, unknown> }
 
@@ -63,3 +64,15 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds))
   return reply.code(error.httpCode).type('application/json').send(error.toBody())
 }
+
+/** Fastify's `frameworkErrors`: errors raised before routing or by the HTTP parser get the contract's shape (and a request id) too. */
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (err, request, reply) => {
+  void sendError(request, reply.header('x-request-id', request.id), toApiError(err))
+}
+
+/** Every error a route, hook or unknown path raises leaves as the contract's shape; every answer names its request id. */
+export const errorsPlugin = fp(async app => {
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, toApiError(err)))
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)))
+  app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+}, { name: 'jobgate-errors', fastify: '5.x' })

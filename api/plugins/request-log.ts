@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { LoggerOptions } from 'pino'
+import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify'
+import { pino, type Logger, type LoggerOptions } from 'pino'
 
 /** pino levels as Cloud Logging severities. */
 const SEVERITY: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' }
@@ -48,4 +50,24 @@ export function traceFields (headers: IncomingHttpHeaders, project: string | und
   const sampled = cloud?.[3] ?? (w3c !== null ? String(Number.parseInt(w3c[3] ?? '0', 16) & 1) : undefined)
   if (sampled !== undefined) fields['logging.googleapis.com/trace_sampled'] = sampled === '1'
   return fields
+}
+
+/** Pretty lines for a person at a terminal; Cloud Logging JSON everywhere else. */
+export function createLogger (level: string, pretty = false): Logger {
+  if (!pretty) return pino(loggerOptions(level))
+  return pino(loggerOptions(level), pino.transport({ target: 'pino-pretty', options: { messageKey: 'message', ignore: 'severity' } }))
+}
+
+/** A request id from the caller when it is a sane token, else a fresh one. */
+const requestId = (header: string | string[] | undefined): string =>
+  typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID()
+
+/** Fastify's logging options: `logger` for every line, `requestId` and the trace fields on each request's lines. */
+export function requestLogOptions (logger: Logger, project: string | undefined): FastifyServerOptions {
+  return {
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: request => requestId(request.headers['x-request-id']),
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: (parent, bindings, options, raw) => parent.child({ ...bindings, ...traceFields(raw.headers, project) }, options)
+  }
 }

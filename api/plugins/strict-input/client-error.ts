@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from './errors.js'
+import { ApiError } from '../../errors.js'
 
 /** What the HTTP parser refused, before Fastify saw a request: still answered in the contract's shape. */
 function errorFor (code: string | undefined): ApiError {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { ApiError, invalidArgument } from './errors.js'
+import { ApiError, invalidArgument } from '../../errors.js'
 
 /**
  * Keys refused at any depth: `__proto__` can replace an object's prototype when code copies

@@ -1,0 +1,115 @@
+import type { Logger } from 'pino'
+import { createAuthenticator, type Authenticator } from './auth/index.js'
+import { CloudRunRestClient, type CloudRunClient } from './cloudrun/client.js'
+import type { Config } from './config.js'
+import { GoogleHttp } from './google/http.js'
+import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
+import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
+import { startLocalMode } from './local-mode.js'
+import { CloudLoggingClient } from './logging/client.js'
+import { createLogger } from './plugins/request-log.js'
+import { PerCallerConcurrency } from './policy/concurrency-limit.js'
+import { JobAccess } from './policy/job-access.js'
+import { RunStarter } from './runs/starter.js'
+import type { Emulator } from '../emulator/index.js'
+
+export const USER_AGENT = 'jobgate/0.1.0'
+
+/** What reads a run's log lines (the Cloud Logging client, or a test's stand-in). */
+export type LogReader = Pick<CloudLoggingClient, 'runEntries'>
+
+/** Parts a caller (a test, the server) provides itself instead of having them built from the config. */
+export interface ServiceOverrides {
+  /** Default: Cloud Logging JSON at LOG_LEVEL. */
+  logger?: Logger
+  /** Default: the REST client of CLOUD_RUN_API_ENDPOINT (or each job's regional host). */
+  cloudRun?: CloudRunClient
+  /** Default: the Cloud Logging client of CLOUD_LOGGING_API_ENDPOINT. */
+  logs?: LogReader
+  /** Default: the one JOBGATE_AUTH selects. */
+  authenticator?: Authenticator
+  /** Default: the one JOBGATE_IDEMPOTENCY selects, closed by close(). */
+  idempotencyStore?: IdempotencyStore
+  /** Default: the metadata server in local mode, Application Default Credentials otherwise. */
+  tokens?: TokenSource
+}
+
+/** Everything the app uses, built once per process from the configuration. */
+export interface Services {
+  /** The configuration as used: in local mode, its endpoints point at the embedded emulator. */
+  config: Config
+  logger: Logger
+  cloudRun: CloudRunClient
+  logs: LogReader
+  authenticator: Authenticator
+  access: JobAccess
+  idempotencyStore: IdempotencyStore
+  starter: RunStarter
+  /** Per-caller cap on requests held open (?wait). */
+  waits: PerCallerConcurrency
+  /** Local mode only: the embedded Cloud Run emulator. */
+  emulator?: Emulator
+  /** Releases what was built here (HTTP connections, the store, the emulator); call after the app closed. */
+  close (): Promise<void>
+}
+
+/**
+ * The composition root: every client, the authenticator, the idempotency store and the run
+ * starter, from the configuration (local mode first starts the embedded emulator and points the
+ * same production clients at it). `overrides` replace single parts; they are not closed here.
+ */
+export async function createServices (config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
+  const closers: Array<() => Promise<void>> = []
+  const close = async (): Promise<void> => { for (const step of closers.splice(0).reverse()) await step() }
+  try {
+    const logger = overrides.logger ?? createLogger(config.logLevel)
+    let emulator: Emulator | undefined
+    if (config.mode === 'local') {
+      const local = await startLocalMode(config)
+      closers.push(async () => { await local.emulator.close() })
+      emulator = local.emulator
+      config = local.config
+    }
+    const tokens = overrides.tokens ?? new CachedTokenSource(emulator === undefined ? googleAuthFetcher() : metadataServerFetcher())
+    const http = new GoogleHttp({ tokens, userAgent: USER_AGENT, limits: { connections: config.upstreamConnections } })
+    closers.push(async () => { await http.close() })
+    const cloudRun = overrides.cloudRun ?? new CloudRunRestClient(http, config.runApiEndpoint)
+    const logs = overrides.logs ?? new CloudLoggingClient(http, config.loggingApiEndpoint)
+
+    const authenticator = overrides.authenticator ?? createAuthenticator(config.auth)
+    const access = new JobAccess(config.catalog, !authenticator.anonymous)
+    if (authenticator.anonymous) logger.warn('authentication is off (JOBGATE_AUTH=none): anyone who can reach jobgate can run its jobs')
+    for (const id of access.unreachable()) logger.warn({ job: id }, `job "${id}" lists no principals: nobody can run it`)
+    for (const id of access.envLocked()) {
+      logger.warn({ job: id }, `job "${id}" has no env.allow: with authentication on it accepts no env override but its tenant key (list names in env.allow to open them)`)
+    }
+
+    const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
+    const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store: idempotencyStore })
+    return {
+      config,
+      logger,
+      cloudRun,
+      logs,
+      authenticator,
+      access,
+      idempotencyStore,
+      starter,
+      waits: new PerCallerConcurrency(config.maxWaitsPerCaller),
+      ...(emulator !== undefined && { emulator }),
+      close
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** The configured store (Firestore's client is loaded only when selected), closed by close(). */
+async function openStore (config: Config, logger: Logger, closers: Array<() => Promise<void>>): Promise<IdempotencyStore> {
+  const store = await createIdempotencyStore(config.idempotency, config.project === undefined ? {} : { projectId: config.project })
+  closers.push(async () => { await store.close?.() })
+  const where = config.idempotency.store === 'firestore' ? `Firestore collection "${config.idempotency.collection}"` : 'memory (one instance only)'
+  logger.info({ store: config.idempotency.store }, `idempotency keys kept in ${where}`)
+  return store
+}
