@@ -124,10 +124,14 @@ t.test('keys are scoped per principal and per job', async t => {
 t.test('keys are scoped per principal AND tenant: two tenants sharing a principal name never replay each other\'s run (issue 10)', async t => {
   const acmeKey = 'key-of-acme'
   const globexKey = 'key-of-globex'
-  const shared = await startLocalStack(t, {
-    JOBGATE_AUTH: 'apikey',
-    JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(acmeKey), principal: 'ci', tenant: 'acme' }, { sha256: hashApiKey(globexKey), principal: 'ci', tenant: 'globex' }] }),
-    JOBGATE_JOBS: JSON.stringify({ jobs: { reports: { job: 'echo', env: { tenantKey: 'TENANT_ID' }, principals: ['ci'] } } })
+  const shared = await build(t, {
+    listen: true,
+    env: {
+      JOBGATE_MODE: 'local',
+      JOBGATE_AUTH: 'apikey',
+      JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(acmeKey), principal: 'ci', tenant: 'acme' }, { sha256: hashApiKey(globexKey), principal: 'ci', tenant: 'globex' }] }),
+      JOBGATE_JOBS: JSON.stringify({ jobs: { reports: { job: 'echo', env: { tenantKey: 'TENANT_ID' }, principals: ['ci'] } } })
+    }
   })
   const send = async (apiKey: string): Promise<any> =>
     await call(`${shared.url}/v1/jobs/reports/runs`, { body: {}, headers: { 'x-api-key': apiKey, 'idempotency-key': 'nightly-2026-11-23' } })
@@ -142,7 +146,7 @@ t.test('keys are scoped per principal AND tenant: two tenants sharing a principa
 })
 
 t.test('the trigger is part of the scope: a REST Idempotency-Key equal to a Cloud Tasks or Pub/Sub key starts a separate run', async t => {
-  const stack = await startLocalStack(t, { JOBGATE_RATE_LIMIT: '100000', JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { pubsub: {} } } }) })
+  const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_RATE_LIMIT: '100000', JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { pubsub: {} } } }) }, listen: true })
   const before = runCalls(stack.emulator)
   const rest = async (key: string): Promise<any> => await call(`${stack.url}/v1/jobs/echo/runs`, { body: {}, headers: { 'idempotency-key': key } })
 
