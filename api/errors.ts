@@ -1,3 +1,5 @@
+import type { ErrorResponse } from './schemas/error.js'
+
 /** Google's canonical status names (AIP-193) and the HTTP codes they travel with. */
 export const httpCodeOfStatus = {
   INVALID_ARGUMENT: 400,
@@ -23,16 +25,8 @@ export const httpCodeOfStatus = {
 
 export type ErrorStatus = keyof typeof httpCodeOfStatus
 
-/** The contract's error body: `{ error: { code, status, message } }`, plus optional detail. */
-export interface ErrorBody {
-  error: {
-    code: number
-    status: string
-    message: string
-    /** For 502/504 on a run: whether a run may have started (the caller must check before retrying). */
-    runMayHaveStarted?: boolean
-  }
-}
+/** The contract's error body: `{ error: { code, status, message } }`, plus `runMayHaveStarted` on 502/504 of a run request. */
+export type ErrorBody = ErrorResponse
 
 export interface ApiErrorOptions {
   /** HTTP code when it differs from the status's usual one (e.g. 503 UNAVAILABLE for backpressure). */

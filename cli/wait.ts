@@ -1,6 +1,7 @@
 import type { ApiClient } from './api-client.js'
 import { sleep } from './retry.js'
-import { isTerminal, type Run } from './types.js'
+import { isTerminal } from '../common/run-state.js'
+import type { Run } from './types.js'
 
 export type WaitResult =
   | { kind: 'ended', run: Run }
@@ -29,7 +30,7 @@ export async function waitForRun (options: WaitOptions): Promise<WaitResult> {
   const deadline = options.waitTimeoutSeconds === undefined ? Number.POSITIVE_INFINITY : now() + options.waitTimeoutSeconds * 1000
   let run = options.run
   onRun(run)
-  while (!isTerminal(run)) {
+  while (!isTerminal(run.state)) {
     const remainingMs = deadline - now()
     if (remainingMs <= 0) return { kind: 'timeout', run }
     const hold = Math.max(1, Math.min(pollSeconds, 60, Math.ceil(remainingMs / 1000)))
@@ -39,7 +40,7 @@ export async function waitForRun (options: WaitOptions): Promise<WaitResult> {
     onRun(run)
     if (afterPoll !== undefined) await afterPoll()
     const spent = now() - askedAt
-    if (!isTerminal(run) && spent < minPollIntervalMs) await sleep(minPollIntervalMs - spent, signal)
+    if (!isTerminal(run.state) && spent < minPollIntervalMs) await sleep(minPollIntervalMs - spent, signal)
   }
   return { kind: 'ended', run }
 }

@@ -36,8 +36,6 @@ export function executionState (execution: Execution): RunState {
   return 'PENDING'
 }
 
-export const isTerminal = (state: RunState): boolean => state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED'
-
 export const runPath = (jobId: string, runName: string): string => `/v1/jobs/${jobId}/runs/${runName}`
 
 /** A v1 Execution as the contract's Run. */

@@ -1,22 +1,9 @@
 import type { JobEntry } from '../catalog.js'
 import { upstreamApiError } from '../google/errors.js'
 import type { GoogleHttp } from '../google/http.js'
+import type { RunLogEntry, RunLogPage } from '../schemas/logs.js'
 
-/** One line a run's task wrote, as the contract shows it. */
-export interface RunLogEntry {
-  timestamp: string
-  severity: string
-  taskIndex?: number
-  message: string
-  payload?: Record<string, unknown>
-  /** Cloud Logging's id: stable, so followers can skip what they printed. */
-  insertId?: string
-}
-
-export interface RunLogPage {
-  entries: RunLogEntry[]
-  nextPageToken?: string
-}
+export type { RunLogEntry, RunLogPage }
 
 /** The fields of a Cloud Logging LogEntry that jobgate reads. */
 interface LogEntry {

@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/index.js'
 import type { JobEntry } from '../catalog.js'
 import { invalidArgument, permissionDenied } from '../errors.js'
 import { FORBIDDEN_KEYS } from '../plugins/strict-input/json-body.js'
@@ -5,14 +6,8 @@ import { MAX_ARG_BYTES, MAX_ENV_VALUE_BYTES, type RunRequest } from '../schemas/
 import { isEnvName } from '../schemas/names.js'
 import { isProtectedEnvName } from './protected-env.js'
 
-/** Who is asking, as far as policy cares. */
-export interface Caller {
-  name: string
-  /** The tenant this caller is bound to, if any. */
-  tenant?: string
-  /** May choose any tenant for tenant-scoped jobs. */
-  tenantFree?: boolean
-}
+/** Who is asking, as far as policy cares: the authenticated Principal without how it was proven. */
+export type Caller = Pick<Principal, 'name' | 'tenant' | 'tenantFree'>
 
 const hasNul = (text: string): boolean => text.includes('\u0000')
 // The schema counts characters; the bounds are on bytes, which multi-byte text can exceed.

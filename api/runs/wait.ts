@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
-import { isTerminal, toRun } from '../cloudrun/mapping.js'
+import { isTerminal } from '../../common/run-state.js'
+import { toRun } from '../cloudrun/mapping.js'
 import type { Run } from '../schemas/run.js'
 
 export const MAX_WAIT_SECONDS = 60

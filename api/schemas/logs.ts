@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { Type, type Static } from 'typebox'
 
 export const RunLogEntry = Type.Object({
   timestamp: Type.String(),
@@ -6,13 +6,16 @@ export const RunLogEntry = Type.Object({
   taskIndex: Type.Optional(Type.Integer()),
   message: Type.String(),
   payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  insertId: Type.Optional(Type.String())
+  insertId: Type.Optional(Type.String({ description: 'Cloud Logging\'s id: stable, so followers can skip what they printed' }))
 })
+/** One line a run's task wrote. */
+export type RunLogEntry = Static<typeof RunLogEntry>
 
 export const RunLogPage = Type.Object({
   entries: Type.Array(RunLogEntry),
   nextPageToken: Type.Optional(Type.String())
 })
+export type RunLogPage = Static<typeof RunLogPage>
 
 /** RFC 3339 with a zone, as Cloud Logging writes timestamps. */
 export const RFC3339 = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$'

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { executionState, hasOverrides, isTerminal, runPath, toRun, toRunJobRequest } from '../../api/cloudrun/mapping.js'
+import { isTerminal } from '../../common/run-state.js'
+import { executionState, hasOverrides, runPath, toRun, toRunJobRequest } from '../../api/cloudrun/mapping.js'
 import type { Condition, Execution } from '../../api/cloudrun/execution.js'
 import { testEntry } from '../helpers/catalog-entry.js'
 

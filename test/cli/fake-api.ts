@@ -151,6 +151,7 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       succeededCount: step.succeeded ?? 0,
       failedCount: step.failed ?? 0,
       cancelledCount: cancelled ? run.taskCount - (step.succeeded ?? 0) - (step.failed ?? 0) : 0,
+      retriedCount: 0,
       logUri: `https://console.cloud.google.com/logs/query?run=${run.name}`,
       links: { self: `/v1/jobs/${run.job}/runs/${run.name}`, logs: `/v1/jobs/${run.job}/runs/${run.name}/logs` }
     }
