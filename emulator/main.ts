@@ -48,6 +48,7 @@ console.log('Point tools at it with:')
 console.log(`  export CLOUD_RUN_API_ENDPOINT=${emulator.url}`)
 console.log(`  export CLOUD_LOGGING_API_ENDPOINT=${emulator.url}`)
 console.log(`  export GCE_METADATA_HOST=${emulator.hostPort}`)
+console.log(`gcloud run jobs … works too: emulator/README.md, "Works with gcloud", has the config commands (proxy/port ${new URL(emulator.url).port}).`)
 const first = jobs[0]
 if (first) {
   console.log('Try:')

@@ -28,11 +28,12 @@ t.test('npm run emulator: prints where it listens and the variables to set, runs
   t.teardown(() => { emulator.child.kill('SIGKILL') })
   const [, url] = await emulator.output(/listening on (http:\/\/127\.0\.0\.1:\d+) \(project local-project/)
   const hostPort = (url as string).slice('http://'.length)
-  await emulator.output(/GCE_METADATA_HOST/)
+  await emulator.output(/Works with gcloud/)
   t.match(emulator.stdout, `export CLOUD_RUN_API_ENDPOINT=${url}`)
   t.match(emulator.stdout, `export CLOUD_LOGGING_API_ENDPOINT=${url}`)
   t.match(emulator.stdout, `export GCE_METADATA_HOST=${hostPort}`)
   t.match(emulator.stdout, 'jobs: local-project/echo')
+  t.match(emulator.stdout, `"Works with gcloud", has the config commands (proxy/port ${hostPort.split(':')[1] ?? ''})`)
 
   const token = await (await fetch(`${url}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { 'Metadata-Flavor': 'Google' } })).json() as { access_token: string }
   const run = await fetch(`${url}/apis/run.googleapis.com/v1/namespaces/local-project/jobs/echo:run`, {
