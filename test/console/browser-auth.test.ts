@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
+import { AUDIENCE, EMAIL, claims, newSigningKey, signIdToken, startCertsServer } from '../auth/google-fixture.js'
 import { accessibilityProblems } from '../helpers/a11y.js'
 import { findChromium, launchChromium } from '../helpers/chromium.js'
 import { build } from '../helper.js'
@@ -11,7 +12,8 @@ const WAIT = { timeout: 30_000 }
 const KEY = 'jg_console-test-key'
 
 const ENV = {
-  JOBGATE_AUTH: 'apikey',
+  JOBGATE_AUTH: 'apikey,google',
+  JOBGATE_AUDIENCE: AUDIENCE,
   JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: hashApiKey(KEY), principal: 'acme-ci', tenant: 'acme' }] }),
   JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { env: { tenantKey: 'TENANT_ID' }, principals: ['acme-ci'] }, payroll: { principals: ['finance'] } } }),
   JOBGATE_RATE_LIMIT: '1'
@@ -21,7 +23,10 @@ if (executablePath === undefined) {
   t.plan(0, 'SKIPPED: no Chromium found (install Debian\'s "chromium" package, as .ci/run does, or set CHROMIUM_PATH)')
 } else {
   t.test('with API keys: sign-in, what the caller may see, and a clear screen for 401, 403, 404, 429 and a network down', async t => {
-    const stack = await build(t, { env: { JOBGATE_MODE: 'local', ...ENV }, listen: true })
+    const googleKey = newSigningKey('console-test-key')
+    const certs = await startCertsServer([googleKey])
+    t.teardown(certs.close)
+    const stack = await build(t, { env: { JOBGATE_MODE: 'local', ...ENV, JOBGATE_GOOGLE_CERTS_URL: certs.url }, listen: true })
     const context = await launchChromium(t, executablePath)
     const page = await context.newPage()
     const heading = page.getByRole('heading', { level: 1 })
@@ -43,6 +48,7 @@ if (executablePath === undefined) {
     await heading.filter({ hasText: 'Jobs' }).waitFor(WAIT)
     t.equal(await page.locator('#who').textContent(), 'Signed in as acme-ci, tenant acme')
     t.same(await page.locator('tbody th').allTextContents(), ['echo'], 'only the jobs this caller may use')
+    t.equal(await page.locator('tbody td').last().textContent(), 'no overrides; tenant in TENANT_ID', 'with its limits as the API applies them')
     t.same(JSON.parse(await page.evaluate<string>('sessionStorage.getItem("jobgate.credential") ?? "null"')), { kind: 'apikey', value: KEY }, 'kept in this tab\'s sessionStorage')
     t.equal(await page.evaluate('localStorage.length'), 0, 'nothing in localStorage')
     t.equal(await page.evaluate('document.cookie'), '', 'no cookie')
@@ -84,5 +90,13 @@ if (executablePath === undefined) {
     await page.getByRole('button', { name: 'Sign out' }).click()
     await heading.filter({ hasText: 'Sign in' }).waitFor(WAIT)
     t.equal(await page.evaluate('sessionStorage.length'), 0)
+
+    // A Google ID token goes as a Bearer token; that identity may use no job here.
+    await page.getByLabel('Credential').selectOption('idtoken')
+    await page.getByLabel('Value').fill(signIdToken(googleKey, claims()))
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await heading.filter({ hasText: 'Jobs' }).waitFor(WAIT)
+    t.equal(await page.locator('#who').textContent(), `Signed in as ${EMAIL}, no tenant`)
+    t.equal(await page.locator('main p').textContent(), `No job is open to ${EMAIL}.`)
   })
 }

@@ -7,27 +7,41 @@ const { watchRun } = await import(new URL('../../api/console/public/run-watch.js
   watchRun: (job: string, run: string, handlers: { onRun: (run: any) => void, onLog: (entry: any) => void }, signal: AbortSignal, lateReadsMs?: number[]) => Promise<void>
 }
 
-/** The browser resolves `/v1/...` against the page; Node needs the origin. */
-function onOrigin (t: { teardown: (fn: () => void) => void }, origin: string): void {
+/** An older jobgate, without the events route: what the watcher must still follow, by polling. */
+const noEventsRoute = (path: string): Response => new Response(JSON.stringify({ error: { code: 404, status: 'NOT_FOUND', message: `no route GET ${path}` } }), { status: 404, headers: { 'content-type': 'application/json' } })
+
+/** The browser resolves `/v1/...` against the page; Node needs the origin. Returns the paths asked for. */
+function onOrigin (t: { teardown: (fn: () => void) => void }, origin: string, { withoutEvents = false } = {}): string[] {
   const original = globalThis.fetch
-  globalThis.fetch = async (input, init) => await original(typeof input === 'string' && input.startsWith('/') ? `${origin}${input}` : input, init)
+  const asked: string[] = []
+  globalThis.fetch = async (input, init) => {
+    if (typeof input !== 'string' || !input.startsWith('/')) return await original(input, init)
+    asked.push(input)
+    if (withoutEvents && input.endsWith('/events')) return noEventsRoute(input)
+    return await original(`${origin}${input}`, init)
+  }
   t.teardown(() => { globalThis.fetch = original })
+  return asked
 }
 
-t.test('follows a run to its end and hands over each log line once, in order', async t => {
-  const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
-  onOrigin(t, stack.url)
-  const started = await call(`${stack.url}/v1/jobs/echo/runs`, { body: { args: ['hi'], env: { TENANT_ID: 'acme' }, taskCount: 2 } })
-  const states: string[] = []
-  const lines: any[] = []
-  await watchRun('echo', started.body.name, { onRun: run => states.push(run.state), onLog: entry => lines.push(entry) }, new AbortController().signal, [0])
-  t.equal(states.at(-1), 'SUCCEEDED', 'ends on the final state')
-  // Each task echoes args, env and its context, then says done.
-  t.equal(lines.length, 8, 'every line once')
-  t.same(lines.map(line => line.timestamp), lines.map(line => line.timestamp).sort(), 'oldest first')
-  t.same(lines.filter(line => line.message === 'env').map(line => line.payload.env.TENANT_ID), ['acme', 'acme'])
-  t.same(new Set(lines.map(line => line.taskIndex)), new Set([0, 1]))
-})
+for (const withoutEvents of [false, true]) {
+  t.test(`follows a run to its end and hands over each log line once, in order (${withoutEvents ? 'polling a server without the event stream' : 'this server'})`, async t => {
+    const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
+    const asked = onOrigin(t, stack.url, { withoutEvents })
+    const started = await call(`${stack.url}/v1/jobs/echo/runs`, { body: { args: ['hi'], env: { TENANT_ID: 'acme' }, taskCount: 2 } })
+    const states: string[] = []
+    const lines: any[] = []
+    await watchRun('echo', started.body.name, { onRun: run => states.push(run.state), onLog: entry => lines.push(entry) }, new AbortController().signal, [0])
+    t.equal(states.at(-1), 'SUCCEEDED', 'ends on the final state')
+    // Each task echoes args, env and its context, then says done.
+    t.equal(lines.length, 8, 'every line once')
+    t.same(lines.map(line => line.timestamp), lines.map(line => line.timestamp).sort(), 'oldest first')
+    t.same(lines.filter(line => line.message === 'env').map(line => line.payload.env.TENANT_ID), ['acme', 'acme'])
+    t.same(new Set(lines.map(line => line.taskIndex)), new Set([0, 1]))
+    t.equal(asked[0], `/v1/jobs/echo/runs/${started.body.name}/events`, 'the event stream is asked first')
+    if (withoutEvents) t.ok(asked.some(path => path.includes('?wait=')) && asked.some(path => path.includes('/logs?')), 'then ?wait= and /logs')
+  })
+}
 
 t.test('a run that does not exist is the API\'s 404, not a silent stop', async t => {
   const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })

@@ -5,10 +5,10 @@ import { badge, h, show } from './view.js'
 
 const jobLink = id => h('a', { href: `#/jobs/${encodeURIComponent(id)}` }, id)
 
-const envLimit = env => [
-  env.allow === undefined ? 'any name that is not protected' : `only ${env.allow.join(', ') || 'none'}`,
-  env.tenantKey === undefined ? '' : `; tenant in ${env.tenantKey}`
-].join('')
+function envLimit ({ allow, tenantKey }) {
+  const names = allow === undefined || allow.includes('*') ? 'any name that is not protected' : allow.length === 0 ? 'no overrides' : `only ${allow.join(', ')}`
+  return tenantKey === undefined ? names : `${names}; tenant in ${tenantKey}`
+}
 
 const argsLimit = args => args.allow ? `up to ${args.maxItems}` : 'none'
 
