@@ -62,3 +62,25 @@ t.test('leaving the page stops following a running run', async t => {
   t.equal(states.at(-1), 'RUNNING')
   await call(`${stack.url}/v1/jobs/echo/runs/${started.body.name}/cancel`, { method: 'POST' })
 })
+
+t.test('a stream that drops is resumed after the last log line (Last-Event-ID), without repeats', async t => {
+  const original = globalThis.fetch
+  t.teardown(() => { globalThis.fetch = original })
+  const resumedFrom: Array<string | undefined> = []
+  const event = (name: string, data: unknown, id?: string): string => `event: ${name}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`
+  globalThis.fetch = async (_input, init) => {
+    const cursor = (init?.headers as Record<string, string>)['last-event-id']
+    resumedFrom.push(cursor)
+    // The first connection breaks after one log line; the second carries on from it.
+    const body = cursor === undefined
+      ? event('run', { state: 'RUNNING' }) + event('log', { message: 'one' }, 'c1') + ': heartbeat\n\n'
+      : event('log', { message: 'two' }, 'c2') + event('run', { state: 'SUCCEEDED' }) + event('end', { state: 'SUCCEEDED' })
+    return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+  }
+  const states: string[] = []
+  const lines: string[] = []
+  await watchRun('echo', 'echo-abcde', { onRun: run => states.push(run.state), onLog: entry => lines.push(entry.message) }, new AbortController().signal)
+  t.same(resumedFrom, [undefined, 'c1'], 'reconnected once, from the last line seen')
+  t.same(lines, ['one', 'two'])
+  t.same(states, ['RUNNING', 'SUCCEEDED', 'SUCCEEDED'])
+})
