@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { auditPlugin } from './plugins/audit.js'
 import { callerPlugin } from './plugins/caller.js'
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js'
 import { openapiPlugin } from './plugins/openapi.js'
@@ -9,8 +10,8 @@ import { clientErrorHandler, strictInputPlugin } from './plugins/strict-input/in
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs.js'
 import { logRoutes } from './routes/logs.js'
-import { pubsubPushRoutes } from './routes/push-pubsub.js'
-import { tasksPushRoutes } from './routes/push-tasks.js'
+import { pubsubPushRoutes } from './push/pubsub-route.js'
+import { tasksPushRoutes } from './push/tasks-route.js'
 import { runRoutes } from './routes/runs.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
@@ -36,6 +37,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(errorsPlugin)
   await app.register(strictInputPlugin)
   await app.register(callerPlugin, { authenticator: services.authenticator })
+  await app.register(auditPlugin)
   await app.register(rateLimitPlugin)
   await app.register(openapiPlugin)
 

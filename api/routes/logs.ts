@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { toRun } from '../cloudrun/mapping.js'
 import type { CloudLoggingClient } from '../logging/client.js'
 import { runsVisibleTo } from '../policy/run-access.js'
-import { ErrorResponse } from '../schemas/error.js'
+import { errorResponses } from '../schemas/error.js'
 import { LogsQuery, RunLogPage } from '../schemas/logs.js'
 import { RunParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
@@ -17,7 +17,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app,
       summary: 'The log lines a run\'s tasks wrote, oldest first, from Cloud Logging',
       params: RunParams,
       querystring: LogsQuery,
-      response: { 200: RunLogPage, 400: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 502: ErrorResponse }
+      response: { 200: RunLogPage, ...errorResponses(400, 403, 404, 502) }
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)

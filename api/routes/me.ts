@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ErrorResponse } from '../schemas/error.js'
+import { errorResponses } from '../schemas/error.js'
 import { Me } from '../schemas/me.js'
 
 /** Who the credentials sent belong to, so a client (the console) can say whom it acts for. */
@@ -9,7 +9,7 @@ export const meRoutes: FastifyPluginAsyncTypebox = async app => {
     schema: {
       summary: 'Who the caller is: principal name and tenant scope',
       querystring: Type.Object({}, { additionalProperties: false }),
-      response: { 200: Me, 401: ErrorResponse }
+      response: { 200: Me, ...errorResponses(401) }
     }
   }, async request => {
     const { name, tenant } = request.caller

@@ -4,14 +4,13 @@ import { toRun } from '../cloudrun/mapping.js'
 import { invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
 import { runsVisibleTo } from '../policy/run-access.js'
-import { auditCancel, auditRefusals } from '../runs/audit.js'
+import { auditFor } from '../plugins/audit.js'
+import { auditCancel } from '../runs/audit.js'
 import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
-import { ErrorResponse } from '../schemas/error.js'
+import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
-import { sendStarted } from './send-started.js'
-
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 504: ErrorResponse }
+import { sendStarted } from './started.js'
 
 /** Aborts when the client hangs up before its answer was written. */
 function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
@@ -22,8 +21,7 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
 
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, runsPerMinute, waits }) => {
   app.post('/v1/jobs/:job/runs', {
-    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
-    onError: auditRefusals('api'),
+    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 }, auditTrigger: 'api' },
     schema: {
       summary: 'Start a run of a job, with per-run overrides',
       params: JobParams,
@@ -31,7 +29,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
         'idempotency-key': Type.Optional(Type.String({ description: 'repeats with the same key and body return the first response (header Idempotency-Replayed: true) and start nothing; kept 24 h' }))
       }),
       body: Type.Optional(RunRequest),
-      response: { 202: Run, 409: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse, ...errors }
+      response: { 202: Run, ...START_RUN_ERRORS }
     },
     // No body at all means no overrides; an explicit JSON null is still a 400.
     preValidation: async request => { if (request.body === undefined) request.body = {} }
@@ -41,7 +39,15 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     const problem = key === undefined ? undefined : idempotencyKeyProblem(key)
     if (problem !== undefined) throw invalidArgument(problem)
     const body = request.body ?? {}
-    return await sendStarted(reply, await starter.start({ entry, request: body, caller: request.caller, log: request.log, ...(key !== undefined && { idempotencyKey: key }) }))
+    const started = await starter.start({
+      entry,
+      request: body,
+      caller: request.caller,
+      log: request.log,
+      audit: auditFor(request),
+      ...(key !== undefined && { idempotencyKey: key })
+    })
+    return await sendStarted(reply, started, 202)
   })
 
   app.get('/v1/jobs/:job/runs/:run', {
@@ -49,7 +55,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       summary: 'Read a run; ?wait=N holds the request until the run ends or N seconds pass',
       params: RunParams,
       querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS })) }, { additionalProperties: false }),
-      response: { 200: Run, ...errors }
+      response: { 200: Run, ...READ_ERRORS }
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
@@ -67,7 +73,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
         pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
         pageToken: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[A-Za-z0-9_=+/.-]*$' }))
       }, { additionalProperties: false }),
-      response: { 200: RunList, ...errors }
+      response: { 200: RunList, ...READ_ERRORS }
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
@@ -82,7 +88,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   })
 
   app.post('/v1/jobs/:job/runs/:run/cancel', {
-    schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...errors } },
+    schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...READ_ERRORS } },
     onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)

@@ -19,9 +19,6 @@ export interface AuditRecord {
   error?: unknown
 }
 
-/** Errors the run path has already audited, so the route's refusal hook does not log them twice. */
-const audited = new WeakSet<object>()
-
 const labels = (job: string, principal: string, outcome: string, audit: 'run' | 'cancel' = 'run'): Record<string, string> =>
   ({ jobgate_audit: audit, jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome })
 
@@ -37,7 +34,6 @@ function outcomeOf (record: AuditRecord): string {
  */
 export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): void {
   const outcome = outcomeOf(record)
-  if (typeof record.error === 'object' && record.error !== null) audited.add(record.error)
   const mayHaveStarted = record.error instanceof ApiError && record.error.runMayHaveStarted === true
   const line = {
     audit: 'run',
@@ -65,23 +61,20 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
 
 /**
  * The audit line for attempts refused before the run path: unauthenticated (401), not on the
- * job (403), rate limited (429), malformed (400). Route-level `onError` hook of run-starting routes.
+ * job (403), rate limited (429), malformed (400). Written by the audit plugin's onError hook.
  */
-export function auditRefusals (trigger: Trigger) {
-  return async (request: FastifyRequest, _reply: FastifyReply, error: Error): Promise<void> => {
-    if (audited.has(error)) return
-    const outcome = error instanceof ApiError ? error.status : 'INVALID_ARGUMENT'
-    const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
-    const job = (request.params as { job?: string } | undefined)?.job ?? ''
-    request.log.warn({
-      audit: 'run',
-      principal,
-      job,
-      trigger,
-      outcome,
-      'logging.googleapis.com/labels': labels(job, principal, outcome)
-    }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
-  }
+export function auditRefusal (request: FastifyRequest, trigger: Trigger, error: Error): void {
+  const outcome = error instanceof ApiError ? error.status : 'INVALID_ARGUMENT'
+  const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
+  const job = (request.params as { job?: string } | undefined)?.job ?? ''
+  request.log.warn({
+    audit: 'run',
+    principal,
+    job,
+    trigger,
+    outcome,
+    'logging.googleapis.com/labels': labels(job, principal, outcome)
+  }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
 }
 
 /**

@@ -24,14 +24,14 @@ export interface StartRunInput {
   fingerprintOf?: unknown
   /** Trigger facts for the audit line (delivery attempt, task retry count…). */
   details?: Record<string, string | number>
+  /** Where the attempt's audit line goes; default: written to `log`. Routes pass their request's (see plugins/audit.ts). */
+  audit?: (log: FastifyBaseLogger, record: AuditRecord) => void
 }
 
-/** A started (or, for a repeated key, earlier started) run, with the response the first request sent. */
+/** A started (or, for a repeated key, earlier started) run: the route decides how to answer. */
 export interface StartedRun {
-  statusCode: number
-  headers: Record<string, string>
   run: Run
-  /** The response is the stored one of an earlier request with the same key: nothing was started now. */
+  /** An earlier request with the same key started it: nothing was started now. */
   replayed: boolean
 }
 
@@ -54,6 +54,7 @@ export class RunStarter {
 
   async start (input: StartRunInput): Promise<StartedRun> {
     const { entry, caller, log } = input
+    const writeAudit = (record: AuditRecord): void => { (input.audit ?? auditRunAttempt)(log, record) }
     const audit: AuditRecord = {
       entry,
       caller: caller.name,
@@ -70,11 +71,11 @@ export class RunStarter {
       const { response, replayed } = input.idempotencyKey === undefined
         ? { response: await start(), replayed: false }
         : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
-      const run = response.body as Run
-      auditRunAttempt(log, { ...audit, execution: run.name, replayed })
-      return { statusCode: response.statusCode, headers: response.headers, run, replayed }
+      const run = runOf(response)
+      writeAudit({ ...audit, execution: run.name, replayed })
+      return { run, replayed }
     } catch (error) {
-      auditRunAttempt(log, { ...audit, error })
+      writeAudit({ ...audit, error })
       throw error
     }
   }
@@ -96,6 +97,13 @@ export class RunStarter {
 
   async #startNow (entry: JobEntry, request: RunRequest): Promise<StoredResponse> {
     const run = await this.#limit.run(async () => toRun(entry.id, await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))))
-    return { statusCode: 202, headers: { location: run.links.self }, body: run }
+    return storedRun(run)
   }
 }
+
+/**
+ * The record kept per idempotency key. Its shape is the REST answer (202, Location, Run), as it
+ * has been since the first release: instances of different versions share Firestore records.
+ */
+const storedRun = (run: Run): StoredResponse => ({ statusCode: 202, headers: { location: run.links.self }, body: run })
+const runOf = (response: StoredResponse): Run => response.body as Run

@@ -10,3 +10,13 @@ export const ErrorResponse = Type.Object({
   })
 }, { $id: 'Error' })
 export type ErrorResponse = Static<typeof ErrorResponse>
+
+/** A route's error answers, all in the one shape: `errorResponses(400, 404)` is `{ 400: ErrorResponse, 404: ErrorResponse }`. */
+export function errorResponses<C extends number> (...codes: C[]): Record<C, typeof ErrorResponse> {
+  return Object.fromEntries(codes.map(code => [code, ErrorResponse])) as Record<C, typeof ErrorResponse>
+}
+
+/** What a route that starts a run may answer besides the run: REST, Pub/Sub push and Cloud Tasks alike. */
+export const START_RUN_ERRORS = errorResponses(400, 401, 403, 404, 409, 422, 429, 502, 503, 504)
+/** What a route that reads a job's runs may answer besides the answer. */
+export const READ_ERRORS = errorResponses(400, 401, 403, 404, 429, 502, 504)

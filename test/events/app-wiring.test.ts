@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { CloudRunClient } from '../../api/cloudrun/client.js'
 import { loadConfig, type Config } from '../../api/config.js'
 import { ApiError } from '../../api/errors.js'
-import { forRedelivery } from '../../api/events/redelivery.js'
+import { forRedelivery } from '../../api/push/redelivery.js'
 import { build } from '../helper.js'
 import { captureLogs } from '../helpers/log-capture.js'
 

@@ -2,14 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiError, invalidArgument } from '../errors.js'
 import { mapMessage, matchFilter } from '../events/pubsub.js'
-import { auditRefusals } from '../runs/audit.js'
-import { ErrorResponse } from '../schemas/error.js'
+import { auditFor } from '../plugins/audit.js'
+import { START_RUN_ERRORS } from '../schemas/error.js'
 import { PushEnvelope } from '../schemas/pubsub.js'
 import { JobParams, Run } from '../schemas/run.js'
-import type { RouteContext } from './context.js'
-import { sendPushStarted } from './send-started.js'
-
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
+import type { RouteContext } from '../routes/context.js'
+import { startAndAnswer } from './answer.js'
 
 /**
  * Pub/Sub push: one message, at most one run. 2xx acknowledges (a run started now or earlier, or the
@@ -17,13 +15,12 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
  */
 export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
   app.post('/v1/push/pubsub/:job', {
-    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
-    onError: auditRefusals('pubsub'),
+    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 }, auditTrigger: 'pubsub' },
     schema: {
       summary: 'Pub/Sub push endpoint: the job\'s catalog `pubsub` mapping turns the message into a run, once per subscription and message id',
       params: JobParams,
       body: PushEnvelope,
-      response: { 200: Run, 204: Type.Null({ description: 'the message does not pass the job\'s filter: acknowledged, no run' }), ...errors }
+      response: { 200: Run, 204: Type.Null({ description: 'the message does not pass the job\'s filter: acknowledged, no run' }), ...START_RUN_ERRORS }
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
@@ -45,11 +42,12 @@ export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (
       log.warn({ mappingError: mapped.problem }, `${delivery}: cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
       throw invalidArgument(`message ${message.messageId} cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
     }
-    return await sendPushStarted(reply, starter, {
+    return await startAndAnswer(reply, starter, {
       entry,
       request: mapped.request,
       caller: request.caller,
       log,
+      audit: auditFor(request),
       trigger: 'pubsub',
       idempotencyKey: `${subscription}/messages/${message.messageId}`,
       // A redelivery carries the same data and attributes; the mapping's output is not what identifies it.

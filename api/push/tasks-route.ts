@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { auditRefusals } from '../runs/audit.js'
-import { ErrorResponse } from '../schemas/error.js'
+import { auditFor } from '../plugins/audit.js'
+import { START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunRequest } from '../schemas/run.js'
-import type { RouteContext } from './context.js'
-import { sendPushStarted } from './send-started.js'
-
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 502: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse }
+import type { RouteContext } from '../routes/context.js'
+import { startAndAnswer } from './answer.js'
 
 const count = Type.String({ pattern: '^\\d{1,9}$' })
 
@@ -32,8 +30,7 @@ async function emptyBodyMeansNoOverrides (request: FastifyRequest): Promise<void
 /** Cloud Tasks HTTP target: one task, at most one run; 2xx completes the task, anything else makes the queue retry it. */
 export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
   app.post('/v1/push/tasks/:job', {
-    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 } },
-    onError: auditRefusals('tasks'),
+    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 }, auditTrigger: 'tasks' },
     onRequest: skipParsingWhenEmpty,
     preValidation: emptyBodyMeansNoOverrides,
     schema: {
@@ -41,7 +38,7 @@ export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       params: JobParams,
       headers: TaskHeaders,
       body: RunRequest,
-      response: { 200: Run, ...errors }
+      response: { 200: Run, ...START_RUN_ERRORS }
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
@@ -53,11 +50,12 @@ export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     const log = request.log.child({ cloudTasks: details })
     const delivery = `Cloud Tasks task ${task} of queue ${queue} (retry ${retryCount})`
     log.info(`${delivery} received for job "${entry.id}"`)
-    return await sendPushStarted(reply, starter, {
+    return await startAndAnswer(reply, starter, {
       entry,
       request: request.body,
       caller: request.caller,
       log,
+      audit: auditFor(request),
       trigger: 'tasks',
       idempotencyKey: `queues/${queue}/tasks/${task}`,
       details
