@@ -1,5 +1,5 @@
 /**
- * A small stand-in for the jobgate API (CONTRACT.md §4) for the CLI's tests: real HTTP on
+ * A small stand-in for the jobgate API (docs/api.md) for the CLI's tests: real HTTP on
  * 127.0.0.1, in-memory runs that move through scripted states, `?wait=` long-polls, paged logs,
  * Idempotency-Key replay, API-key / bearer auth, and injected faults (dropped connections, errors).
  */

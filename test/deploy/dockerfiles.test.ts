@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { copiesOf, envOf, execForm, instructions, lastValue, parseDockerfile, type Stage } from './dockerfile.js'
 import { repoRoot } from './stubs.js'
 
-// CONTRACT.md §1: the containers' entry points.
+// docs/api.md, How it starts: the containers' entry points.
 const images = [
   { file: 'Dockerfile.api', entry: ['node', 'dist/api/server.js'] },
   { file: 'Dockerfile.job', entry: ['node', 'dist/job/main.js'] }

@@ -92,7 +92,7 @@ t.test('the API starts in local mode and answers /healthz', async t => {
   const [command = 'node', ...args] = entrypoint(api.runtime)
   const serverFile = join(appDir, args[0] ?? '')
   if (!existsSync(serverFile)) {
-    t.fail(`${relative(appDir, serverFile)} is missing from the build output: api/server.ts must compile to it (CONTRACT.md §1)`)
+    t.fail(`${relative(appDir, serverFile)} is missing from the build output: api/server.ts must compile to it (docs/api.md, How it starts)`)
     return
   }
   const port = await freePort()
@@ -121,7 +121,7 @@ t.test('the job prints its arguments and environment as JSON lines', async t => 
   const [command = 'node', ...args] = entrypoint(job.runtime)
   const mainFile = join(appDir, args[0] ?? '')
   if (!existsSync(mainFile)) {
-    t.fail(`${relative(appDir, mainFile)} is missing from the build output: job/main.ts must compile to it (CONTRACT.md §1)`)
+    t.fail(`${relative(appDir, mainFile)} is missing from the build output: job/main.ts must compile to it (docs/api.md, How it starts)`)
     return
   }
   // What Cloud Run passes: a run's args override lands after the ENTRYPOINT, plus the task context.
