@@ -29,6 +29,10 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   const app = Fastify({
     ...requestLogOptions(services.logger, config.project),
     bodyLimit: MAX_BODY_BYTES,
+    // A slow-loris client (headers, then a trickle of body) is cut off with a 408; responses (?wait, streams) are not limited by it.
+    requestTimeout: config.requestTimeoutSeconds * 1000,
+    // Node checks request deadlines on this interval (default 30 s), so a stalled request fails near its deadline.
+    http: { headersTimeout: config.requestTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
     ajv: { customOptions: { removeAdditional: false } },
     frameworkErrors,
     clientErrorHandler

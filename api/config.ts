@@ -29,6 +29,8 @@ export interface Config {
   rateLimitPerMinute: number
   /** Concurrent `?wait` requests and event streams per principal and tenant (JOBGATE_MAX_WAITS). */
   maxWaitsPerCaller: number
+  /** Seconds a client has to send a whole request, headers and body (JOBGATE_REQUEST_TIMEOUT_SECONDS); then 408. */
+  requestTimeoutSeconds: number
   /** Idempotency-Key and event deduplication (JOBGATE_IDEMPOTENCY*). */
   idempotency: IdempotencyConfig
 }
@@ -101,6 +103,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     upstreamConnections: parsePositiveInt('JOBGATE_UPSTREAM_CONNECTIONS', env.JOBGATE_UPSTREAM_CONNECTIONS, DEFAULT_UPSTREAM_CONNECTIONS, 1_000),
     rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000),
     maxWaitsPerCaller: parsePositiveInt('JOBGATE_MAX_WAITS', env.JOBGATE_MAX_WAITS, DEFAULT_MAX_WAITS_PER_CALLER, 10_000),
+    requestTimeoutSeconds: parsePositiveInt('JOBGATE_REQUEST_TIMEOUT_SECONDS', env.JOBGATE_REQUEST_TIMEOUT_SECONDS, 10, 600),
     idempotency: loadIdempotencyConfig(env)
   }
   if (project !== undefined) config.project = project

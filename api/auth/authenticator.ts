@@ -2,13 +2,16 @@ import type { OAuth2Client } from 'google-auth-library'
 import { ConfigError } from '../config-error.js'
 import { unauthenticated } from '../errors.js'
 import { createApiKeyLookup } from './api-key.js'
-import { bearerToken, singleHeader } from './credentials.js'
+import { assertSingleCredentials, bearerToken, singleHeader } from './credentials.js'
 import { createGoogleIdTokenVerifier } from './google-id-token.js'
 import type { AuthConfig, Principal, RequestHeaders } from './types.js'
 
 export interface Authenticator {
-  /** Resolves to the caller, or rejects with ApiError UNAUTHENTICATED (503 UNAVAILABLE if Google's certificates cannot be fetched). */
-  authenticate (headers: RequestHeaders): Promise<Principal>
+  /**
+   * Resolves to the caller, or rejects with ApiError UNAUTHENTICATED (503 UNAVAILABLE if Google's certificates cannot be fetched).
+   * `rawHeaders` (Node's list, duplicates kept) lets a repeated Authorization header be refused: `headers` keeps only the first.
+   */
+  authenticate (headers: RequestHeaders, rawHeaders?: readonly string[]): Promise<Principal>
   /** True when authentication is off (`JOBGATE_AUTH=none`): the server warns at start. */
   readonly anonymous: boolean
 }
@@ -40,7 +43,8 @@ export function createAuthenticator (config: AuthConfig, deps: AuthenticatorDeps
 
   return {
     anonymous: false,
-    async authenticate (headers) {
+    async authenticate (headers, rawHeaders = []) {
+      assertSingleCredentials(rawHeaders)
       // X-API-Key first: behind a private Cloud Run service, Authorization may carry Cloud Run's own token.
       if (byApiKey !== undefined) {
         const key = singleHeader(headers, 'x-api-key')

@@ -21,3 +21,15 @@ export function bearerToken (authorization: string): string {
   if (token === '' || /\s/.test(token)) throw unauthenticated('malformed Authorization header: expected "Bearer <Google ID token>"')
   return token
 }
+
+/** Credential headers that must come once: Node keeps only the first of two `Authorization` headers, so only the raw list shows a second. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
+
+/** Refuses a request that repeats a credential header (raw header list: name, value, name, value…). */
+export function assertSingleCredentials (rawHeaders: readonly string[]): void {
+  for (const name of CREDENTIAL_HEADERS) {
+    let count = 0
+    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]?.toLowerCase() === name) count++
+    if (count > 1) throw unauthenticated(`send exactly one ${name} header`)
+  }
+}

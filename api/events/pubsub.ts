@@ -1,3 +1,4 @@
+import { parseStrictJson } from '../plugins/strict-input/json-body.js'
 import { isProtectedEnvName } from '../policy/protected-env.js'
 import type { PubsubMappingPolicy } from '../schemas/catalog.js'
 import type { PushMessage } from '../schemas/pubsub.js'
@@ -85,14 +86,15 @@ class MessageFields {
 
   private data (): Record<string, unknown> | Error {
     if (this.#data !== undefined) return this.#data
-    const text = Buffer.from(this.message.data ?? '', 'base64').toString('utf8')
+    const bytes = Buffer.from(this.message.data ?? '', 'base64')
     try {
-      const parsed: unknown = JSON.parse(text)
+      // The strict parser, as for request bodies: duplicate keys, `__proto__` and invalid UTF-8 are refused.
+      const parsed = parseStrictJson(bytes)
       this.#data = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
         ? parsed as Record<string, unknown>
         : new Error('the message data is JSON but not an object')
-    } catch {
-      this.#data = new Error(text === '' ? 'the message has no data' : 'the message data is not JSON')
+    } catch (err) {
+      this.#data = new Error(bytes.length === 0 ? 'the message has no data' : `the message data is not strict JSON (${(err as Error).message.replace(/^body: /, '')})`)
     }
     return this.#data
   }

@@ -23,6 +23,6 @@ export const callerPlugin = fp<CallerOptions>(async (app, { authenticator }) => 
     // Set first, so a refusal's audit line (onError) can name somebody even when authentication throws.
     request.caller = ANONYMOUS
     if (request.routeOptions.config.public === true) return
-    request.caller = await authenticator.authenticate(request.headers)
+    request.caller = await authenticator.authenticate(request.headers, request.raw.rawHeaders)
   })
 }, { name: 'jobgate-caller', fastify: '5.x' })

@@ -25,6 +25,35 @@ export const REDACTED_PATHS = [
   'apiKey'
 ]
 
+/** Query parameters of jobgate's own API whose values say nothing secret; every other value is logged as [REDACTED]. */
+const PLAIN_QUERY_PARAMETERS = new Set(['wait', 'pageSize', 'since'])
+
+/** A URL as it may be logged: a token sent as `?access_token=…` (or any unknown parameter) loses its value. */
+export function redactedUrl (url: string): string {
+  const query = url.indexOf('?')
+  if (query === -1) return url
+  const parts = url.slice(query + 1).split('&').map(part => {
+    const equals = part.indexOf('=')
+    if (equals === -1) return part
+    const name = part.slice(0, equals)
+    return PLAIN_QUERY_PARAMETERS.has(name) && /^[\w.:+-]{0,64}$/.test(part.slice(equals + 1)) ? part : `${name}=[REDACTED]`
+  })
+  return `${url.slice(0, query)}?${parts.join('&')}`
+}
+
+interface LoggedRequest { method: string, url: string, host?: string, ip?: string, socket?: { remotePort?: number } }
+
+/** Fastify's request serializer, with the query's values redacted; anything else logged as `req` is left as it is. */
+const requestSerializer = (request: LoggedRequest | Record<string, unknown>): Record<string, unknown> => typeof request.url !== 'string'
+  ? request as Record<string, unknown>
+  : {
+      method: request.method,
+      url: redactedUrl(request.url),
+      host: request.host,
+      remoteAddress: request.ip,
+      remotePort: (request as LoggedRequest).socket?.remotePort
+    }
+
 /** pino writing Cloud Logging structured JSON: `severity`, `message`, `time`. */
 export function loggerOptions (level: string): LoggerOptions {
   return {
@@ -33,7 +62,8 @@ export function loggerOptions (level: string): LoggerOptions {
     base: undefined,
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     formatters: { level: label => ({ severity: SEVERITY[label] ?? 'DEFAULT' }) },
-    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' }
+    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+    serializers: { req: requestSerializer }
   }
 }
 

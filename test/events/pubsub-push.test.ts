@@ -96,7 +96,11 @@ t.test('a message that cannot be mapped is refused with 400 (Pub/Sub retries, th
   delete (noObject.attributes as Record<string, string | undefined>).objectId
   const cases: Array<[unknown, RegExp]> = [
     [envelope(noObject), /\{attributes\.objectId\}: the message has no attribute "objectId"/],
-    [envelope({ attributes: finalize('y').attributes, data: 'not json' }), /\{data\.generation\}: the message data is not JSON/],
+    [envelope({ attributes: finalize('y').attributes, data: 'not json' }), /\{data\.generation\}: the message data is not strict JSON \(not valid JSON/],
+    // Issue 10: data is parsed strictly, as docs/security.md says (JSON.parse kept the last of two keys and took __proto__).
+    [envelope({ attributes: finalize('y').attributes, data: '{"generation":"1","generation":"2"}' }), /the message data is not strict JSON \(generation: duplicate key\)/],
+    [envelope({ attributes: finalize('y').attributes, data: '{"generation":"1","__proto__":{"polluted":"yes"}}' }), /the message data is not strict JSON \(__proto__/],
+    [envelope({ attributes: finalize('y').attributes, data: '{"generation":"1","x":{"constructor":{}}}' }), /the message data is not strict JSON \(x\.constructor/],
     [envelope({ attributes: finalize('y').attributes }), /\{data\.generation\}: the message has no data/],
     [envelope({ attributes: finalize('y').attributes, data: { generation: { nested: 1 } } }), /is an object or array, not a value/],
     [envelope({ attributes: finalize('y').attributes, data: [1, 2] }), /JSON but not an object/],

@@ -76,6 +76,8 @@ export interface StackOptions {
   cloudRun?: CloudRunClient
   /** pino level of the captured log; default debug. */
   logLevel?: string
+  /** More settings, as environment variables. */
+  env?: Record<string, string>
 }
 
 /**
@@ -105,7 +107,8 @@ export async function startStack (t: Test, options: StackOptions = {}): Promise<
       JOBGATE_GOOGLE_CERTS_URL: certs.url,
       JOBGATE_JOBS: JSON.stringify(CATALOG),
       LOG_LEVEL: 'debug',
-      ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' })
+      ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' }),
+      ...options.env
     },
     services: { tokens: new CachedTokenSource(metadataServerFetcher()), ...(options.cloudRun !== undefined && { cloudRun: options.cloudRun }) },
     logLevel: options.logLevel ?? 'debug'
