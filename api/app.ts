@@ -42,11 +42,11 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(strictInputPlugin)
   await app.register(callerPlugin, { authenticator: services.authenticator })
   await app.register(auditPlugin)
-  await app.register(rateLimitPlugin)
+  await app.register(rateLimitPlugin, { runsPerMinute: config.rateLimitPerMinute, readsPerMinute: config.readRateLimitPerMinute })
   await app.register(openapiPlugin)
 
   const { access, cloudRun, starter, waits } = services
-  const context = { access, cloudRun, starter, waits, runsPerMinute: config.rateLimitPerMinute }
+  const context = { access, cloudRun, starter, waits, budgets: app.budgets }
   await app.register(healthRoutes, { ready: options.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)

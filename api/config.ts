@@ -27,6 +27,8 @@ export interface Config {
   upstreamConnections: number
   /** Runs each principal may start per minute (JOBGATE_RATE_LIMIT). */
   rateLimitPerMinute: number
+  /** Run and log reads (and cancels) each principal and tenant may make per minute (JOBGATE_READ_RATE_LIMIT). */
+  readRateLimitPerMinute: number
   /** Concurrent `?wait` requests and event streams per principal and tenant (JOBGATE_MAX_WAITS). */
   maxWaitsPerCaller: number
   /** Seconds a client has to send a whole request, headers and body (JOBGATE_REQUEST_TIMEOUT_SECONDS); then 408. */
@@ -102,6 +104,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxInflightRuns: parsePositiveInt('JOBGATE_MAX_INFLIGHT_RUNS', env.JOBGATE_MAX_INFLIGHT_RUNS, DEFAULT_MAX_INFLIGHT_RUNS, 10_000),
     upstreamConnections: parsePositiveInt('JOBGATE_UPSTREAM_CONNECTIONS', env.JOBGATE_UPSTREAM_CONNECTIONS, DEFAULT_UPSTREAM_CONNECTIONS, 1_000),
     rateLimitPerMinute: parsePositiveInt('JOBGATE_RATE_LIMIT', env.JOBGATE_RATE_LIMIT, 60, 1_000_000),
+    readRateLimitPerMinute: parsePositiveInt('JOBGATE_READ_RATE_LIMIT', env.JOBGATE_READ_RATE_LIMIT, 300, 1_000_000),
     maxWaitsPerCaller: parsePositiveInt('JOBGATE_MAX_WAITS', env.JOBGATE_MAX_WAITS, DEFAULT_MAX_WAITS_PER_CALLER, 10_000),
     requestTimeoutSeconds: parsePositiveInt('JOBGATE_REQUEST_TIMEOUT_SECONDS', env.JOBGATE_REQUEST_TIMEOUT_SECONDS, 10, 600),
     idempotency: loadIdempotencyConfig(env)

@@ -13,9 +13,10 @@ import { startAndAnswer } from './answer.js'
  * Pub/Sub push: one message, at most one run. 2xx acknowledges (a run started now or earlier, or the
  * filter said "no run"); anything else makes Pub/Sub redeliver, until its dead-letter policy takes over.
  */
-export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
+export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, budgets }) => {
   app.post('/v1/push/pubsub/:job', {
-    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 }, auditTrigger: 'pubsub' },
+    config: { auditTrigger: 'pubsub' },
+    preHandler: budgets.runs,
     schema: {
       summary: 'Pub/Sub push endpoint: the job\'s catalog `pubsub` mapping turns the message into a run, once per subscription and message id',
       params: JobParams,

@@ -28,9 +28,10 @@ async function emptyBodyMeansNoOverrides (request: FastifyRequest): Promise<void
 }
 
 /** Cloud Tasks HTTP target: one task, at most one run; 2xx completes the task, anything else makes the queue retry it. */
-export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, runsPerMinute }) => {
+export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, starter, budgets }) => {
   app.post('/v1/push/tasks/:job', {
-    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 }, auditTrigger: 'tasks' },
+    config: { auditTrigger: 'tasks' },
+    preHandler: budgets.runs,
     onRequest: skipParsingWhenEmpty,
     preValidation: emptyBodyMeansNoOverrides,
     schema: {

@@ -1,4 +1,5 @@
 import type { CloudRunClient } from '../cloudrun/client.js'
+import type { RateBudgets } from '../plugins/rate-limit.js'
 import type { PerCallerConcurrency } from '../policy/concurrency-limit.js'
 import type { JobAccess } from '../policy/job-access.js'
 import type { RunStarter } from '../runs/starter.js'
@@ -8,8 +9,8 @@ export interface RouteContext {
   access: JobAccess
   cloudRun: CloudRunClient
   starter: RunStarter
-  /** Per-principal budget for routes that start runs. */
-  runsPerMinute: number
+  /** Per principal and tenant: one budget for starting runs (every trigger), one for reads. */
+  budgets: RateBudgets
   /** Concurrent held requests (`?wait`, event streams) per caller. */
   waits: PerCallerConcurrency
 }

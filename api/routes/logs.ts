@@ -11,13 +11,14 @@ export interface LogRouteContext extends RouteContext {
   logs: Pick<CloudLoggingClient, 'runEntries'>
 }
 
-export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app, { access, cloudRun, logs }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app, { access, cloudRun, logs, budgets }) => {
   app.get('/v1/jobs/:job/runs/:run/logs', {
+    preHandler: budgets.reads,
     schema: {
       summary: 'The log lines a run\'s tasks wrote, oldest first, from Cloud Logging',
       params: RunParams,
       querystring: LogsQuery,
-      response: { 200: RunLogPage, ...errorResponses(400, 403, 404, 502) }
+      response: { 200: RunLogPage, ...errorResponses(400, 403, 404, 429, 502) }
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)

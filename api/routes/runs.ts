@@ -19,9 +19,10 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, runsPerMinute, waits }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits }) => {
   app.post('/v1/jobs/:job/runs', {
-    config: { rateLimit: { max: runsPerMinute, timeWindow: 60_000 }, auditTrigger: 'api' },
+    config: { auditTrigger: 'api' },
+    preHandler: budgets.runs,
     schema: {
       summary: 'Start a run of a job, with per-run overrides',
       params: JobParams,
@@ -51,6 +52,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   })
 
   app.get('/v1/jobs/:job/runs/:run', {
+    preHandler: budgets.reads,
     schema: {
       summary: 'Read a run; ?wait=N holds the request until the run ends or N seconds pass',
       params: RunParams,
@@ -66,6 +68,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   })
 
   app.get('/v1/jobs/:job/runs', {
+    preHandler: budgets.reads,
     schema: {
       summary: 'List a job\'s runs, newest first',
       params: JobParams,
@@ -88,6 +91,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   })
 
   app.post('/v1/jobs/:job/runs/:run/cancel', {
+    preHandler: budgets.reads,
     schema: { summary: 'Cancel a run', params: RunParams, response: { 200: Run, ...READ_ERRORS } },
     onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {

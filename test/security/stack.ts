@@ -43,7 +43,7 @@ export const CATALOG = {
       maxTimeoutSeconds: 600,
       principals: ['acme-ci']
     },
-    burst: { principals: ['ci', 'ops'] },
+    burst: { principals: ['ci', 'ops'], pubsub: {} },
     locked: {}
   }
 }
