@@ -41,6 +41,11 @@ Optional variables:
   roles/datastore.user on PROJECT_ID), JOBGATE_IDEMPOTENCY_COLLECTION, JOBGATE_IDEMPOTENCY_TTL_SECONDS,
   LOG_LEVEL, CLOUD_RUN_API_ENDPOINT, CLOUD_LOGGING_API_ENDPOINT
                            passed to the service when set
+  JOBGATE_LOGGING_READS_PER_MINUTE, JOBGATE_RUN_READS_PER_MINUTE
+                           read budgets per instance (default 30 and 300), passed when set
+  MAX_INSTANCES            --max-instances; default and upper bound: what keeps every instance's
+                           budgets within the project's quotas (60 log reads, 1,000 Cloud Run
+                           reads a minute): 2 with the default budgets
   INVOKERS                 comma list of members given roles/run.invoker on the service,
                            e.g. serviceAccount:ci@my-project.iam.gserviceaccount.com
   ALLOW_UNAUTHENTICATED    true to skip Cloud Run's IAM check      (default: false)
@@ -152,6 +157,25 @@ case ${ALLOW_UNAUTHENTICATED:-false} in
     ;;
   *) INVALID+=("ALLOW_UNAUTHENTICATED must be true or false") ;;
 esac
+# jobgate's read budgets are per instance; every instance draws on the same project quotas, so
+# --max-instances × budget must stay within them: Cloud Logging allows 60 entries.list calls a
+# minute per project, Cloud Run's Admin API 1,000 reads a minute per project and region.
+LOGGING_READ_QUOTA=60
+RUN_READ_QUOTA=1000
+check_format JOBGATE_LOGGING_READS_PER_MINUTE '^[1-9][0-9]{0,6}$' 'a whole number of Cloud Logging reads per minute per instance (4 or more)'
+check_format JOBGATE_RUN_READS_PER_MINUTE '^[1-9][0-9]{0,6}$' 'a whole number of Cloud Run reads per minute per instance (4 or more)'
+check_format MAX_INSTANCES '^[1-9][0-9]{0,3}$' 'a whole number of instances from 1'
+if [[ ${JOBGATE_LOGGING_READS_PER_MINUTE:-30} =~ ^[1-9][0-9]{0,6}$ && ${JOBGATE_RUN_READS_PER_MINUTE:-300} =~ ^[1-9][0-9]{0,6}$ ]]; then
+  logging_instances=$((LOGGING_READ_QUOTA / ${JOBGATE_LOGGING_READS_PER_MINUTE:-30}))
+  run_instances=$((RUN_READ_QUOTA / ${JOBGATE_RUN_READS_PER_MINUTE:-300}))
+  QUOTA_INSTANCES=$((logging_instances < run_instances ? logging_instances : run_instances))
+  if ((QUOTA_INSTANCES < 1)); then
+    INVALID+=("JOBGATE_LOGGING_READS_PER_MINUTE (${JOBGATE_LOGGING_READS_PER_MINUTE:-30}) or JOBGATE_RUN_READS_PER_MINUTE (${JOBGATE_RUN_READS_PER_MINUTE:-300}) alone exceeds the project's quota ($LOGGING_READ_QUOTA and $RUN_READ_QUOTA a minute)")
+  elif [[ ${MAX_INSTANCES:-} =~ ^[0-9]+$ ]] && ((MAX_INSTANCES > QUOTA_INSTANCES)); then
+    INVALID+=("MAX_INSTANCES=$MAX_INSTANCES × the read budgets would exceed the project's read quotas: at most $QUOTA_INSTANCES, or lower JOBGATE_LOGGING_READS_PER_MINUTE / JOBGATE_RUN_READS_PER_MINUTE")
+  fi
+  : "${MAX_INSTANCES:=$QUOTA_INSTANCES}"
+fi
 if [[ -n ${JOBGATE_JOBS:-} && -n ${CATALOG_FILE:-} ]]; then
   INVALID+=("set either CATALOG_FILE or JOBGATE_JOBS, not both")
 elif [[ -z ${JOBGATE_JOBS:-} && ! -f ${CATALOG_FILE:=jobs.json} ]]; then
@@ -181,10 +205,10 @@ MEMBER="serviceAccount:$(service_account_email "$ACCOUNT_ID")"
 ENV_VARS=("JOBGATE_MODE=cloud" "JOBGATE_AUTH=$JOBGATE_AUTH" "JOBGATE_JOBS=$CATALOG_JSON"
   "GOOGLE_CLOUD_PROJECT=$GOOGLE_CLOUD_PROJECT" "CLOUD_RUN_REGION=$CLOUD_RUN_REGION")
 for name in JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT JOBGATE_READ_RATE_LIMIT JOBGATE_MAX_WAITS JOBGATE_REQUEST_TIMEOUT_SECONDS JOBGATE_MAX_INFLIGHT_RUNS JOBGATE_UPSTREAM_CONNECTIONS JOBGATE_IDEMPOTENCY JOBGATE_IDEMPOTENCY_COLLECTION \
-  JOBGATE_IDEMPOTENCY_TTL_SECONDS LOG_LEVEL CLOUD_RUN_API_ENDPOINT CLOUD_LOGGING_API_ENDPOINT; do
+  JOBGATE_IDEMPOTENCY_TTL_SECONDS JOBGATE_LOGGING_READS_PER_MINUTE JOBGATE_RUN_READS_PER_MINUTE LOG_LEVEL CLOUD_RUN_API_ENDPOINT CLOUD_LOGGING_API_ENDPOINT; do
   if [[ -n ${!name:-} ]]; then ENV_VARS+=("$name=${!name}"); fi
 done
-DEPLOY_FLAGS=(--set-env-vars "$(env_vars_flag_value "${ENV_VARS[@]}")")
+DEPLOY_FLAGS=(--set-env-vars "$(env_vars_flag_value "${ENV_VARS[@]}")" --max-instances "$MAX_INSTANCES")
 if [[ -n ${JOBGATE_API_KEYS_SECRET:-} ]]; then
   SECRET_NAME=${JOBGATE_API_KEYS_SECRET%%:*}
   SECRET_VERSION=${JOBGATE_API_KEYS_SECRET#"$SECRET_NAME"}

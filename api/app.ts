@@ -12,11 +12,19 @@ import { jobRoutes } from './routes/jobs.js'
 import { logRoutes } from './routes/logs.js'
 import { pubsubPushRoutes } from './push/pubsub-route.js'
 import { tasksPushRoutes } from './push/tasks-route.js'
+import { runEventRoutes } from './routes/run-events.js'
 import { runRoutes } from './routes/runs.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
 import type { Services } from './services.js'
+import type { JobEntry } from './catalog.js'
+import type { SeeRun } from './live/live-reads.js'
+import { visibleRun } from './policy/run-access.js'
+import type { Caller } from './policy/run-policy.js'
+
+/** The run-level tenant check (api/policy/run-access.ts) for what is served from watchers and caches. */
+const seeRun = (entry: JobEntry, caller: Caller, name: string): SeeRun => execution => visibleRun(entry, caller, execution, name)
 
 export interface AppOptions {
   /** Reports readiness (false while shutting down); default: always ready. */
@@ -45,12 +53,15 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(rateLimitPlugin, { runsPerMinute: config.rateLimitPerMinute, readsPerMinute: config.readRateLimitPerMinute })
   await app.register(openapiPlugin)
 
-  const { access, cloudRun, starter, waits } = services
-  const context = { access, cloudRun, starter, waits, budgets: app.budgets }
+  const { access, cloudRun, starter, waits, live } = services
+  // Open streams would hold the server's close open: end them first (clients resume elsewhere with Last-Event-ID).
+  app.addHook('preClose', async () => { live.endStreams() })
+  const context = { access, cloudRun, starter, waits, budgets: app.budgets, live, see: seeRun }
   await app.register(healthRoutes, { ready: options.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
-  await app.register(logRoutes, { ...context, logs: services.logs })
+  await app.register(logRoutes, context)
+  await app.register(runEventRoutes, context)
   await app.register(pubsubPushRoutes, context)
   await app.register(tasksPushRoutes, context)
   await app.register(meRoutes)

@@ -3,6 +3,7 @@ import { ConfigError } from './config-error.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './google/connection-gate.js'
+import { loadLiveConfig, type LiveConfig } from './live/config.js'
 import { DEFAULT_MAX_WAITS_PER_CALLER } from './policy/concurrency-limit.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
@@ -35,6 +36,8 @@ export interface Config {
   requestTimeoutSeconds: number
   /** Idempotency-Key and event deduplication (JOBGATE_IDEMPOTENCY*). */
   idempotency: IdempotencyConfig
+  /** Read budgets and log tailing (JOBGATE_RUN_READS_PER_MINUTE, JOBGATE_LOGGING_READS_PER_MINUTE). */
+  live: LiveConfig
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -107,7 +110,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     readRateLimitPerMinute: parsePositiveInt('JOBGATE_READ_RATE_LIMIT', env.JOBGATE_READ_RATE_LIMIT, 300, 1_000_000),
     maxWaitsPerCaller: parsePositiveInt('JOBGATE_MAX_WAITS', env.JOBGATE_MAX_WAITS, DEFAULT_MAX_WAITS_PER_CALLER, 10_000),
     requestTimeoutSeconds: parsePositiveInt('JOBGATE_REQUEST_TIMEOUT_SECONDS', env.JOBGATE_REQUEST_TIMEOUT_SECONDS, 10, 600),
-    idempotency: loadIdempotencyConfig(env)
+    idempotency: loadIdempotencyConfig(env),
+    live: loadLiveConfig(env, mode)
   }
   if (project !== undefined) config.project = project
   const runApiEndpoint = parseBaseUrl('CLOUD_RUN_API_ENDPOINT', env.CLOUD_RUN_API_ENDPOINT)

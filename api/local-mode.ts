@@ -1,4 +1,4 @@
-import type { JobCatalog } from './catalog.js'
+import type { JobCatalog, JobEntry } from './catalog.js'
 import type { Config } from './config.js'
 import { startEmulator, type Emulator, type EmulatorJob } from '../emulator/index.js'
 
@@ -30,6 +30,10 @@ export async function startLocalMode (config: Config): Promise<LocalMode> {
     config: { ...config, runApiEndpoint: emulator.url, loggingApiEndpoint: emulator.url }
   }
 }
+
+/** Resolves when the emulator has ended the run (the watcher then reads it at once). */
+export const localRunEnded = (emulator: Emulator) => async (entry: JobEntry, name: string): Promise<unknown> =>
+  await emulator.waitForExecution(name, entry.project)
 
 /** What a person who just ran `npm start` needs: where it is, and one command that proves it works. */
 export function localBanner (apiUrl: string, local: LocalMode): string {

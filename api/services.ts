@@ -5,7 +5,8 @@ import type { Config } from './config.js'
 import { GoogleHttp } from './google/http.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
-import { startLocalMode } from './local-mode.js'
+import { LiveReads } from './live/live-reads.js'
+import { localRunEnded, startLocalMode } from './local-mode.js'
 import { CloudLoggingClient } from './logging/client.js'
 import { createLogger } from './plugins/request-log.js'
 import { PerCallerConcurrency } from './policy/concurrency-limit.js'
@@ -45,8 +46,10 @@ export interface Services {
   access: JobAccess
   idempotencyStore: IdempotencyStore
   starter: RunStarter
-  /** Per-caller cap on requests held open (?wait). */
+  /** Per-caller cap on requests held open (?wait, event streams). */
   waits: PerCallerConcurrency
+  /** Run watchers, log tails, finished-run caches and the read budgets (api/live/). */
+  live: LiveReads
   /** Local mode only: the embedded Cloud Run emulator. */
   emulator?: Emulator
   /** Releases what was built here (HTTP connections, the store, the emulator); call after the app closed. */
@@ -84,6 +87,10 @@ export async function createServices (config: Config, overrides: ServiceOverride
       logger.warn({ job: id }, `job "${id}" has no env.allow: with authentication on it accepts no env override but its tenant key (list names in env.allow to open them)`)
     }
 
+    // One watcher per run and one log tail per run for this instance; local mode hears of a run's end from the emulator.
+    const live = new LiveReads({ cloudRun, logs, config: config.live, ...(emulator !== undefined && { runEnded: localRunEnded(emulator) }) })
+    closers.push(async () => { live.close() })
+
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
     const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store: idempotencyStore })
     return {
@@ -96,6 +103,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
       idempotencyStore,
       starter,
       waits: new PerCallerConcurrency(config.maxWaitsPerCaller),
+      live,
       ...(emulator !== undefined && { emulator }),
       close
     }

@@ -1,4 +1,5 @@
 import type { Credentials } from './auth.js'
+import { openStream, parseEvents, readText, type StreamEvent } from './event-stream.js'
 import { send } from './http.js'
 import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, sleep, type RetryPolicy } from './retry.js'
 import type { LogPage, Run, RunRequest } from './types.js'
@@ -30,7 +31,7 @@ export class NetworkError extends Error {
   }
 }
 
-type Failure = ApiResponseError | NetworkError
+export type Failure = ApiResponseError | NetworkError
 
 /** Which failures a call may retry; every call retries network errors. */
 const retryableStatus = {
@@ -70,6 +71,12 @@ export class ApiClient {
     this.#options = options
   }
 
+  /** The backoff of this client's retries, for callers that retry on their own (the event stream). */
+  get retryPolicy (): RetryPolicy { return this.#options.retryPolicy ?? defaultRetryPolicy }
+
+  /** Tells the user about a retry, as the client's own retries do. */
+  notifyRetry (notice: string): void { this.#options.onRetry?.(notice) }
+
   startRun (job: string, body: RunRequest, idempotencyKey: string, signal?: AbortSignal): Promise<Run> {
     return this.#call('POST', `v1/jobs/${enc(job)}/runs`, { body, headers: { 'idempotency-key': idempotencyKey }, signal, retryOn: retryableStatus.startRun })
   }
@@ -92,6 +99,31 @@ export class ApiClient {
 
   listLogs (job: string, run: string, pageToken: string | undefined, signal?: AbortSignal, since?: string): Promise<LogPage> {
     return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}/logs`, { query: { pageToken, since }, signal, retryOn: retryableStatus.read })
+  }
+
+  /**
+   * The run's event stream (GET …/events): resolves once the server answered 200, then yields
+   * each event until the stream ends. `lastEventId` resumes after that log event.
+   */
+  async streamEvents (job: string, run: string, options: { logs: boolean, lastEventId?: string | undefined, signal?: AbortSignal | undefined }): Promise<AsyncGenerator<StreamEvent>> {
+    const url = new URL(`v1/jobs/${enc(job)}/runs/${enc(run)}/events`, withTrailingSlash(this.#options.baseUrl))
+    if (!options.logs) url.searchParams.set('logs', 'false')
+    const headers: Record<string, string> = {
+      accept: 'text/event-stream',
+      'user-agent': this.#options.userAgent,
+      ...(await this.#options.credentials.headers()),
+      ...(options.lastEventId !== undefined && { 'last-event-id': options.lastEventId })
+    }
+    let incoming
+    try {
+      incoming = await openStream(url, headers, options.signal)
+    } catch (error) {
+      throw toFailure(error)
+    }
+    if (incoming.statusCode !== 200) {
+      throw errorFromResponse(incoming.statusCode ?? 0, await readText(incoming), parseRetryAfter(incoming.headers['retry-after']), `GET ${url.pathname}`)
+    }
+    return parseEvents(incoming)
   }
 
   listJobs (signal?: AbortSignal): Promise<unknown> {
@@ -166,7 +198,7 @@ const snippet = (text: string): string => {
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat
 }
 
-function toFailure (error: unknown): Failure {
+export function toFailure (error: unknown): Failure {
   if (error instanceof ApiResponseError || error instanceof NetworkError) return error
   const err = error as { code?: unknown, name?: unknown, message?: unknown, cause?: { code?: unknown } }
   const code = typeof err.code === 'string' ? err.code : typeof err.cause?.code === 'string' ? err.cause.code : String(err.name ?? 'Error')

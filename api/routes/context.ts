@@ -1,7 +1,10 @@
+import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { RateBudgets } from '../plugins/rate-limit.js'
 import type { PerCallerConcurrency } from '../policy/concurrency-limit.js'
+import type { LiveReads, SeeRun } from '../live/live-reads.js'
 import type { JobAccess } from '../policy/job-access.js'
+import type { Caller } from '../policy/run-policy.js'
 import type { RunStarter } from '../runs/starter.js'
 
 /** What route modules need from the app: handed in, never imported as singletons. */
@@ -13,4 +16,8 @@ export interface RouteContext {
   budgets: RateBudgets
   /** Concurrent held requests (`?wait`, event streams) per caller. */
   waits: PerCallerConcurrency
+  /** Run state and logs through the shared watchers, tails, caches and read budgets. */
+  live: LiveReads
+  /** The run-level check of what `caller` may see of a run of `entry`. */
+  see: (entry: JobEntry, caller: Caller, name: string) => SeeRun
 }

@@ -1,17 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { toRun } from '../cloudrun/mapping.js'
-import type { CloudLoggingClient } from '../logging/client.js'
-import { runsVisibleTo } from '../policy/run-access.js'
 import { errorResponses } from '../schemas/error.js'
 import { LogsQuery, RunLogPage } from '../schemas/logs.js'
 import { RunParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 
-export interface LogRouteContext extends RouteContext {
-  logs: Pick<CloudLoggingClient, 'runEntries'>
-}
-
-export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app, { access, cloudRun, logs, budgets }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, see }) => {
   app.get('/v1/jobs/:job/runs/:run/logs', {
     preHandler: budgets.reads,
     schema: {
@@ -20,15 +13,12 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRouteContext> = async (app,
       querystring: LogsQuery,
       response: { 200: RunLogPage, ...errorResponses(400, 403, 404, 429, 502) }
     }
-  }, async request => {
+  }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    // Reading the run first proves it belongs to this job and this caller's tenant, and bounds the log search by its start.
-    const run = toRun(entry.id, await runsVisibleTo(cloudRun, request.caller).getExecution(entry, request.params.run))
-    const { since, pageToken, pageSize } = request.query
-    return await logs.runEntries(entry, { name: run.name, ...(run.createTime !== undefined && { createTime: run.createTime }) }, {
-      pageSize: pageSize ?? 100,
-      ...(pageToken !== undefined && { pageToken }),
-      ...(since !== undefined && { since })
-    })
+    const { run: name } = request.params
+    // From the run's shared log tail, or the finished-log cache; a spent budget adds Retry-After to what is cached.
+    const { page, retryAfterSeconds } = await live.readLogs(entry, name, request.query, see(entry, request.caller, name))
+    if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds))
+    return page
   })
 }

@@ -6,7 +6,7 @@ import { idempotencyKeyProblem } from '../idempotency/index.js'
 import { runsVisibleTo } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
-import { MAX_WAIT_SECONDS, waitForRun } from '../runs/wait.js'
+import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
@@ -19,7 +19,7 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits, live, see }) => {
   app.post('/v1/jobs/:job/runs', {
     config: { auditTrigger: 'api' },
     preHandler: budgets.runs,
@@ -61,10 +61,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const runs = runsVisibleTo(cloudRun, request.caller)
+    const { run: name } = request.params
     const waitSeconds = request.query.wait ?? 0
-    if (waitSeconds === 0) return toRun(entry.id, await runs.getExecution(entry, request.params.run))
-    return await waits.hold(request.caller, async () => await waitForRun(runs, entry, request.params.run, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw) }))
+    // Every reader of a run shares one watcher and the finished-run cache (api/live/).
+    if (waitSeconds === 0) return await live.readRun(entry, name, see(entry, request.caller, name))
+    return await waits.hold(request.caller, async () => await live.waitRun(entry, name, { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), see: see(entry, request.caller, name) }))
   })
 
   app.get('/v1/jobs/:job/runs', {
@@ -96,8 +97,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const run = toRun(entry.id, await runsVisibleTo(cloudRun, request.caller).cancelExecution(entry, request.params.run))
+    const execution = await runsVisibleTo(cloudRun, request.caller).cancelExecution(entry, request.params.run)
+    live.observe(entry, execution)
     auditCancel(request)
-    return run
+    return toRun(entry.id, execution)
   })
 }

@@ -6,7 +6,8 @@ import { handleInterrupt } from '../interrupt.js'
 import { formatLogEntry, LogFollower } from '../logs.js'
 import { elapsedMs, progressRenderer, type ProgressRenderer } from '../progress.js'
 import type { LogEntry, Run } from '../types.js'
-import { waitForRun } from '../wait.js'
+import { waitOnStream } from '../stream-wait.js'
+import { waitForRun, type WaitResult } from '../wait.js'
 
 export interface FollowOptions {
   job: string
@@ -55,22 +56,22 @@ export async function followRun (ctx: Context, options: FollowOptions): Promise<
     }
   }
 
+  const onRun = (run: Run): void => { last = run; renderer?.update(run) }
   let result
   try {
-    await drainLogs() // what is already there, before the first poll's hold
-    result = await waitForRun({
+    // One connection for the whole wait: run and log events as they happen (api: GET …/events).
+    const streamed = await waitOnStream({
       client: ctx.client,
       job,
       run: options.run,
-      pollSeconds: follower !== undefined ? pollSeconds.withLogs : terminal.isTTY ? pollSeconds.tty : pollSeconds.plain,
+      onLog: printEntry,
+      onRun,
       waitTimeoutSeconds: options.waitTimeoutSeconds,
       signal: ctx.signal,
-      onRun: run => { last = run; renderer?.update(run) },
-      afterPoll: drainLogs,
-      now: ctx.now
+      retryPolicy: ctx.client.retryPolicy,
+      onRetry: notice => { ctx.client.notifyRetry(notice) }
     })
-    // One last pass after the end so trailing lines are not lost.
-    if (result.kind === 'ended') await drainLogs()
+    result = streamed === 'unsupported' ? await pollForRun(ctx, options, onRun, drainLogs) : streamed
   } catch (error) {
     if (ticker !== undefined) clearInterval(ticker) // no redraws over the cancel question
     if (ctx.signal?.aborted === true) {
@@ -96,6 +97,25 @@ export async function followRun (ctx: Context, options: FollowOptions): Promise<
   }
   terminal.err(summary(run, took, job))
   return { code: exitCodeOfState(run.state), run }
+}
+
+/** An older server without the event stream: long-poll the run and read the logs route after each poll. */
+async function pollForRun (ctx: Context, options: FollowOptions, onRun: (run: Run) => void, drainLogs: () => Promise<void>): Promise<WaitResult> {
+  await drainLogs() // what is already there, before the first poll's hold
+  const result = await waitForRun({
+    client: ctx.client,
+    job: options.job,
+    run: options.run,
+    pollSeconds: options.printEntry !== undefined ? pollSeconds.withLogs : ctx.terminal.isTTY ? pollSeconds.tty : pollSeconds.plain,
+    waitTimeoutSeconds: options.waitTimeoutSeconds,
+    signal: ctx.signal,
+    onRun,
+    afterPoll: drainLogs,
+    now: ctx.now
+  })
+  // One last pass after the end so trailing lines are not lost.
+  if (result.kind === 'ended') await drainLogs()
+  return result
 }
 
 function summary (run: Run, took: string, job: string): string {

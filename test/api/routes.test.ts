@@ -166,7 +166,7 @@ t.test('GET a run; ?wait=0 answers at once', async t => {
     t.equal(response.statusCode, 200)
     t.match(response.json(), { name: 'echo-job-1', job: 'echo', state: 'RUNNING', runningCount: 1 })
   }
-  t.equal(fake.calls.length, 2)
+  t.equal(fake.calls.length, 1, 'a second read within a second shares the first one\'s answer')
 })
 
 t.test('?wait=N long-polls', async t => {
@@ -204,11 +204,11 @@ t.test('?wait=N long-polls', async t => {
     const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/jobs/echo/runs/echo-job-4?wait=60' })
     request.on('error', () => {})
     request.end()
-    await new Promise(resolve => setTimeout(resolve, 300))
+    for (let i = 0; i < 500 && fake.calls.length === 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
     request.destroy()
     await new Promise(resolve => setTimeout(resolve, 100))
     const polls = fake.calls.length
-    t.equal(polls, 1, 'it had polled once and was waiting for the next poll (due 500 ms in)')
+    t.ok(polls >= 1, 'it had polled and was waiting for the next poll')
     await new Promise(resolve => setTimeout(resolve, 800))
     t.equal(fake.calls.length, polls, 'no more polls after the client left')
   })

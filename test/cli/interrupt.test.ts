@@ -119,3 +119,22 @@ t.test('Ctrl-C before the API answered the POST: exit 130', async t => {
   t.equal(code, 130)
   t.match(stderr, 'jobgate: interrupted.')
 })
+
+t.test('TTY, "y" on a run that had already FAILED: not "Cancelled", exit 1', async t => {
+  const stdout = memorySink()
+  const stderr = memorySink()
+  const stdin = new PassThrough()
+  const ctrlC = new AbortController()
+  const done = main(['run', 'fail', '--wait'], { stdout, stderr, stdin, isTTY: true, signal: ctrlC.signal, env: { JOBGATE_URL: api.url }, idTokenSource: noGoogle })
+  await until(() => stderr.text().includes('Started run'))
+  const run = [...api.runs.keys()].at(-1) ?? ''
+  ctrlC.abort()
+  await until(() => stderr.text().includes('[y/N]'))
+  // The answer comes after the run failed (at 300 ms): the cancel finds it already over.
+  await until(() => api.snapshot(run).state === 'FAILED')
+  stdin.write('y\n')
+  t.equal(await done, 1, 'the failed run\'s exit code, not 3 (cancelled)')
+  t.match(stderr.text(), `Run ${run} had already ended: FAILED.`)
+  t.notMatch(stderr.text(), 'Cancelled run')
+  t.equal(api.snapshot(run).state, 'FAILED', 'nothing was cancelled')
+})

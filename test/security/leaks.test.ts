@@ -36,7 +36,10 @@ t.test('the whole flow, with upstream failures that quote the token', async t =>
   const logs = await call('GET', `/v1/jobs/echo/runs/${run}/logs`, ci)
   t.match(logs.body, /"message":"env"/, 'the job printed its env (redacting secret-looking values)')
   await call('POST', `/v1/jobs/echo/runs/${run}/cancel`, ci)
-  t.equal((await call('POST', '/v1/jobs/echo/runs', { authorization: `Bearer ${idToken}` }, {})).statusCode, 202, 'by ID token')
+  const byIdToken = await call('POST', '/v1/jobs/echo/runs', { authorization: `Bearer ${idToken}` }, {})
+  t.equal(byIdToken.statusCode, 202, 'by ID token')
+  // A run nobody has read yet: the finished-run and finished-log caches hold the first one.
+  const unread = JSON.parse(byIdToken.body).name as string
 
   const [token] = serviceTokens()
   t.match(token, /^ya29\.emulator-/, 'jobgate used a token from the metadata server')
@@ -57,9 +60,9 @@ t.test('the whole flow, with upstream failures that quote the token', async t =>
   t.equal(failed.statusCode, 502)
   t.equal(JSON.parse(failed.body).error.runMayHaveStarted, true, 'a 500 on run: the outcome is unknown, and the body says so')
   emulator.failNext({ method: 'GET', pathPattern: /\/executions\// }, { ...quoting(500, 'INTERNAL'), count: 4 })
-  t.equal((await call('GET', `/v1/jobs/echo/runs/${run}`, ci)).statusCode, 502, 'reads are retried, then 502')
+  t.equal((await call('GET', `/v1/jobs/echo/runs/${unread}`, ci)).statusCode, 502, 'reads are retried, then 502')
   emulator.failNext({ method: 'POST', pathPattern: /entries:list/ }, quoting(403, 'PERMISSION_DENIED'))
-  t.equal((await call('GET', `/v1/jobs/echo/runs/${run}/logs`, ci)).statusCode, 403)
+  t.equal((await call('GET', `/v1/jobs/echo/runs/${unread}/logs`, ci)).statusCode, 403)
 
   // jobgate's own refusals, with credentials that are almost right.
   await call('POST', '/v1/jobs/echo/runs', apiKey(`${KEYS.ci}x`), {})

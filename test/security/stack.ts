@@ -106,6 +106,10 @@ export async function startStack (t: Test, options: StackOptions = {}): Promise<
       JOBGATE_AUDIENCE: AUDIENCE,
       JOBGATE_GOOGLE_CERTS_URL: certs.url,
       JOBGATE_JOBS: JSON.stringify(CATALOG),
+      // The emulator stores lines at once and has no read quota: no tailing after a run ends, no read budget in the way.
+      JOBGATE_LOG_GRACE_SECONDS: '0',
+      JOBGATE_LOGGING_READS_PER_MINUTE: '1000000',
+      JOBGATE_RUN_READS_PER_MINUTE: '1000000',
       LOG_LEVEL: 'debug',
       ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' }),
       ...options.env

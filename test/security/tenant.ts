@@ -83,8 +83,9 @@ export function tenantTests (t: Test, stack: Stack): void {
     const as = async (key: string, method: 'GET' | 'POST', url: string) => await app.inject({ method, url, headers: apiKey(key) })
     const missing = await as(KEYS.globex, 'GET', '/v1/jobs/tenant-echo/runs/tenant-echo-zzzzz')
     const cancelsBefore = stack.logLines().filter(line => line.audit === 'cancel').length
+    t.equal((await as(KEYS.acme, 'GET', path)).statusCode, 200, 'acme read it first: what globex gets next is served from jobgate\'s watchers and caches')
 
-    for (const [method, url] of [['GET', path], ['GET', `${path}?wait=1`], ['GET', `${path}/logs`], ['POST', `${path}/cancel`]] as const) {
+    for (const [method, url] of [['GET', path], ['GET', `${path}?wait=1`], ['GET', `${path}/logs`], ['GET', `${path}/events`], ['POST', `${path}/cancel`]] as const) {
       const response = await as(KEYS.globex, method, url)
       assertClientError(t, response, `globex-ci: ${method} ${url}`, 404)
       t.equal(JSON.parse(response.body).error.message, JSON.parse(missing.body).error.message.replace('tenant-echo-zzzzz', run), 'worded as for a run that does not exist')

@@ -1,0 +1,144 @@
+import type { JobEntry } from '../catalog.js'
+import type { CloudRunClient } from '../cloudrun/client.js'
+import type { Execution } from '../cloudrun/execution.js'
+import { toRun } from '../cloudrun/mapping.js'
+import { ApiError, invalidArgument } from '../errors.js'
+import type { CloudLoggingClient, RunLogEntry, RunLogPage } from '../logging/client.js'
+import type { Run } from '../schemas/run.js'
+import type { LiveConfig } from './config.js'
+import { LogTails } from './log-tail.js'
+import { LOG_POLL, RUN_POLL, type PollSchedule } from './poll-schedule.js'
+import { ReadBudget } from './read-budget.js'
+import { RunWatchers, type RunUpdate } from './run-watcher.js'
+
+/** The tenant check: the execution when this caller may see it, else the 404 of a missing run. */
+export type SeeRun = (execution: Execution) => Execution
+
+export interface LiveReadsOptions {
+  cloudRun: Pick<CloudRunClient, 'getExecution'>
+  logs: Pick<CloudLoggingClient, 'runEntries'>
+  config: LiveConfig
+  runEnded?: (entry: JobEntry, name: string) => Promise<unknown>
+  runSchedule?: PollSchedule
+  logSchedule?: PollSchedule
+}
+
+export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number }
+
+/** A logs page and, when the budget kept it from being current, how long until it may be. */
+export interface LogsAnswer { page: RunLogPage, retryAfterSeconds?: number }
+
+const budgetSpent = (what: string, budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXHAUSTED',
+  `jobgate's ${what} read budget (${budget.perMinute} per minute) is spent and nothing is cached yet; retry in ${budget.retryAfterSeconds()} s`,
+  { retryAfterSeconds: budget.retryAfterSeconds() })
+
+/** Offsets into the log as this instance holds it: the page tokens the logs route hands out. */
+function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
+  const token = query.pageToken
+  if (token !== undefined && !/^\d{1,9}$/.test(token)) throw invalidArgument('pageToken: not a token from this route (pass the nextPageToken of the previous page)')
+  const sinceMs = query.since === undefined ? Number.NaN : Date.parse(query.since)
+  const matching = Number.isNaN(sinceMs) ? entries : entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs))
+  const start = token === undefined ? 0 : Number(token)
+  const end = start + (query.pageSize ?? 100)
+  const page: RunLogPage = { entries: matching.slice(start, end) }
+  if (end < matching.length) page.nextPageToken = String(end)
+  return page
+}
+
+/**
+ * Run state and logs as every route reads them: through one watcher and one log tail per
+ * execution, within the instance's read budgets, from the finished caches when a run is over.
+ */
+export class LiveReads {
+  readonly runBudget: ReadBudget
+  readonly logBudget: ReadBudget
+  readonly runs: RunWatchers
+  readonly logs: LogTails
+  /** Open event streams, ended when the server shuts down. */
+  readonly streams = new Set<{ shutdown: () => void }>()
+
+  constructor (options: LiveReadsOptions) {
+    this.runBudget = new ReadBudget(options.config.runReadsPerMinute)
+    this.logBudget = new ReadBudget(options.config.loggingReadsPerMinute)
+    this.runs = new RunWatchers({
+      cloudRun: options.cloudRun,
+      budget: this.runBudget,
+      schedule: options.runSchedule ?? RUN_POLL,
+      ...(options.runEnded !== undefined && { runEnded: options.runEnded })
+    })
+    this.logs = new LogTails({ logs: options.logs, budget: this.logBudget, runs: this.runs, graceMs: options.config.logGraceMs, schedule: options.logSchedule ?? LOG_POLL })
+  }
+
+  /** A plain read of a run. */
+  async readRun (entry: JobEntry, name: string, see: SeeRun): Promise<Run> {
+    return toRun(entry.id, see(await this.runs.current(entry, name)))
+  }
+
+  /** Holds until the run ends, `waitMs` passes or `signal` aborts; answers with the latest run seen. */
+  async waitRun (entry: JobEntry, name: string, options: { waitMs: number, signal?: AbortSignal, see: SeeRun }): Promise<Run> {
+    const execution = await new Promise<Execution>((resolve, reject) => {
+      let latest: Execution | undefined
+      let budgetError: ApiError | undefined
+      let done = false
+      const finish = (): void => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        options.signal?.removeEventListener('abort', finish)
+        unsubscribe()
+        if (latest !== undefined) resolve(latest)
+        else reject(budgetError ?? budgetSpent('Cloud Run', this.runBudget))
+      }
+      const timer = setTimeout(finish, options.waitMs)
+      options.signal?.addEventListener('abort', finish, { once: true })
+      const unsubscribe = this.runs.subscribe(entry, name, (update: RunUpdate) => {
+        if (update.kind === 'run') {
+          try {
+            latest = options.see(update.execution)
+          } catch (error) {
+            latest = undefined
+            budgetError = error as ApiError
+            finish()
+            return
+          }
+          if (update.ended) finish()
+          return
+        }
+        // Until the run is known, failures end the wait; a spent budget only delays it.
+        if (latest !== undefined) return
+        budgetError = update.error
+        if (update.error.status !== 'RESOURCE_EXHAUSTED') finish()
+      })
+      if (options.signal?.aborted === true) finish()
+    })
+    return toRun(entry.id, execution)
+  }
+
+  /** A page of a run's logs: from the finished cache, or from the run's shared tail. */
+  async readLogs (entry: JobEntry, name: string, query: LogsQuery, see: SeeRun): Promise<LogsAnswer> {
+    see(await this.runs.current(entry, name))
+    const finished = this.logs.finishedLog(entry, name)
+    if (finished !== undefined) return { page: pageOf(finished, query) }
+    const tail = await this.logs.read(entry, name)
+    if (tail.error !== undefined) throw tail.error
+    if (!tail.loaded) throw budgetSpent('Cloud Logging', this.logBudget)
+    const page = pageOf(tail.entries, query)
+    return tail.behind ? { page, retryAfterSeconds: this.logBudget.retryAfterSeconds() } : { page }
+  }
+
+  /** An execution jobgate just got from Cloud Run (a start, a cancel): watchers and caches learn of it. */
+  observe (entry: JobEntry, execution: Execution): void {
+    this.runs.observe(entry, execution)
+  }
+
+  /** Ends every open event stream (their clients reconnect with Last-Event-ID). */
+  endStreams (): void {
+    for (const stream of [...this.streams]) stream.shutdown()
+  }
+
+  close (): void {
+    this.endStreams()
+    this.logs.close()
+    this.runs.close()
+  }
+}

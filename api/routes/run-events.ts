@@ -1,0 +1,57 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { RunEventStream } from '../live/run-stream.js'
+import { parseCursor } from '../live/sse.js'
+import { READ_ERRORS } from '../schemas/error.js'
+import { RunParams } from '../schemas/run.js'
+import type { RouteContext } from './context.js'
+
+const STREAM_DESCRIPTION = [
+  'Server-sent events: `run` (the Run, first as it is, then on every change), `log` (one log entry, once, in order;',
+  'its `id` is a resume cursor), a `: heartbeat` comment every 15 s, and `end` (the final Run) once the run ended and',
+  'its log is drained; then the stream closes. Send `Last-Event-ID` to resume after a log event without repeats.'
+].join(' ')
+
+export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, live, see, waits, budgets }) => {
+  app.get('/v1/jobs/:job/runs/:run/events', {
+    // A connection (not each event) spends one read of the caller's JOBGATE_READ_RATE_LIMIT.
+    preHandler: budgets.reads,
+    schema: {
+      summary: 'Follow a run live: its state changes and log lines as server-sent events',
+      description: STREAM_DESCRIPTION,
+      params: RunParams,
+      querystring: Type.Object({
+        logs: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: '"false": run events only (no Cloud Logging reads); default "true"' }))
+      }, { additionalProperties: false }),
+      headers: Type.Object({
+        'last-event-id': Type.Optional(Type.String({ maxLength: 200, description: 'the id of the last log event received: resume after it; an id jobgate did not write is a 400' }))
+      }),
+      response: {
+        200: { description: STREAM_DESCRIPTION, content: { 'text/event-stream': { schema: Type.String() } } },
+        ...READ_ERRORS
+      }
+    }
+  }, async (request, reply) => {
+    const entry = access.entryFor(request.params.job, request.caller)
+    const { run: name } = request.params
+    const cursor = parseCursor(request.headers['last-event-id'])
+    // A stream holds one of the caller's slots for held requests (JOBGATE_MAX_WAITS) until it closes.
+    const release = waits.acquire(request.caller)
+    const stream = new RunEventStream({ live, entry, name, see: see(entry, request.caller, name), cursor, logs: request.query.logs !== 'false' })
+    stream.body.once('close', release)
+    // A client that leaves ends its subscription, whether before the first event or after.
+    reply.raw.once('close', () => { stream.close(); release() })
+    try {
+      await stream.ready
+    } catch (error) {
+      release()
+      throw error
+    }
+    return await reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache, no-transform')
+      .header('x-accel-buffering', 'no')
+      // The typed reply knows the JSON schemas only; the 200 is this stream.
+      .send(stream.body as unknown as string)
+  })
+}
