@@ -77,7 +77,8 @@ const runs: Run[] = [
 ]
 
 async function main (binary: string): Promise<void> {
-  t.setTimeout(240_000) // a safety net for a machine busy with other suites; alone it takes well under a minute
+  // A safety net only: gcloud is CPU-bound at start, and on a 2-core machine busy with other suites a command can take 10 s.
+  t.setTimeout(480_000)
   const emulator = await startTestEmulator(t, { projectId: project, jobs: [{ project, name: 'echo', maxRetries: 0 }] })
   const gcloud = await gcloudFor(binary, emulator, project, fn => t.teardown(fn), 4)
   const api: Client = client(emulator, await fetchToken(emulator))
