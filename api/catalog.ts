@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Compile } from 'typebox/compile'
 import { ConfigError } from './config-error.js'
+import { concurrencyRuleOf, type ConcurrencyRule } from './concurrency/rule.js'
 import { compilePubsubMapping, type PubsubMapping } from './events/pubsub.js'
 import { Catalog, CLOUD_RUN_MAX_TASK_COUNT, type CatalogEntry } from './schemas/catalog.js'
 import { isResourceName } from './schemas/names.js'
@@ -26,6 +27,8 @@ export interface JobEntry {
   principals?: string[]
   /** How a Pub/Sub push message becomes a run; absent: the job takes no Pub/Sub pushes. */
   pubsub?: PubsubMapping
+  /** Forbid or Replace, per job or tenant; absent: Allow (no limit). */
+  concurrency?: ConcurrencyRule
 }
 
 export type JobCatalog = ReadonlyMap<string, JobEntry>
@@ -80,7 +83,17 @@ function resolveEntry (id: string, entry: CatalogEntry, defaults: CatalogDefault
   if (entry.description !== undefined) resolved.description = entry.description
   if (entry.principals !== undefined) resolved.principals = entry.principals
   if (entry.pubsub !== undefined) resolved.pubsub = pubsubMappingOf(id, entry, resolved, variable)
+  const concurrency = entry.concurrency === undefined ? undefined : concurrencyOf(id, entry, variable)
+  if (concurrency !== undefined) resolved.concurrency = concurrency
   return resolved
+}
+
+function concurrencyOf (id: string, entry: CatalogEntry, variable: string): ConcurrencyRule | undefined {
+  try {
+    return concurrencyRuleOf(entry.concurrency ?? { policy: 'Allow' }, entry.env?.tenantKey)
+  } catch (err) {
+    throw new ConfigError(variable, `job "${id}": ${(err as Error).message}`)
+  }
 }
 
 function pubsubMappingOf (id: string, entry: CatalogEntry, resolved: JobEntry, variable: string): PubsubMapping {

@@ -25,7 +25,7 @@ export const httpCodeOfStatus = {
 
 export type ErrorStatus = keyof typeof httpCodeOfStatus
 
-/** The contract's error body: `{ error: { code, status, message } }`, plus `runMayHaveStarted` on 502/504 of a run request. */
+/** The contract's error body: `{ error: { code, status, message } }`, plus `runMayHaveStarted` on 502/504 of a run request, `runningRuns` on a concurrency 409. */
 export type ErrorBody = ErrorResponse
 
 export interface ApiErrorOptions {
@@ -34,6 +34,8 @@ export interface ApiErrorOptions {
   /** Seconds, sent as `Retry-After`. */
   retryAfterSeconds?: number
   runMayHaveStarted?: boolean
+  /** Sent as `Location`: where the caller can look (e.g. the running run that caused a 409). */
+  location?: string
   cause?: unknown
 }
 
@@ -43,6 +45,7 @@ export class ApiError extends Error {
   readonly httpCode: number
   readonly retryAfterSeconds: number | undefined
   readonly runMayHaveStarted: boolean | undefined
+  readonly location: string | undefined
 
   constructor (status: ErrorStatus, message: string, options: ApiErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
@@ -51,6 +54,7 @@ export class ApiError extends Error {
     this.httpCode = options.httpCode ?? httpCodeOfStatus[status]
     this.retryAfterSeconds = options.retryAfterSeconds
     this.runMayHaveStarted = options.runMayHaveStarted
+    this.location = options.location
   }
 
   toBody (): ErrorBody {

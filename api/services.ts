@@ -12,6 +12,8 @@ import { createLogger } from './plugins/request-log.js'
 import { PerCallerConcurrency } from './policy/concurrency-limit.js'
 import { JobAccess } from './policy/job-access.js'
 import { RunStarter } from './runs/starter.js'
+import { ConcurrencyControl } from './concurrency/control.js'
+import { createLeaseStore } from './concurrency/create-lease-store.js'
 import type { Emulator } from '../emulator/index.js'
 
 export const USER_AGENT = 'jobgate/0.1.0'
@@ -92,7 +94,10 @@ export async function createServices (config: Config, overrides: ServiceOverride
     closers.push(async () => { live.close() })
 
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
-    const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store: idempotencyStore })
+    const leases = await createLeaseStore(config.idempotency, config.catalog, config.project)
+    closers.push(async () => { await leases.close?.() })
+    const concurrency = new ConcurrencyControl(cloudRun, leases, { pendingMs: config.idempotency.staleMs })
+    const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store: idempotencyStore }, concurrency)
     return {
       config,
       logger,

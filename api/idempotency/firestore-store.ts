@@ -1,13 +1,12 @@
-import type { CollectionReference, Firestore, Timestamp } from '@google-cloud/firestore'
+import type { CollectionReference, Timestamp } from '@google-cloud/firestore'
+import { openFirestoreClient, statusOf, whileAborted, type FirestoreClientOptions } from './firestore-client.js'
 import type { ClaimResult, IdempotencyRecord, IdempotencyState, IdempotencyStore, StoredResponse } from './store.js'
 
-export interface FirestoreStoreOptions {
+export { statusOf }
+
+export interface FirestoreStoreOptions extends FirestoreClientOptions {
   /** Collection holding one document per scoped key. */
   collection: string
-  /** Project of the Firestore database; detected from the environment when absent. */
-  projectId?: string
-  /** `host:port` of a Firestore emulator. FIRESTORE_EMULATOR_HOST, when set, wins (the client's own rule). */
-  emulatorHost?: string
   /** Clock in epoch ms. */
   now?: () => number
 }
@@ -32,28 +31,11 @@ const claimAttempts = 5
 
 /**
  * The store shared by several API instances: `create()` fails when the document exists, which makes the claim
- * atomic across instances. `@google-cloud/firestore` is imported only here, when this store is selected.
+ * atomic across instances.
  */
 export async function openFirestoreStore (options: FirestoreStoreOptions): Promise<IdempotencyStore> {
-  const { Firestore, Timestamp } = await import('@google-cloud/firestore')
-  const emulatorHost = process.env.FIRESTORE_EMULATOR_HOST || options.emulatorHost
-  const db: Firestore = new Firestore({
-    preferRest: true,
-    ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
-    ...(emulatorHost === undefined ? {} : { host: emulatorHost, ssl: false, authClient: await emulatorAuthClient() })
-  })
-  return new FirestoreStore(db.collection(options.collection), Timestamp, options.now ?? Date.now)
-}
-
-/**
- * The REST transport asks for Google credentials even for the emulator (googleapis/nodejs-firestore#1811);
- * the emulator accepts the fixed token `owner`.
- */
-async function emulatorAuthClient (): Promise<unknown> {
-  const { OAuth2Client } = await import('google-auth-library')
-  const client = new OAuth2Client()
-  client.setCredentials({ access_token: 'owner' })
-  return client
+  const { db, timestamp } = await openFirestoreClient(options)
+  return new FirestoreStore(db.collection(options.collection), timestamp, options.now ?? Date.now)
 }
 
 class FirestoreStore implements IdempotencyStore {
@@ -70,7 +52,7 @@ class FirestoreStore implements IdempotencyStore {
       const expiresAt = claimedAt + ttlMs
       const fresh: StoredDocument = { state: 'in_progress', fingerprint, claimedAt, expiresAt, expireAt: this.timestamp.fromMillis(expiresAt) }
       try {
-        await doc.create(fresh)
+        await whileAborted(async () => await doc.create(fresh))
         return { claimed: true }
       } catch (err) {
         if (statusOf(err) !== 'ALREADY_EXISTS') throw err
@@ -118,16 +100,4 @@ function recordOf (stored: StoredDocument): IdempotencyRecord {
   }
   if (stored.response !== undefined) record.response = JSON.parse(stored.response) as StoredResponse
   return record
-}
-
-const grpcStatusNames: Record<number, string> = { 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS', 9: 'FAILED_PRECONDITION' }
-
-/**
- * The canonical status of a Firestore error. Over gRPC it is the numeric `code`; over REST the client
- * surfaces the HTTP error, whose code (409, 400) is ambiguous, but whose body names the status.
- */
-export function statusOf (err: unknown): string | undefined {
-  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
-  const named = typeof message === 'string' ? /"status"\s*:\s*"([A-Z_]+)"/.exec(message)?.[1] : undefined
-  return named ?? (typeof code === 'number' ? grpcStatusNames[code] : undefined)
 }

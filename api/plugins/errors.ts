@@ -62,6 +62,7 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status }, error.message)
   else request.log.info({ status: error.status, code: error.httpCode }, error.message)
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds))
+  if (error.location !== undefined) void reply.header('location', error.location)
   return reply.code(error.httpCode).type('application/json').send(error.toBody())
 }
 

@@ -21,7 +21,7 @@ export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (
       summary: 'Pub/Sub push endpoint: the job\'s catalog `pubsub` mapping turns the message into a run, once per subscription and message id',
       params: JobParams,
       body: PushEnvelope,
-      response: { 200: Run, 204: Type.Null({ description: 'the message does not pass the job\'s filter: acknowledged, no run' }), ...START_RUN_ERRORS }
+      response: { 200: Run, 204: Type.Null({ description: 'the message does not pass the job\'s filter, or the job\'s concurrency policy refused the start with onConflict "drop": acknowledged, no run' }), ...START_RUN_ERRORS }
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)

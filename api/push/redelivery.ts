@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { ConcurrencyConflict } from '../concurrency/conflict.js'
 import { ApiError } from '../errors.js'
 
 /**
@@ -10,6 +11,9 @@ export const PUSH_SUCCESS = 200
 /** Pause suggested to a push sender when the cause gave none (Pub/Sub ignores it; Cloud Tasks considers it). */
 export const DEFAULT_RETRY_AFTER_SECONDS = 10
 
+/** Pause suggested when the job's concurrency policy refused the start (onConflict "retry"): runs take a while to end. */
+export const CONCURRENCY_RETRY_AFTER_SECONDS = 60
+
 /**
  * A failed start as answered to Pub/Sub push or Cloud Tasks, which redeliver on any non-2xx:
  * what may succeed later (overload here or upstream, a failure that proves nothing started) becomes
@@ -17,6 +21,11 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 10
  */
 export function forRedelivery (err: unknown, log: FastifyBaseLogger, delivery: string): unknown {
   if (!(err instanceof ApiError)) return err
+  if (err instanceof ConcurrencyConflict) {
+    // onConflict "retry" (a "drop" never gets here: the route acknowledges it).
+    log.info({ status: err.status, runningRuns: err.runningRuns }, `${delivery}: the job is at its concurrency limit; the sender will redeliver: ${err.message}`)
+    return new ApiError('RESOURCE_EXHAUSTED', err.message, { retryAfterSeconds: CONCURRENCY_RETRY_AFTER_SECONDS, cause: err })
+  }
   if (err.status === 'RESOURCE_EXHAUSTED') {
     // Every source of it (in-flight bound, rate limit, Cloud Run's 429) already names a Retry-After.
     log.warn({ status: err.status }, `${delivery}: backpressure, the sender will redeliver: ${err.message}`)

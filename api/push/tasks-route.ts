@@ -39,7 +39,7 @@ export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       params: JobParams,
       headers: TaskHeaders,
       body: RunRequest,
-      response: { 200: Run, ...START_RUN_ERRORS }
+      response: { 200: Run, 204: Type.Null({ description: 'the job\'s concurrency policy refused the start and says onConflict "drop": acknowledged, no run' }), ...START_RUN_ERRORS }
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)

@@ -16,6 +16,8 @@ export interface AuditRecord {
   execution?: string
   /** The run was started by an earlier request with the same key; this one started nothing. */
   replayed?: boolean
+  /** Runs cancelled to make room for this one (concurrency policy Replace). */
+  replaced?: string[]
   error?: unknown
 }
 
@@ -51,10 +53,12 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
     outcome,
     ...(mayHaveStarted && { runMayHaveStarted: true }),
     execution: record.execution,
+    ...(record.replaced !== undefined && { replaced: record.replaced }),
     'logging.googleapis.com/labels': labels(record.entry.id, record.caller, outcome)
   }
   const by = `${record.entry.id} by ${record.caller} (${record.trigger})`
-  if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}`)
+  const replacing = record.replaced === undefined ? '' : `, replacing ${record.replaced.join(', ')}`
+  if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}${replacing}`)
   else if (mayHaveStarted) log.error(line, `run of ${by}: OUTCOME UNKNOWN (${outcome}), a run may have started; check GET /v1/jobs/${record.entry.id}/runs`)
   else log.warn(line, `run of ${by} not started: ${outcome}`)
 }

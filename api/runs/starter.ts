@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
+import { ConcurrencyControl } from '../concurrency/control.js'
+import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
 import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
@@ -45,11 +47,15 @@ export class RunStarter {
   readonly #cloudRun: CloudRunClient
   readonly #limit: InflightLimit
   readonly #idempotency: IdempotencySetup
+  readonly #concurrency: ConcurrencyControl
 
-  constructor (cloudRun: CloudRunClient, maxInflightRuns: number, idempotency: IdempotencySetup) {
+  /** `concurrency` enforces the jobs' concurrency policies; default: leases in this process's memory. */
+  constructor (cloudRun: CloudRunClient, maxInflightRuns: number, idempotency: IdempotencySetup,
+    concurrency = new ConcurrencyControl(cloudRun, new MemoryLeaseStore(), { pendingMs: idempotency.staleMs })) {
     this.#cloudRun = cloudRun
     this.#limit = new InflightLimit(maxInflightRuns)
     this.#idempotency = idempotency
+    this.#concurrency = concurrency
   }
 
   async start (input: StartRunInput): Promise<StartedRun> {
@@ -67,12 +73,18 @@ export class RunStarter {
       // Policy first: a request that may never run claims no key.
       const allowed = applyRunPolicy(entry, input.request, caller)
       audit.request = allowed
-      const start = async (): Promise<StoredResponse> => await this.#startNow(entry, allowed)
+      let replaced: string[] = []
+      // Inside runOnce: a replayed key gets its first answer and never counts as a start against the concurrency policy.
+      const start = async (): Promise<StoredResponse> => {
+        const started = await this.#startNow(entry, allowed, log)
+        replaced = started.replaced
+        return started.response
+      }
       const { response, replayed } = input.idempotencyKey === undefined
         ? { response: await start(), replayed: false }
         : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
       const run = runOf(response)
-      writeAudit({ ...audit, execution: run.name, replayed })
+      writeAudit({ ...audit, execution: run.name, replayed, ...(replaced.length > 0 && { replaced }) })
       return { run, replayed }
     } catch (error) {
       writeAudit({ ...audit, error })
@@ -95,9 +107,10 @@ export class RunStarter {
     }
   }
 
-  async #startNow (entry: JobEntry, request: RunRequest): Promise<StoredResponse> {
-    const run = await this.#limit.run(async () => toRun(entry.id, await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))))
-    return storedRun(run)
+  async #startNow (entry: JobEntry, request: RunRequest, log: FastifyBaseLogger): Promise<{ response: StoredResponse, replaced: string[] }> {
+    const { execution, replaced } = await this.#concurrency.start(entry, request,
+      async () => await this.#limit.run(async () => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))), log)
+    return { response: storedRun(toRun(entry.id, execution)), replaced }
   }
 }
 

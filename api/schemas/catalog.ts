@@ -24,6 +24,20 @@ export const PubsubMappingPolicy = Type.Object({
   }))
 }, { additionalProperties: false })
 
+/** Kubernetes CronJob's concurrencyPolicy, per job or per tenant; absent = Allow (no limit). */
+export const ConcurrencyPolicy = Type.Object({
+  policy: Type.Union([Type.Literal('Allow'), Type.Literal('Forbid'), Type.Literal('Replace')], {
+    description: 'Allow: no limit; Forbid: refuse a start (409) while maxRunning runs are running; Replace: cancel the oldest running run(s), then start'
+  }),
+  maxRunning: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'running runs allowed at once in the scope; default 1' })),
+  scope: Type.Optional(Type.Union([Type.Literal('job'), Type.Literal('tenant')], {
+    description: 'job: count all runs of the job; tenant: count per value of env.tenantKey (needs it); default job'
+  })),
+  onConflict: Type.Optional(Type.Union([Type.Literal('retry'), Type.Literal('drop')], {
+    description: 'push routes under Forbid: retry = 429 with Retry-After (redelivered later); drop = acknowledged without a run; default retry'
+  }))
+}, { additionalProperties: false })
+
 export const CatalogEntry = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   project: Type.Optional(Type.String({ pattern: '^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[0-9]+$' })),
@@ -35,7 +49,8 @@ export const CatalogEntry = Type.Object({
   maxTaskCount: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TASK_COUNT })),
   maxTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TIMEOUT_SECONDS })),
   principals: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { description: 'who may run this job: names, emails, *@domain, or *' })),
-  pubsub: Type.Optional(PubsubMappingPolicy)
+  pubsub: Type.Optional(PubsubMappingPolicy),
+  concurrency: Type.Optional(ConcurrencyPolicy)
 }, { additionalProperties: false })
 
 export const Catalog = Type.Object({
@@ -44,4 +59,5 @@ export const Catalog = Type.Object({
 
 export type CatalogEntry = Static<typeof CatalogEntry>
 export type PubsubMappingPolicy = Static<typeof PubsubMappingPolicy>
+export type ConcurrencyPolicy = Static<typeof ConcurrencyPolicy>
 export type Catalog = Static<typeof Catalog>

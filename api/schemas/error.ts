@@ -6,7 +6,8 @@ export const ErrorResponse = Type.Object({
     code: Type.Integer(),
     status: Type.String(),
     message: Type.String(),
-    runMayHaveStarted: Type.Optional(Type.Boolean({ description: 'on 502/504 from a run request: whether a run may have started' }))
+    runMayHaveStarted: Type.Optional(Type.Boolean({ description: 'on 502/504 from a run request: whether a run may have started' })),
+    runningRuns: Type.Optional(Type.Array(Type.String(), { description: 'on 409 from the job\'s concurrency policy: the runs still running (Location points at the first)' }))
   })
 }, { $id: 'Error' })
 export type ErrorResponse = Static<typeof ErrorResponse>

@@ -1,0 +1,30 @@
+import type { ConcurrencyPolicy } from '../schemas/catalog.js'
+
+/** A job's concurrency policy with its defaults applied; Allow has none (nothing to enforce). */
+export interface ConcurrencyRule {
+  policy: 'Forbid' | 'Replace'
+  /** Running runs allowed at once in one scope. */
+  maxRunning: number
+  /** `job`: all runs of the job count together; `tenant`: runs count per value of `tenantKey`. */
+  scope: 'job' | 'tenant'
+  /** Set when `scope` is `tenant`: the env variable that names a run's tenant. */
+  tenantKey?: string
+  /** What a push route answers when the policy refuses a start: 429 to be redelivered, or an acknowledgement. */
+  onConflict: 'retry' | 'drop'
+}
+
+export const DEFAULT_MAX_RUNNING = 1
+
+/** The rule of a catalog entry's `concurrency` field; throws an Error naming the problem (the catalog turns it into a ConfigError). */
+export function concurrencyRuleOf (policy: ConcurrencyPolicy, tenantKey: string | undefined): ConcurrencyRule | undefined {
+  const scope = policy.scope ?? 'job'
+  if (scope === 'tenant' && tenantKey === undefined) throw new Error('concurrency.scope "tenant" needs env.tenantKey (the variable that names the tenant)')
+  if (policy.policy === 'Allow') return undefined
+  return {
+    policy: policy.policy,
+    maxRunning: policy.maxRunning ?? DEFAULT_MAX_RUNNING,
+    scope,
+    ...(scope === 'tenant' && { tenantKey }),
+    onConflict: policy.onConflict ?? 'retry'
+  }
+}

@@ -1,0 +1,38 @@
+/** The catalog's `concurrency` field: defaults, and what is refused at start-up. */
+import t, { type Test } from 'tap'
+import { parseCatalog } from '../../api/catalog.js'
+
+const defaults = { project: 'my-project', region: 'europe-west1' }
+const entryWith = (entry: Record<string, unknown>) => parseCatalog(JSON.stringify({ jobs: { report: entry } }), 'JOBGATE_JOBS', defaults).get('report')
+
+function refused (t: Test, entry: Record<string, unknown>, message: RegExp): void {
+  t.throws(() => entryWith(entry), { name: 'ConfigError', variable: 'JOBGATE_JOBS', message }, message.source)
+}
+
+t.test('no field means Allow: nothing to enforce', async t => {
+  t.equal(entryWith({})?.concurrency, undefined)
+  t.equal(entryWith({ concurrency: { policy: 'Allow' } })?.concurrency, undefined, 'an explicit Allow is the same')
+})
+
+t.test('defaults: maxRunning 1, scope job, onConflict retry', async t => {
+  t.strictSame(entryWith({ concurrency: { policy: 'Forbid' } })?.concurrency, { policy: 'Forbid', maxRunning: 1, scope: 'job', onConflict: 'retry' })
+  t.strictSame(entryWith({ concurrency: { policy: 'Replace', maxRunning: 3 } })?.concurrency, { policy: 'Replace', maxRunning: 3, scope: 'job', onConflict: 'retry' })
+})
+
+t.test('tenant scope carries the tenant key', async t => {
+  t.strictSame(entryWith({ env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Forbid', scope: 'tenant', onConflict: 'drop' } })?.concurrency,
+    { policy: 'Forbid', maxRunning: 1, scope: 'tenant', tenantKey: 'TENANT_ID', onConflict: 'drop' })
+})
+
+t.test('refused at start-up, naming the variable, the job and the field', async t => {
+  refused(t, { concurrency: { policy: 'Forbid', scope: 'tenant' } }, /^JOBGATE_JOBS: job "report": concurrency.scope "tenant" needs env.tenantKey/)
+  refused(t, { concurrency: { policy: 'Allow', scope: 'tenant' } }, /needs env.tenantKey/)
+  refused(t, { concurrency: { policy: 'forbid' } }, /invalid catalog at \/jobs\/report\/concurrency\/policy/)
+  refused(t, { concurrency: {} }, /invalid catalog at \/jobs\/report\/concurrency/)
+  refused(t, { concurrency: { policy: 'Forbid', maxRunning: 0 } }, /\/concurrency\/maxRunning/)
+  refused(t, { concurrency: { policy: 'Forbid', maxRunning: 1.5 } }, /\/concurrency\/maxRunning/)
+  refused(t, { concurrency: { policy: 'Forbid', maxRunning: 1001 } }, /\/concurrency\/maxRunning/)
+  refused(t, { concurrency: { policy: 'Forbid', scope: 'project' } }, /\/concurrency\/scope/)
+  refused(t, { concurrency: { policy: 'Forbid', onConflict: 'queue' } }, /\/concurrency\/onConflict/)
+  refused(t, { concurrency: { policy: 'Forbid', schedule: '* * * * *' } }, /\/concurrency/)
+})
