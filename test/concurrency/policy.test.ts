@@ -4,7 +4,8 @@
  */
 import t from 'tap'
 import type { RecordedRequest } from '../../emulator/index.js'
-import { call, startLocalStack } from '../helpers/local-stack.js'
+import { build } from '../helper.js'
+import { call } from '../helpers/call.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
 
 const SLEEP = { ECHO_SLEEP_MS: '600000' }
@@ -22,7 +23,11 @@ const catalog = {
   }
 }
 const logs = captureLogs()
-const stack = await startLocalStack(t, { JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000' }, logs.logger)
+const stack = await build(t, {
+  env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000' },
+  services: { logger: logs.logger },
+  listen: true
+})
 const { emulator } = stack
 
 const start = async (job: string, env: Record<string, string> = {}, headers: Record<string, string> = {}) =>
@@ -177,4 +182,12 @@ t.test('push routes, onConflict "drop": acknowledged without a run, one log line
   t.match(dropped[0]?.message, /concurrency onConflict "drop"/)
   t.same(dropped[0]?.runningRuns, [running.body.name])
   await cancel('drop', running.body.name)
+})
+
+t.test('the OpenAPI document lists the 409 of the start route with runningRuns', async t => {
+  const doc = (await call(`${stack.url}/openapi.json`)).body
+  const conflict = doc.paths['/v1/jobs/{job}/runs'].post.responses['409']
+  t.ok(conflict, 'a 409 response')
+  const schema = JSON.stringify(conflict.content['application/json'].schema.$ref === undefined ? conflict : doc.components.schemas)
+  t.match(schema, /runningRuns/)
 })
