@@ -54,7 +54,7 @@ async function upstreamDuring<T> (action: () => Promise<T>): Promise<{ result: T
 }
 
 t.test('Forbid: 409 while a run is running, naming it; allowed once it has ended', async t => {
-  const first = await start('forbid', { ECHO_SLEEP_MS: '1500' })
+  const first = await start('forbid', SLEEP)
   t.equal(first.status, 202)
   const refused = await start('forbid')
   t.equal(refused.status, 409)
@@ -62,7 +62,9 @@ t.test('Forbid: 409 while a run is running, naming it; allowed once it has ended
   t.same(refused.body.error.runningRuns, [first.body.name])
   t.equal(refused.headers.get('location'), `/v1/jobs/forbid/runs/${first.body.name}`, 'Location points at the running run')
   t.match(refused.body.error.message, /allows 1 running run \(concurrency policy Forbid\)/)
-  t.equal((await runOf('forbid', first.body.name, 30)).body.state, 'SUCCEEDED')
+  t.equal((await start('forbid')).status, 409, 'still running: still refused')
+  await cancel('forbid', first.body.name)
+  t.equal((await runOf('forbid', first.body.name, 30)).body.state, 'CANCELLED')
   const next = await start('forbid')
   t.equal(next.status, 202, 'the run ended: the next start goes ahead')
   await cancel('forbid', next.body.name)
