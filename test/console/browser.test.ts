@@ -11,10 +11,11 @@ const ARTIFACTS = new URL('../../.artifacts/console/', import.meta.url).pathname
 const WAIT = { timeout: 30_000 }
 
 /** Every request the page makes, and every error it logs (a CSP violation is one). */
-function watchPage (page: Page, origin: string): { foreign: string[], errors: string[], posts: Array<Record<string, string>> } {
-  const seen = { foreign: [] as string[], errors: [] as string[], posts: [] as Array<Record<string, string>> }
+function watchPage (page: Page, origin: string): { foreign: string[], errors: string[], posts: Array<Record<string, string>>, paths: string[] } {
+  const seen = { foreign: [] as string[], errors: [] as string[], posts: [] as Array<Record<string, string>>, paths: [] as string[] }
   page.on('request', request => {
     if (!request.url().startsWith(origin)) seen.foreign.push(request.url())
+    else seen.paths.push(request.url().slice(origin.length))
     if (request.method() === 'POST' && request.url().endsWith('/runs')) seen.posts.push(request.headers())
   })
   page.on('console', message => { if (message.type() === 'error') seen.errors.push(message.text()) })
@@ -113,6 +114,8 @@ if (executablePath === undefined) {
     await page.getByRole('button', { name: 'Newer runs' }).and(page.locator(':disabled')).waitFor(WAIT)
     t.equal(await rows.count(), 10, 'back to the newest')
 
+    t.equal(seen.paths.filter(path => path.endsWith('/events')).length, 2, 'both runs were followed on their event stream')
+    t.same(seen.paths.filter(path => path.includes('?wait=') || path.includes('/logs')), [], 'not by polling')
     t.same(seen.foreign, [], 'no request left jobgate\'s origin')
     t.same(seen.errors.filter(text => !text.includes('Failed to load resource')), [], 'no script error and no CSP violation')
   })
