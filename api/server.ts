@@ -2,7 +2,6 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError } from './config-error.js'
 import { loadConfig } from './config.js'
-import { localBanner } from './local-mode.js'
 import { createLogger } from './plugins/request-log.js'
 import { createServices, type Services } from './services.js'
 
@@ -35,13 +34,15 @@ async function main (): Promise<void> {
     await services.close()
   })
 
+  const { emulator } = services
+  // Local mode only (loaded with the emulator): a Cloud Run instance never loads it.
+  const localBanner = emulator === undefined ? undefined : (await import('./local-mode.js')).localBanner
   const { host, port } = services.config
   await app.listen({ port, host })
   const address = app.server.address()
   const url = `http://${host}:${typeof address === 'object' && address !== null ? address.port : port}`
   logger.info({ mode: config.mode, jobs: [...config.catalog.keys()] }, `jobgate listening on ${url}`)
-  const { emulator } = services
-  if (emulator !== undefined) process.stderr.write(localBanner(url, { config: services.config, emulator }) + '\n')
+  if (emulator !== undefined && localBanner !== undefined) process.stderr.write(localBanner(url, { config: services.config, emulator }) + '\n')
 }
 
 await main()

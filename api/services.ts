@@ -6,7 +6,6 @@ import { GoogleHttp } from './google/http.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
 import { LiveReads } from './live/live-reads.js'
-import { localRunEnded, startLocalMode } from './local-mode.js'
 import { CloudLoggingClient } from './logging/client.js'
 import { createLogger } from './plugins/request-log.js'
 import { PerCallerConcurrency } from './policy/concurrency-limit.js'
@@ -17,6 +16,9 @@ import { createLeaseStore } from './concurrency/create-lease-store.js'
 import type { Emulator } from '../emulator/index.js'
 
 export const USER_AGENT = 'jobgate/0.1.0'
+
+/** Local mode's early word that a run ended (the emulator tells), handed to the run watchers. */
+type LiveReadsRunEnded = ReturnType<typeof import('./local-mode.js')['localRunEnded']>
 
 /** What reads a run's log lines (the Cloud Logging client, or a test's stand-in). */
 export type LogReader = Pick<CloudLoggingClient, 'runEntries'>
@@ -69,10 +71,14 @@ export async function createServices (config: Config, overrides: ServiceOverride
   try {
     const logger = overrides.logger ?? createLogger(config.logLevel)
     let emulator: Emulator | undefined
+    let runEnded: LiveReadsRunEnded | undefined
     if (config.mode === 'local') {
-      const local = await startLocalMode(config)
+      // The emulator is loaded only in local mode: a Cloud Run instance never pays for it.
+      const localMode = await import('./local-mode.js')
+      const local = await localMode.startLocalMode(config)
       closers.push(async () => { await local.emulator.close() })
       emulator = local.emulator
+      runEnded = localMode.localRunEnded(local.emulator)
       config = local.config
     }
     const tokens = overrides.tokens ?? new CachedTokenSource(emulator === undefined ? googleAuthFetcher() : metadataServerFetcher())
@@ -90,7 +96,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
     }
 
     // One watcher per run and one log tail per run for this instance; local mode hears of a run's end from the emulator.
-    const live = new LiveReads({ cloudRun, logs, config: config.live, ...(emulator !== undefined && { runEnded: localRunEnded(emulator) }) })
+    const live = new LiveReads({ cloudRun, logs, config: config.live, ...(runEnded !== undefined && { runEnded }) })
     closers.push(async () => { live.close() })
 
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)

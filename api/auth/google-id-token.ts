@@ -1,6 +1,5 @@
 import type { OAuth2Client } from 'google-auth-library'
 import { ApiError, unauthenticated } from '../errors.js'
-import { GoogleCertsClient } from './google-certs-client.js'
 
 /** The only issuer accepted: what Google writes into ID tokens for service accounts and WIF. */
 export const GOOGLE_ISSUER = 'https://accounts.google.com'
@@ -22,13 +21,16 @@ export interface GoogleVerifierOptions {
 export type GoogleIdTokenVerifier = (idToken: string) => Promise<string>
 
 export function createGoogleIdTokenVerifier (options: GoogleVerifierOptions): GoogleIdTokenVerifier {
-  const client = options.oauthClient ?? new GoogleCertsClient(options.certsUrl, [GOOGLE_ISSUER])
+  // google-auth-library is loaded with the first ID token, not at start (API-key callers never need it).
+  let client: Promise<OAuth2Client> | undefined
+  const certsClient = async (): Promise<OAuth2Client> => new (await import('./google-certs-client.js')).GoogleCertsClient(options.certsUrl, [GOOGLE_ISSUER])
   const audiences = [...options.audiences]
   return async idToken => {
     assertWellFormed(idToken)
     let payload
     try {
-      const ticket = await client.verifyIdToken({ idToken, audience: audiences })
+      client ??= options.oauthClient === undefined ? certsClient() : Promise.resolve(options.oauthClient)
+      const ticket = await (await client).verifyIdToken({ idToken, audience: audiences })
       payload = ticket.getPayload()
     } catch (error) {
       throw verificationFailure(error)

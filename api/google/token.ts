@@ -1,5 +1,6 @@
-import { Compute, GoogleAuth } from 'google-auth-library'
+import type { GoogleAuth } from 'google-auth-library'
 import { ApiError } from '../errors.js'
+import { googleAuthLibrary } from './auth-library.js'
 
 export interface AccessToken {
   token: string
@@ -61,11 +62,16 @@ export class CachedTokenSource implements TokenSource {
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
 
+/** google-auth-library is loaded at the first token fetch, not at start: most requests of a cold instance need none. */
+const applicationDefault = async (): Promise<GoogleAuth> => new (await googleAuthLibrary()).GoogleAuth({ scopes: [CLOUD_PLATFORM] })
+
 /** Tokens from Application Default Credentials: the metadata server on Cloud Run, gcloud's ADC on a laptop. */
-export function googleAuthFetcher (auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM] })): FetchToken {
+export function googleAuthFetcher (auth: GoogleAuth | (() => Promise<GoogleAuth>) = applicationDefault): FetchToken {
+  let ready: Promise<GoogleAuth> | undefined
   return async force => {
     try {
-      const client = await auth.getClient()
+      ready ??= typeof auth === 'function' ? auth() : Promise.resolve(auth)
+      const client = await (await ready).getClient()
       // The library caches too: mark its copy expired so it asks its source for a new one.
       if (force) client.credentials = { ...client.credentials, expiry_date: 1 }
       const { token } = await client.getAccessToken()
@@ -83,5 +89,8 @@ export function googleAuthFetcher (auth = new GoogleAuth({ scopes: [CLOUD_PLATFO
  * a laptop's real gcloud credentials must never be sent to the emulator.
  */
 export function metadataServerFetcher (): FetchToken {
-  return googleAuthFetcher(new GoogleAuth({ authClient: new Compute({ scopes: [CLOUD_PLATFORM] }) }))
+  return googleAuthFetcher(async () => {
+    const { Compute, GoogleAuth } = await googleAuthLibrary()
+    return new GoogleAuth({ authClient: new Compute({ scopes: [CLOUD_PLATFORM] }) })
+  })
 }

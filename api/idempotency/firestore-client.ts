@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Firestore, Timestamp } from '@google-cloud/firestore'
+import { googleAuthLibrary } from '../google/auth-library.js'
 
 export interface FirestoreClientOptions {
   /** Project of the Firestore database; detected from the environment when absent. */
@@ -30,7 +31,7 @@ export async function openFirestoreClient (options: FirestoreClientOptions): Pro
  * the emulator accepts the fixed token `owner`.
  */
 async function emulatorAuthClient (): Promise<unknown> {
-  const { OAuth2Client } = await import('google-auth-library')
+  const { OAuth2Client } = await googleAuthLibrary()
   const client = new OAuth2Client()
   client.setCredentials({ access_token: 'owner' })
   return client

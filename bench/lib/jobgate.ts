@@ -20,7 +20,7 @@ export function jobgateEnv (upstreamHost: string, extra: Record<string, string> 
     HOST: '127.0.0.1',
     JOBGATE_AUTH: 'apikey',
     JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: createHash('sha256').update(API_KEY).digest('hex'), principal: 'bench' }] }),
-    JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { principals: ['bench'] } } }),
+    JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { principals: ['bench'], env: { allow: ['REPORT_DATE'] } } } }),
     JOBGATE_RATE_LIMIT: '1000000',
     CLOUD_RUN_API_ENDPOINT: `http://${upstreamHost}`,
     CLOUD_LOGGING_API_ENDPOINT: `http://${upstreamHost}`,

@@ -6,7 +6,7 @@ import { mib, perSecond } from '../lib/stats.js'
 import { startUpstream } from '../lib/upstream.js'
 
 const CONNECTIONS = 64
-const RUN_BODY = '{"args":["bench"],"env":{"TENANT_ID":"acme"}}'
+const RUN_BODY = '{"args":["bench"],"env":{"REPORT_DATE":"2026-11-29"}}'
 
 export const scenario: Scenario = {
   name: 'load',

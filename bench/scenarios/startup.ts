@@ -35,10 +35,14 @@ export const scenario: Scenario = {
         await server.stop()
       }
       const server = await spawnServer([SERVER], env)
-      const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '{"args":["bench"]}' })
-      if (started.status !== 202) throw new Error(`POST …/runs answered ${started.status}: ${await started.text()}`)
-      const afterTrigger = rssBytes(server.child.pid ?? 0)
-      await server.stop()
+      let afterTrigger: number
+      try {
+        const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: '{"args":["bench"]}' })
+        if (started.status !== 202) throw new Error(`POST …/runs answered ${started.status}: ${await started.text()}`)
+        afterTrigger = rssBytes(server.child.pid ?? 0)
+      } finally {
+        await server.stop()
+      }
       const librariesMemory = await librariesRss()
       const [b, l, j] = [median(bare), median(libraries), median(jobgate)]
       return [

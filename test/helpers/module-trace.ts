@@ -12,8 +12,17 @@ export interface ModuleTrace {
   env: Record<string, string>
   /** URLs of the modules loaded so far (ESM and the CommonJS files they import). */
   loaded: () => string[]
-  /** True when any loaded module lives in node_modules/<name>/. */
+  /** True when a loaded module lives in node_modules/<name>/, or is a bundle holding that package's code. */
   hasPackage: (name: string) => boolean
+}
+
+/** esbuild names each bundled file in a comment (`// node_modules/<name>/…`): a loaded bundle holding `name` loaded it. */
+function bundled (url: string, name: string): boolean {
+  try {
+    return readFileSync(fileURLToPath(url), 'utf8').includes(`// node_modules/${name}/`)
+  } catch {
+    return false
+  }
 }
 
 /** Records what a spawned node process loads, to prove a module stays unloaded until first use. */
@@ -30,6 +39,6 @@ export function moduleTrace (): ModuleTrace {
     nodeArgs: ['--import', REGISTER],
     env: { MODULE_TRACE_FILE: file },
     loaded,
-    hasPackage: name => loaded().some(url => url.includes(`/node_modules/${name}/`))
+    hasPackage: name => loaded().some(url => url.includes(`/node_modules/${name}/`) || (url.includes('/dist/') && bundled(url, name)))
   }
 }

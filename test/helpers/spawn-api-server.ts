@@ -21,11 +21,11 @@ const SERVER = new URL('../../dist/api/server.js', import.meta.url).pathname
  * Starts the built API (`node dist/api/server.js`, run `npm run build` first) on a free loopback
  * port with exactly `env` (plus PATH), and resolves once it logs that it listens.
  */
-export async function spawnApiServer (env: Record<string, string>, timeoutMs = 15_000): Promise<RunningServer> {
+export async function spawnApiServer (env: Record<string, string>, timeoutMs = 15_000, nodeArgs: string[] = []): Promise<RunningServer> {
   const port = await closedPort()
   // No application default credentials from this machine's gcloud: only the metadata server counts.
   const emptyGcloudConfig = mkdtempSync(join(tmpdir(), 'jobgate-no-adc-'))
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [...nodeArgs, SERVER], {
     env: {
       PATH: process.env.PATH ?? '',
       CLOUDSDK_CONFIG: emptyGcloudConfig,

@@ -1,0 +1,36 @@
+// What the built server (`node dist/api/server.js`, as the image starts it) loads before its first use of each part.
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import { startMetadataStandIn } from '../helpers/metadata-standin.js'
+import { moduleTrace } from '../helpers/module-trace.js'
+import { startRunApiStandIn } from '../helpers/run-api-standin.js'
+import { spawnApiServer } from '../helpers/spawn-api-server.js'
+
+t.test('cloud mode with API keys: google-auth-library loads at the first token fetch, the emulator and Firestore never', async t => {
+  const runApi = await startRunApiStandIn()
+  const metadata = await startMetadataStandIn()
+  t.teardown(async () => { await runApi.close(); await metadata.close() })
+  const trace = moduleTrace()
+  const server = await spawnApiServer({
+    ...trace.env,
+    JOBGATE_MODE: 'cloud',
+    JOBGATE_AUTH: 'apikey',
+    JOBGATE_API_KEYS: JSON.stringify({ keys: [{ sha256: createHash('sha256').update('lazy-key').digest('hex'), principal: 'ci' }] }),
+    CLOUD_RUN_API_ENDPOINT: runApi.url,
+    GCE_METADATA_HOST: metadata.host,
+    GOOGLE_CLOUD_PROJECT: 'my-project',
+    JOBGATE_JOBS: '{"jobs":{"echo":{"principals":["ci"]}}}'
+  }, 15_000, trace.nodeArgs)
+  t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
+
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200)
+  t.ok(trace.loaded().some(url => url.includes('/dist/api/server.js')), 'the trace sees the server')
+  t.notOk(trace.hasPackage('google-auth-library'), 'no Google library before a token is needed')
+  t.notOk(trace.hasPackage('@google-cloud/firestore'), 'Firestore only when selected')
+  t.notOk(trace.loaded().some(url => url.includes('local-mode')), 'the emulator only in local mode')
+
+  const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'x-api-key': 'lazy-key', 'content-type': 'application/json' }, body: '{}' })
+  t.equal(started.status, 202, await started.text())
+  t.equal(metadata.tokenRequests(), 1)
+  t.ok(trace.hasPackage('google-auth-library'), 'loaded for the first token, so the check above could have failed')
+})
