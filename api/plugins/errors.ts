@@ -60,7 +60,8 @@ export function toApiError (err: FastifyError & { validation?: ValidationIssue[]
 
 export function sendError (request: FastifyRequest, reply: FastifyReply, error: ApiError): FastifyReply {
   if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status }, error.message)
-  else request.log.info({ status: error.status, code: error.httpCode }, error.message)
+  // A caller's mistake is theirs to read in the answer; run attempts have their audit line, and Cloud Run logs each status.
+  else request.log.debug({ status: error.status, code: error.httpCode }, error.message)
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds))
   if (error.location !== undefined) void reply.header('location', error.location)
   return reply.code(error.httpCode).type('application/json').send(error.toBody())

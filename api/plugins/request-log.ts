@@ -92,12 +92,16 @@ export function createLogger (level: string, pretty = false): Logger {
 const requestId = (header: string | string[] | undefined): string =>
   typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID()
 
-/** Fastify's logging options: `logger` for every line, `requestId` and the trace fields on each request's lines. */
+/**
+ * Fastify's logging options: `logger` for every line, `requestId` and the trace fields on each request's lines.
+ * Access lines ("incoming request", "request completed") only at LOG_LEVEL=debug or below: Cloud Run already
+ * writes a request log for every request, so at info a run request costs one line, its audit line.
+ */
 export function requestLogOptions (logger: Logger, project: string | undefined): FastifyServerOptions {
   return {
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: request => requestId(request.headers['x-request-id']),
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: () => !logger.isLevelEnabled('debug') }),
     childLoggerFactory: (parent, bindings, options, raw) => parent.child({ ...bindings, ...traceFields(raw.headers, project) }, options)
   }
 }

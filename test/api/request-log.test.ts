@@ -118,7 +118,7 @@ t.test('the app\'s request logs: severity, message, request id, trace; never a c
   t.equal(incoming?.['logging.googleapis.com/spanId'], '0000000000000001')
   t.equal(incoming?.['logging.googleapis.com/trace_sampled'], true)
   const refused = entries.find(e => e.message === 'env.PATH: protected; it cannot be overridden')
-  t.match(refused, { severity: 'INFO', status: 'INVALID_ARGUMENT', code: 400, requestId: 'req-1' }, 'client errors are logged at INFO')
+  t.match(refused, { severity: 'DEBUG', status: 'INVALID_ARGUMENT', code: 400, requestId: 'req-1' }, 'client errors are logged at DEBUG (the answer and the audit line carry them)')
   const failed = entries.find(e => e.severity === 'ERROR')
   t.match(failed, { status: 'INTERNAL', message: 'internal error; see the service logs', err: { message: 'upstream exploded' } }, 'server errors at ERROR with the cause')
 })
@@ -127,4 +127,17 @@ t.test('without a logger, createServices makes its own at LOG_LEVEL', async t =>
   const services = await createServices(loadConfig({ ...UNIT_ENV, JOBGATE_JOBS: '{"jobs":{"echo":{}}}', LOG_LEVEL: 'silent' }), { cloudRun: new FakeCloudRun(), logs: noLogs })
   t.teardown(services.close)
   t.equal(services.logger.level, 'silent')
+})
+
+t.test('at the default level a run request writes exactly one line, its audit line', async t => {
+  const { app, log } = await build(t)
+  const payload = { args: ['a'], env: { TENANT_ID: 'acme' }, taskCount: 2, timeoutSeconds: 60 }
+  for (const [body, status] of [[payload, 202], [{ env: { PATH: '/x' } }, 400]] as const) {
+    const before = log.lines.length
+    t.equal((await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', payload: body, headers: { 'x-cloud-trace-context': `${TRACE}/1;o=1` } })).statusCode, status)
+    const written = log.lines.slice(before)
+    t.equal(written.length, 1, `one line for a ${status} run request (no access lines: Cloud Run writes those)`)
+    t.equal((JSON.parse(written[0] ?? '{}') as { audit?: string }).audit, 'run', 'and it is the audit line')
+    t.comment(`${status}: ${Buffer.byteLength(written[0] ?? '')} bytes (issue 12 asks for at most 600)`)
+  }
 })
