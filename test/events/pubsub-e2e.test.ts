@@ -13,7 +13,7 @@ t.setTimeout(180_000)
 
 const pubsub = await startPubsubEmulator(t)
 t.comment(`Pub/Sub emulator ready in ${pubsub.startupMs} ms`)
-const logs = captureLogs()
+const logs = captureLogs('debug') // debug: the access lines count the push deliveries
 const catalog = {
   jobs: {
     echo: {
