@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { spawnApiServer } from '../helpers/spawn-api-server.js'
 
@@ -9,6 +10,8 @@ t.test('with only GOOGLE_CLOUD_PROJECT set, npm start is local mode pretending t
 
   const listening = server.stdout.map(line => JSON.parse(line) as Record<string, unknown>).find(entry => String(entry.message).startsWith('jobgate listening'))
   t.match(listening, { mode: 'local', jobs: ['echo'] })
+  // The banner reaches stderr just after the listening line reaches stdout: wait for it (bounded), not for a fixed time.
+  for (let i = 0; i < 200 && !/Project: /.test(server.stderr()); i++) await sleep(50)
   t.match(server.stderr(), /jobgate is running in local mode at http:\/\/127\.0\.0\.1:\d+/)
   t.match(server.stderr(), /Project: +my-project-1 \(the emulator pretends to be it/, 'the banner names the project')
   t.notMatch(server.stderr(), /JOBGATE_JOBS|configuration error/)
