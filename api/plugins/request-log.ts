@@ -67,19 +67,22 @@ export function loggerOptions (level: string): LoggerOptions {
   }
 }
 
-/** Cloud Logging's trace fields from `X-Cloud-Trace-Context` or W3C `traceparent`, so request logs group under their trace. */
-export function traceFields (headers: IncomingHttpHeaders, project: string | undefined): Record<string, string | boolean> {
-  if (project === undefined) return {}
-  const cloud = /^([0-9a-f]{32})(?:\/(\d+))?(?:;o=([01]))?/i.exec(String(headers['x-cloud-trace-context'] ?? ''))
-  const w3c = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/i.exec(String(headers.traceparent ?? ''))
-  const traceId = cloud?.[1] ?? w3c?.[1]
-  if (traceId === undefined) return {}
-  const fields: Record<string, string | boolean> = { 'logging.googleapis.com/trace': `projects/${project}/traces/${traceId.toLowerCase()}` }
-  const spanId = cloud?.[2] !== undefined ? BigInt(cloud[2]).toString(16).padStart(16, '0') : w3c?.[2]
-  if (spanId !== undefined) fields['logging.googleapis.com/spanId'] = spanId
-  const sampled = cloud?.[3] ?? (w3c !== null ? String(Number.parseInt(w3c[3] ?? '0', 16) & 1) : undefined)
-  if (sampled !== undefined) fields['logging.googleapis.com/trace_sampled'] = sampled === '1'
-  return fields
+const TRACE_FIELD = 'logging.googleapis.com/trace'
+
+/** The trace id of `X-Cloud-Trace-Context` (Cloud Run sets it on every request) or W3C `traceparent`, lowercased. */
+export function traceId (headers: IncomingHttpHeaders): string | undefined {
+  const cloud = /^([0-9a-f]{32})/i.exec(String(headers['x-cloud-trace-context'] ?? ''))
+  const w3c = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/i.exec(String(headers.traceparent ?? ''))
+  return (cloud?.[1] ?? w3c?.[1])?.toLowerCase()
+}
+
+/**
+ * Cloud Logging's trace field, so request logs group under their trace beside Cloud Run's own request log.
+ * Only the trace: spanId and trace_sampled cost ~90 bytes a line and jobgate makes no spans to link them to.
+ */
+export function traceFields (headers: IncomingHttpHeaders, project: string | undefined): Record<string, string> {
+  const id = traceId(headers)
+  return project === undefined || id === undefined ? {} : { [TRACE_FIELD]: `projects/${project}/traces/${id}` }
 }
 
 /** Pretty lines for a person at a terminal; Cloud Logging JSON everywhere else. */
@@ -88,20 +91,26 @@ export function createLogger (level: string, pretty = false): Logger {
   return pino(loggerOptions(level), pino.transport({ target: 'pino-pretty', options: { messageKey: 'message', ignore: 'severity' } }))
 }
 
-/** A request id from the caller when it is a sane token, else a fresh one. */
-const requestId = (header: string | string[] | undefined): string =>
-  typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID()
+/** The caller's `X-Request-Id` when it is a sane token. */
+const callersRequestId = (header: string | string[] | undefined): string | undefined =>
+  typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : undefined
 
 /**
- * Fastify's logging options: `logger` for every line, `requestId` and the trace fields on each request's lines.
- * Access lines ("incoming request", "request completed") only at LOG_LEVEL=debug or below: Cloud Run already
- * writes a request log for every request, so at info a run request costs one line, its audit line.
+ * Fastify's logging options: `logger` for every line, `requestId` and the trace field on each request's lines.
+ * The request id is the caller's `X-Request-Id`, else the trace id (then the trace field carries it, once a line),
+ * else a fresh one. Access lines ("incoming request", "request completed") only at LOG_LEVEL=debug or below:
+ * Cloud Run already writes a request log for every request, so at info a run request costs one line, its audit line.
  */
 export function requestLogOptions (logger: Logger, project: string | undefined): FastifyServerOptions {
   return {
     loggerInstance: logger as FastifyBaseLogger,
-    genReqId: request => requestId(request.headers['x-request-id']),
+    genReqId: request => callersRequestId(request.headers['x-request-id']) ?? (project === undefined ? undefined : traceId(request.headers)) ?? randomUUID(),
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: () => !logger.isLevelEnabled('debug') }),
-    childLoggerFactory: (parent, bindings, options, raw) => parent.child({ ...bindings, ...traceFields(raw.headers, project) }, options)
+    childLoggerFactory: (parent, bindings, options, raw) => {
+      const trace = traceFields(raw.headers, project)
+      const { requestId, ...rest } = bindings
+      const idInTrace = typeof requestId === 'string' && trace[TRACE_FIELD]?.endsWith(`/traces/${requestId}`) === true
+      return parent.child({ ...(idInTrace ? rest : bindings), ...trace }, options)
+    }
   }
 }

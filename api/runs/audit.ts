@@ -21,8 +21,9 @@ export interface AuditRecord {
   error?: unknown
 }
 
-const labels = (job: string, principal: string, outcome: string, audit: 'run' | 'cancel' = 'run'): Record<string, string> =>
-  ({ jobgate_audit: audit, jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome })
+/** Who, what and how it ended, once per line: as Cloud Logging labels (indexed), not repeated as payload fields. */
+const labels = (job: string, principal: string, outcome: string, audit: 'run' | 'cancel' = 'run'): { 'logging.googleapis.com/labels': Record<string, string> } =>
+  ({ 'logging.googleapis.com/labels': { jobgate_audit: audit, jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome } })
 
 function outcomeOf (record: AuditRecord): string {
   if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
@@ -30,31 +31,26 @@ function outcomeOf (record: AuditRecord): string {
 }
 
 /**
- * One line per run attempt, for "who started what": env NAMES only, never values, and labels
- * so Cloud Logging can filter on `labels.jobgate_job` or `labels.jobgate_principal`.
+ * One line per run attempt, for "who started what": env NAMES only, never values; who, which job
+ * and the outcome are labels so Cloud Logging filters on `labels.jobgate_job` or `labels.jobgate_principal`.
  * An attempt whose outcome is unknown (a run may have started) is an ERROR: someone must look.
  */
 export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): void {
   const outcome = outcomeOf(record)
   const mayHaveStarted = record.error instanceof ApiError && record.error.runMayHaveStarted === true
   const line = {
-    audit: 'run',
-    principal: record.caller,
-    job: record.entry.id,
-    cloudRunJob: record.entry.job,
     trigger: record.trigger,
     envNames: Object.keys(record.request.env ?? {}),
     argsCount: record.request.args?.length ?? 0,
-    clearArgs: record.request.clearArgs === true,
+    ...(record.request.clearArgs === true && { clearArgs: true }),
     taskCount: record.request.taskCount,
     timeoutSeconds: record.request.timeoutSeconds,
     idempotencyKey: record.idempotencyKey,
     ...(record.details !== undefined && { event: record.details }),
-    outcome,
     ...(mayHaveStarted && { runMayHaveStarted: true }),
     execution: record.execution,
     ...(record.replaced !== undefined && { replaced: record.replaced }),
-    'logging.googleapis.com/labels': labels(record.entry.id, record.caller, outcome)
+    ...labels(record.entry.id, record.caller, outcome)
   }
   const by = `${record.entry.id} by ${record.caller} (${record.trigger})`
   const replacing = record.replaced === undefined ? '' : `, replacing ${record.replaced.join(', ')}`
@@ -71,14 +67,7 @@ export function auditRefusal (request: FastifyRequest, trigger: Trigger, error: 
   const outcome = error instanceof ApiError ? error.status : 'INVALID_ARGUMENT'
   const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
   const job = (request.params as { job?: string } | undefined)?.job ?? ''
-  request.log.warn({
-    audit: 'run',
-    principal,
-    job,
-    trigger,
-    outcome,
-    'logging.googleapis.com/labels': labels(job, principal, outcome)
-  }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
+  request.log.warn({ trigger, ...labels(job, principal, outcome) }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
 }
 
 /**
@@ -89,7 +78,7 @@ export function auditCancel (request: FastifyRequest, _reply?: FastifyReply, err
   const outcome = error === undefined ? 'cancelled' : error instanceof ApiError ? error.status : 'INTERNAL'
   const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
   const { job = '', run = '' } = (request.params as { job?: string, run?: string } | undefined) ?? {}
-  const line = { audit: 'cancel', principal, job, execution: run, outcome, 'logging.googleapis.com/labels': labels(job, principal, outcome, 'cancel') }
+  const line = { execution: run, ...labels(job, principal, outcome, 'cancel') }
   if (error === undefined) request.log.info(line, `run ${run} of ${job} cancelled by ${principal}`)
   else request.log.warn(line, `cancel of run ${run} of ${job} by ${principal} refused: ${outcome}`)
 }

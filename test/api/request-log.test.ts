@@ -10,28 +10,17 @@ import { build, CapturedLog, noLogs, UNIT_ENV } from '../helper.js'
 const TRACE = '105445aa7843bc8bf206b12000100000'
 const W3C_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
 
-t.test('traceFields: X-Cloud-Trace-Context', async t => {
-  t.strictSame(traceFields({ 'x-cloud-trace-context': `${TRACE}/1;o=1` }, 'my-project'), {
-    'logging.googleapis.com/trace': `projects/my-project/traces/${TRACE}`,
-    'logging.googleapis.com/spanId': '0000000000000001',
-    'logging.googleapis.com/trace_sampled': true
-  })
-  t.strictSame(traceFields({ 'x-cloud-trace-context': `${TRACE}/18446744073709551615;o=0` }, 'p'), {
-    'logging.googleapis.com/trace': `projects/p/traces/${TRACE}`,
-    'logging.googleapis.com/spanId': 'ffffffffffffffff',
-    'logging.googleapis.com/trace_sampled': false
-  }, 'a 64-bit decimal span id as 16 hex digits')
-  t.strictSame(traceFields({ 'x-cloud-trace-context': TRACE.toUpperCase() }, 'p'), { 'logging.googleapis.com/trace': `projects/p/traces/${TRACE}` }, 'trace id only, lowercased')
+t.test('traceFields: the trace from X-Cloud-Trace-Context, nothing else (no span, no sampled flag)', async t => {
+  const trace = { 'logging.googleapis.com/trace': `projects/my-project/traces/${TRACE}` }
+  t.strictSame(traceFields({ 'x-cloud-trace-context': `${TRACE}/1;o=1` }, 'my-project'), trace)
+  t.strictSame(traceFields({ 'x-cloud-trace-context': `${TRACE}/18446744073709551615;o=0` }, 'my-project'), trace)
+  t.strictSame(traceFields({ 'x-cloud-trace-context': TRACE.toUpperCase() }, 'my-project'), trace, 'trace id only, lowercased')
 })
 
-t.test('traceFields: W3C traceparent', async t => {
-  t.strictSame(traceFields({ traceparent: `00-${W3C_TRACE}-00f067aa0ba902b7-01` }, 'p'), {
-    'logging.googleapis.com/trace': `projects/p/traces/${W3C_TRACE}`,
-    'logging.googleapis.com/spanId': '00f067aa0ba902b7',
-    'logging.googleapis.com/trace_sampled': true
-  })
-  t.equal(traceFields({ traceparent: `00-${W3C_TRACE}-00f067aa0ba902b7-00` }, 'p')['logging.googleapis.com/trace_sampled'], false)
-  t.equal(traceFields({ traceparent: `00-${W3C_TRACE}-00f067aa0ba902b7-03` }, 'p')['logging.googleapis.com/trace_sampled'], true, 'only the sampled bit counts')
+t.test('traceFields: the trace from W3C traceparent', async t => {
+  const trace = { 'logging.googleapis.com/trace': `projects/p/traces/${W3C_TRACE}` }
+  t.strictSame(traceFields({ traceparent: `00-${W3C_TRACE}-00f067aa0ba902b7-01` }, 'p'), trace)
+  t.strictSame(traceFields({ traceparent: `00-${W3C_TRACE}-00f067aa0ba902b7-00` }, 'p'), trace, 'sampled or not')
 })
 
 t.test('traceFields: X-Cloud-Trace-Context wins; nothing without a project or a usable header', async t => {
@@ -115,12 +104,28 @@ t.test('the app\'s request logs: severity, message, request id, trace; never a c
   t.ok(incoming, 'an incoming-request line with the caller\'s request id')
   t.equal(incoming?.severity, 'INFO')
   t.equal(incoming?.['logging.googleapis.com/trace'], `projects/p/traces/${TRACE}`)
-  t.equal(incoming?.['logging.googleapis.com/spanId'], '0000000000000001')
-  t.equal(incoming?.['logging.googleapis.com/trace_sampled'], true)
+  t.strictSame(Object.keys(incoming ?? {}).filter(key => key.startsWith('logging.googleapis.com/')), ['logging.googleapis.com/trace'], 'the trace only')
   const refused = entries.find(e => e.message === 'env.PATH: protected; it cannot be overridden')
   t.match(refused, { severity: 'DEBUG', status: 'INVALID_ARGUMENT', code: 400, requestId: 'req-1' }, 'client errors are logged at DEBUG (the answer and the audit line carry them)')
   const failed = entries.find(e => e.severity === 'ERROR')
   t.match(failed, { status: 'INTERNAL', message: 'internal error; see the service logs', err: { message: 'upstream exploded' } }, 'server errors at ERROR with the cause')
+})
+
+t.test('the request id: the caller\'s X-Request-Id, else the trace id (carried once, in the trace field), else a fresh one', async t => {
+  const { app, log } = await build(t, { logLevel: 'debug' })
+  const idOf = async (headers: Record<string, string>) => {
+    const before = log.lines.length
+    const response = await app.inject({ url: '/v1/jobs', headers })
+    return { id: response.headers['x-request-id'], line: log.entries.slice(before).find(e => e.message === 'incoming request') }
+  }
+  const caller = await idOf({ 'x-request-id': 'req-7', 'x-cloud-trace-context': `${TRACE}/1;o=1` })
+  t.match(caller, { id: 'req-7', line: { requestId: 'req-7', 'logging.googleapis.com/trace': `projects/p/traces/${TRACE}` } })
+  const traced = await idOf({ traceparent: `00-${W3C_TRACE}-00f067aa0ba902b7-01` })
+  t.equal(traced.id, W3C_TRACE)
+  t.equal(traced.line?.['logging.googleapis.com/trace'], `projects/p/traces/${W3C_TRACE}`)
+  t.notOk(traced.line !== undefined && 'requestId' in traced.line, 'not repeated as requestId')
+  const fresh = await idOf({})
+  t.match(fresh, { id: /^[0-9a-f-]{36}$/, line: { requestId: fresh.id } })
 })
 
 t.test('without a logger, createServices makes its own at LOG_LEVEL', async t => {
@@ -137,7 +142,7 @@ t.test('at the default level a run request writes exactly one line, its audit li
     t.equal((await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', payload: body, headers: { 'x-cloud-trace-context': `${TRACE}/1;o=1` } })).statusCode, status)
     const written = log.lines.slice(before)
     t.equal(written.length, 1, `one line for a ${status} run request (no access lines: Cloud Run writes those)`)
-    t.equal((JSON.parse(written[0] ?? '{}') as { audit?: string }).audit, 'run', 'and it is the audit line')
-    t.comment(`${status}: ${Buffer.byteLength(written[0] ?? '')} bytes (issue 12 asks for at most 600)`)
+    t.match(JSON.parse(written[0] ?? '{}'), { 'logging.googleapis.com/labels': { jobgate_audit: 'run' } }, 'and it is the audit line')
+    t.comment(`${status}: ${Buffer.byteLength(written[0] ?? '')} bytes (test/security/audit.ts holds a typical one to 600)`)
   }
 })

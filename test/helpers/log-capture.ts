@@ -21,5 +21,13 @@ export function captureLogs (level = 'info'): CapturedLogs {
   return { logger: pino(loggerOptions(level), sink), lines }
 }
 
-/** The audit lines (`audit: "run"`) among captured lines. */
-export const auditLines = (lines: any[]): any[] => lines.filter(line => line.audit === 'run')
+/**
+ * The run audit lines (label `jobgate_audit: "run"`) among captured lines, with their labels also as plain
+ * `job`, `principal` and `outcome` fields for counting (test/security/audit.ts checks the line's real shape).
+ */
+export const auditLines = (lines: any[]): any[] => lines
+  .filter(line => line['logging.googleapis.com/labels']?.jobgate_audit === 'run')
+  .map(line => {
+    const labels = line['logging.googleapis.com/labels']
+    return { ...line, job: labels.jobgate_job, principal: labels.jobgate_principal, outcome: labels.jobgate_outcome }
+  })
