@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { Compile } from 'typebox/compile'
 import { ConfigError } from './config-error.js'
+import { inlineOrFile, type Env } from './env.js'
 import { concurrencyRuleOf, type ConcurrencyRule } from './concurrency/rule.js'
 import { compilePubsubMapping, type PubsubMapping } from './events/pubsub.js'
 import { Catalog, CLOUD_RUN_MAX_TASK_COUNT, type CatalogEntry } from './schemas/catalog.js'
@@ -106,19 +106,10 @@ function pubsubMappingOf (id: string, entry: CatalogEntry, resolved: JobEntry, v
   }
 }
 
-/** Reads the catalog from `JOBGATE_JOBS`, else `JOBGATE_JOBS_FILE`, else `fallback` (local mode's echo job). */
-export function loadCatalog (env: NodeJS.ProcessEnv, defaults: CatalogDefaults, fallback?: string): JobCatalog {
-  if (env.JOBGATE_JOBS !== undefined && env.JOBGATE_JOBS !== '') return parseCatalog(env.JOBGATE_JOBS, 'JOBGATE_JOBS', defaults)
-  const file = env.JOBGATE_JOBS_FILE
-  if (file !== undefined && file !== '') {
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      throw new ConfigError('JOBGATE_JOBS_FILE', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    }
-    return parseCatalog(text, 'JOBGATE_JOBS_FILE', defaults)
-  }
+/** Reads the catalog from `JOBGATE_JOBS` or `JOBGATE_JOBS_FILE` (never both), else `fallback` (local mode's echo job). */
+export function loadCatalog (env: Env, defaults: CatalogDefaults, fallback?: string): JobCatalog {
+  const source = inlineOrFile(env, 'JOBGATE_JOBS')
+  if (source !== undefined) return parseCatalog(source.text, source.variable, defaults)
   if (fallback !== undefined) return parseCatalog(fallback, 'JOBGATE_JOBS', defaults)
   throw new ConfigError('JOBGATE_JOBS', 'no job catalog: set JOBGATE_JOBS (JSON) or JOBGATE_JOBS_FILE (path)')
 }

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { ConfigError } from '../config-error.js'
+import { flag, inlineOrFile, list, quote, text, type Env } from '../env.js'
 import { parseApiKeys } from './api-key-config.js'
 import type { ApiKeyEntry, AuthConfig, AuthMode } from './types.js'
 
@@ -12,8 +12,8 @@ const MODES: readonly AuthMode[] = ['apikey', 'google']
  * Reads the authentication settings. Settings of a mode are read only when that mode is on.
  * Throws ConfigError naming the variable on any bad or missing value.
  */
-export function loadAuthConfig (env: NodeJS.ProcessEnv, mode: 'local' | 'cloud'): AuthConfig {
-  const allowFlag = readBoolean(env, 'JOBGATE_ALLOW_UNAUTHENTICATED')
+export function loadAuthConfig (env: Env, mode: 'local' | 'cloud'): AuthConfig {
+  const allowFlag = flag(env, 'JOBGATE_ALLOW_UNAUTHENTICATED')
   const modes = readModes(env, mode)
   if (modes.length === 0 && mode === 'cloud' && !allowFlag) {
     throw new ConfigError('JOBGATE_AUTH', 'none is refused in cloud mode unless JOBGATE_ALLOW_UNAUTHENTICATED=true (anyone could start jobs)')
@@ -27,73 +27,50 @@ export function loadAuthConfig (env: NodeJS.ProcessEnv, mode: 'local' | 'cloud')
   }
 }
 
-function readModes (env: NodeJS.ProcessEnv, mode: 'local' | 'cloud'): AuthMode[] {
-  const raw = env.JOBGATE_AUTH?.trim() ?? ''
-  if (raw === '') {
+function readModes (env: Env, mode: 'local' | 'cloud'): AuthMode[] {
+  const words = list(env, 'JOBGATE_AUTH')
+  if (words === undefined) {
     if (mode === 'local') return []
     throw new ConfigError('JOBGATE_AUTH', 'required in cloud mode: set apikey, google, apikey,google, or none')
   }
-  if (raw === 'none') return []
-  const words = raw.split(',').map(part => part.trim())
+  if (words.length === 1 && words[0] === 'none') return []
   if (words.includes('none')) throw new ConfigError('JOBGATE_AUTH', 'none cannot be combined with other modes')
-  if (words.includes('')) throw new ConfigError('JOBGATE_AUTH', 'has an empty entry in the comma list')
   const modes: AuthMode[] = []
   for (const word of words) {
     const known = MODES.find(candidate => candidate === word)
     if (known === undefined) {
-      throw new ConfigError('JOBGATE_AUTH', `unknown mode "${word}": use none, or a comma list of apikey, google`)
+      throw new ConfigError('JOBGATE_AUTH', `unknown mode ${quote(word)}: use none, or a comma list of apikey, google`)
     }
     if (!modes.includes(known)) modes.push(known)
   }
   return modes
 }
 
-function readBoolean (env: NodeJS.ProcessEnv, variable: string): boolean {
-  const raw = env[variable]?.trim() ?? ''
-  if (raw === '' || raw === 'false') return false
-  if (raw === 'true') return true
-  throw new ConfigError(variable, `must be true or false, got "${raw}"`)
-}
-
-function readApiKeys (env: NodeJS.ProcessEnv): ApiKeyEntry[] {
-  const inline = env.JOBGATE_API_KEYS?.trim() ?? ''
-  const path = env.JOBGATE_API_KEYS_FILE?.trim() ?? ''
-  if (inline !== '' && path !== '') {
-    throw new ConfigError('JOBGATE_API_KEYS', 'set either JOBGATE_API_KEYS or JOBGATE_API_KEYS_FILE, not both')
-  }
-  if (inline !== '') return parseApiKeys(inline, 'JOBGATE_API_KEYS')
-  if (path === '') {
+function readApiKeys (env: Env): ApiKeyEntry[] {
+  const source = inlineOrFile(env, 'JOBGATE_API_KEYS')
+  if (source === undefined) {
     throw new ConfigError('JOBGATE_API_KEYS', 'required when JOBGATE_AUTH includes apikey (or set JOBGATE_API_KEYS_FILE)')
   }
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
-    throw new ConfigError('JOBGATE_API_KEYS_FILE', `cannot read ${path} (${code})`)
-  }
-  return parseApiKeys(text, 'JOBGATE_API_KEYS_FILE')
+  return parseApiKeys(source.text, source.variable)
 }
 
-function readAudiences (env: NodeJS.ProcessEnv): string[] {
-  const raw = env.JOBGATE_AUDIENCE?.trim() ?? ''
-  if (raw === '') {
+function readAudiences (env: Env): string[] {
+  const audiences = list(env, 'JOBGATE_AUDIENCE')
+  if (audiences === undefined) {
     throw new ConfigError('JOBGATE_AUDIENCE', 'required when JOBGATE_AUTH includes google: the service URL (or custom audience) callers request ID tokens for')
   }
-  const audiences = raw.split(',').map(part => part.trim())
-  if (audiences.includes('')) throw new ConfigError('JOBGATE_AUDIENCE', 'has an empty entry in the comma list')
   return [...new Set(audiences)]
 }
 
 /** https only, except plain http to the loopback host (tests serving their own certificates). */
-function readCertsUrl (env: NodeJS.ProcessEnv): string {
-  const raw = env.JOBGATE_GOOGLE_CERTS_URL?.trim() ?? ''
-  if (raw === '') return GOOGLE_CERTS_URL
+function readCertsUrl (env: Env): string {
+  const raw = text(env, 'JOBGATE_GOOGLE_CERTS_URL')
+  if (raw === undefined) return GOOGLE_CERTS_URL
   let url: URL
   try {
     url = new URL(raw)
   } catch {
-    throw new ConfigError('JOBGATE_GOOGLE_CERTS_URL', `not a URL: "${raw}"`)
+    throw new ConfigError('JOBGATE_GOOGLE_CERTS_URL', `not a URL: ${quote(raw)}`)
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config-error.js'
+import { wholeNumber, type Env } from '../env.js'
 import { CLOUD_LOG_GRACE_MS } from './log-tail.js'
 
 export interface LiveConfig {
@@ -21,25 +21,15 @@ export const DEFAULT_LOGGING_READS_PER_MINUTE = 30
 /** The emulator has no quota to protect: local mode reads as often as its watchers like. */
 const LOCAL_READS_PER_MINUTE = 60_000
 
-function graceMs (value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback
-  if (!/^\d{1,3}$/.test(value)) throw new ConfigError('JOBGATE_LOG_GRACE_SECONDS', `"${value}" must be a whole number of seconds from 0 to 999`)
-  return Number(value) * 1000
-}
+/** The budget bursts a quarter of it (read-budget.ts): at least 4 leaves a burst of one read. */
+const READS_PER_MINUTE = { min: 4, max: 1_000_000 }
 
-function readsPerMinute (variable: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback
-  const number = Number(value)
-  if (!/^\d+$/.test(value) || number < 4 || number > 1_000_000) throw new ConfigError(variable, `"${value}" must be a whole number from 4 to 1000000`)
-  return number
-}
-
-export function loadLiveConfig (env: NodeJS.ProcessEnv, mode: 'local' | 'cloud'): LiveConfig {
+export function loadLiveConfig (env: Env, mode: 'local' | 'cloud'): LiveConfig {
   const local = mode === 'local'
   return {
-    runReadsPerMinute: readsPerMinute('JOBGATE_RUN_READS_PER_MINUTE', env.JOBGATE_RUN_READS_PER_MINUTE, local ? LOCAL_READS_PER_MINUTE : DEFAULT_RUN_READS_PER_MINUTE),
-    loggingReadsPerMinute: readsPerMinute('JOBGATE_LOGGING_READS_PER_MINUTE', env.JOBGATE_LOGGING_READS_PER_MINUTE, local ? LOCAL_READS_PER_MINUTE : DEFAULT_LOGGING_READS_PER_MINUTE),
+    runReadsPerMinute: wholeNumber(env, 'JOBGATE_RUN_READS_PER_MINUTE', { ...READS_PER_MINUTE, fallback: local ? LOCAL_READS_PER_MINUTE : DEFAULT_RUN_READS_PER_MINUTE }),
+    loggingReadsPerMinute: wholeNumber(env, 'JOBGATE_LOGGING_READS_PER_MINUTE', { ...READS_PER_MINUTE, fallback: local ? LOCAL_READS_PER_MINUTE : DEFAULT_LOGGING_READS_PER_MINUTE }),
     // The emulator stores a task's lines before it reports the task ended: nothing arrives late.
-    logGraceMs: graceMs(env.JOBGATE_LOG_GRACE_SECONDS, local ? 0 : CLOUD_LOG_GRACE_MS)
+    logGraceMs: wholeNumber(env, 'JOBGATE_LOG_GRACE_SECONDS', { fallback: local ? 0 : CLOUD_LOG_GRACE_MS / 1000, min: 0, max: 999 }) * 1000
   }
 }

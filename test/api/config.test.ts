@@ -48,7 +48,7 @@ t.test('JOBGATE_MODE: explicit, or cloud on Cloud Run (K_SERVICE); GOOGLE_CLOUD_
   t.equal(shell.catalog.get('echo')?.project, 'my-project-1', 'the echo job lives in that project')
   refuses(t, { K_SERVICE: 'jobgate' }, 'JOBGATE_JOBS', /no job catalog/)
   t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', JOBGATE_JOBS: '{"jobs":{"echo":{"project":"other-project"}}}' }).mode, 'cloud', 'inferred from K_SERVICE')
-  refuses(t, { JOBGATE_MODE: 'remote' }, 'JOBGATE_MODE', /"remote" must be "local" or "cloud"/)
+  refuses(t, { JOBGATE_MODE: 'remote' }, 'JOBGATE_MODE', /^JOBGATE_MODE: must be "local" or "cloud", not "remote"$/)
   refuses(t, { JOBGATE_MODE: 'CLOUD' }, 'JOBGATE_MODE', /must be/)
 })
 
@@ -63,7 +63,7 @@ t.test('PORT', async t => {
   t.equal(loadConfig({ PORT: '0' }).port, 0)
   t.equal(loadConfig({ PORT: '65535' }).port, 65535)
   t.equal(loadConfig({ PORT: '3000' }).port, 3000)
-  for (const bad of ['abc', '-1', '65536', '80.5', ' 80', '0x50', '1e3']) refuses(t, { PORT: bad }, 'PORT', /is not a port number/)
+  for (const bad of ['abc', '-1', '65536', '80.5', ' 80', '0x50', '1e3']) refuses(t, { PORT: bad }, 'PORT', /must be a whole number from 0 to 65535, not "/)
 })
 
 t.test('JOBGATE_AUTH: required in cloud mode; its details are test/auth/config.test.ts\'s', async t => {
@@ -111,8 +111,8 @@ t.test('GCE_METADATA_HOST', async t => {
 
 t.test('LOG_LEVEL', async t => {
   for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level)
-  refuses(t, { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', /"verbose" is not one of fatal, error/)
-  refuses(t, { LOG_LEVEL: 'INFO' }, 'LOG_LEVEL', /is not one of/)
+  refuses(t, { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', /must be one of "fatal", "error", .*, not "verbose"$/)
+  refuses(t, { LOG_LEVEL: 'INFO' }, 'LOG_LEVEL', /must be one of/)
 })
 
 t.test('JOBGATE_JOBS: valid catalogs and every default', async t => {
@@ -189,7 +189,7 @@ t.test('JOBGATE_JOBS: errors name the variable and the place', async t => {
   }
 })
 
-t.test('JOBGATE_JOBS_FILE, used when JOBGATE_JOBS is unset', async t => {
+t.test('JOBGATE_JOBS_FILE, the catalog as a file instead of JOBGATE_JOBS', async t => {
   const dir = t.testdir({
     'jobs.json': JSON.stringify({ jobs: { 'from-file': { job: 'file-job' } } }),
     'bad.json': '{"jobs": nope',
@@ -198,7 +198,10 @@ t.test('JOBGATE_JOBS_FILE, used when JOBGATE_JOBS is unset', async t => {
   const config = loadConfig({ ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'jobs.json') })
   t.same([...config.catalog.keys()], ['from-file'])
   t.equal(config.catalog.get('from-file')?.job, 'file-job')
-  t.same([...loadConfig({ ...CLOUD, JOBGATE_JOBS_FILE: join(dir, 'jobs.json') }).catalog.keys()], ['echo'], 'JOBGATE_JOBS wins over the file')
+  // Both set: neither silently wins (it used to be JOBGATE_JOBS), the start stops naming both.
+  refuses(t, { ...CLOUD, JOBGATE_JOBS_FILE: join(dir, 'jobs.json') }, 'JOBGATE_JOBS', /^JOBGATE_JOBS: set either JOBGATE_JOBS or JOBGATE_JOBS_FILE, not both$/)
+  refuses(t, { JOBGATE_JOBS: '{"jobs":{}}', JOBGATE_JOBS_FILE: join(dir, 'missing.json') }, 'JOBGATE_JOBS', /not both/)
+  t.same([...loadConfig({ ...CLOUD, JOBGATE_JOBS: '  ', JOBGATE_JOBS_FILE: join(dir, 'jobs.json') }).catalog.keys()], ['from-file'], 'a blank JOBGATE_JOBS is not set')
   refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'bad.json') }, 'JOBGATE_JOBS_FILE', /not valid JSON/)
   refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'schema.json') }, 'JOBGATE_JOBS_FILE', /\/jobs\/x\/maxTaskCount/)
   refuses(t, { ...CLOUD, JOBGATE_JOBS: undefined, JOBGATE_JOBS_FILE: join(dir, 'missing.json') }, 'JOBGATE_JOBS_FILE', /cannot read .*missing\.json \(ENOENT\)/)
@@ -234,20 +237,22 @@ async function runToExit (script: string, env: NodeJS.ProcessEnv): Promise<{ sta
 
 t.test('the built server refuses a bad setting with one stderr line naming it', async t => {
   const server = new URL('../../dist/api/server.js', import.meta.url).pathname
-  const cases: Array<[Record<string, string>, string]> = [
-    [{ PORT: 'eighty' }, 'PORT'],
-    [{ JOBGATE_MODE: 'cloud', GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }, 'JOBGATE_AUTH']
+  const jobsFile = join(t.testdir({ 'jobs.json': '{"jobs":{"echo":{}}}' }), 'jobs.json')
+  const cases: Array<[Record<string, string>, string, string]> = [
+    [{ PORT: 'eighty' }, 'PORT', 'must be a whole number from 0 to 65535, not "eighty"'],
+    [{ JOBGATE_MODE: 'cloud', GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }, 'JOBGATE_AUTH', 'required in cloud mode'],
+    [{ JOBGATE_JOBS: '{"jobs":{"echo":{}}}', JOBGATE_JOBS_FILE: jobsFile }, 'JOBGATE_JOBS', 'set either JOBGATE_JOBS or JOBGATE_JOBS_FILE, not both']
   ]
   // In parallel: each start loads the whole server before it reads its settings.
   const results = await Promise.all(cases.map(async ([env]) => await runToExit(server, { PATH: process.env.PATH ?? '', ...env })))
-  for (const [index, [, variable]] of cases.entries()) {
+  for (const [index, [, variable, problem]] of cases.entries()) {
     const result = results[index]
     if (result === undefined) throw new Error('unreachable')
     t.not(result.status, 0, `${variable}: exits non-zero`)
     t.equal(result.signal, null)
     const lines = result.stderr.split('\n').filter(line => line !== '')
     t.equal(lines.length, 1, `${variable}: exactly one stderr line (${JSON.stringify(result.stderr)})`)
-    t.match(lines[0], new RegExp(`^jobgate: configuration error: ${variable}: `))
+    t.ok(lines[0]?.startsWith(`jobgate: configuration error: ${variable}: ${problem}`), `${variable}: ${String(lines[0])}`)
     t.equal(result.stdout, '', 'nothing logged: it never started')
   }
 })

@@ -24,7 +24,7 @@ t.test('none in cloud mode only with JOBGATE_ALLOW_UNAUTHENTICATED=true', async 
   t.same(loadAuthConfig({ JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true' }, 'cloud'),
     { modes: [], apiKeys: [], audiences: [], certsUrl: GOOGLE_CERTS_URL, allowUnauthenticated: true })
   t.same(loadAuthConfig({ JOBGATE_AUTH: 'none' }, 'local').modes, [])
-  t.throws(() => loadAuthConfig({ JOBGATE_ALLOW_UNAUTHENTICATED: 'yes' }, 'local'), { name: 'ConfigError', variable: 'JOBGATE_ALLOW_UNAUTHENTICATED', message: /true or false/ })
+  t.throws(() => loadAuthConfig({ JOBGATE_ALLOW_UNAUTHENTICATED: 'yes' }, 'local'), { name: 'ConfigError', variable: 'JOBGATE_ALLOW_UNAUTHENTICATED', message: /must be "true" or "false", not "yes"/ })
 })
 
 t.test('apikey and google together, with every setting', async t => {
