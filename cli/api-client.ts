@@ -72,17 +72,30 @@ export class ApiClient {
   }
 
   /** The backoff of this client's retries, for callers that retry on their own (the event stream). */
-  get retryPolicy (): RetryPolicy { return this.#options.retryPolicy ?? defaultRetryPolicy }
+  get retryPolicy (): RetryPolicy {
+    return this.#options.retryPolicy ?? defaultRetryPolicy
+  }
 
   /** Tells the user about a retry, as the client's own retries do. */
-  notifyRetry (notice: string): void { this.#options.onRetry?.(notice) }
+  notifyRetry (notice: string): void {
+    this.#options.onRetry?.(notice)
+  }
 
   startRun (job: string, body: RunRequest, idempotencyKey: string, signal?: AbortSignal): Promise<Run> {
-    return this.#call('POST', `v1/jobs/${enc(job)}/runs`, { body, headers: { 'idempotency-key': idempotencyKey }, signal, retryOn: retryableStatus.startRun })
+    return this.#call('POST', `v1/jobs/${enc(job)}/runs`, {
+      body,
+      headers: { 'idempotency-key': idempotencyKey },
+      signal,
+      retryOn: retryableStatus.startRun
+    })
   }
 
   /** One Run; with `waitSeconds`, the server holds the answer until the run ends or that time passes. */
-  getRun (job: string, run: string, options: { waitSeconds?: number, signal?: AbortSignal | undefined, attempts?: number } = {}): Promise<Run> {
+  getRun (
+    job: string,
+    run: string,
+    options: { waitSeconds?: number, signal?: AbortSignal | undefined, attempts?: number } = {}
+  ): Promise<Run> {
     const { waitSeconds, signal, attempts } = options
     return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}`, {
       query: { wait: waitSeconds === undefined ? undefined : String(waitSeconds) },
@@ -98,14 +111,22 @@ export class ApiClient {
   }
 
   listLogs (job: string, run: string, pageToken: string | undefined, signal?: AbortSignal, since?: string): Promise<LogPage> {
-    return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}/logs`, { query: { pageToken, since }, signal, retryOn: retryableStatus.read })
+    return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}/logs`, {
+      query: { pageToken, since },
+      signal,
+      retryOn: retryableStatus.read
+    })
   }
 
   /**
    * The run's event stream (GET …/events): resolves once the server answered 200, then yields
    * each event until the stream ends. `lastEventId` resumes after that log event.
    */
-  async streamEvents (job: string, run: string, options: { logs: boolean, lastEventId?: string | undefined, signal?: AbortSignal | undefined }): Promise<AsyncGenerator<StreamEvent>> {
+  async streamEvents (
+    job: string,
+    run: string,
+    options: { logs: boolean, lastEventId?: string | undefined, signal?: AbortSignal | undefined }
+  ): Promise<AsyncGenerator<StreamEvent>> {
     const url = new URL(`v1/jobs/${enc(job)}/runs/${enc(run)}/events`, withTrailingSlash(this.#options.baseUrl))
     if (!options.logs) url.searchParams.set('logs', 'false')
     const headers: Record<string, string> = {
@@ -121,7 +142,12 @@ export class ApiClient {
       throw toFailure(error)
     }
     if (incoming.statusCode !== 200) {
-      throw errorFromResponse(incoming.statusCode ?? 0, await readText(incoming), parseRetryAfter(incoming.headers['retry-after']), `GET ${url.pathname}`)
+      throw errorFromResponse(
+        incoming.statusCode ?? 0,
+        await readText(incoming),
+        parseRetryAfter(incoming.headers['retry-after']),
+        `GET ${url.pathname}`
+      )
     }
     return parseEvents(incoming)
   }
@@ -130,7 +156,7 @@ export class ApiClient {
     return this.#call('GET', 'v1/jobs', { signal, retryOn: retryableStatus.read })
   }
 
-  async #call<T> (method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+  async #call<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
     const policy = this.#options.retryPolicy ?? defaultRetryPolicy
     const attempts = options.attempts ?? policy.attempts
     for (let attempt = 1; ; attempt++) {
@@ -143,13 +169,15 @@ export class ApiClient {
         if (!retryable || attempt >= attempts) throw failure
         const delay = backoffDelayMs(policy, attempt, failure instanceof ApiResponseError ? failure.retryAfterMs : undefined)
         const what = failure instanceof NetworkError ? failure.code : `HTTP ${failure.httpStatus}`
-        this.#options.onRetry?.(`${what} on ${method} /${path}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${attempts})`)
+        this.#options.onRetry?.(
+          `${what} on ${method} /${path}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${attempts})`
+        )
         await sleep(delay, options.signal)
       }
     }
   }
 
-  async #once<T> (method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+  async #once<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
     const url = new URL(path, withTrailingSlash(this.#options.baseUrl))
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value)
     const headers: Record<string, string> = {
@@ -163,7 +191,13 @@ export class ApiClient {
       body = JSON.stringify(options.body)
       headers['content-type'] = 'application/json'
     }
-    const response = await send(url, { method, headers, body, signal: options.signal, timeoutMs: (options.headersTimeoutMs ?? requestTimeoutMs) + requestTimeoutMs })
+    const response = await send(url, {
+      method,
+      headers,
+      body,
+      signal: options.signal,
+      timeoutMs: (options.headersTimeoutMs ?? requestTimeoutMs) + requestTimeoutMs
+    })
     const text = response.text
     if (response.status >= 200 && response.status < 300) {
       try {

@@ -106,7 +106,7 @@ function parseCommand (name: CommandName, rest: string[]): Command {
   const trailing = positionalTokens.filter(token => afterTerminator(token.index)).map(token => token.value)
   const common: Common = { url: values.url as string | undefined, json: values.json === true }
   const wantedPositionals = name === 'run' ? 1 : name === 'jobs' ? 0 : 2
-  if (name !== 'run' && trailing.length > 0) throw new UsageError("'--' is only for run (arguments for the job)", name)
+  if (name !== 'run' && trailing.length > 0) throw new UsageError('\'--\' is only for run (arguments for the job)', name)
   if (positionals.length < wantedPositionals) throw new UsageError(`missing ${['<job>', '<run>'][positionals.length] ?? 'argument'}`, name)
   if (positionals.length > wantedPositionals) throw new UsageError(`unexpected argument '${positionals[wantedPositionals] ?? ''}'`, name)
   const [job = '', run = ''] = positionals

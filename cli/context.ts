@@ -17,7 +17,7 @@ export interface Context {
 }
 
 /** Quotes a word for a POSIX shell only when it needs it, so hints can be pasted as they are. */
-export const shellWord = (word: string): string => /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`
+export const shellWord = (word: string): string => /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, '\'\\\'\'')}'`
 
 /** The command that picks up waiting where this process left off. */
 export const resumeCommand = (ctx: Context, job: string, run: string, logs: boolean): string =>

@@ -18,13 +18,13 @@ export function parseEnvFile (text: string, fileName: string): Record<string, st
 
 function parseValue (rest: string, where: string): string {
   const quote = rest[0]
-  if (quote === '"' || quote === "'") {
+  if (quote === '"' || quote === '\'') {
     const end = findClosingQuote(rest, quote)
     if (end < 0) throw new Error(`${where}: unterminated ${quote} quote`)
     const trailing = rest.slice(end + 1).trim()
     if (trailing !== '' && !trailing.startsWith('#')) throw new Error(`${where}: unexpected text after the closing quote`)
     const inner = rest.slice(1, end)
-    return quote === "'" ? inner : unescapeDoubleQuoted(inner)
+    return quote === '\'' ? inner : unescapeDoubleQuoted(inner)
   }
   // Unquoted: a ` #` starts a comment; the value itself may contain `=` and `#`.
   const comment = rest.search(/\s#/)

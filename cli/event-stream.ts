@@ -30,7 +30,7 @@ export async function readText (incoming: IncomingMessage): Promise<string> {
 }
 
 /** Parses `text/event-stream` as it arrives: events end at a blank line; comment lines are skipped. */
-export async function * parseEvents (incoming: AsyncIterable<Buffer | string>): AsyncGenerator<StreamEvent> {
+export async function* parseEvents (incoming: AsyncIterable<Buffer | string>): AsyncGenerator<StreamEvent> {
   let buffer = ''
   let event: { event?: string, data: string[], id?: string } = { data: [] }
   for await (const chunk of incoming) {

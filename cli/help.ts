@@ -103,4 +103,4 @@ ${connection}
 ${exitCodeTable}
 `
 
-export const shortUsage = `Usage: jobgate <run|status|logs|cancel|jobs> … (jobgate --help for more)`
+export const shortUsage = 'Usage: jobgate <run|status|logs|cancel|jobs> … (jobgate --help for more)'

@@ -14,7 +14,12 @@ export const defaultRetryPolicy: RetryPolicy = { attempts: 5, baseDelayMs: 250, 
 const maxRetryAfterMs = 60_000
 
 /** Milliseconds to wait before attempt `failedAttempts + 1`. */
-export function backoffDelayMs (policy: RetryPolicy, failedAttempts: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+export function backoffDelayMs (
+  policy: RetryPolicy,
+  failedAttempts: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random
+): number {
   if (retryAfterMs !== undefined) return Math.min(retryAfterMs, maxRetryAfterMs)
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failedAttempts - 1))
   return Math.round(exponential * (0.5 + random()))

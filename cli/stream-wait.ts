@@ -36,7 +36,12 @@ export async function waitOnStream (options: StreamWaitOptions): Promise<WaitRes
   let failures = 0
   let connected = false
   const timedOut = new AbortController()
-  const timer = options.waitTimeoutSeconds === undefined ? undefined : setTimeout(() => { timedOut.abort() }, options.waitTimeoutSeconds * 1000)
+  const timer =
+    options.waitTimeoutSeconds === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut.abort()
+        }, options.waitTimeoutSeconds * 1000)
   timer?.unref()
   const streamSignal = signal === undefined ? timedOut.signal : AbortSignal.any([signal, timedOut.signal])
   try {
@@ -64,7 +69,11 @@ export async function waitOnStream (options: StreamWaitOptions): Promise<WaitRes
         const retryable = !(failure instanceof ApiResponseError) || [429, 502, 503, 504].includes(failure.httpStatus)
         failures++
         if (!retryable || failures > MAX_RECONNECTS) throw failure
-        const delay = backoffDelayMs(options.retryPolicy ?? defaultRetryPolicy, failures, failure instanceof ApiResponseError ? failure.retryAfterMs : undefined)
+        const delay = backoffDelayMs(
+          options.retryPolicy ?? defaultRetryPolicy,
+          failures,
+          failure instanceof ApiResponseError ? failure.retryAfterMs : undefined
+        )
         options.onRetry?.(`event stream: ${failure.message}; reconnecting in ${(delay / 1000).toFixed(1)}s`)
         await sleep(delay, streamSignal).catch(() => {})
       }

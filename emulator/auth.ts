@@ -9,43 +9,47 @@ export interface IssuedToken {
 
 /** The access tokens the metadata server hands out; the APIs accept only those, until they expire. */
 export class TokenIssuer {
-  private readonly expiryOf = new Map<string, number>()
+  readonly #expiryOf = new Map<string, number>()
 
-  constructor (private readonly lifetimeSeconds: number) {}
+  readonly #lifetimeSeconds: number
+
+  constructor (lifetimeSeconds: number) {
+    this.#lifetimeSeconds = lifetimeSeconds
+  }
 
   issue (): IssuedToken {
     const token = `ya29.emulator-${randomBytes(24).toString('base64url')}`
-    this.expiryOf.set(token, Date.now() + this.lifetimeSeconds * 1000)
-    return { access_token: token, expires_in: this.lifetimeSeconds, token_type: 'Bearer' }
+    this.#expiryOf.set(token, Date.now() + this.#lifetimeSeconds * 1000)
+    return { access_token: token, expires_in: this.#lifetimeSeconds, token_type: 'Bearer' }
   }
 
   /** Throws Google's 401 unless `authorization` is `Bearer <a live token issued here>`. */
   check (authorization: string | undefined): void {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
-    const expiry = token === undefined ? undefined : this.expiryOf.get(token)
+    const expiry = token === undefined ? undefined : this.#expiryOf.get(token)
     if (expiry === undefined || expiry <= Date.now()) throw unauthenticated()
   }
 
   /** Makes every token issued so far invalid (as if they had all expired). */
   expireAll (): void {
-    for (const token of this.expiryOf.keys()) this.expiryOf.set(token, 0)
+    for (const token of this.#expiryOf.keys()) this.#expiryOf.set(token, 0)
   }
 }
 
 /** The caller's IAM permissions: all granted, except those a test denies. */
 export class Permissions {
-  private readonly denied = new Set<string>()
+  readonly #denied = new Set<string>()
 
   deny (permission: string): void {
-    this.denied.add(permission)
+    this.#denied.add(permission)
   }
 
   allow (permission: string): void {
-    this.denied.delete(permission)
+    this.#denied.delete(permission)
   }
 
   /** Throws Google's 403 when `permission` is denied. */
   check (permission: string, resource: string): void {
-    if (this.denied.has(permission)) throw permissionDenied(permission, resource)
+    if (this.#denied.has(permission)) throw permissionDenied(permission, resource)
   }
 }

@@ -62,52 +62,59 @@ export class ExecutionRun {
   startTime?: Date
   completionTime?: Date
   outcome?: Outcome
-  private readonly tasks: TaskState[]
-  private readonly conditions = new Map<ConditionType, V1Condition>()
-  private cancelRequested = false
-  private closed = false
-  private version = 1
-  private finished!: () => void
+  readonly #tasks: TaskState[]
+  readonly #conditions = new Map<ConditionType, V1Condition>()
+  #cancelRequested = false
+  #closed = false
+  #version = 1
+  #finished!: () => void
   /** Resolves when the execution has ended (succeeded, failed or cancelled). */
-  readonly done = new Promise<void>(resolve => { this.finished = resolve })
+  readonly done = new Promise<void>(resolve => { this.#finished = resolve })
+
+  readonly #context: ExecutionContext
 
   constructor (
     readonly name: string,
     readonly job: Pick<JobRecord, 'project' | 'region' | 'name' | 'uid'>,
     readonly template: ExecutionTemplate,
-    private readonly context: ExecutionContext
+    context: ExecutionContext
   ) {
-    this.tasks = Array.from({ length: template.taskCount }, (_, index) => ({ index, phase: 'pending', attempt: 0, timedOut: false }))
-    for (const type of conditionTypes) this.setCondition(type, 'Unknown')
+    this.#context = context
+    this.#tasks = Array.from({ length: template.taskCount }, (_, index) => ({ index, phase: 'pending', attempt: 0, timedOut: false }))
+    for (const type of conditionTypes) this.#setCondition(type, 'Unknown')
   }
 
   /** Starts the tasks on the next turn, so the `:run` answer shows the execution as just created. */
   start (): void {
-    setImmediate(() => this.pump())
+    setImmediate(() => this.#pump())
   }
 
-  private count (phase: TaskPhase): number {
-    return this.tasks.filter(task => task.phase === phase).length
+  #count (phase: TaskPhase): number {
+    return this.#tasks.filter(task => task.phase === phase).length
   }
 
-  private setCondition (type: ConditionType, status: ConditionStatus, reason?: string, message?: string): void {
-    const previous = this.conditions.get(type)
-    const condition: V1Condition = { type, status, lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : new Date().toISOString() }
+  #setCondition (type: ConditionType, status: ConditionStatus, reason?: string, message?: string): void {
+    const previous = this.#conditions.get(type)
+    const condition: V1Condition = {
+      type,
+      status,
+      lastTransitionTime: previous?.status === status ? previous.lastTransitionTime : new Date().toISOString()
+    }
     if (reason !== undefined) condition.reason = reason
     if (message !== undefined) condition.message = message
-    this.conditions.set(type, condition)
-    this.version++
+    this.#conditions.set(type, condition)
+    this.#version++
   }
 
-  private pump (): void {
-    if (this.closed || this.cancelRequested || this.outcome) return
+  #pump (): void {
+    if (this.#closed || this.#cancelRequested || this.outcome) return
     const limit = this.template.parallelism > 0 ? this.template.parallelism : this.template.taskCount
     let next: TaskState | undefined
-    while (this.count('running') < limit && (next = this.tasks.find(task => task.phase === 'pending'))) this.launch(next)
-    if (this.count('running') === 0 && this.count('pending') === 0) this.finish()
+    while (this.#count('running') < limit && (next = this.#tasks.find(task => task.phase === 'pending'))) this.#launch(next)
+    if (this.#count('running') === 0 && this.#count('pending') === 0) this.#finish()
   }
 
-  private envFor (task: TaskState): Record<string, string> {
+  #envFor (task: TaskState): Record<string, string> {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' }
     for (const { name, value } of this.template.env) env[name] = value ?? ''
     return {
@@ -120,52 +127,59 @@ export class ExecutionRun {
     }
   }
 
-  private launch (task: TaskState): void {
+  #launch (task: TaskState): void {
     task.phase = 'running'
     task.timedOut = false
     if (this.startTime === undefined) {
       this.startTime = new Date()
-      this.setCondition('ResourcesAvailable', 'True')
-      this.setCondition('Started', 'True')
+      this.#setCondition('ResourcesAvailable', 'True')
+      this.#setCondition('Started', 'True')
     }
-    this.version++
+    this.#version++
     const attempt = task.attempt
-    const source = { project: this.job.project, region: this.job.region, job: this.job.name, execution: this.name, taskIndex: task.index, taskAttempt: attempt }
+    const source = {
+      project: this.job.project,
+      region: this.job.region,
+      job: this.job.name,
+      execution: this.name,
+      taskIndex: task.index,
+      taskAttempt: attempt
+    }
     let started: TaskProcess | undefined
     let startError: string | undefined
     try {
-      started = this.context.runner.start({
+      started = this.#context.runner.start({
         command: [...this.template.command, ...this.template.args],
-        env: this.envFor(task),
-        onLine: (stream, line) => this.context.logs.add(source, stream, line)
+        env: this.#envFor(task),
+        onLine: (stream, line) => this.#context.logs.add(source, stream, line)
       })
     } catch (error) {
       startError = (error as Error).message
     }
     if (started === undefined) {
       // spawn() refused synchronously (e.g. a NUL byte in an env value): the attempt failed to start.
-      setImmediate(() => this.attemptEnded(task, { code: null, signal: null, error: startError }))
+      setImmediate(() => this.#attemptEnded(task, { code: null, signal: null, error: startError }))
       return
     }
     const running = started
     task.process = running
     task.timer = setTimeout(() => {
       task.timedOut = true
-      this.context.log(`${this.name}: task ${task.index} attempt ${attempt} passed its ${this.template.timeoutSeconds}s timeout, stopping it`)
+      this.#context.log(`${this.name}: task ${task.index} attempt ${attempt} passed its ${this.template.timeoutSeconds}s timeout, stopping it`)
       running.stop()
     }, this.template.timeoutSeconds * 1000)
-    this.context.log(`${this.name}: task ${task.index} attempt ${attempt} started (pid ${running.pid ?? 'none'})`)
-    void running.exited.then(exit => this.attemptEnded(task, exit))
+    this.#context.log(`${this.name}: task ${task.index} attempt ${attempt} started (pid ${running.pid ?? 'none'})`)
+    void running.exited.then(exit => this.#attemptEnded(task, exit))
   }
 
-  private attemptEnded (task: TaskState, exit: TaskExit): void {
+  #attemptEnded (task: TaskState, exit: TaskExit): void {
     clearTimeout(task.timer)
     delete task.process
     const succeeded = exit.code === 0 && !task.timedOut
-    this.context.log(`${this.name}: task ${task.index} attempt ${task.attempt} ended (code ${exit.code}, signal ${exit.signal}${task.timedOut ? ', timed out' : ''}${exit.error ? `, ${exit.error}` : ''})`)
+    this.#context.log(`${this.name}: task ${task.index} attempt ${task.attempt} ended (code ${exit.code}, signal ${exit.signal}${task.timedOut ? ', timed out' : ''}${exit.error ? `, ${exit.error}` : ''})`)
     if (succeeded) {
       task.phase = 'succeeded'
-    } else if (this.cancelRequested || this.closed) {
+    } else if (this.#cancelRequested || this.#closed) {
       task.phase = 'cancelled'
     } else if (task.attempt < this.template.maxRetries) {
       task.attempt++
@@ -174,58 +188,58 @@ export class ExecutionRun {
       task.phase = 'failed'
       task.failure = failureOf(exit, task.timedOut)
     }
-    this.version++
-    if (this.cancelRequested || this.closed) this.settleCancel()
-    else this.pump()
+    this.#version++
+    if (this.#cancelRequested || this.#closed) this.#settleCancel()
+    else this.#pump()
   }
 
-  private finish (): void {
+  #finish (): void {
     this.completionTime = new Date()
-    const failed = this.tasks.filter(task => task.phase === 'failed')
+    const failed = this.#tasks.filter(task => task.phase === 'failed')
     const first = failed[0]
-    if (this.cancelRequested || this.closed) {
+    if (this.#cancelRequested || this.#closed) {
       this.outcome = 'cancelled'
-      this.setCondition('Completed', 'False', 'Cancelled', this.cancelRequested ? 'The execution was cancelled.' : 'The emulator closed before the execution ended.')
+      this.#setCondition('Completed', 'False', 'Cancelled', this.#cancelRequested ? 'The execution was cancelled.' : 'The emulator closed before the execution ended.')
     } else if (first) {
       this.outcome = 'failed'
-      const others = failed.length > 1 ? ` (${failed.length} of ${this.tasks.length} tasks failed)` : ''
-      this.setCondition('Completed', 'False', 'NonZeroExitCode', `Task ${this.name}-task${first.index} failed with message: ${first.failure}.${others}`)
+      const others = failed.length > 1 ? ` (${failed.length} of ${this.#tasks.length} tasks failed)` : ''
+      this.#setCondition('Completed', 'False', 'NonZeroExitCode', `Task ${this.name}-task${first.index} failed with message: ${first.failure}.${others}`)
     } else {
       this.outcome = 'succeeded'
       const seconds = Math.round((this.completionTime.getTime() - (this.startTime ?? this.createdAt).getTime()) / 1000)
-      this.setCondition('Completed', 'True', undefined, `Execution completed successfully in ${seconds}s.`)
+      this.#setCondition('Completed', 'True', undefined, `Execution completed successfully in ${seconds}s.`)
     }
-    this.context.log(`${this.name}: ${this.outcome}`)
-    this.finished()
+    this.#context.log(`${this.name}: ${this.outcome}`)
+    this.#finished()
   }
 
-  private settleCancel (): void {
-    if (!this.outcome && this.count('running') === 0) this.finish()
+  #settleCancel (): void {
+    if (!this.outcome && this.#count('running') === 0) this.#finish()
   }
 
   /** Cancels the execution and resolves once its tasks are gone; a finished one is a FAILED_PRECONDITION. */
   async cancel (): Promise<void> {
     if (this.outcome) throw new GoogleError('FAILED_PRECONDITION', `Execution '${this.name}' has already completed and cannot be cancelled.`)
-    if (!this.cancelRequested) {
-      this.cancelRequested = true
-      for (const task of this.tasks) {
+    if (!this.#cancelRequested) {
+      this.#cancelRequested = true
+      for (const task of this.#tasks) {
         if (task.phase === 'pending') task.phase = 'cancelled'
         task.process?.stop()
       }
-      this.setCondition('Completed', 'Unknown', 'Cancelling', 'The execution is being cancelled.')
-      this.settleCancel()
+      this.#setCondition('Completed', 'Unknown', 'Cancelling', 'The execution is being cancelled.')
+      this.#settleCancel()
     }
     await this.done
   }
 
   /** Stops scheduling (the emulator is closing): the runner kills the processes, then the execution ends as cancelled. */
   close (): void {
-    this.closed = true
-    for (const task of this.tasks) {
+    this.#closed = true
+    for (const task of this.#tasks) {
       clearTimeout(task.timer)
       if (task.phase === 'pending') task.phase = 'cancelled'
     }
-    this.settleCancel()
+    this.#settleCancel()
   }
 
   get completionStatus (): V1ExecutionReference['completionStatus'] {
@@ -236,7 +250,11 @@ export class ExecutionRun {
   }
 
   reference (): V1ExecutionReference {
-    const reference: V1ExecutionReference = { name: this.name, creationTimestamp: this.createdAt.toISOString(), completionStatus: this.completionStatus }
+    const reference: V1ExecutionReference = {
+      name: this.name,
+      creationTimestamp: this.createdAt.toISOString(),
+      completionStatus: this.completionStatus
+    }
     if (this.completionTime) reference.completionTimestamp = this.completionTime.toISOString()
     return reference
   }
@@ -248,15 +266,15 @@ export class ExecutionRun {
       kind: 'Execution',
       metadata: {
         name: this.name,
-        namespace: this.context.projectNumber,
+        namespace: this.#context.projectNumber,
         uid: this.uid,
         generation: 1,
-        resourceVersion: String(this.version),
+        resourceVersion: String(this.#version),
         creationTimestamp: this.createdAt.toISOString(),
-        selfLink: selfLink(this.context.projectNumber, 'executions', this.name),
+        selfLink: selfLink(this.#context.projectNumber, 'executions', this.name),
         // The job's template metadata, then what Cloud Run sets on every execution.
         labels: { ...this.template.templateLabels, [LOCATION_LABEL]: region, [JOB_LABEL]: job, [JOB_UID_LABEL]: jobUid },
-        annotations: { ...this.template.templateAnnotations, [CREATOR_ANNOTATION]: this.context.caller },
+        annotations: { ...this.template.templateAnnotations, [CREATOR_ANNOTATION]: this.#context.caller },
         ownerReferences: [{ apiVersion: API_VERSION, kind: 'Job', name: job, uid: jobUid, controller: true, blockOwnerDeletion: true }]
       },
       spec: {
@@ -265,13 +283,13 @@ export class ExecutionRun {
       },
       status: {
         observedGeneration: 1,
-        conditions: conditionTypes.map(type => this.conditions.get(type) as V1Condition),
+        conditions: conditionTypes.map(type => this.#conditions.get(type) as V1Condition),
         ...withoutZeros({
-          runningCount: this.count('running'),
-          succeededCount: this.count('succeeded'),
-          failedCount: this.count('failed'),
-          cancelledCount: this.count('cancelled'),
-          retriedCount: this.tasks.filter(task => task.attempt > 0).length
+          runningCount: this.#count('running'),
+          succeededCount: this.#count('succeeded'),
+          failedCount: this.#count('failed'),
+          cancelledCount: this.#count('cancelled'),
+          retriedCount: this.#tasks.filter(task => task.attempt > 0).length
         }),
         logUri: executionLogUri(project, job, region, this.name)
       }
@@ -293,37 +311,37 @@ export function executionName (job: string): string {
 
 /** Every execution, newest last; lists are newest first. */
 export class ExecutionStore {
-  private readonly runs = new Map<string, ExecutionRun>()
+  readonly #runs = new Map<string, ExecutionRun>()
 
-  private key (project: string, name: string): string {
+  #key (project: string, name: string): string {
     return `${project}/${name}`
   }
 
   create (job: JobRecord, template: ExecutionTemplate, context: ExecutionContext): ExecutionRun {
     let name: string
     do name = executionName(job.name)
-    while (this.runs.has(this.key(job.project, name)))
+    while (this.#runs.has(this.#key(job.project, name)))
     const run = new ExecutionRun(name, job, template, context)
-    this.runs.set(this.key(job.project, name), run)
+    this.#runs.set(this.#key(job.project, name), run)
     return run
   }
 
   get (project: string, name: string): ExecutionRun | undefined {
-    return this.runs.get(this.key(project, name))
+    return this.#runs.get(this.#key(project, name))
   }
 
   /** A project's executions (optionally one job's), newest first. */
   list (project?: string, job?: string): ExecutionRun[] {
-    return [...this.runs.values()]
+    return [...this.#runs.values()]
       .filter(run => (project === undefined || run.job.project === project) && (job === undefined || run.job.name === job))
       .reverse()
   }
 
   delete (run: ExecutionRun): void {
-    this.runs.delete(this.key(run.job.project, run.name))
+    this.#runs.delete(this.#key(run.job.project, run.name))
   }
 
   closeAll (): void {
-    for (const run of this.runs.values()) run.close()
+    for (const run of this.#runs.values()) run.close()
   }
 }

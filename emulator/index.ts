@@ -117,7 +117,8 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     allowPermission: permission => permissions.allow(permission),
     failNext: (match, failure) => faults.add(match, failure),
     requests,
-    executions: (namespace, job) => executions.list(namespace === undefined ? undefined : projects.idOf(namespace), job).map(run => run.resource()),
+    executions: (namespace, job) =>
+      executions.list(namespace === undefined ? undefined : projects.idOf(namespace), job).map(run => run.resource()),
     waitForExecution: async (name, namespace) => {
       const run = executions.list(namespace === undefined ? undefined : projects.idOf(namespace)).find(candidate => candidate.name === name)
       if (!run) throw new RangeError(`no execution named ${name}`)

@@ -201,11 +201,22 @@ function stringMap (raw: unknown, field: string): Record<string, string> {
 
 /** The task template shared by a job and its executions. */
 export function taskSpecOf (template: Pick<JobRecord, 'containerName' | 'containerExtras' | 'taskSpecExtras' | 'image' | 'command' | 'args' | 'env' | 'maxRetries' | 'timeoutSeconds' | 'serviceAccountName'>): V1TaskSpec {
-  const container: V1Container = { ...template.containerExtras, name: template.containerName, image: template.image, command: template.command }
+  const container: V1Container = {
+    ...template.containerExtras,
+    name: template.containerName,
+    image: template.image,
+    command: template.command
+  }
   if (template.args.length > 0) container.args = template.args
   if (template.env.length > 0) container.env = template.env
   // maxRetries is sent even when 0: it is an `optional` field, and a client replacing the job must not turn 0 into the default 3.
-  return { ...template.taskSpecExtras, containers: [container], maxRetries: template.maxRetries, timeoutSeconds: String(template.timeoutSeconds), serviceAccountName: template.serviceAccountName }
+  return {
+    ...template.taskSpecExtras,
+    containers: [container],
+    maxRetries: template.maxRetries,
+    timeoutSeconds: String(template.timeoutSeconds),
+    serviceAccountName: template.serviceAccountName
+  }
 }
 
 /** `metadata.labels`/`annotations` of a template, leaving out what is empty, as the API does. */
@@ -254,22 +265,26 @@ export function jobResource (job: JobRecord, projectNumber: string, executions: 
 
 /** All jobs, by project then name. */
 export class JobStore {
-  private readonly jobs = new Map<string, JobRecord>()
+  readonly #jobs = new Map<string, JobRecord>()
 
-  constructor (private readonly projects: Projects) {}
+  readonly #projects: Projects
 
-  private key (project: string, name: string): string {
+  constructor (projects: Projects) {
+    this.#projects = projects
+  }
+
+  #key (project: string, name: string): string {
     return `${project}/${name}`
   }
 
   /** Adds or replaces a job given in code (no API rules apply). */
   put (job: JobRecord): void {
-    this.projects.numberOf(job.project)
-    this.jobs.set(this.key(job.project, job.name), job)
+    this.#projects.numberOf(job.project)
+    this.#jobs.set(this.#key(job.project, job.name), job)
   }
 
   get (project: string, name: string): JobRecord | undefined {
-    return this.jobs.get(this.key(project, name))
+    return this.#jobs.get(this.#key(project, name))
   }
 
   /** The job, or Cloud Run's 404. */
@@ -280,7 +295,7 @@ export class JobStore {
   }
 
   list (project: string): JobRecord[] {
-    return [...this.jobs.values()].filter(job => job.project === project).sort((a, b) => a.name.localeCompare(b.name))
+    return [...this.#jobs.values()].filter(job => job.project === project).sort((a, b) => a.name.localeCompare(b.name))
   }
 
   create (job: JobRecord): JobRecord {
@@ -291,12 +306,18 @@ export class JobStore {
 
   /** Replaces the whole job (PUT), keeping its identity and creator; each replace is a new generation. */
   replace (existing: JobRecord, update: JobRecord): JobRecord {
-    const replaced: JobRecord = { ...update, uid: existing.uid, createdAt: existing.createdAt, creator: existing.creator, generation: existing.generation + 1 }
+    const replaced: JobRecord = {
+      ...update,
+      uid: existing.uid,
+      createdAt: existing.createdAt,
+      creator: existing.creator,
+      generation: existing.generation + 1
+    }
     this.put(replaced)
     return replaced
   }
 
   delete (job: JobRecord): void {
-    this.jobs.delete(this.key(job.project, job.name))
+    this.#jobs.delete(this.#key(job.project, job.name))
   }
 }

@@ -84,8 +84,8 @@ interface PageToken { offset: number, query: string }
 
 /** The log entries the tasks printed, kept in memory, and Cloud Logging's entries:list over them. */
 export class LogStore {
-  private readonly entries: LogEntry[] = []
-  private sequence = 0
+  readonly #entries: LogEntry[] = []
+  #sequence = 0
 
   /** Stores one output line of a task; empty lines are dropped, as Cloud Run drops them. */
   add (source: LineSource, stream: OutputStream, line: string): LogEntry | undefined {
@@ -102,7 +102,7 @@ export class LogStore {
       timestamp: now,
       receiveTimestamp: now,
       severity: stream === 'stderr' ? 'ERROR' : 'DEFAULT',
-      insertId: `${Date.now().toString(36)}${(this.sequence++).toString(36).padStart(8, '0')}`
+      insertId: `${Date.now().toString(36)}${(this.#sequence++).toString(36).padStart(8, '0')}`
     }
     let payload: unknown
     try {
@@ -116,21 +116,21 @@ export class LogStore {
     } else {
       entry.textPayload = line
     }
-    this.entries.push(entry)
+    this.#entries.push(entry)
     return entry
   }
 
   all (): LogEntry[] {
-    return [...this.entries]
+    return [...this.#entries]
   }
 
   /** entries:list: the matching entries of the given projects, ordered and paged. */
   list (request: EntriesListRequest): { entries?: LogEntry[], nextPageToken?: string } {
     const comparisons = parseFilter(request.filter)
     const query = createHash('sha256').update(JSON.stringify([request.projects, request.filter, request.descending])).digest('base64url').slice(0, 16)
-    const offset = request.pageToken === undefined ? 0 : this.readPageToken(request.pageToken, query)
+    const offset = request.pageToken === undefined ? 0 : this.#readPageToken(request.pageToken, query)
     const order = request.descending ? -1 : 1
-    const matching = this.entries
+    const matching = this.#entries
       .map((entry, index) => ({ entry, index }))
       .filter(({ entry }) => request.projects.includes(entry.resource.labels.project_id) && matchesAll(entry, comparisons))
       .sort((a, b) => order * (Date.parse(a.entry.timestamp) - Date.parse(b.entry.timestamp) || a.index - b.index))
@@ -145,7 +145,7 @@ export class LogStore {
     return response
   }
 
-  private readPageToken (pageToken: string, query: string): number {
+  #readPageToken (pageToken: string, query: string): number {
     let token: unknown
     try {
       token = JSON.parse(Buffer.from(pageToken, 'base64url').toString())

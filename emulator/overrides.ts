@@ -46,7 +46,7 @@ export function parseRunJobRequest (body: unknown): Overrides | undefined {
 
 function parseContainerOverrides (raw: unknown): ContainerOverride[] {
   if (raw === undefined || raw === null) return []
-  if (!Array.isArray(raw)) throw invalidArgument("Invalid value at 'overrides.container_overrides': expected a list.")
+  if (!Array.isArray(raw)) throw invalidArgument('Invalid value at \'overrides.container_overrides\': expected a list.')
   return raw.map((item, i) => {
     const at = `overrides.container_overrides[${i}]`
     const entry = asRecord(item, at)

@@ -40,17 +40,25 @@ function page<T> (items: T[], keyOf: (item: T) => string, query: URLSearchParams
 
 /** The Cloud Run Admin API v1 routes for jobs and executions under /apis/run.googleapis.com/v1/namespaces/{ns}/. */
 export class RunApi {
-  constructor (private readonly deps: RunApiDeps) {}
+  readonly #deps: RunApiDeps
 
-  private jobResource (job: JobRecord): V1Job {
-    const runs = this.deps.executions.list(job.project, job.name)
-    const latest = runs[0]
-    return jobResource(job, this.deps.projects.numberOf(job.project), latest ? { count: runs.length, latest: latest.reference() } : { count: 0 })
+  constructor (deps: RunApiDeps) {
+    this.#deps = deps
   }
 
-  private requireExecution (project: string, name: string): ExecutionRun {
-    const run = this.deps.executions.get(project, name)
-    if (!run) throw resourceNotFound(name, 'EXECUTION', this.deps.region, project)
+  #jobResource (job: JobRecord): V1Job {
+    const runs = this.#deps.executions.list(job.project, job.name)
+    const latest = runs[0]
+    return jobResource(
+      job,
+      this.#deps.projects.numberOf(job.project),
+      latest ? { count: runs.length, latest: latest.reference() } : { count: 0 }
+    )
+  }
+
+  #requireExecution (project: string, name: string): ExecutionRun {
+    const run = this.#deps.executions.get(project, name)
+    if (!run) throw resourceNotFound(name, 'EXECUTION', this.#deps.region, project)
     return run
   }
 
@@ -58,92 +66,92 @@ export class RunApi {
     const segments = request.path.slice(RUN_PREFIX.length).split('/').map(decodeURIComponent)
     const [namespace, collection, item, ...rest] = segments
     if (!namespace || rest.length > 0 || (collection !== 'jobs' && collection !== 'executions')) return notFound(request)
-    const project = this.deps.projects.idOf(namespace)
-    const { permissions } = this.deps
+    const project = this.#deps.projects.idOf(namespace)
+    const { permissions } = this.#deps
     const check = (permission: string, name?: string): void =>
       permissions.check(permission, `namespaces/${namespace}/${collection}${name === undefined ? '' : `/${name}`}`)
     const [name, verb] = (item ?? '').split(':') as [string, string | undefined]
     const method = request.method
     if (collection === 'jobs') {
-      if (item === undefined && method === 'GET') return this.listJobs(project, request.query, check)
-      if (item === undefined && method === 'POST') return this.createJob(project, request, check)
-      if (verb === 'run' && method === 'POST') return this.runJob(project, name, request, check)
-      if (verb === undefined && method === 'GET') { check('run.jobs.get', name); return json(this.jobResource(this.deps.jobs.require(project, name, this.deps.region))) }
-      if (verb === undefined && method === 'PUT') return this.replaceJob(project, name, request, check)
-      if (verb === undefined && method === 'DELETE') return this.deleteJob(project, name, check)
+      if (item === undefined && method === 'GET') return this.#listJobs(project, request.query, check)
+      if (item === undefined && method === 'POST') return this.#createJob(project, request, check)
+      if (verb === 'run' && method === 'POST') return this.#runJob(project, name, request, check)
+      if (verb === undefined && method === 'GET') { check('run.jobs.get', name); return json(this.#jobResource(this.#deps.jobs.require(project, name, this.#deps.region))) }
+      if (verb === undefined && method === 'PUT') return this.#replaceJob(project, name, request, check)
+      if (verb === undefined && method === 'DELETE') return this.#deleteJob(project, name, check)
     } else {
-      if (item === undefined && method === 'GET') return this.listExecutions(project, request.query, check)
-      if (verb === undefined && method === 'GET') { check('run.executions.get', name); return json(this.requireExecution(project, name).resource()) }
-      if (verb === 'cancel' && method === 'POST') return this.cancelExecution(project, name, check)
-      if (verb === undefined && method === 'DELETE') return this.deleteExecution(project, name, check)
+      if (item === undefined && method === 'GET') return this.#listExecutions(project, request.query, check)
+      if (verb === undefined && method === 'GET') { check('run.executions.get', name); return json(this.#requireExecution(project, name).resource()) }
+      if (verb === 'cancel' && method === 'POST') return this.#cancelExecution(project, name, check)
+      if (verb === undefined && method === 'DELETE') return this.#deleteExecution(project, name, check)
     }
     return notFound(request)
   }
 
-  private listJobs (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
+  #listJobs (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
     check('run.jobs.list')
     const selector = parseLabelSelector(query.get('labelSelector') ?? undefined)
-    const jobs = this.deps.jobs.list(project).map(job => this.jobResource(job)).filter(job => selector(job.metadata.labels))
+    const jobs = this.#deps.jobs.list(project).map(job => this.#jobResource(job)).filter(job => selector(job.metadata.labels))
     const { items, next } = page(jobs, job => job.metadata.name, query)
     return json(listOf('JobsList', items, next))
   }
 
-  private createJob (project: string, request: EmulatorRequest, check: (p: string) => void): EmulatorResponse {
+  #createJob (project: string, request: EmulatorRequest, check: (p: string) => void): EmulatorResponse {
     check('run.jobs.create')
-    const job = this.deps.jobs.create(jobFromResource(project, jsonBody(request), this.deps.jobDefaults))
-    return json(this.jobResource(job))
+    const job = this.#deps.jobs.create(jobFromResource(project, jsonBody(request), this.#deps.jobDefaults))
+    return json(this.#jobResource(job))
   }
 
-  private replaceJob (project: string, name: string, request: EmulatorRequest, check: (p: string, name: string) => void): EmulatorResponse {
+  #replaceJob (project: string, name: string, request: EmulatorRequest, check: (p: string, name: string) => void): EmulatorResponse {
     check('run.jobs.update', name)
-    const update = jobFromResource(project, jsonBody(request), this.deps.jobDefaults)
+    const update = jobFromResource(project, jsonBody(request), this.#deps.jobDefaults)
     if (update.name !== name) throw invalidArgument(`metadata.name: '${update.name}' does not match the job in the URL, '${name}'.`)
-    const existing = this.deps.jobs.require(project, name, this.deps.region)
-    return json(this.jobResource(this.deps.jobs.replace(existing, update)))
+    const existing = this.#deps.jobs.require(project, name, this.#deps.region)
+    return json(this.#jobResource(this.#deps.jobs.replace(existing, update)))
   }
 
-  private async deleteJob (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {
+  async #deleteJob (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {
     check('run.jobs.delete', name)
-    const job = this.deps.jobs.require(project, name, this.deps.region)
+    const job = this.#deps.jobs.require(project, name, this.#deps.region)
     // Deleting a job deletes its executions; running ones are stopped first.
-    for (const run of this.deps.executions.list(project, name)) {
+    for (const run of this.#deps.executions.list(project, name)) {
       if (!run.outcome) await run.cancel()
-      this.deps.executions.delete(run)
+      this.#deps.executions.delete(run)
     }
-    this.deps.jobs.delete(job)
+    this.#deps.jobs.delete(job)
     return json(deletedStatus('jobs', name, job.uid))
   }
 
-  private runJob (project: string, name: string, request: EmulatorRequest, check: (p: string, name: string) => void): EmulatorResponse {
+  #runJob (project: string, name: string, request: EmulatorRequest, check: (p: string, name: string) => void): EmulatorResponse {
     const overrides = parseRunJobRequest(jsonBody(request))
     check('run.jobs.run', name)
     if (overrides) check('run.jobs.runWithOverrides', name)
-    const job = this.deps.jobs.require(project, name, this.deps.region)
-    const run = this.deps.executions.create(job, applyOverrides(job, overrides), this.deps.executionContext(project))
+    const job = this.#deps.jobs.require(project, name, this.#deps.region)
+    const run = this.#deps.executions.create(job, applyOverrides(job, overrides), this.#deps.executionContext(project))
     run.start()
     return json(run.resource())
   }
 
-  private listExecutions (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
+  #listExecutions (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
     check('run.executions.list')
     const selector = parseLabelSelector(query.get('labelSelector') ?? undefined)
-    const runs = this.deps.executions.list(project).map(run => run.resource()).filter(run => selector(run.metadata.labels))
+    const runs = this.#deps.executions.list(project).map(run => run.resource()).filter(run => selector(run.metadata.labels))
     const { items, next } = page(runs, run => run.metadata.name, query)
     return json(listOf('ExecutionsList', items, next))
   }
 
-  private async cancelExecution (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {
+  async #cancelExecution (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {
     check('run.executions.cancel', name)
-    const run = this.requireExecution(project, name)
+    const run = this.#requireExecution(project, name)
     await run.cancel()
     return json(run.resource())
   }
 
-  private async deleteExecution (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {
+  async #deleteExecution (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {
     check('run.executions.delete', name)
-    const run = this.requireExecution(project, name)
+    const run = this.#requireExecution(project, name)
     if (!run.outcome) await run.cancel()
-    this.deps.executions.delete(run)
+    this.#deps.executions.delete(run)
     return json(deletedStatus('executions', name, run.uid))
   }
 }

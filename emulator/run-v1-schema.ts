@@ -43,5 +43,5 @@ export const runV1Messages: Record<string, Record<string, string>> = {
   TaskSpec: { containers: '[]Container', maxRetries: 'int32', nodeSelector: 'map:string', serviceAccountName: 'string', timeoutSeconds: 'int64', volumes: '[]Volume' },
   TaskTemplateSpec: { spec: 'TaskSpec' },
   Volume: { configMap: 'ConfigMapVolumeSource', csi: 'CSIVolumeSource', emptyDir: 'EmptyDirVolumeSource', name: 'string', nfs: 'NFSVolumeSource', secret: 'SecretVolumeSource' },
-  VolumeMount: { mountPath: 'string', name: 'string', readOnly: 'boolean', subPath: 'string' },
+  VolumeMount: { mountPath: 'string', name: 'string', readOnly: 'boolean', subPath: 'string' }
 }

@@ -63,9 +63,12 @@ function splitLines (stream: Readable, onLine: (line: string) => void): Promise<
 
 /** Starts task commands as child processes and stops them on request. */
 export class Runner {
-  private readonly mine = new Set<TaskProcess>()
+  readonly #mine = new Set<TaskProcess>()
 
-  constructor (private readonly killGraceMs: number) {
+  readonly #killGraceMs: number
+
+  constructor (killGraceMs: number) {
+    this.#killGraceMs = killGraceMs
     if (!exitHookInstalled) {
       process.once('exit', killAllNow)
       exitHookInstalled = true
@@ -73,7 +76,7 @@ export class Runner {
   }
 
   get running (): number {
-    return this.mine.size
+    return this.#mine.size
   }
 
   start (spec: TaskProcessSpec): TaskProcess {
@@ -95,7 +98,7 @@ export class Runner {
       if (exit.error === undefined) await outputDone
       clearTimeout(killTimer)
       liveChildren.delete(child)
-      this.mine.delete(task)
+      this.#mine.delete(task)
       return exit
     })
     let stopping = false
@@ -106,17 +109,17 @@ export class Runner {
         if (stopping || !liveChildren.has(child)) return
         stopping = true
         signalGroup(child, 'SIGTERM')
-        killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), this.killGraceMs)
+        killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), this.#killGraceMs)
       }
     }
     if (child.pid !== undefined) liveChildren.add(child)
-    this.mine.add(task)
+    this.#mine.add(task)
     return task
   }
 
   /** Stops every process this runner started and waits until they are gone. */
   async stopAll (): Promise<void> {
-    const tasks = [...this.mine]
+    const tasks = [...this.#mine]
     for (const task of tasks) task.stop()
     await Promise.all(tasks.map(task => task.exited))
   }

@@ -30,59 +30,69 @@ export interface ServerDeps {
  */
 export class EmulatorServer {
   readonly http: Server
-  private readonly delays = new Set<{ timer: NodeJS.Timeout, resolve: () => void }>()
-  private closing = false
+  readonly #delays = new Set<{ timer: NodeJS.Timeout, resolve: () => void }>()
+  #closing = false
 
-  constructor (private readonly deps: ServerDeps) {
-    this.http = createServer((req, res) => { void this.serve(req, res) })
+  readonly #deps: ServerDeps
+
+  constructor (deps: ServerDeps) {
+    this.#deps = deps
+    this.http = createServer((req, res) => { void this.#serve(req, res) })
   }
 
-  private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now()
     let response: EmulatorResponse
     let path = (req.url ?? '').split('?')[0]
     try {
       const request = await readRequest(req)
       path = request.path
-      this.deps.requests.push({ method: request.method, path: request.path, url: request.url, headers: request.headers, body: request.body ?? (request.rawBody || undefined), time: new Date() })
-      const failure = this.deps.faults.take(request.method, request.url)
-      if (failure?.delayMs) await this.delay(failure.delayMs)
-      if (this.closing || failure?.reset) {
-        this.deps.log(`${request.method} ${request.path} → connection reset (${this.closing ? 'closing' : 'injected'})`)
+      this.#deps.requests.push({
+        method: request.method,
+        path: request.path,
+        url: request.url,
+        headers: request.headers,
+        body: request.body ?? (request.rawBody || undefined),
+        time: new Date()
+      })
+      const failure = this.#deps.faults.take(request.method, request.url)
+      if (failure?.delayMs) await this.#delay(failure.delayMs)
+      if (this.#closing || failure?.reset) {
+        this.#deps.log(`${request.method} ${request.path} → connection reset (${this.#closing ? 'closing' : 'injected'})`)
         req.socket.destroy()
         return
       }
-      response = failure?.status !== undefined ? injected(failure, failure.status) : await this.answer(request)
+      response = failure?.status !== undefined ? injected(failure, failure.status) : await this.#answer(request)
     } catch (error) {
       response = errorResponse(error)
     }
-    this.deps.log(`${req.method} ${path} → ${response.status} (${Date.now() - started} ms)`)
+    this.#deps.log(`${req.method} ${path} → ${response.status} (${Date.now() - started} ms)`)
     send(res, response)
   }
 
   /** Waits, unless the emulator closes first. */
-  private delay (ms: number): Promise<void> {
+  #delay (ms: number): Promise<void> {
     return new Promise(resolve => {
-      const entry = { timer: setTimeout(() => { this.delays.delete(entry); resolve() }, ms), resolve }
-      this.delays.add(entry)
+      const entry = { timer: setTimeout(() => { this.#delays.delete(entry); resolve() }, ms), resolve }
+      this.#delays.add(entry)
     })
   }
 
-  private async answer (request: EmulatorRequest): Promise<EmulatorResponse> {
-    if (isMetadataPath(request.path)) return metadataResponse(request, this.deps.metadata)
+  async #answer (request: EmulatorRequest): Promise<EmulatorResponse> {
+    if (isMetadataPath(request.path)) return metadataResponse(request, this.#deps.metadata)
     if (request.path.startsWith(RUN_PREFIX)) {
-      this.deps.tokens.check(request.headers.authorization)
-      return await this.deps.runApi.handle(request)
+      this.#deps.tokens.check(request.headers.authorization)
+      return await this.#deps.runApi.handle(request)
     }
     if (request.path === ENTRIES_LIST_PATH && request.method === 'POST') {
-      this.deps.tokens.check(request.headers.authorization)
-      return this.listEntries(request)
+      this.#deps.tokens.check(request.headers.authorization)
+      return this.#listEntries(request)
     }
     return notFound(request)
   }
 
-  private listEntries (request: EmulatorRequest): EmulatorResponse {
-    const { projects, permissions, logs } = this.deps
+  #listEntries (request: EmulatorRequest): EmulatorResponse {
+    const { projects, permissions, logs } = this.#deps
     const list = parseEntriesListRequest(jsonBody(request), idOrNumber => projects.idOf(idOrNumber))
     for (const project of list.projects) permissions.check('logging.logEntries.list', `projects/${project}`)
     return json(logs.list(list))
@@ -90,12 +100,12 @@ export class EmulatorServer {
 
   /** Stops answering: requests held by injected delays end without an answer. */
   close (): void {
-    this.closing = true
-    for (const entry of this.delays) {
+    this.#closing = true
+    for (const entry of this.#delays) {
       clearTimeout(entry.timer)
       entry.resolve()
     }
-    this.delays.clear()
+    this.#delays.clear()
   }
 }
 
@@ -105,4 +115,3 @@ function injected (failure: InjectedFailure, status: number): EmulatorResponse {
   const message = status === 503 ? 'The service is currently unavailable.' : `Injected failure (HTTP ${status}).`
   return { status, json: errorBody(status, statusOfHttpCode(status), message), headers }
 }
-

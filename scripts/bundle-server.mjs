@@ -41,7 +41,7 @@ await build({
   // Packages that find their own files on disk (static UI, worker threads, protos) stay installed packages.
   external: ['@fastify/swagger-ui', 'pino-pretty', 'thread-stream', '@google-cloud/firestore'],
   // CommonJS inside the bundle still calls require() for Node's built-ins and the packages above.
-  banner: { js: "import { createRequire as __jobgateRequire } from 'node:module'; const require = __jobgateRequire(import.meta.url);" },
+  banner: { js: 'import { createRequire as __jobgateRequire } from \'node:module\'; const require = __jobgateRequire(import.meta.url);' },
   plugins: [keepModuleUrls],
   logLevel: 'warning',
   // No source map: its ~6 MB would be parsed at every start under --enable-source-maps. Stack traces

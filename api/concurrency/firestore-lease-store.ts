@@ -22,21 +22,35 @@ interface SlotDocument extends Lease {
  * changes (run attached, release) are single-document transactions.
  */
 export class FirestoreLeaseStore implements LeaseStore {
-  constructor (private readonly documents: CollectionReference, private readonly timestamp: typeof Timestamp) {}
+  readonly #documents: CollectionReference
+  readonly #timestamp: typeof Timestamp
+
+  constructor (documents: CollectionReference, timestamp: typeof Timestamp) {
+    this.#documents = documents
+    this.#timestamp = timestamp
+  }
 
   #doc (scope: string, slot: number): DocumentReference {
-    return this.documents.doc(slotDocumentId(scope, slot))
+    return this.#documents.doc(slotDocumentId(scope, slot))
   }
 
   async read (scope: string, slots: number): Promise<HeldSlot[]> {
     const refs = Array.from({ length: slots }, (_, slot) => this.#doc(scope, slot))
-    const snapshots = await this.documents.firestore.getAll(...refs)
+    const snapshots = await this.#documents.firestore.getAll(...refs)
     return snapshots.flatMap((snapshot, slot) => snapshot.exists ? [{ slot, lease: leaseOf(snapshot), version: versionOf(snapshot) }] : [])
   }
 
   async claim (scope: string, slot: number, lease: Lease): Promise<boolean> {
     try {
-      await whileAborted(async () => await this.#doc(scope, slot).create({ ...lease, scope, slot, expireAt: this.timestamp.fromMillis(lease.expiresAt) } satisfies SlotDocument))
+      await whileAborted(
+        async () =>
+          await this.#doc(scope, slot).create({
+            ...lease,
+            scope,
+            slot,
+            expireAt: this.#timestamp.fromMillis(lease.expiresAt)
+          } satisfies SlotDocument)
+      )
       return true
     } catch (err) {
       if (statusOf(err) === 'ALREADY_EXISTS') return false
@@ -47,7 +61,7 @@ export class FirestoreLeaseStore implements LeaseStore {
   async evict (scope: string, slot: number, version: string): Promise<boolean> {
     const [seconds, nanoseconds] = version.split(':').map(Number) as [number, number]
     try {
-      await whileAborted(async () => await this.#doc(scope, slot).delete({ lastUpdateTime: new this.timestamp(seconds, nanoseconds) }))
+      await whileAborted(async () => await this.#doc(scope, slot).delete({ lastUpdateTime: new this.#timestamp(seconds, nanoseconds) }))
       return true
     } catch (err) {
       if (statusOf(err) === 'FAILED_PRECONDITION' || statusOf(err) === 'NOT_FOUND') return false
@@ -57,24 +71,24 @@ export class FirestoreLeaseStore implements LeaseStore {
 
   async attach (scope: string, slot: number, id: string, run: string, expiresAt: number): Promise<boolean> {
     const doc = this.#doc(scope, slot)
-    return await this.documents.firestore.runTransaction(async transaction => {
+    return await this.#documents.firestore.runTransaction(async transaction => {
       const snapshot = await transaction.get(doc)
       if (!snapshot.exists || leaseOf(snapshot).id !== id) return false
-      transaction.update(doc, { run, expiresAt, expireAt: this.timestamp.fromMillis(expiresAt) })
+      transaction.update(doc, { run, expiresAt, expireAt: this.#timestamp.fromMillis(expiresAt) })
       return true
     })
   }
 
   async release (scope: string, slot: number, id: string): Promise<void> {
     const doc = this.#doc(scope, slot)
-    await this.documents.firestore.runTransaction(async transaction => {
+    await this.#documents.firestore.runTransaction(async transaction => {
       const snapshot = await transaction.get(doc)
       if (snapshot.exists && leaseOf(snapshot).id === id) transaction.delete(doc)
     })
   }
 
   async close (): Promise<void> {
-    await this.documents.firestore.terminate()
+    await this.#documents.firestore.terminate()
   }
 }
 

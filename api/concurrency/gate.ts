@@ -30,7 +30,13 @@ const claimAttempts = 5
  * the leases of starts in flight or whose runs the view could not show yet; takes a slot when it may.
  */
 export class ConcurrencyGate {
-  constructor (private readonly store: LeaseStore, private readonly now: () => number = Date.now) {}
+  readonly #store: LeaseStore
+  readonly #now: () => number
+
+  constructor (store: LeaseStore, now: () => number = Date.now) {
+    this.#store = store
+    this.#now = now
+  }
 
   async admit (scope: string, rule: ConcurrencyRule, view: ScopeView, options: AdmitOptions): Promise<Admission> {
     let replaced: string[] = []
@@ -46,37 +52,39 @@ export class ConcurrencyGate {
         await options.cancel(victims)
         replaced = victims
         for (const held of live) {
-          if (held.lease.run !== undefined && victims.includes(held.lease.run)) await this.store.evict(scope, held.slot, held.version)
+          if (held.lease.run !== undefined && victims.includes(held.lease.run)) await this.#store.evict(scope, held.slot, held.version)
         }
         holders = live.filter(held => held.lease.run === undefined || !victims.includes(held.lease.run))
       }
       const slot = firstFreeSlot(rule.maxRunning, holders)
-      const takenAt = this.now()
+      const takenAt = this.#now()
       const lease: Lease = { id: randomUUID(), takenAt, expiresAt: takenAt + options.pendingMs }
-      if (slot !== undefined && await this.store.claim(scope, slot, lease)) return { admitted: true, ticket: { scope, slot, id: lease.id, takenAt }, replaced }
+      if (slot !== undefined && await this.#store.claim(scope, slot, lease)) {
+        return { admitted: true, ticket: { scope, slot, id: lease.id, takenAt }, replaced }
+      }
       if (attempt >= claimAttempts || replaced.length > 0) return { admitted: false, running: occupants, starting }
     }
   }
 
   /** The run started: the lease now lasts until the run ends (seen in a later view) or `expiresAt`. */
   async started (ticket: Ticket, run: string, expiresAt: number): Promise<boolean> {
-    return await this.store.attach(ticket.scope, ticket.slot, ticket.id, run, expiresAt)
+    return await this.#store.attach(ticket.scope, ticket.slot, ticket.id, run, expiresAt)
   }
 
   /** The start failed in a way that proves no run started: free the slot now. */
   async failed (ticket: Ticket): Promise<void> {
-    await this.store.release(ticket.scope, ticket.slot, ticket.id)
+    await this.#store.release(ticket.scope, ticket.slot, ticket.id)
   }
 
   /** The scope's leases that still count; expired ones and those whose run the view shows ended are evicted. */
   async #liveLeases (scope: string, slots: number, view: ScopeView): Promise<HeldSlot[]> {
-    const now = this.now()
+    const now = this.#now()
     const running = new Set(view.running.map(run => run.name))
     const live: HeldSlot[] = []
-    for (const held of await this.store.read(scope, slots)) {
+    for (const held of await this.#store.read(scope, slots)) {
       const { run, expiresAt } = held.lease
       const ended = run !== undefined && view.listed.has(run) && !running.has(run)
-      if (expiresAt <= now || ended) await this.store.evict(scope, held.slot, held.version)
+      if (expiresAt <= now || ended) await this.#store.evict(scope, held.slot, held.version)
       else live.push(held)
     }
     return live

@@ -29,7 +29,13 @@ export const MAX_VIEW_PAGES = 10
  * (with tenant scope, those whose tenant variable equals `tenant`). Paging stops at a page without a
  * running run whose executions are all older than `lookbackMs` (the job's maximum timeout): usually one read.
  */
-export async function readScopeView (cloudRun: CloudRunClient, entry: JobEntry, tenant: string | undefined, lookbackMs: number, now: number): Promise<ScopeView> {
+export async function readScopeView (
+  cloudRun: CloudRunClient,
+  entry: JobEntry,
+  tenant: string | undefined,
+  lookbackMs: number,
+  now: number
+): Promise<ScopeView> {
   const running: RunningRun[] = []
   const listed = new Set<string>()
   let pageToken: string | undefined

@@ -54,25 +54,29 @@ export function matchFilter (mapping: PubsubMapping, attributes: Record<string, 
 
 /** What the templates read from one delivered message; `data` is parsed only when a template needs it. */
 class MessageFields {
-  #data: Record<string, unknown> | Error | undefined
+  #parsedData: Record<string, unknown> | Error | undefined
 
-  constructor (private readonly message: PushMessage) {}
+  readonly #message: PushMessage
+
+  constructor (message: PushMessage) {
+    this.#message = message
+  }
 
   valueOf (placeholder: Placeholder): string {
     switch (placeholder.source) {
-      case 'message': return this.message[placeholder.field]
+      case 'message': return this.#message[placeholder.field]
       case 'attributes': {
-        const attributes = this.message.attributes ?? {}
+        const attributes = this.#message.attributes ?? {}
         const value = Object.hasOwn(attributes, placeholder.name) ? attributes[placeholder.name] : undefined
         if (value === undefined) throw new MessageMappingError(`${placeholderText(placeholder)}: the message has no attribute "${placeholder.name}"`)
         return value
       }
-      case 'data': return this.dataValue(placeholder)
+      case 'data': return this.#dataValue(placeholder)
     }
   }
 
-  private dataValue (placeholder: Placeholder & { source: 'data' }): string {
-    const data = this.data()
+  #dataValue (placeholder: Placeholder & { source: 'data' }): string {
+    const data = this.#parseData()
     if (data instanceof Error) throw new MessageMappingError(`${placeholderText(placeholder)}: ${data.message}`)
     let value: unknown = data
     for (const key of placeholder.path) {
@@ -84,19 +88,19 @@ class MessageFields {
     throw new MessageMappingError(`${placeholderText(placeholder)}: is an object or array, not a value`)
   }
 
-  private data (): Record<string, unknown> | Error {
-    if (this.#data !== undefined) return this.#data
-    const bytes = Buffer.from(this.message.data ?? '', 'base64')
+  #parseData (): Record<string, unknown> | Error {
+    if (this.#parsedData !== undefined) return this.#parsedData
+    const bytes = Buffer.from(this.#message.data ?? '', 'base64')
     try {
       // The strict parser, as for request bodies: duplicate keys, `__proto__` and invalid UTF-8 are refused.
       const parsed = parseStrictJson(bytes)
-      this.#data = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      this.#parsedData = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
         ? parsed as Record<string, unknown>
         : new Error('the message data is JSON but not an object')
     } catch (err) {
-      this.#data = new Error(bytes.length === 0 ? 'the message has no data' : `the message data is not strict JSON (${(err as Error).message.replace(/^body: /, '')})`)
+      this.#parsedData = new Error(bytes.length === 0 ? 'the message has no data' : `the message data is not strict JSON (${(err as Error).message.replace(/^body: /, '')})`)
     }
-    return this.#data
+    return this.#parsedData
   }
 }
 

@@ -42,7 +42,11 @@ export class UpstreamError extends Error {
   readonly googleStatus: string | undefined
   readonly retryAfterSeconds: number | undefined
 
-  constructor (kind: FailureKind, message: string, details: { httpStatus?: number, googleStatus?: string, retryAfterSeconds?: number, cause?: unknown } = {}) {
+  constructor (
+    kind: FailureKind,
+    message: string,
+    details: { httpStatus?: number, googleStatus?: string, retryAfterSeconds?: number, cause?: unknown } = {}
+  ) {
     super(message, { cause: details.cause })
     this.name = 'UpstreamError'
     this.kind = kind
@@ -53,11 +57,19 @@ export class UpstreamError extends Error {
 
   /** True when the failure proves the server did not process the request. */
   get provenUnprocessed (): boolean {
-    return this.kind === 'refused' || this.kind === 'queued' || this.kind === 'saturated' || this.httpStatus === 429 || (this.httpStatus === 503 && this.googleStatus === 'UNAVAILABLE')
+    return (
+      this.kind === 'refused' ||
+      this.kind === 'queued' ||
+      this.kind === 'saturated' ||
+      this.httpStatus === 429 ||
+      (this.httpStatus === 503 && this.googleStatus === 'UNAVAILABLE')
+    )
   }
 
   get transient (): boolean {
-    return this.provenUnprocessed || this.kind === 'timeout' || this.kind === 'connection' || [500, 502, 503, 504].includes(this.httpStatus ?? 0)
+    return (
+      this.provenUnprocessed || this.kind === 'timeout' || this.kind === 'connection' || [500, 502, 503, 504].includes(this.httpStatus ?? 0)
+    )
   }
 }
 

@@ -59,7 +59,7 @@ const grpcStatusNames: Record<number, string> = { 5: 'NOT_FOUND', 6: 'ALREADY_EX
  * surfaces the HTTP error, whose code (409, 400) is ambiguous, but whose body names the status.
  */
 export function statusOf (err: unknown): string | undefined {
-  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  const { code, message } = (err ?? {}) as { code?: unknown, message?: unknown }
   const named = typeof message === 'string' ? /"status"\s*:\s*"([A-Z_]+)"/.exec(message)?.[1] : undefined
   return named ?? (typeof code === 'number' ? grpcStatusNames[code] : undefined)
 }

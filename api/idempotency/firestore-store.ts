@@ -39,18 +39,26 @@ export async function openFirestoreStore (options: FirestoreStoreOptions): Promi
 }
 
 class FirestoreStore implements IdempotencyStore {
+  readonly #documents: CollectionReference
+  readonly #timestamp: typeof Timestamp
+  readonly #now: () => number
+
   constructor (
-    private readonly documents: CollectionReference,
-    private readonly timestamp: typeof Timestamp,
-    private readonly now: () => number
-  ) {}
+    documents: CollectionReference,
+    timestamp: typeof Timestamp,
+    now: () => number
+  ) {
+    this.#documents = documents
+    this.#timestamp = timestamp
+    this.#now = now
+  }
 
   async claim (key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
-    const doc = this.documents.doc(key)
+    const doc = this.#documents.doc(key)
     for (let attempt = 1; attempt <= claimAttempts; attempt++) {
-      const claimedAt = this.now()
+      const claimedAt = this.#now()
       const expiresAt = claimedAt + ttlMs
-      const fresh: StoredDocument = { state: 'in_progress', fingerprint, claimedAt, expiresAt, expireAt: this.timestamp.fromMillis(expiresAt) }
+      const fresh: StoredDocument = { state: 'in_progress', fingerprint, claimedAt, expiresAt, expireAt: this.#timestamp.fromMillis(expiresAt) }
       try {
         await whileAborted(async () => await doc.create(fresh))
         return { claimed: true }
@@ -60,7 +68,7 @@ class FirestoreStore implements IdempotencyStore {
       const snapshot = await doc.get()
       if (!snapshot.exists) continue // released meanwhile: race for it again
       const record = recordOf(snapshot.data() as StoredDocument)
-      if (record.expiresAt > this.now()) return { claimed: false, record }
+      if (record.expiresAt > this.#now()) return { claimed: false, record }
       // Expired: delete exactly the version we read, so of all instances taking it over only one create() wins.
       try {
         await doc.delete({ lastUpdateTime: snapshot.updateTime })
@@ -72,22 +80,22 @@ class FirestoreStore implements IdempotencyStore {
   }
 
   async get (key: string): Promise<IdempotencyRecord | undefined> {
-    const snapshot = await this.documents.doc(key).get()
+    const snapshot = await this.#documents.doc(key).get()
     if (!snapshot.exists) return undefined
     const record = recordOf(snapshot.data() as StoredDocument)
-    return record.expiresAt > this.now() ? record : undefined
+    return record.expiresAt > this.#now() ? record : undefined
   }
 
   async finish (key: string, state: 'done' | 'unknown', response: StoredResponse): Promise<void> {
-    await this.documents.doc(key).update({ state, response: JSON.stringify(response) })
+    await this.#documents.doc(key).update({ state, response: JSON.stringify(response) })
   }
 
   async release (key: string): Promise<void> {
-    await this.documents.doc(key).delete()
+    await this.#documents.doc(key).delete()
   }
 
   async close (): Promise<void> {
-    await this.documents.firestore.terminate()
+    await this.#documents.firestore.terminate()
   }
 }
 

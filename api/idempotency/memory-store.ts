@@ -15,37 +15,37 @@ export const DEFAULT_MAX_ENTRIES = 10_000
  */
 export class MemoryStore implements IdempotencyStore {
   readonly maxEntries: number
-  private readonly now: () => number
+  readonly #now: () => number
   /** Insertion order = claim order, which is also expiry order for a constant TTL. */
-  private readonly records = new Map<string, IdempotencyRecord>()
+  readonly #records = new Map<string, IdempotencyRecord>()
 
   constructor (options: MemoryStoreOptions = {}) {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError('maxEntries must be an integer ≥ 1')
-    this.now = options.now ?? Date.now
+    this.#now = options.now ?? Date.now
   }
 
   get size (): number {
-    return this.records.size
+    return this.#records.size
   }
 
   async claim (key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
-    const existing = this.live(key)
+    const existing = this.#live(key)
     if (existing !== undefined) return { claimed: false, record: structuredClone(existing) }
-    this.records.delete(key) // an expired record: re-insert at the end
-    this.makeRoom()
-    const claimedAt = this.now()
-    this.records.set(key, { state: 'in_progress', fingerprint, claimedAt, expiresAt: claimedAt + ttlMs })
+    this.#records.delete(key) // an expired record: re-insert at the end
+    this.#makeRoom()
+    const claimedAt = this.#now()
+    this.#records.set(key, { state: 'in_progress', fingerprint, claimedAt, expiresAt: claimedAt + ttlMs })
     return { claimed: true }
   }
 
   async get (key: string): Promise<IdempotencyRecord | undefined> {
-    const record = this.live(key)
+    const record = this.#live(key)
     return record === undefined ? undefined : structuredClone(record)
   }
 
   async finish (key: string, state: 'done' | 'unknown', response: StoredResponse): Promise<void> {
-    const record = this.records.get(key)
+    const record = this.#records.get(key)
     // Evicted while in flight (only under a burst beyond maxEntries): nothing left to complete.
     if (record === undefined) return
     record.state = state
@@ -53,22 +53,22 @@ export class MemoryStore implements IdempotencyStore {
   }
 
   async release (key: string): Promise<void> {
-    this.records.delete(key)
+    this.#records.delete(key)
   }
 
-  private live (key: string): IdempotencyRecord | undefined {
-    const record = this.records.get(key)
-    return record !== undefined && record.expiresAt > this.now() ? record : undefined
+  #live (key: string): IdempotencyRecord | undefined {
+    const record = this.#records.get(key)
+    return record !== undefined && record.expiresAt > this.#now() ? record : undefined
   }
 
   /** Drops expired records from the oldest end, then the oldest live one if still full. */
-  private makeRoom (): void {
-    const now = this.now()
-    for (const [key, record] of this.records) {
-      if (this.records.size < this.maxEntries) return
+  #makeRoom (): void {
+    const now = this.#now()
+    for (const [key, record] of this.#records) {
+      if (this.#records.size < this.maxEntries) return
       if (record.expiresAt > now) break
-      this.records.delete(key)
+      this.#records.delete(key)
     }
-    if (this.records.size >= this.maxEntries) this.records.delete(this.records.keys().next().value as string)
+    if (this.#records.size >= this.maxEntries) this.#records.delete(this.#records.keys().next().value as string)
   }
 }

@@ -47,7 +47,11 @@ const maxPollMs = 500
  * - Repeat, different body: 422 UNPROCESSABLE_ENTITY.
  * Errors of the store itself become 503 UNAVAILABLE with Retry-After (nothing was started).
  */
-export async function runOnce (store: IdempotencyStore, options: RunOnceOptions, start: () => Promise<StoredResponse>): Promise<RunOnceResult> {
+export async function runOnce (
+  store: IdempotencyStore,
+  options: RunOnceOptions,
+  start: () => Promise<StoredResponse>
+): Promise<RunOnceResult> {
   const { key, fingerprint, ttlMs } = options
   const now = options.now ?? Date.now
   const waitUntil = performance.now() + options.waitMs
@@ -70,7 +74,11 @@ export async function runOnce (store: IdempotencyStore, options: RunOnceOptions,
   }
 }
 
-async function startClaimed (store: IdempotencyStore, options: RunOnceOptions, start: () => Promise<StoredResponse>): Promise<StoredResponse> {
+async function startClaimed (
+  store: IdempotencyStore,
+  options: RunOnceOptions,
+  start: () => Promise<StoredResponse>
+): Promise<StoredResponse> {
   const report = options.onStoreError ?? (() => {})
   let response: StoredResponse
   try {

@@ -25,7 +25,7 @@ export interface IdempotencyRecord {
   expiresAt: number
 }
 
-export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord }
+export type ClaimResult = { claimed: true } | { claimed: false, record: IdempotencyRecord }
 
 export interface IdempotencyStore {
   /** Atomically records `key` as in progress unless a live (unexpired) record exists; then returns it. */

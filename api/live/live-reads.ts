@@ -66,7 +66,13 @@ export class LiveReads {
       schedule: options.runSchedule ?? RUN_POLL,
       ...(options.runEnded !== undefined && { runEnded: options.runEnded })
     })
-    this.logs = new LogTails({ logs: options.logs, budget: this.logBudget, runs: this.runs, graceMs: options.config.logGraceMs, schedule: options.logSchedule ?? LOG_POLL })
+    this.logs = new LogTails({
+      logs: options.logs,
+      budget: this.logBudget,
+      runs: this.runs,
+      graceMs: options.config.logGraceMs,
+      schedule: options.logSchedule ?? LOG_POLL
+    })
   }
 
   /** A plain read of a run. */

@@ -57,14 +57,17 @@ export class LogTail {
   #unsubscribeRun: (() => void) | undefined
   leases = 0
 
-  constructor (readonly entry: JobEntry, readonly name: string, private readonly owner: LogTails) {
+  readonly #owner: LogTails
+
+  constructor (readonly entry: JobEntry, readonly name: string, owner: LogTails) {
+    this.#owner = owner
     this.#backoff = new Backoff(owner.options.schedule ?? LOG_POLL)
   }
 
   get timers (): number { return (this.#timer === undefined ? 0 : 1) + (this.#lingerTimer === undefined ? 0 : 1) }
 
   start (): void {
-    this.#unsubscribeRun = this.owner.options.runs.subscribe(this.entry, this.name, update => { this.#onRun(update) })
+    this.#unsubscribeRun = this.#owner.options.runs.subscribe(this.entry, this.name, update => { this.#onRun(update) })
   }
 
   #onRun (update: RunUpdate): void {
@@ -102,7 +105,7 @@ export class LogTail {
 
   async #read (): Promise<void> {
     if (this.#reading || this.#stopped || this.execution === undefined) return
-    const { budget, logs } = this.owner.options
+    const { budget, logs } = this.#owner.options
     if (!budget.tryTake()) {
       this.behind = true
       this.#notify()
@@ -141,10 +144,10 @@ export class LogTail {
     }
     this.#reading = false
     this.loaded = true
-    const graceMs = this.owner.options.graceMs ?? CLOUD_LOG_GRACE_MS
+    const graceMs = this.#owner.options.graceMs ?? CLOUD_LOG_GRACE_MS
     if (this.#endedAt !== undefined && !this.behind && startedAt >= this.#endedAt + graceMs) {
       this.complete = true
-      this.owner.completed(this)
+      this.#owner.completed(this)
       this.#notify()
       return
     }
@@ -172,7 +175,7 @@ export class LogTail {
   #fail (error: ApiError): void {
     this.error = error
     this.#notify()
-    this.owner.drop(this)
+    this.#owner.drop(this)
   }
 
   #notify (): void {
@@ -183,7 +186,7 @@ export class LogTail {
   linger (ms: number): void {
     if (this.#stopped) return
     if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer)
-    this.#lingerTimer = setTimeout(() => { this.#lingerTimer = undefined; this.owner.release(this) }, ms)
+    this.#lingerTimer = setTimeout(() => { this.#lingerTimer = undefined; this.#owner.release(this) }, ms)
     this.#lingerTimer.unref()
   }
 

@@ -48,14 +48,17 @@ class RunWatcher {
   #stopped = false
   readonly #backoff: Backoff
 
-  constructor (readonly entry: JobEntry, readonly name: string, private readonly owner: RunWatchers, schedule: PollSchedule) {
+  readonly #owner: RunWatchers
+
+  constructor (readonly entry: JobEntry, readonly name: string, owner: RunWatchers, schedule: PollSchedule) {
+    this.#owner = owner
     this.#backoff = new Backoff(schedule)
   }
 
   get hasTimer (): boolean { return this.#timer !== undefined }
 
   start (): void {
-    this.owner.options.runEnded?.(this.entry, this.name).then(() => { this.poke() }, () => {})
+    this.#owner.options.runEnded?.(this.entry, this.name).then(() => { this.poke() }, () => {})
     // Not synchronously: the subscriber is not registered with its caller yet.
     queueMicrotask(() => { this.poke() })
   }
@@ -86,7 +89,7 @@ class RunWatcher {
 
   async #read (): Promise<void> {
     if (this.#reading || this.#stopped) return
-    const { budget } = this.owner.options
+    const { budget } = this.#owner.options
     // Spent budget: subscribers keep what they have, the loop just comes back later.
     if (!budget.tryTake()) {
       if (this.execution === undefined) this.#emit({ kind: 'error', error: budgetSpent(budget) })
@@ -95,16 +98,16 @@ class RunWatcher {
     }
     this.#reading = true
     try {
-      const execution = await this.owner.options.cloudRun.getExecution(this.entry, this.name)
+      const execution = await this.#owner.options.cloudRun.getExecution(this.entry, this.name)
       budget.succeeded()
       this.#reading = false
-      this.owner.observe(this.entry, execution)
+      this.#owner.observe(this.entry, execution)
     } catch (error) {
       this.#reading = false
       const apiError = noteFailure(budget, error)
       this.#emit({ kind: 'error', error: apiError })
       // A run that does not exist (or may not be read) will not appear: stop; anything else is retried later.
-      if (apiError.httpCode === 404 || apiError.httpCode === 403) this.owner.drop(this)
+      if (apiError.httpCode === 404 || apiError.httpCode === 403) this.#owner.drop(this)
       else this.#schedule(Math.max(budget.waitMs(), this.#backoff.after(false)))
     }
   }
@@ -115,7 +118,7 @@ class RunWatcher {
     this.execution = execution
     const isEnded = ended(execution)
     if (changed || isEnded) this.#emit({ kind: 'run', execution, ended: isEnded })
-    if (isEnded) this.owner.drop(this)
+    if (isEnded) this.#owner.drop(this)
     else if (!this.#reading) this.#schedule(this.#backoff.after(changed))
   }
 

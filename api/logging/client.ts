@@ -63,7 +63,11 @@ export class CloudLoggingClient {
     this.#endpoint = endpoint
   }
 
-  async runEntries (entry: JobEntry, run: { name: string, createTime?: string }, page: { pageSize: number, pageToken?: string, since?: string }): Promise<RunLogPage> {
+  async runEntries (
+    entry: JobEntry,
+    run: { name: string, createTime?: string },
+    page: { pageSize: number, pageToken?: string, since?: string }
+  ): Promise<RunLogPage> {
     const body = {
       resourceNames: [`projects/${entry.project}`],
       filter: runLogFilter(entry, run.name, run.createTime, page.since),

@@ -42,6 +42,8 @@ export class JobAccess {
 
   /** Jobs nobody can run because they list no principals: worth a line in the start-up log. */
   unreachable (): string[] {
-    return this.#authenticated ? [...this.#catalog.values()].filter(entry => (entry.principals ?? []).length === 0).map(entry => entry.id) : []
+    return this.#authenticated
+      ? [...this.#catalog.values()].filter(entry => (entry.principals ?? []).length === 0).map(entry => entry.id)
+      : []
   }
 }

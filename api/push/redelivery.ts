@@ -38,8 +38,8 @@ export function forRedelivery (err: unknown, log: FastifyBaseLogger, delivery: s
   if (err.runMayHaveStarted === true) {
     // Redeliveries of this key now answer 409 until the sender gives up (dead-letter topic / max attempts).
     log.error({ status: err.status, runMayHaveStarted: true }, `${delivery}: OUTCOME UNKNOWN, a run may have started and the key stays taken; ` +
-      'every redelivery will be refused with 409. Operator: check the job\'s runs; if the run is missing, republish the message ' +
-      '(a new message id) or re-create the task under a new name; then drop the dead-lettered copy.')
+    'every redelivery will be refused with 409. Operator: check the job\'s runs; if the run is missing, republish the message ' +
+    '(a new message id) or re-create the task under a new name; then drop the dead-lettered copy.')
   } else if (err.status === 'ABORTED') {
     log.info({ status: err.status }, `${delivery}: the first delivery is still starting the run; the sender will redeliver`)
   } else {

@@ -47,7 +47,12 @@ export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     const task = request.headers['x-cloudtasks-taskname']
     const retryCount = Number(request.headers['x-cloudtasks-taskretrycount'] ?? '0')
     const executionCount = request.headers['x-cloudtasks-taskexecutioncount']
-    const details = { queue, task, taskRetryCount: retryCount, ...(executionCount !== undefined && { taskExecutionCount: Number(executionCount) }) }
+    const details = {
+      queue,
+      task,
+      taskRetryCount: retryCount,
+      ...(executionCount !== undefined && { taskExecutionCount: Number(executionCount) })
+    }
     const log = request.log.child({ cloudTasks: details })
     const delivery = `Cloud Tasks task ${task} of queue ${queue} (retry ${retryCount})`
     log.info(`${delivery} received for job "${entry.id}"`)

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
+import type { Execution } from '../cloudrun/execution.js'
 import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
@@ -43,6 +44,9 @@ export interface IdempotencySetup extends Pick<IdempotencyConfig, 'ttlMs' | 'wai
 }
 
 /** The one path every trigger (REST, Pub/Sub push, Cloud Tasks) takes to start a run. */
+/** A run just started, and the runs a Replace policy cancelled for it. */
+interface StartedNow { response: StoredResponse, replaced: string[] }
+
 export class RunStarter {
   readonly #cloudRun: CloudRunClient
   readonly #limit: InflightLimit
@@ -50,8 +54,12 @@ export class RunStarter {
   readonly #concurrency: ConcurrencyControl
 
   /** `concurrency` enforces the jobs' concurrency policies; default: leases in this process's memory. */
-  constructor (cloudRun: CloudRunClient, maxInflightRuns: number, idempotency: IdempotencySetup,
-    concurrency = new ConcurrencyControl(cloudRun, new MemoryLeaseStore(), { pendingMs: idempotency.staleMs })) {
+  constructor (
+    cloudRun: CloudRunClient,
+    maxInflightRuns: number,
+    idempotency: IdempotencySetup,
+    concurrency = new ConcurrencyControl(cloudRun, new MemoryLeaseStore(), { pendingMs: idempotency.staleMs })
+  ) {
     this.#cloudRun = cloudRun
     this.#limit = new InflightLimit(maxInflightRuns)
     this.#idempotency = idempotency
@@ -60,7 +68,8 @@ export class RunStarter {
 
   async start (input: StartRunInput): Promise<StartedRun> {
     const { entry, caller, log } = input
-    const writeAudit = (record: AuditRecord): void => { (input.audit ?? auditRunAttempt)(log, record) }
+    const auditLine = input.audit ?? auditRunAttempt
+    const writeAudit = (record: AuditRecord): void => { auditLine(log, record) }
     const audit: AuditRecord = {
       entry,
       caller: caller.name,
@@ -80,9 +89,10 @@ export class RunStarter {
         replaced = started.replaced
         return started.response
       }
-      const { response, replayed } = input.idempotencyKey === undefined
-        ? { response: await start(), replayed: false }
-        : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
+      const { response, replayed } =
+        input.idempotencyKey === undefined
+          ? { response: await start(), replayed: false }
+          : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
       const run = runOf(response)
       writeAudit({ ...audit, execution: run.name, replayed, ...(replaced.length > 0 && { replaced }) })
       return { run, replayed }
@@ -102,14 +112,17 @@ export class RunStarter {
       ttlMs,
       waitMs,
       staleMs,
-      onStoreError: (err, operation) => input.log.error({ err, operation, idempotencyKey: key },
-        `idempotency store: could not ${operation} key "${key}"; a repeat will be treated as outcome unknown once the record is stale`)
+      onStoreError: (err, operation) =>
+        input.log.error(
+          { err, operation, idempotencyKey: key },
+          `idempotency store: could not ${operation} key "${key}"; a repeat will be treated as outcome unknown once the record is stale`
+        )
     }
   }
 
-  async #startNow (entry: JobEntry, request: RunRequest, log: FastifyBaseLogger): Promise<{ response: StoredResponse, replaced: string[] }> {
-    const { execution, replaced } = await this.#concurrency.start(entry, request,
-      async () => await this.#limit.run(async () => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))), log)
+  async #startNow (entry: JobEntry, request: RunRequest, log: FastifyBaseLogger): Promise<StartedNow> {
+    const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))
+    const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)
     return { response: storedRun(toRun(entry.id, execution)), replaced }
   }
 }

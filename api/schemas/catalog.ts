@@ -16,13 +16,24 @@ export const ArgsPolicy = Type.Object({
 }, { additionalProperties: false })
 
 /** How a Pub/Sub message becomes a run request: templates such as `{attributes.bucketId}` or `{data.name}`. */
-export const PubsubMappingPolicy = Type.Object({
-  env: Type.Optional(Type.Record(EnvName, Type.String({ maxLength: 4096 }), { maxProperties: 100, additionalProperties: false, description: 'NAME → template' })),
-  args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 100, description: 'templates, one per argument' })),
-  filter: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })]), {
-    description: 'attribute → value or values; a message missing any of them is acknowledged without a run'
-  }))
-}, { additionalProperties: false })
+export const PubsubMappingPolicy = Type.Object(
+  {
+    env: Type.Optional(
+      Type.Record(EnvName, Type.String({ maxLength: 4096 }), {
+        maxProperties: 100,
+        additionalProperties: false,
+        description: 'NAME → template'
+      })
+    ),
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 100, description: 'templates, one per argument' })),
+    filter: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })]), {
+        description: 'attribute → value or values; a message missing any of them is acknowledged without a run'
+      })
+    )
+  },
+  { additionalProperties: false }
+)
 
 /** Kubernetes CronJob's concurrencyPolicy, per job or per tenant; absent = Allow (no limit). */
 export const ConcurrencyPolicy = Type.Object({

@@ -15,14 +15,23 @@ export interface LoadResult {
 }
 
 /** `connections` clients, each sending its next request as soon as the last is answered, for `seconds`. */
-export async function load (origin: string, request: LoadRequest, options: { connections: number, seconds: number, expect: number }): Promise<LoadResult> {
+export async function load (
+  origin: string,
+  request: LoadRequest,
+  options: { connections: number, seconds: number, expect: number }
+): Promise<LoadResult> {
   const pool = new Pool(origin, { connections: options.connections, pipelining: 1 })
   const statuses: Record<number, number> = {}
   const stopAt = performance.now() + options.seconds * 1000
   const started = performance.now()
   const client = async (): Promise<void> => {
     while (performance.now() < stopAt) {
-      const { statusCode, body } = await pool.request({ method: request.method, path: request.path, headers: request.headers ?? {}, body: request.body ?? null })
+      const { statusCode, body } = await pool.request({
+        method: request.method,
+        path: request.path,
+        headers: request.headers ?? {},
+        body: request.body ?? null
+      })
       await body.dump()
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1
     }

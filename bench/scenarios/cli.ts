@@ -40,7 +40,7 @@ export const scenario: Scenario = {
       const undiciRss: number[] = []
       for (let i = 0; i < Math.min(samples, 5); i++) {
         bareRss.push(await peakRss(['-e', '0'], env))
-        undiciRss.push(await peakRss(['--input-type=module', '-e', "await import('undici')"], env))
+        undiciRss.push(await peakRss(['--input-type=module', '-e', 'await import(\'undici\')'], env))
         runRss.push(await peakRss([CLI, 'run', 'echo', '--wait'], cliEnv))
       }
       const [b, v] = [median(bare), median(version)]

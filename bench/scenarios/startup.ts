@@ -6,7 +6,7 @@ import { median, mib, ms } from '../lib/stats.js'
 import { startUpstream } from '../lib/upstream.js'
 
 /** The anchor: what merely importing the three big runtime libraries costs. */
-export const IMPORT_LIBRARIES = "await import('fastify'); await import('google-auth-library'); await import('undici')"
+export const IMPORT_LIBRARIES = 'await import(\'fastify\'); await import(\'google-auth-library\'); await import(\'undici\')'
 
 /** Resident memory of a process that imports the libraries and stays alive, read from outside. */
 async function librariesRss (): Promise<number> {
@@ -62,4 +62,3 @@ export const scenario: Scenario = {
     }
   }
 }
-

@@ -91,12 +91,19 @@ async function startRun (api: string, sleepMs: number): Promise<string> {
 }
 
 /** ms from spawn to exit, and from the run's completionTime (the emulator's clock is this machine's) to exit. */
-async function timedCommand (command: string, args: string[], env: Record<string, string>, emulator: Emulator): Promise<{ totalMs: number, afterEndMs: number }> {
+async function timedCommand (
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  emulator: Emulator
+): Promise<{ totalMs: number, afterEndMs: number }> {
   const before = new Set(emulator.executions().map(execution => execution.metadata.name))
   const started = performance.now()
   const child = spawn(command, args, { env, cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
   const exitedAt = Date.now()
   const totalMs = performance.now() - started

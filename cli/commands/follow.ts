@@ -75,7 +75,15 @@ export async function followRun (ctx: Context, options: FollowOptions): Promise<
   } catch (error) {
     if (ticker !== undefined) clearInterval(ticker) // no redraws over the cancel question
     if (ctx.signal?.aborted === true) {
-      const code = await handleInterrupt({ terminal, client: ctx.client, job, run: last, ask: terminal.isTTY, stdin: ctx.stdin, resumeHint })
+      const code = await handleInterrupt({
+        terminal,
+        client: ctx.client,
+        job,
+        run: last,
+        ask: terminal.isTTY,
+        stdin: ctx.stdin,
+        resumeHint
+      })
       return { code, run: last }
     }
     renderer?.finish()
@@ -100,7 +108,12 @@ export async function followRun (ctx: Context, options: FollowOptions): Promise<
 }
 
 /** An older server without the event stream: long-poll the run and read the logs route after each poll. */
-async function pollForRun (ctx: Context, options: FollowOptions, onRun: (run: Run) => void, drainLogs: () => Promise<void>): Promise<WaitResult> {
+async function pollForRun (
+  ctx: Context,
+  options: FollowOptions,
+  onRun: (run: Run) => void,
+  drainLogs: () => Promise<void>
+): Promise<WaitResult> {
   await drainLogs() // what is already there, before the first poll's hold
   const result = await waitForRun({
     client: ctx.client,

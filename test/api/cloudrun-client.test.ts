@@ -121,7 +121,11 @@ t.test('cancelExecution: a lost answer is retried (cancelling twice is harmless)
 })
 
 /** Runs one call against a fresh client whose upstream answers `answers`, and returns the ApiError. */
-async function failureOf (t: Test, call: (client: CloudRunRestClient) => Promise<unknown>, ...answers: Answer[]): Promise<{ err: ApiError, requests: number }> {
+async function failureOf (
+  t: Test,
+  call: (client: CloudRunRestClient) => Promise<unknown>,
+  ...answers: Answer[]
+): Promise<{ err: ApiError, requests: number }> {
   const { api, client } = setup(t)
   if (answers.length === 1 && answers[0] !== undefined) api.always(REGIONAL, answers[0])
   else api.answer(REGIONAL, ...answers)

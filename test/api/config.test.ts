@@ -226,13 +226,24 @@ t.test('loadConfig reads process.env by default', async t => {
 })
 
 /** Runs `node script` with exactly `env` and collects how it ended. */
-async function runToExit (script: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }> {
+async function runToExit (
+  script: string,
+  env: NodeJS.ProcessEnv
+): Promise<{ status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }> {
   const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 })
   let stdout = ''
   let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  return await new Promise(resolve => child.on('close', (status, signal) => { resolve({ status, signal, stdout, stderr }) }))
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  return await new Promise(resolve =>
+    child.on('close', (status, signal) => {
+      resolve({ status, signal, stdout, stderr })
+    })
+  )
 }
 
 t.test('the built server refuses a bad setting with one stderr line naming it', async t => {

@@ -12,17 +12,25 @@ const URL_GET = `${ORIGIN}/apis/run.googleapis.com/v1/namespaces/p/executions/e-
 const UNAVAILABLE_503 = { status: 503, body: googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.') }
 
 /** A GoogleHttp over a fresh MockGoogleApi, recording its sleeps instead of sleeping. */
-function setup (t: Test, options: Partial<GoogleHttpOptions> = {}): { api: MockGoogleApi, http: GoogleHttp, sleeps: number[], tokens: FakeTokenSource } {
+function setup (
+  t: Test,
+  options: Partial<GoogleHttpOptions> = {}
+): { api: MockGoogleApi, http: GoogleHttp, sleeps: number[], tokens: FakeTokenSource } {
   const api = new MockGoogleApi()
   const tokens = new FakeTokenSource()
   const sleeps: number[] = []
   const http = new GoogleHttp({
     tokens,
     dispatcher: api.dispatcher,
-    sleep: async ms => { sleeps.push(ms) },
+    sleep: async ms => {
+      sleeps.push(ms)
+    },
     ...options
   })
-  t.teardown(async () => { await http.close(); await api.close() })
+  t.teardown(async () => {
+    await http.close()
+    await api.close()
+  })
   return { api, http, sleeps, tokens }
 }
 
@@ -228,7 +236,16 @@ t.test('a token failure is not an upstream failure: passed on as is, never retri
   t.teardown(async () => { await api.close() })
   let calls = 0
   const failure = new ApiError('UNAVAILABLE', 'no token')
-  const http = new GoogleHttp({ tokens: { getToken: async () => { calls++; throw failure } }, dispatcher: api.dispatcher, sleep: async () => {} })
+  const http = new GoogleHttp({
+    tokens: {
+      getToken: async () => {
+        calls++
+        throw failure
+      }
+    },
+    dispatcher: api.dispatcher,
+    sleep: async () => {}
+  })
   await t.rejects(http.call({ method: 'POST', url: URL_RUN, body: {}, retry: 'unsafe' }), failure)
   t.equal(calls, 1)
   t.equal(api.requests.length, 0)

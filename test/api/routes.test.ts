@@ -20,7 +20,13 @@ const JOBS = {
 const setup = async (t: Test, options: BuildOptions = {}): Promise<Built> => await build(t, { jobs: JOBS, ...options })
 
 /** Asserts the contract's error shape, exactly: `{ error: { code, status, message, runMayHaveStarted? } }`, code = HTTP status. */
-function assertError (t: Test, response: LightMyRequestResponse, code: number, status: string, message?: RegExp | string): Record<string, unknown> {
+function assertError (
+  t: Test,
+  response: LightMyRequestResponse,
+  code: number,
+  status: string,
+  message?: RegExp | string
+): Record<string, unknown> {
   t.equal(response.statusCode, code, `HTTP ${code}`)
   t.match(response.headers['content-type'], /^application\/json/)
   const body = response.json<{ error: Record<string, unknown> }>()
@@ -284,7 +290,10 @@ t.test('/openapi.json is OpenAPI 3.1 and documents the run route; /docs answers'
   const { app } = await setup(t)
   const response = await app.inject('/openapi.json')
   t.equal(response.statusCode, 200)
-  const doc = response.json<{ openapi: string, paths: Record<string, Record<string, { responses?: Record<string, unknown>, requestBody?: unknown }>> }>()
+  const doc = response.json<{
+    openapi: string
+    paths: Record<string, Record<string, { responses?: Record<string, unknown>, requestBody?: unknown }>>
+  }>()
   t.match(doc.openapi, /^3\.1\./)
   const run = doc.paths['/v1/jobs/{job}/runs']?.post
   t.ok(run, 'POST /v1/jobs/{job}/runs is documented')

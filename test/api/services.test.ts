@@ -10,7 +10,11 @@ const JOBS = JSON.stringify({ jobs: { echo: {}, nobodys: {} } })
 
 t.test('createServices: start-up lines name what is open to whom and where keys are kept', async t => {
   const logs = captureLogs()
-  const services = await createServices(loadConfig({ ...UNIT_ENV, JOBGATE_JOBS: JOBS }), { cloudRun: new FakeCloudRun(), logs: noLogs, logger: logs.logger })
+  const services = await createServices(loadConfig({ ...UNIT_ENV, JOBGATE_JOBS: JOBS }), {
+    cloudRun: new FakeCloudRun(),
+    logs: noLogs,
+    logger: logs.logger
+  })
   t.teardown(services.close)
   t.same(logs.lines.map(line => line.message), [
     'authentication is off (JOBGATE_AUTH=none): anyone who can reach jobgate can run its jobs',

@@ -97,7 +97,9 @@ t.test('metadata server: a failure is UNAVAILABLE, says nothing secret, and the 
 t.test('googleAuthFetcher: an empty token is a failure, a missing expiry means an hour', async t => {
   const empty = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: '' }), credentials: {} }) } as unknown as GoogleAuth)
   await t.rejects(empty(false), { name: 'ApiError', status: 'UNAVAILABLE', cause: { message: /empty access token/ } })
-  const nullToken = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: null }), credentials: {} }) } as unknown as GoogleAuth)
+  const nullToken = googleAuthFetcher({
+    getClient: async () => ({ getAccessToken: async () => ({ token: null }), credentials: {} })
+  } as unknown as GoogleAuth)
   await t.rejects(nullToken(false), { name: 'ApiError', status: 'UNAVAILABLE' })
   const noExpiry = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: 't' }), credentials: {} }) } as unknown as GoogleAuth)
   const before = Date.now()
@@ -127,7 +129,10 @@ t.test('CachedTokenSource.invalidate: the next call fetches, with force', async 
 })
 
 /** A fetcher that hands out `t1`, `t2`, … valid `lifetimeMs` from the fake clock's now; `fail` makes the next fetch throw. */
-function fakeFetcher (clock: { now: number }, lifetimeMs: number): { fetch: () => Promise<AccessToken>, calls: () => number, fail: (err: Error) => void } {
+function fakeFetcher (
+  clock: { now: number },
+  lifetimeMs: number
+): { fetch: () => Promise<AccessToken>, calls: () => number, fail: (err: Error) => void } {
   let calls = 0
   let failure: Error | undefined
   return {
@@ -140,7 +145,9 @@ function fakeFetcher (clock: { now: number }, lifetimeMs: number): { fetch: () =
       return { token: `t${calls}`, expiresAt: clock.now + lifetimeMs }
     },
     calls: () => calls,
-    fail: err => { failure = err }
+    fail: err => {
+      failure = err
+    }
   }
 }
 
@@ -149,7 +156,15 @@ t.test('CachedTokenSource: single flight, refresh margin, failure then recovery'
     const clock = { now: 1_000_000 }
     let calls = 0
     let release: (token: AccessToken) => void = () => {}
-    const source = new CachedTokenSource(async () => { calls++; return await new Promise<AccessToken>(resolve => { release = resolve }) }, () => clock.now)
+    const source = new CachedTokenSource(
+      async () => {
+        calls++
+        return await new Promise<AccessToken>(resolve => {
+          release = resolve
+        })
+      },
+      () => clock.now
+    )
     const pending = Array.from({ length: 50 }, async () => await source.getToken())
     await new Promise(resolve => setImmediate(resolve))
     t.equal(calls, 1)

@@ -64,13 +64,23 @@ t.test('pool saturated and the upstream hanging: sent runs get 504 with runMayHa
   const upstream = await countingServer(t, undefined)
   const { http } = client(t, { timeouts: { headersMs: 600 }, limits: { connections: 2, maxQueued: 2, maxWaitMs: 200 } })
   const cloudRun = new CloudRunRestClient(http, upstream.url)
-  const outcomes = await Promise.all(Array.from({ length: 6 }, async () => await cloudRun.runJob(testEntry(), {}).then(() => undefined, (err: unknown) => err)))
+  const outcomes = await Promise.all(
+    Array.from(
+      { length: 6 },
+      async () =>
+        await cloudRun.runJob(testEntry(), {}).then(
+          () => undefined,
+          (err: unknown) => err
+        )
+    )
+  )
   const errors = outcomes.map(err => {
     t.type(err, ApiError)
     const { httpCode, runMayHaveStarted, message } = err as ApiError
     return { httpCode, runMayHaveStarted, message }
   })
-  const count = (httpCode: number, started: boolean): number => errors.filter(e => e.httpCode === httpCode && e.runMayHaveStarted === started).length
+  const count = (httpCode: number, started: boolean): number =>
+    errors.filter(e => e.httpCode === httpCode && e.runMayHaveStarted === started).length
   t.equal(count(504, true), 2, 'the two sent: timed out, a run may have started')
   t.equal(count(504, false), 2, 'the two that waited for a connection: timed out, nothing was sent')
   t.equal(count(429, false), 2, 'past the queue: refused at once (429, Retry-After 1), nothing was sent')

@@ -17,7 +17,6 @@ const config = (overrides: Partial<AuthConfig> = {}): AuthConfig => ({
   modes: ['apikey'], apiKeys, audiences: [], certsUrl: 'https://unused.example', allowUnauthenticated: false, ...overrides
 })
 
-
 t.test('hashApiKey is the hex SHA-256 of the key', async t => {
   t.equal(hashApiKey('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
 })

@@ -70,7 +70,7 @@ const errorCases: Array<[string, NodeJS.ProcessEnv, string, RegExp]> = [
   ['empty list entry', { JOBGATE_AUTH: 'apikey,' }, 'JOBGATE_AUTH', /empty entry/],
   ['apikey without keys', { JOBGATE_AUTH: 'apikey' }, 'JOBGATE_API_KEYS', /required when JOBGATE_AUTH includes apikey/],
   ['both key variables', { JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: goodKeys, JOBGATE_API_KEYS_FILE: '/tmp/k.json' }, 'JOBGATE_API_KEYS', /not both/],
-  ['keys not JSON', { JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: "{keys: ['secret-raw-key']}" }, 'JOBGATE_API_KEYS', /^JOBGATE_API_KEYS: is not valid JSON/],
+  ['keys not JSON', { JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: '{keys: [\'secret-raw-key\']}' }, 'JOBGATE_API_KEYS', /^JOBGATE_API_KEYS: is not valid JSON/],
   ['keys not an object', { JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: '[]' }, 'JOBGATE_API_KEYS', /the value must be object/],
   ['no keys', { JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: keysJson([]) }, 'JOBGATE_API_KEYS', /keys must not have fewer than 1 items/],
   ['non-hex hash', { JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: keysJson([{ sha256: 'z'.repeat(64), principal: 'ci' }]) }, 'JOBGATE_API_KEYS', /keys\/0\/sha256 must match pattern/],

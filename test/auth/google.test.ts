@@ -19,7 +19,8 @@ const bearer = (token: string): Record<string, string> => ({ authorization: `Bea
 const now = (): number => Math.floor(Date.now() / 1000)
 
 /** The ApiError the default authenticator (or `auth`) must fail with. */
-const refusal = async (headers: Record<string, string>, auth = createAuthenticator(config())): Promise<ApiError> => await rejection(auth, headers)
+const refusal = async (headers: Record<string, string>, auth = createAuthenticator(config())): Promise<ApiError> =>
+  await rejection(auth, headers)
 
 t.test('a valid ID token yields the email as principal', async t => {
   const auth = createAuthenticator(config())

@@ -113,7 +113,7 @@ t.test('env files: comments, export, quotes, escapes, = in values', async t => {
   })
   t.throws(() => parseEnvFile('A=1\nnot a pair', 'f.env'), { message: 'f.env:2: expected KEY=VALUE' })
   t.throws(() => parseEnvFile('A="open', 'f.env'), { message: 'f.env:1: unterminated " quote' })
-  t.throws(() => parseEnvFile("A='x' y", 'f.env'), { message: 'f.env:1: unexpected text after the closing quote' })
+  t.throws(() => parseEnvFile('A=\'x\' y', 'f.env'), { message: 'f.env:1: unexpected text after the closing quote' })
 })
 
 t.test('the run request: env files in order, then --env wins; unset fields left out', async t => {

@@ -226,7 +226,12 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
     throw new HttpError(401, 'UNAUTHENTICATED', message)
   }
 
-  const route = async (req: IncomingMessage, res: ServerResponse, url: URL, body: string): Promise<{ status: number, payload: unknown, headers?: Record<string, string> }> => {
+  const route = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: string
+  ): Promise<{ status: number, payload: unknown, headers?: Record<string, string> }> => {
     authenticate(req)
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent)
     const [v1, jobsWord, job, runsWord, runName, action] = parts
@@ -243,7 +248,7 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       findRun(job, runName)
       const wait = url.searchParams.get('wait')
       if (wait !== null) {
-        if (!/^\d+$/.test(wait) || Number(wait) > 60) throw new HttpError(400, 'INVALID_ARGUMENT', 'wait: an integer of seconds, at most 60')
+        if (!/^\d+$/.test(wait) || Number(wait) > 60) { throw new HttpError(400, 'INVALID_ARGUMENT', 'wait: an integer of seconds, at most 60') }
         await holdUntilEnded(runName, Number(wait), res)
       }
       return { status: 200, payload: snapshot(runName) }
@@ -277,7 +282,10 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       const url = new URL(req.url ?? '/', 'http://fake')
       const body = Buffer.concat(chunks).toString('utf8')
       requests.push({ method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body })
-      const injection = injections.find(i => (i.times ?? 1) > 0 && (i.method === undefined || i.method === req.method) && (i.path === undefined || i.path.test(url.pathname)))
+      const injection = injections.find(
+        i =>
+          (i.times ?? 1) > 0 && (i.method === undefined || i.method === req.method) && (i.path === undefined || i.path.test(url.pathname))
+      )
       if (injection !== undefined) injection.times = (injection.times ?? 1) - 1
       const fault = injection?.fault
       if (fault === 'drop') { req.socket.destroy(); return }

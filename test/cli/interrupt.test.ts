@@ -23,14 +23,24 @@ interface Seen { stdout: string, stderr: string }
 const started = ({ stderr }: Seen): boolean => stderr.includes('Started run')
 
 /** Starts the CLI in-process, presses Ctrl-C once `ready` holds, answers the prompt (if any) with `answer`. */
-async function interrupted (argv: string[], options: { isTTY: boolean, answer?: string | null, ready?: (seen: Seen) => boolean, url?: string }) {
+async function interrupted (
+  argv: string[],
+  options: { isTTY: boolean, answer?: string | null, ready?: (seen: Seen) => boolean, url?: string }
+) {
   const stdout = memorySink()
   const stderr = memorySink()
   const stdin = new PassThrough()
   const ctrlC = new AbortController()
   const done = main(argv, {
-    stdout, stderr, stdin, isTTY: options.isTTY, columns: 120, signal: ctrlC.signal,
-    env: { JOBGATE_URL: options.url ?? api.url }, idTokenSource: noGoogle, retryPolicy: quickRetries
+    stdout,
+    stderr,
+    stdin,
+    isTTY: options.isTTY,
+    columns: 120,
+    signal: ctrlC.signal,
+    env: { JOBGATE_URL: options.url ?? api.url },
+    idTokenSource: noGoogle,
+    retryPolicy: quickRetries
   })
   const ready = options.ready ?? started
   await until(() => ready({ stdout: stdout.text(), stderr: stderr.text() }))

@@ -56,7 +56,12 @@ t.test('after the first pass, the follower asks only for what is new (30 s overl
     [{ insertId: 'a', timestamp: '2026-11-23T10:00:00.000Z', message: 'one' }, { insertId: 'b', timestamp: '2026-11-23T10:01:00.000Z', message: 'two' }],
     [{ insertId: 'b', timestamp: '2026-11-23T10:01:00.000Z', message: 'two' }, { insertId: 'c', timestamp: '2026-11-23T10:00:45.000Z', message: 'late' }]
   ]
-  const stub = { listLogs: async (_job: string, _run: string, _token: string | undefined, _signal: unknown, since: string | undefined) => { calls.push(since); return { entries: pages[calls.length - 1] ?? [] } } }
+  const stub = {
+    listLogs: async (_job: string, _run: string, _token: string | undefined, _signal: unknown, since: string | undefined) => {
+      calls.push(since)
+      return { entries: pages[calls.length - 1] ?? [] }
+    }
+  }
   const printed: string[] = []
   const follower = new LogFollower(stub as unknown as ApiClient, 'j', 'r', entry => printed.push(entry.message ?? ''))
   t.equal(await follower.drain(), 2)

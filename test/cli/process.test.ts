@@ -87,7 +87,7 @@ t.test('bad flags exit 2 with usage on stderr', async t => {
   const r = await jobgate(['run', 'echo', '--taks', '3'], env)
   t.equal(r.code, 2)
   t.equal(r.stdout, '')
-  t.match(r.stderr, "jobgate: Unknown option '--taks'")
+  t.match(r.stderr, 'jobgate: Unknown option \'--taks\'')
   t.match(r.stderr, 'Usage: jobgate run <job>')
 })
 

@@ -19,20 +19,26 @@ async function startCuttingProxy (t: Test, target: string): Promise<{ url: strin
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
     const cutThis = cut && (req.url ?? '').includes('/events')
     if (cutThis) cut = false
-    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, answer => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      let cutting = false
-      answer.on('data', (chunk: Buffer) => {
-        if (cutting) return
-        res.write(chunk)
-        // Let what was written reach the client, then drop both connections.
-        if (cutThis && String(chunk).includes('event: log')) {
-          cutting = true
-          setTimeout(() => { answer.destroy(); res.destroy() }, 100)
-        }
-      })
-      answer.on('end', () => res.end())
-    })
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      answer => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        let cutting = false
+        answer.on('data', (chunk: Buffer) => {
+          if (cutting) return
+          res.write(chunk)
+          // Let what was written reach the client, then drop both connections.
+          if (cutThis && String(chunk).includes('event: log')) {
+            cutting = true
+            setTimeout(() => {
+              answer.destroy()
+              res.destroy()
+            }, 100)
+          }
+        })
+        answer.on('end', () => res.end())
+      }
+    )
     forward.on('error', () => res.destroy())
     req.pipe(forward)
   })

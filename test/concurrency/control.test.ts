@@ -76,7 +76,12 @@ t.test('readScopeView: pages until a page has no running run and is older than t
     { executions: [fakeExecution('r-0', 'j', { conditions: RUNNING })] }
   ]
   const tokens: Array<string | undefined> = []
-  const cloudRun = { listExecutions: async (_entry: unknown, page: { pageToken?: string }) => { tokens.push(page.pageToken); return pages[tokens.length - 1] } } as unknown as CloudRunClient
+  const cloudRun = {
+    listExecutions: async (_entry: unknown, page: { pageToken?: string }) => {
+      tokens.push(page.pageToken)
+      return pages[tokens.length - 1]
+    }
+  } as unknown as CloudRunClient
   const view = await readScopeView(cloudRun, forbid, undefined, 3_600_000, Date.parse('2026-11-29T10:30:00Z'))
   t.same(tokens, [undefined, 'p2', 'p3'], 'stopped after the old page without a running run')
   t.same(view.running.map(run => run.name), ['r-1b', 'r-3'], 'oldest first')

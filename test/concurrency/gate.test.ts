@@ -16,11 +16,24 @@ function view (running: string[] = [], ended: string[] = []): ScopeView {
   }
 }
 
-function setup (): { gate: ConcurrencyGate, store: MemoryLeaseStore, clock: { now: number }, options: AdmitOptions, cancelled: string[][] } {
+interface Setup { gate: ConcurrencyGate, store: MemoryLeaseStore, clock: { now: number }, options: AdmitOptions, cancelled: string[][] }
+
+function setup (): Setup {
   const clock = { now: 1_000_000 }
   const store = new MemoryLeaseStore()
   const cancelled: string[][] = []
-  return { gate: new ConcurrencyGate(store, () => clock.now), store, clock, cancelled, options: { pendingMs: 120_000, cancel: async runs => { cancelled.push(runs) } } }
+  return {
+    gate: new ConcurrencyGate(store, () => clock.now),
+    store,
+    clock,
+    cancelled,
+    options: {
+      pendingMs: 120_000,
+      cancel: async runs => {
+        cancelled.push(runs)
+      }
+    }
+  }
 }
 
 t.test('Forbid: a start in flight, then its run, block the next start until Cloud Run lists the run as ended', async t => {

@@ -11,15 +11,22 @@ const ARTIFACTS = new URL('../../.artifacts/console/', import.meta.url).pathname
 const WAIT = { timeout: 30_000 }
 
 /** Every request the page makes, and every error it logs (a CSP violation is one). */
-function watchPage (page: Page, origin: string): { foreign: string[], errors: string[], posts: Array<Record<string, string>>, paths: string[] } {
+function watchPage (
+  page: Page,
+  origin: string
+): { foreign: string[], errors: string[], posts: Array<Record<string, string>>, paths: string[] } {
   const seen = { foreign: [] as string[], errors: [] as string[], posts: [] as Array<Record<string, string>>, paths: [] as string[] }
   page.on('request', request => {
     if (!request.url().startsWith(origin)) seen.foreign.push(request.url())
     else seen.paths.push(request.url().slice(origin.length))
     if (request.method() === 'POST' && request.url().endsWith('/runs')) seen.posts.push(request.headers())
   })
-  page.on('console', message => { if (message.type() === 'error') seen.errors.push(message.text()) })
-  page.on('pageerror', error => { seen.errors.push(error.message) })
+  page.on('console', message => {
+    if (message.type() === 'error') seen.errors.push(message.text())
+  })
+  page.on('pageerror', error => {
+    seen.errors.push(error.message)
+  })
   return seen
 }
 

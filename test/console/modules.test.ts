@@ -74,7 +74,11 @@ t.test('times, durations and log payloads read as a person expects', async t => 
 t.test('API calls carry the pasted credential and turn every failure into one problem type', async t => {
   const store = new Map<string, string>()
   const globals = globalThis as any
-  globals.sessionStorage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => store.set(k, v), removeItem: (k: string) => store.delete(k) }
+  globals.sessionStorage = {
+    getItem: (k: string) => store.get(k) ?? null,
+    setItem: (k: string, v: string) => store.set(k, v),
+    removeItem: (k: string) => store.delete(k)
+  }
   t.teardown(() => { delete globals.sessionStorage })
   t.same(authHeaders(), {}, 'signed out: no credential')
   signIn('apikey', 'k1')

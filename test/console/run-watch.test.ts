@@ -3,8 +3,14 @@ import { call } from '../helpers/call.js'
 import { build } from '../helper.js'
 
 // The console's run follower, run in Node against the real API in local mode.
-const { watchRun } = await import(new URL('../../api/console/public/run-watch.js', import.meta.url).href) as {
-  watchRun: (job: string, run: string, handlers: { onRun: (run: any) => void, onLog: (entry: any) => void }, signal: AbortSignal, lateReadsMs?: number[]) => Promise<void>
+const { watchRun } = (await import(new URL('../../api/console/public/run-watch.js', import.meta.url).href)) as {
+  watchRun: (
+    job: string,
+    run: string,
+    handlers: { onRun: (run: any) => void, onLog: (entry: any) => void },
+    signal: AbortSignal,
+    lateReadsMs?: number[]
+  ) => Promise<void>
 }
 
 /** An older jobgate, without the events route: what the watcher must still follow, by polling. */

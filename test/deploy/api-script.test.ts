@@ -181,7 +181,7 @@ t.test('each missing required variable is named, exits 2 and runs nothing', asyn
   const none = world.run(script, {}, [], world.dir)
   t.equal(none.status, 2)
   t.match(none.stderr, 'missing required variable(s): PROJECT_ID REGION REPOSITORY JOBGATE_AUTH', 'all are listed at once')
-  t.match(none.stderr, "CATALOG_FILE: no file at 'jobs.json'")
+  t.match(none.stderr, 'CATALOG_FILE: no file at \'jobs.json\'')
 })
 
 t.test('the catalog defaults to jobs.json in the current directory', async t => {
@@ -212,7 +212,7 @@ t.test('a bad catalog or bad setting is refused before anything runs', async t =
     t.same(result.calls, [])
   }
   const settings: Array<[Record<string, string>, string]> = [
-    [{ JOBGATE_AUTH: 'password' }, "unknown method 'password'"],
+    [{ JOBGATE_AUTH: 'password' }, 'unknown method \'password\''],
     [{ JOBGATE_AUTH: 'none,google' }, 'none cannot be combined'],
     [{ JOBGATE_AUTH: 'google,' }, 'JOBGATE_AUTH must be'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be'],

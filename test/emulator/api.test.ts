@@ -39,7 +39,7 @@ t.test('403 PERMISSION_DENIED for a denied permission, named as Google names it'
   const denied = await api('POST', runPath(project, 'jobs/echo-job:run'), overrides({ env: { TENANT_ID: 'acme' } }))
   t.match(denied, {
     status: 403,
-    body: { error: { code: 403, status: 'PERMISSION_DENIED', message: "Permission 'run.jobs.runWithOverrides' denied on resource 'namespaces/acme-prod/jobs/echo-job' (or resource may not exist)." } }
+    body: { error: { code: 403, status: 'PERMISSION_DENIED', message: 'Permission \'run.jobs.runWithOverrides\' denied on resource \'namespaces/acme-prod/jobs/echo-job\' (or resource may not exist).' } }
   })
   t.equal(emulator.executions().length, 0, 'a denied run starts nothing')
   t.equal((await api('POST', runPath(project, 'jobs/echo-job:run'), {})).status, 200, 'no overrides: no runWithOverrides needed')
@@ -69,7 +69,7 @@ t.test('403 PERMISSION_DENIED for a denied permission, named as Google names it'
 t.test('404 NOT_FOUND for unknown jobs, executions and routes', async t => {
   const { api } = await setup(t)
   t.match(await api('POST', runPath(project, 'jobs/nope:run'), {}), {
-    status: 404, body: { error: { code: 404, status: 'NOT_FOUND', message: "Resource 'nope' of kind 'JOB' in region 'us-central1' in project 'acme-prod' does not exist." } }
+    status: 404, body: { error: { code: 404, status: 'NOT_FOUND', message: 'Resource \'nope\' of kind \'JOB\' in region \'us-central1\' in project \'acme-prod\' does not exist.' } }
   })
   t.match(await api('GET', runPath('other-project', 'jobs/echo-job')), { status: 404, body: { error: { message: /in project 'other-project'/ } } })
   t.match(await api('GET', runPath(project, 'executions/echo-job-zzzzz')), { status: 404, body: { error: { message: /'echo-job-zzzzz' of kind 'EXECUTION'/ } } })

@@ -44,7 +44,13 @@ export function condition (execution: V1Execution, type: string): V1Condition | 
 }
 
 /** Polls executions.get until `ready` holds (or fails the wait after `timeoutMs`). */
-export async function pollExecution (api: Client, ns: string, name: string, ready: (e: V1Execution) => boolean, timeoutMs = 10_000): Promise<V1Execution> {
+export async function pollExecution (
+  api: Client,
+  ns: string,
+  name: string,
+  ready: (e: V1Execution) => boolean,
+  timeoutMs = 10_000
+): Promise<V1Execution> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const reply = await api<V1Execution>('GET', runPath(ns, `executions/${name}`))
@@ -71,7 +77,9 @@ export async function listAllEntries (api: Client, project: string, filter: stri
 }
 
 /** Polls entries:list until at least `count` entries match `filter`. */
-export async function waitForEntries (api: Client, project: string, filter: string, count: number, timeoutMs = 10_000): Promise<LogEntry[]> {
+export async function waitForEntries (
+  api: Client, project: string, filter: string, count: number, timeoutMs = 10_000
+): Promise<LogEntry[]> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const entries = await listAllEntries(api, project, filter)
@@ -88,7 +96,13 @@ export function executionFilter (job: string, region: string, execution: string,
 }
 
 /** Overrides for the echo job: env as [{name, value}]. */
-export function overrides (options: { args?: string[], env?: Record<string, string>, taskCount?: number, timeoutSeconds?: number, clearArgs?: boolean }) {
+export function overrides (options: {
+  args?: string[]
+  env?: Record<string, string>
+  taskCount?: number
+  timeoutSeconds?: number
+  clearArgs?: boolean
+}) {
   const container: Record<string, unknown> = {}
   if (options.args) container.args = options.args
   if (options.clearArgs) container.clearArgs = true

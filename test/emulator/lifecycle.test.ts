@@ -35,9 +35,9 @@ t.test('the default command is this Node running the built companion job', async
 
 t.test('close() kills every task, including ones that ignore SIGTERM and their children', async t => {
   const script = [
-    "const { spawn } = require('node:child_process')",
-    "const grandchild = spawn('sleep', ['60'], { stdio: 'ignore' })",
-    "process.on('SIGTERM', () => {})",
+    'const { spawn } = require(\'node:child_process\')',
+    'const grandchild = spawn(\'sleep\', [\'60\'], { stdio: \'ignore\' })',
+    'process.on(\'SIGTERM\', () => {})',
     'console.log(JSON.stringify({ message: "pids", pid: process.pid, grandchild: grandchild.pid }))',
     'setInterval(() => {}, 1000)'
   ].join('; ')

@@ -157,6 +157,6 @@ t.test('entries:list over HTTP: projects, order, pages, tokens tied to their que
 
   const none = await api('POST', '/v2/entries:list', { resourceNames: ['projects/p'], filter: `labels."run.googleapis.com/execution_name"="${q}"` })
   t.same(none, { status: 200, headers: none.headers, body: {} }, 'no entries: an empty object, as Google sends it')
-  const taskOne = await listAllEntries(api, 'p', `labels."run.googleapis.com/task_index"="1" AND jsonPayload.message="task"`)
+  const taskOne = await listAllEntries(api, 'p', 'labels."run.googleapis.com/task_index"="1" AND jsonPayload.message="task"')
   t.match(taskOne, [{ jsonPayload: { taskIndex: 1 } }])
 })

@@ -18,7 +18,15 @@ async function setup (t: Test) {
   return { emulator, api: client(emulator, await fetchToken(emulator)) }
 }
 
-const jobBody = (name: string, extra: { metadata?: Record<string, unknown>, template?: Record<string, unknown>, taskSpec?: Record<string, unknown>, container?: Record<string, unknown> } = {}) => ({
+const jobBody = (
+  name: string,
+  extra: {
+    metadata?: Record<string, unknown>
+    template?: Record<string, unknown>
+    taskSpec?: Record<string, unknown>
+    container?: Record<string, unknown>
+  } = {}
+) => ({
   apiVersion: 'run.googleapis.com/v1',
   kind: 'Job',
   metadata: { name, labels: { team: 'data' }, annotations: { 'run.googleapis.com/client-name': 'gcloud' }, ...extra.metadata },
@@ -29,7 +37,14 @@ const jobBody = (name: string, extra: { metadata?: Record<string, unknown>, temp
         taskCount: 2,
         template: {
           spec: {
-            containers: [{ image: 'us-docker.pkg.dev/p/r/img:1', resources: { limits: { cpu: '1000m', memory: '512Mi' } }, env: [{ name: 'MODE', value: 'batch' }], ...extra.container }],
+            containers: [
+              {
+                image: 'us-docker.pkg.dev/p/r/img:1',
+                resources: { limits: { cpu: '1000m', memory: '512Mi' } },
+                env: [{ name: 'MODE', value: 'batch' }],
+                ...extra.container
+              }
+            ],
             maxRetries: 0,
             timeoutSeconds: '120',
             ...extra.taskSpec

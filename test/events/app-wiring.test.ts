@@ -11,7 +11,15 @@ import { captureLogs } from '../helpers/log-capture.js'
 const execution = { metadata: { name: 'echo-abcde', labels: { 'run.googleapis.com/job': 'echo' } }, spec: { taskCount: 1 }, status: {} }
 let runs = 0
 const unused = async (): Promise<never> => { throw new Error('not used') }
-const cloudRun: CloudRunClient = { runJob: async () => { runs++; return execution as any }, getExecution: unused, listExecutions: unused, cancelExecution: unused }
+const cloudRun: CloudRunClient = {
+  runJob: async () => {
+    runs++
+    return execution as any
+  },
+  getExecution: unused,
+  listExecutions: unused,
+  cancelExecution: unused
+}
 
 t.test('without a default project the memory store is opened, used by the REST route and closed with the app', async t => {
   const { project: _project, ...config } = loadConfig({ JOBGATE_MODE: 'local' })

@@ -4,7 +4,12 @@ export interface PubsubRest {
   project: string
   createTopic: (topic: string) => Promise<void>
   /** A push subscription to `endpoint`; Pub/Sub's retry policy kept short so redeliveries come within seconds. */
-  createPushSubscription: (subscription: string, topic: string, endpoint: string, retry?: { minimumBackoff: string, maximumBackoff: string }) => Promise<void>
+  createPushSubscription: (
+    subscription: string,
+    topic: string,
+    endpoint: string,
+    retry?: { minimumBackoff: string, maximumBackoff: string }
+  ) => Promise<void>
   /** Publishes the messages in one request; returns their message ids in order. */
   publish: (topic: string, messages: Array<{ data?: unknown, attributes?: Record<string, string> }>) => Promise<string[]>
 }

@@ -24,7 +24,10 @@ export async function accessibilityProblems (page: Page): Promise<string[]> {
     for (const element of document.querySelectorAll('body *') as any[]) {
       const ownText = [...element.childNodes].some((node: any) => node.nodeType === Node.TEXT_NODE && (node.textContent ?? '').trim() !== '')
       if (!ownText || !element.checkVisibility() || element.closest(':disabled') !== null) continue
-      const [light, dark] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))].sort((a, b) => b - a) as [number, number]
+      const [light, dark] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))].sort((a, b) => b - a) as [
+        number,
+        number
+      ]
       const ratio = (light + 0.05) / (dark + 0.05)
       if (ratio < 4.5) problems.push(`${element.tagName.toLowerCase()} "${(element.textContent ?? '').trim().slice(0, 40)}": contrast ${ratio.toFixed(2)}`)
     }

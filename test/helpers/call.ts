@@ -1,5 +1,8 @@
 /** JSON over real HTTP, returning status, headers and parsed body. */
-export async function call (url: string, init: { method?: string, body?: unknown, headers?: Record<string, string> } = {}): Promise<{ status: number, headers: Headers, body: any }> {
+export async function call (
+  url: string,
+  init: { method?: string, body?: unknown, headers?: Record<string, string> } = {}
+): Promise<{ status: number, headers: Headers, body: any }> {
   const response = await fetch(url, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: { ...(init.body !== undefined && { 'content-type': 'application/json' }), ...init.headers },

@@ -13,9 +13,17 @@ export function findChromium (): string | undefined {
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 /** A headless Chromium with a fresh profile, closed and removed at teardown. */
-export async function launchChromium (t: { teardown: (fn: () => Promise<void> | void) => void }, executablePath: string): Promise<BrowserContext> {
+export async function launchChromium (
+  t: { teardown: (fn: () => Promise<void> | void) => void },
+  executablePath: string
+): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), 'jobgate-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: FLAGS, viewport: { width: 1200, height: 900 } })
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1200, height: 900 }
+  })
   t.teardown(async () => {
     await context.close()
     rmSync(profile, { recursive: true, force: true })

@@ -69,10 +69,18 @@ export interface Gcloud {
 }
 
 /** A gcloud bound to a fresh configuration that points at `emulator` with one of its access tokens. */
-export async function gcloudFor (binary: string, emulator: Emulator, project: string, teardown: (fn: () => void) => void, concurrency = 3): Promise<Gcloud> {
+export async function gcloudFor (
+  binary: string,
+  emulator: Emulator,
+  project: string,
+  teardown: (fn: () => void) => void,
+  concurrency = 3
+): Promise<Gcloud> {
   const dir = mkdtempSync(join(tmpdir(), 'gcloud-config-'))
   teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const reply = await fetch(`${emulator.url}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { 'Metadata-Flavor': 'Google' } })
+  const reply = await fetch(`${emulator.url}/computeMetadata/v1/instance/service-accounts/default/token`, {
+    headers: { 'Metadata-Flavor': 'Google' }
+  })
   const tokenFile = join(dir, 'token')
   writeFileSync(tokenFile, ((await reply.json()) as { access_token: string }).access_token)
   const properties = emulatorProperties(emulator, tokenFile, project)

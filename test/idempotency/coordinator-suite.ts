@@ -20,7 +20,7 @@ export function fakeStart (outcome: () => Promise<StoredResponse> = async () => 
   return { start: async () => { calls++; return await outcome() }, calls: () => calls }
 }
 
-export function deferred (): { promise: Promise<void>; resolve: () => void } {
+export function deferred (): { promise: Promise<void>, resolve: () => void } {
   let resolve = (): void => {}
   const promise = new Promise<void>(r => { resolve = r })
   return { promise, resolve }

@@ -12,7 +12,10 @@ function reordered (value: unknown, seed: number): unknown {
 }
 
 t.test('key order never changes the fingerprint', async t => {
-  fc.assert(fc.property(fc.jsonValue(), fc.integer(), (value, seed) => fingerprint(reordered(value, seed)) === fingerprint(value)), { numRuns: 300 })
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.integer(), (value, seed) => fingerprint(reordered(value, seed)) === fingerprint(value)),
+    { numRuns: 300 }
+  )
   t.equal(fingerprint({ env: { B: '2', A: '1' }, args: ['x'] }), fingerprint({ args: ['x'], env: { A: '1', B: '2' } }))
 })
 

@@ -8,7 +8,7 @@ t.test('runOnce with the memory store', async t => {
 })
 
 /** A clock the test moves by hand. */
-function manualClock (start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
+function manualClock (start = 1_000_000): { now: () => number, advance: (ms: number) => void } {
   let time = start
   return { now: () => time, advance: ms => { time += ms } }
 }

@@ -34,7 +34,10 @@ export async function startRun (stack: LocalStack, sleepMs: number): Promise<str
 export interface SseEvent { event: string, id?: string, data: any }
 
 /** Parses server-sent events as they come; resolves with all of them when the stream ends. */
-export async function readEvents (response: Response, onEvent: (event: SseEvent) => void = () => {}): Promise<{ events: SseEvent[], comments: string[] }> {
+export async function readEvents (
+  response: Response,
+  onEvent: (event: SseEvent) => void = () => {}
+): Promise<{ events: SseEvent[], comments: string[] }> {
   const events: SseEvent[] = []
   const comments: string[] = []
   const decoder = new TextDecoder()
@@ -47,12 +50,19 @@ export async function readEvents (response: Response, onEvent: (event: SseEvent)
       buffer = buffer.slice(end + 2)
       const fields: Record<string, string> = {}
       for (const line of block.split('\n')) {
-        if (line.startsWith(':')) { comments.push(line); continue }
+        if (line.startsWith(':')) {
+          comments.push(line)
+          continue
+        }
         const at = line.indexOf(': ')
         fields[line.slice(0, at)] = line.slice(at + 2)
       }
       if (fields.event === undefined) continue
-      const event: SseEvent = { event: fields.event, data: JSON.parse(fields.data ?? 'null'), ...(fields.id !== undefined && { id: fields.id }) }
+      const event: SseEvent = {
+        event: fields.event,
+        data: JSON.parse(fields.data ?? 'null'),
+        ...(fields.id !== undefined && { id: fields.id })
+      }
       events.push(event)
       onEvent(event)
     }

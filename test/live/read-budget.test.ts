@@ -81,6 +81,9 @@ t.test('the finished cache is bounded by count and by bytes, least recently used
 
 t.test('poll pauses grow while nothing changes and start over on a change', async t => {
   const backoff = new Backoff({ firstMs: 100, growth: 2, maxMs: 500 })
-  t.same([backoff.after(false), backoff.after(false), backoff.after(false), backoff.after(false), backoff.after(false)], [100, 200, 400, 500, 500])
+  t.same(
+    [backoff.after(false), backoff.after(false), backoff.after(false), backoff.after(false), backoff.after(false)],
+    [100, 200, 400, 500, 500]
+  )
   t.equal(backoff.after(true), 100)
 })

@@ -6,7 +6,8 @@ import { EMAIL, KEYS, apiKey, assertClientError, json, type Stack } from './stac
 export function authenticationTests (t: Test, stack: Stack): void {
   const { app } = stack
   const now = (): number => Math.floor(Date.now() / 1000)
-  const idToken = (overrides: Record<string, unknown> = {}, header: Record<string, unknown> = {}): string => signIdToken(stack.googleKey, claims(overrides), header)
+  const idToken = (overrides: Record<string, unknown> = {}, header: Record<string, unknown> = {}): string =>
+    signIdToken(stack.googleKey, claims(overrides), header)
   const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
   const startEcho = async (headers: Record<string, string>, job = 'echo') =>
     await app.inject({ method: 'POST', url: `/v1/jobs/${job}/runs`, headers: { ...json, ...headers }, payload: { args: ['auth-test'] } })

@@ -29,7 +29,12 @@ const ACME = apiKey(KEYS.acme)
 const JSON_TYPE = { 'content-type': 'application/json' }
 
 /** A run request to `job` as `auth` (ci on echo: no env allow-list, so only protection and schema stop things). */
-function run (what: string, payload: string | Buffer, code?: number, options: { job?: string, auth?: Record<string, string>, headers?: Record<string, string> } = {}): void {
+function run (
+  what: string,
+  payload: string | Buffer,
+  code?: number,
+  options: { job?: string, auth?: Record<string, string>, headers?: Record<string, string> } = {}
+): void {
   cases.push({
     what,
     method: 'POST',
@@ -39,11 +44,12 @@ function run (what: string, payload: string | Buffer, code?: number, options: { 
     ...(code !== undefined && { code })
   })
 }
-const runJson = (what: string, body: unknown, code?: number, options: Parameters<typeof run>[3] = {}): void => run(what, JSON.stringify(body), code, options)
+const runJson = (what: string, body: unknown, code?: number, options: Parameters<typeof run>[3] = {}): void =>
+  run(what, JSON.stringify(body), code, options)
 
 // 1. Malformed JSON, and JSON that is not an object.
 const malformed = [
-  '{', '}', '[', ']', '{"args"', '{"args":', '{"args":[}', '{"args":["a",]}', '{"args":["a"],}', "{'args':[]}", '{args:[]}',
+  '{', '}', '[', ']', '{"args"', '{"args":', '{"args":[}', '{"args":["a",]}', '{"args":["a"],}', '{\'args\':[]}', '{args:[]}',
   '{"args":[] "env":{}}', '{"env":{"A":"1" "B":"2"}}', '{"env":{"A"}}', '{"env":{"A":}}', '{"env":{:"1"}}', 'nul', 'tru', 'fals',
   'NaN', 'Infinity', '-Infinity', 'undefined', '-', '01', '{"taskCount":01}', '{"taskCount":.5}', '{"taskCount":1.}',
   '{"taskCount":+1}', '{"taskCount":0x10}', '{"taskCount":1e}', '{"taskCount":--1}', '{"args":["\\x41"]}', '{"args":["\\u12"]}',
@@ -278,11 +284,11 @@ const rawCases: Array<[what: string, request: string | Buffer]> = [
   ['a Content-Length longer than the body', `POST /v1/jobs/echo/runs HTTP/1.1\r\nHost: x\r\n${key}Content-Type: application/json\r\nContent-Length: 10\r\n\r\n{}`],
   ['a malformed request line', 'garbage\r\n\r\n'],
   ['an unknown method token', `FOO /v1/jobs HTTP/1.1\r\nHost: x\r\n${key}\r\n`],
-  ['a header name with a space', `GET /v1/jobs HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n`],
+  ['a header name with a space', 'GET /v1/jobs HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n'],
   ['a control character in the URL', 'GET /v1/jobs\u0001 HTTP/1.1\r\nHost: x\r\n\r\n'],
   ['an invalid chunk size', `POST /v1/jobs/echo/runs HTTP/1.1\r\nHost: x\r\n${key}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n`],
   ['a chunked body past 256 KiB', `POST /v1/jobs/echo/runs HTTP/1.1\r\nHost: x\r\n${key}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${`8000\r\n${' '.repeat(0x8000)}\r\n`.repeat(9)}0\r\n\r\n`],
-  ['an obsolete line folding', `GET /v1/jobs HTTP/1.1\r\nHost: x\r\nX-Api-Key: a\r\n b\r\n\r\n`],
+  ['an obsolete line folding', 'GET /v1/jobs HTTP/1.1\r\nHost: x\r\nX-Api-Key: a\r\n b\r\n\r\n'],
   ['HTTP/0.9', 'GET /v1/jobs\r\n\r\n'],
   ['an unsupported HTTP version', `GET /v1/jobs HTTP/3.0\r\nHost: x\r\n${key}\r\n`]
 ]

@@ -61,7 +61,17 @@ export function httpBehaviourTests (t: Test, stack: Stack): void {
   t.test('clientErrorHandler answers in the contract shape, or not at all when the socket is gone', async t => {
     const socket = (state: { writable?: boolean }) => {
       const written: string[] = []
-      const fake = { destroyed: false, writable: state.writable ?? true, write: (text: string) => { written.push(text); return true }, destroy: () => { fake.destroyed = true } }
+      const fake = {
+        destroyed: false,
+        writable: state.writable ?? true,
+        write: (text: string) => {
+          written.push(text)
+          return true
+        },
+        destroy: () => {
+          fake.destroyed = true
+        }
+      }
       return { fake, written }
     }
     const self = app as FastifyInstance

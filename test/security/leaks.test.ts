@@ -16,7 +16,12 @@ const idToken = signIdToken(stack.googleKey, claims())
 const responses: LightMyRequestResponse[] = []
 
 async function call (method: 'GET' | 'POST', url: string, headers: Record<string, string>, payload?: unknown): Promise<LightMyRequestResponse> {
-  const response = await app.inject({ method, url, headers: payload === undefined ? headers : { ...json, ...headers }, ...(payload !== undefined && { payload: JSON.stringify(payload) }) })
+  const response = await app.inject({
+    method,
+    url,
+    headers: payload === undefined ? headers : { ...json, ...headers },
+    ...(payload !== undefined && { payload: JSON.stringify(payload) })
+  })
   responses.push(response)
   return response
 }
@@ -89,7 +94,9 @@ t.test('the whole flow, with upstream failures that quote the token', async t =>
     const pieces = [secret, ...secret.split('.').filter(piece => piece.length >= 16)]
     const label = secret.startsWith('ya29') ? 'the service token' : secret === SECRET_VALUE ? 'the secret env value' : secret === idToken ? 'the ID token' : 'an API key'
     t.notOk(pieces.some(piece => logText.includes(piece)), `${label} is in no log line`)
-    const inResponse = responses.find(response => pieces.some(piece => response.body.includes(piece) || JSON.stringify(response.headers).includes(piece)))
+    const inResponse = responses.find(response =>
+      pieces.some(piece => response.body.includes(piece) || JSON.stringify(response.headers).includes(piece))
+    )
     t.equal(inResponse, undefined, `${label} is in no response body or header`)
   }
   t.equal(responses.length, 19, 'every step answered')

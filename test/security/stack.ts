@@ -114,7 +114,10 @@ export async function startStack (t: Test, options: StackOptions = {}): Promise<
       ...(options.rateLimit !== null && { JOBGATE_RATE_LIMIT: options.rateLimit ?? '1000000' }),
       ...options.env
     },
-    services: { tokens: new CachedTokenSource(metadataServerFetcher()), ...(options.cloudRun !== undefined && { cloudRun: options.cloudRun }) },
+    services: {
+      tokens: new CachedTokenSource(metadataServerFetcher()),
+      ...(options.cloudRun !== undefined && { cloudRun: options.cloudRun })
+    },
     logLevel: options.logLevel ?? 'debug'
   })
   return {

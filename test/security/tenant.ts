@@ -44,7 +44,7 @@ export function tenantTests (t: Test, stack: Stack): void {
 
   t.test('another tenant, in any spelling jobgate accepts, is 403 and nothing is started', async t => {
     const before = stack.emulator.requests.length
-    for (const value of ['globex', 'ACME', 'acme ', ' acme', '', 'acme\u200b', 'аcme' /* Cyrillic а */]) {
+    for (const value of ['globex', 'ACME', 'acme ', ' acme', '', 'acme\u200b', 'аcme']) {
       const response = await start(KEYS.acme, { env: { TENANT_ID: value } })
       assertClientError(t, response, `acme-ci asking for TENANT_ID=${JSON.stringify(value)}`, 403)
       t.match(JSON.parse(response.body).error.message, /own tenant/)
@@ -70,7 +70,10 @@ export function tenantTests (t: Test, stack: Stack): void {
     const globex = await start(KEYS.globex, { env: { TENANT_ID: 'globex' } })
     t.equal(globex.statusCode, 202, globex.body.slice(0, 200))
     t.equal(sentEnv(stack.runCalls().at(-1)).TENANT_ID, 'globex')
-    const [globexEnv, freeEnv] = await Promise.all([printedEnv(t, KEYS.globex, JSON.parse(globex.body).name), printedEnv(t, KEYS.ops, JSON.parse(free.body).name)])
+    const [globexEnv, freeEnv] = await Promise.all([
+      printedEnv(t, KEYS.globex, JSON.parse(globex.body).name),
+      printedEnv(t, KEYS.ops, JSON.parse(free.body).name)
+    ])
     t.equal(globexEnv?.TENANT_ID, 'globex')
     t.equal(freeEnv?.TENANT_ID, 'initech')
   })

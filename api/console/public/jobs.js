@@ -28,10 +28,10 @@ export async function jobsPage (ctx) {
     jobs.length === 0
       ? h('p', {}, `No job is open to ${ctx.me.name}.`)
       : h('table', {},
-        h('caption', {}, `Jobs ${ctx.me.name} may run, with their limits`),
-        h('thead', {}, h('tr', {}, ...['Job', 'Description', 'Cloud Run job (project / region / name)', 'Tasks at most', 'Timeout at most', 'Args', 'Env overrides']
-          .map(title => h('th', { scope: 'col' }, title)))),
-        h('tbody', {}, rows)))
+          h('caption', {}, `Jobs ${ctx.me.name} may run, with their limits`),
+          h('thead', {}, h('tr', {}, ...['Job', 'Description', 'Cloud Run job (project / region / name)', 'Tasks at most', 'Timeout at most', 'Args', 'Env overrides']
+            .map(title => h('th', { scope: 'col' }, title)))),
+          h('tbody', {}, rows)))
 }
 
 /** One job: its start form and its runs, newest first. */
@@ -118,7 +118,10 @@ function startForm (ctx, job) {
       sessionStorage.setItem(`jobgate.sent.${job.id}.${run.name}`, JSON.stringify(request))
       location.hash = `#/jobs/${encodeURIComponent(job.id)}/runs/${encodeURIComponent(run.name)}`
     } catch (error) {
-      const name = error instanceof ApiProblem && error.status >= 400 && error.status < 500 && error.status !== 429 && error.status !== 401 ? fieldOf(error.message) : undefined
+      const name =
+        error instanceof ApiProblem && error.status >= 400 && error.status < 500 && error.status !== 429 && error.status !== 401
+          ? fieldOf(error.message)
+          : undefined
       if (name !== undefined) {
         setError(name, error.message)
         form.elements.namedItem(name).focus()
@@ -150,17 +153,17 @@ function runsList (ctx, id, section, firstPage) {
       page.runs.length === 0
         ? h('p', {}, previous.length === 0 ? 'No runs yet.' : 'No older runs.')
         : h('table', { class: 'runs' },
-          h('thead', {}, h('tr', {}, ...['Run', 'State', 'Started', 'Duration', 'Succeeded', 'Failed', 'Running', 'Tasks']
-            .map(title => h('th', { scope: 'col' }, title)))),
-          h('tbody', {}, page.runs.map(run => h('tr', {},
-            h('th', { scope: 'row' }, h('a', { href: `#/jobs/${encodeURIComponent(id)}/runs/${encodeURIComponent(run.name)}` }, run.name)),
-            h('td', {}, badge(run.state)),
-            h('td', {}, when(run.startTime ?? run.createTime)),
-            h('td', {}, duration(run)),
-            h('td', { class: 'num' }, run.succeededCount),
-            h('td', { class: 'num' }, run.failedCount),
-            h('td', { class: 'num' }, run.runningCount),
-            h('td', { class: 'num' }, run.taskCount))))),
+            h('thead', {}, h('tr', {}, ...['Run', 'State', 'Started', 'Duration', 'Succeeded', 'Failed', 'Running', 'Tasks']
+              .map(title => h('th', { scope: 'col' }, title)))),
+            h('tbody', {}, page.runs.map(run => h('tr', {},
+              h('th', { scope: 'row' }, h('a', { href: `#/jobs/${encodeURIComponent(id)}/runs/${encodeURIComponent(run.name)}` }, run.name)),
+              h('td', {}, badge(run.state)),
+              h('td', {}, when(run.startTime ?? run.createTime)),
+              h('td', {}, duration(run)),
+              h('td', { class: 'num' }, run.succeededCount),
+              h('td', { class: 'num' }, run.failedCount),
+              h('td', { class: 'num' }, run.runningCount),
+              h('td', { class: 'num' }, run.taskCount))))),
       h('div', { class: 'actions' }, newer, older, refresh))
   }
   const load = async pageToken => {

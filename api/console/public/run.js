@@ -25,7 +25,7 @@ function receivedView (received, sent) {
   const argsVerdict = sentArgs === undefined || received.args === undefined
     ? null
     : h('p', { class: JSON.stringify(sentArgs) === JSON.stringify(received.args) ? 'ok' : 'bad' },
-      JSON.stringify(sentArgs) === JSON.stringify(received.args) ? 'These are the args you sent.' : 'These differ from the args you sent.')
+        JSON.stringify(sentArgs) === JSON.stringify(received.args) ? 'These are the args you sent.' : 'These differ from the args you sent.')
   const env = received.env
   const sentEnv = Object.entries(sent?.env ?? {})
   const verdict = (name, value) => {
@@ -37,21 +37,21 @@ function receivedView (received, sent) {
   const overrides = sentEnv.length === 0
     ? null
     : h('table', { class: 'overrides' },
-      h('caption', {}, 'The env overrides you sent'),
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Sent'), h('th', { scope: 'col' }, 'In the task'))),
-      h('tbody', {}, sentEnv.map(([name, value]) => {
-        const result = verdict(name, value)
-        // A value the job redacts is a secret: not shown here either.
-        const shown = env?.[name] === '[REDACTED]' ? '[REDACTED]' : value
-        return h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, h('code', {}, shown)),
-          h('td', { class: result.startsWith('arrived') ? 'ok' : result === 'waiting' ? '' : 'bad' }, result))
-      })))
+        h('caption', {}, 'The env overrides you sent'),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Sent'), h('th', { scope: 'col' }, 'In the task'))),
+        h('tbody', {}, sentEnv.map(([name, value]) => {
+          const result = verdict(name, value)
+          // A value the job redacts is a secret: not shown here either.
+          const shown = env?.[name] === '[REDACTED]' ? '[REDACTED]' : value
+          return h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, h('code', {}, shown)),
+            h('td', { class: result.startsWith('arrived') ? 'ok' : result === 'waiting' ? '' : 'bad' }, result))
+        })))
   const all = env === undefined
     ? h('p', {}, 'Waiting for a task to echo its env…')
     : h('details', { open: sentEnv.length === 0 },
-      h('summary', {}, `All ${Object.keys(env).length} variables task ${received.envTask} saw`),
-      h('table', { class: 'env' }, h('tbody', {}, Object.keys(env).sort().map(name =>
-        h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, h('code', {}, env[name])))))))
+        h('summary', {}, `All ${Object.keys(env).length} variables task ${received.envTask} saw`),
+        h('table', { class: 'env' }, h('tbody', {}, Object.keys(env).sort().map(name =>
+          h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, h('code', {}, env[name])))))))
   return [h('h3', {}, 'Args'), argsPart, argsVerdict, h('h3', {}, 'Env'), overrides, all]
 }
 
