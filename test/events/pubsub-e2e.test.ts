@@ -33,8 +33,8 @@ const subscription = 'projects/jobgate-test/subscriptions/jobgate-echo'
 const echoRuns = (): any[] => stack.emulator.executions(undefined, 'echo')
 /** Requests the push route received, with the status it answered (joined on the request id). */
 function pushDeliveries (): Array<{ status: number }> {
-  const urls = new Map(logs.lines.filter(line => line.req?.url?.startsWith('/v1/push/pubsub/') === true).map(line => [line.reqId, line.req.url]))
-  return logs.lines.filter(line => line.res !== undefined && urls.has(line.reqId)).map(line => ({ status: line.res.statusCode as number }))
+  const urls = new Map(logs.lines.filter(line => line.req?.url?.startsWith('/v1/push/pubsub/') === true).map(line => [line.requestId, line.req.url]))
+  return logs.lines.filter(line => line.res !== undefined && urls.has(line.requestId)).map(line => ({ status: line.res.statusCode as number }))
 }
 const startedFor = (ids: string[]): any[] => auditLines(logs.lines).filter(line => ids.includes(line.event?.messageId) && line.outcome === 'started')
 
@@ -81,7 +81,7 @@ t.test('the first delivery of each message fails (Cloud Run 503): redelivery sti
   const messages = Array.from({ length: 20 }, (_, i) => gcsNotification('OBJECT_FINALIZE', 'incoming', `retry/file-${i}.csv`, 500 + i))
   const published = performance.now()
   const ids = await rest.publish('gcs-events', messages)
-  const waited = await until(() => startedFor(ids).length === 20, 30_000, '20 runs after redelivery')
+  const waited = await until(() => startedFor(ids).length === 20, 60_000, '20 runs after redelivery')
   t.comment(`20 runs started ${waited} ms after publishing (first deliveries refused)`)
   await new Promise(resolve => setTimeout(resolve, 2500))
 
