@@ -34,7 +34,8 @@ const echoRuns = (): any[] => stack.emulator.executions(undefined, 'echo')
 /** Requests the push route received, with the status it answered (joined on the request id). */
 function pushDeliveries (): Array<{ status: number }> {
   const pushIds = new Set(logs.lines.filter(line => line.req?.url?.startsWith('/v1/push/pubsub/') === true).map(line => line.requestId))
-  return logs.lines.filter(line => line.res !== undefined && pushIds.has(line.requestId)).map(line => ({ status: line.res.statusCode as number }))
+  const answers = logs.lines.filter(line => line.res !== undefined && pushIds.has(line.requestId))
+  return answers.map(line => ({ status: line.res.statusCode as number }))
 }
 const startedFor = (ids: string[]): any[] => auditLines(logs.lines).filter(line => ids.includes(line.event?.messageId) && line.outcome === 'started')
 
