@@ -1,3 +1,4 @@
+import { UpstreamError, type CallContext } from './google/upstream-error.js'
 import type { ErrorResponse } from './schemas/error.js'
 
 /** Google's canonical status names (AIP-193) and the HTTP codes they travel with. */
@@ -68,3 +69,65 @@ export const invalidArgument = (message: string): ApiError => new ApiError('INVA
 export const notFound = (message: string): ApiError => new ApiError('NOT_FOUND', message)
 export const permissionDenied = (message: string): ApiError => new ApiError('PERMISSION_DENIED', message)
 export const unauthenticated = (message: string): ApiError => new ApiError('UNAUTHENTICATED', message)
+
+/** The API's meaning of any error from below: an ApiError as is, a Google API's failure mapped; undefined for anything else (a bug). */
+export function apiErrorOf (err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err
+  if (err instanceof UpstreamError) return fromUpstream(err)
+  return undefined
+}
+
+/** For an UpstreamError of a call made without a context (direct GoogleHttp use). */
+const SOME_GOOGLE_API: CallContext = {
+  service: 'A Google API',
+  operation: 'call',
+  permissionAdvice: 'jobgate\'s service account lacks a permission this call needs.',
+  notFound: 'not found.'
+}
+
+const KNOWN_CONFLICTS = new Set<ErrorStatus>(['ABORTED', 'ALREADY_EXISTS'])
+
+/** A Google API's failure as the contract's error, with what the user must do about it. */
+function fromUpstream (err: UpstreamError): ApiError {
+  const context = err.context ?? SOME_GOOGLE_API
+  const { service } = context
+  // When a run call's fate is unknown, say so: retrying blindly could start the job twice.
+  const unknownOutcome = context.startsRun !== undefined && !err.provenUnprocessed
+  const maybeStarted = unknownOutcome
+    ? ` It is unknown whether a run started: check GET ${context.startsRun?.checkUrl ?? ''} before retrying, or retry with the same Idempotency-Key.`
+    : ''
+  const runFlag = context.startsRun !== undefined ? { runMayHaveStarted: unknownOutcome } : {}
+
+  switch (err.kind) {
+    // The client sees only that it failed; the library's details (metadata answers, paths) go to the log via `cause`.
+    case 'token': return new ApiError('UNAVAILABLE', 'jobgate could not get an access token for Google APIs; see the service logs.', { runMayHaveStarted: false, cause: err.cause })
+    case 'not-found': return new ApiError('NOT_FOUND', context.notFound, { cause: err })
+    case 'timeout': return new ApiError('DEADLINE_EXCEEDED', `${service} did not answer in time.${maybeStarted}`, { ...runFlag, cause: err })
+    case 'saturated': return new ApiError('RESOURCE_EXHAUSTED', `jobgate is at its limit of calls to ${service}: ${err.message}; retry shortly.`, { ...runFlag, retryAfterSeconds: 1, cause: err })
+    case 'queued': return new ApiError('DEADLINE_EXCEEDED', `${service} did not answer in time: ${err.message}; nothing was sent.`, { ...runFlag, cause: err })
+    case 'refused':
+    case 'connection': return new ApiError('UNAVAILABLE', `${service} could not be reached: ${err.message}.${maybeStarted}`, { ...runFlag, cause: err })
+    case 'http': break
+  }
+  const upstream = err.message
+  switch (err.httpStatus) {
+    case 400: return new ApiError('INVALID_ARGUMENT', `${service} rejected the request: ${upstream}`, { cause: err })
+    // Rejected credentials prove nothing was processed.
+    case 401: return new ApiError('UNAVAILABLE', `${service} did not accept jobgate's own credentials: ${upstream}`, {
+      ...(context.startsRun !== undefined && { runMayHaveStarted: false }),
+      cause: err
+    })
+    case 403: return new ApiError('PERMISSION_DENIED', `${context.permissionAdvice} ${service} said: ${upstream}`, { cause: err })
+    case 404: return new ApiError('NOT_FOUND', context.notFound, { cause: err })
+    case 409: {
+      const status = KNOWN_CONFLICTS.has(err.googleStatus as ErrorStatus) ? err.googleStatus as ErrorStatus : 'ABORTED'
+      return new ApiError(status, `${service} reported a conflict: ${upstream}`, { cause: err })
+    }
+    case 429: return new ApiError('RESOURCE_EXHAUSTED', `${service} is rate limiting jobgate: ${upstream}`, { retryAfterSeconds: err.retryAfterSeconds ?? 10, cause: err })
+    default: return new ApiError('UNAVAILABLE', `${service} failed (HTTP ${err.httpStatus ?? '?'}): ${upstream}.${maybeStarted}`, {
+      ...runFlag,
+      ...(err.retryAfterSeconds !== undefined && { retryAfterSeconds: err.retryAfterSeconds }),
+      cause: err
+    })
+  }
+}

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { createAuthenticator, type Authenticator } from './auth/index.js'
 import { CloudRunRestClient, type CloudRunClient } from './cloudrun/client.js'
 import type { Config } from './config.js'
-import { GoogleHttp } from './google/http.js'
+import { GoogleHttp, logRetries } from './google/http.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
 import { LiveReads } from './live/live-reads.js'
@@ -82,7 +82,12 @@ export async function createServices (config: Config, overrides: ServiceOverride
       config = local.config
     }
     const tokens = overrides.tokens ?? new CachedTokenSource(emulator === undefined ? googleAuthFetcher() : metadataServerFetcher())
-    const http = new GoogleHttp({ tokens, userAgent: USER_AGENT, limits: { connections: config.upstreamConnections } })
+    const http = new GoogleHttp({
+      tokens,
+      userAgent: USER_AGENT,
+      limits: { connections: config.upstreamConnections },
+      onRetryAttempt: logRetries(logger)
+    })
     closers.push(async () => { await http.close() })
     const cloudRun = overrides.cloudRun ?? new CloudRunRestClient(http, config.runApiEndpoint)
     const logs = overrides.logs ?? new CloudLoggingClient(http, config.loggingApiEndpoint)

@@ -1,6 +1,7 @@
 import type { JobEntry } from '../catalog.js'
 import type { GoogleHttp } from '../google/http.js'
-import { cloudRunError, runNotFound, type OperationContext } from './errors.js'
+import { UpstreamError } from '../google/upstream-error.js'
+import { cloudRunContext, type OperationContext } from './errors.js'
 import { JOB_LABEL, type Execution, type ExecutionList, type RunJobRequest } from './execution.js'
 import { hasOverrides } from './mapping.js'
 
@@ -33,12 +34,8 @@ export class CloudRunRestClient implements CloudRunClient {
     return `${base}/apis/run.googleapis.com/v1/namespaces/${encodeURIComponent(entry.project)}`
   }
 
-  async #call<T> (context: OperationContext, call: Parameters<GoogleHttp['call']>[0]): Promise<T> {
-    try {
-      return await this.#http.call<T>(call)
-    } catch (err) {
-      throw cloudRunError(err, context)
-    }
+  async #call<T> (context: OperationContext, call: Omit<Parameters<GoogleHttp['call']>[0], 'context'>): Promise<T> {
+    return await this.#http.call<T>({ ...call, context: cloudRunContext(context) })
   }
 
   async runJob (entry: JobEntry, request: RunJobRequest): Promise<Execution> {
@@ -48,9 +45,12 @@ export class CloudRunRestClient implements CloudRunClient {
 
   async getExecution (entry: JobEntry, name: string): Promise<Execution> {
     const url = `${this.#namespaceUrl(entry)}/executions/${encodeURIComponent(name)}`
-    const execution = await this.#call<Execution>({ op: 'get', entry, execution: name }, { method: 'GET', url, retry: 'safe' })
+    const context: OperationContext = { op: 'get', entry, execution: name }
+    const execution = await this.#call<Execution>(context, { method: 'GET', url, retry: 'safe' })
     // A run of another job is not this job's run, whatever its name.
-    if (execution.metadata?.labels?.[JOB_LABEL] !== entry.job) throw runNotFound(entry, name)
+    if (execution.metadata?.labels?.[JOB_LABEL] !== entry.job) {
+      throw new UpstreamError('not-found', `execution "${name}" is not a run of Cloud Run job "${entry.job}"`, { context: cloudRunContext(context) })
+    }
     return execution
   }
 

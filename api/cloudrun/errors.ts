@@ -1,6 +1,5 @@
 import type { JobEntry } from '../catalog.js'
-import { notFound, type ApiError } from '../errors.js'
-import { upstreamApiError } from '../google/errors.js'
+import type { CallContext } from '../google/upstream-error.js'
 
 export type Operation = 'run' | 'get' | 'list' | 'cancel'
 
@@ -25,20 +24,23 @@ function permissionFor (context: OperationContext): { permission: string, role: 
   }
 }
 
-/** Cloud Run's failure as the contract's error, naming the permission or resource involved. */
-export function cloudRunError (err: unknown, context: OperationContext): ApiError {
+const API_METHOD: Record<Operation, string> = { run: 'jobs.run', get: 'executions.get', list: 'executions.list', cancel: 'executions.cancel' }
+
+/** What a failed Cloud Run call means to the user: the permission or resource involved (the edge words it). */
+export function cloudRunContext (context: OperationContext): CallContext {
   const { entry } = context
   const where = `project "${entry.project}", region "${entry.region}"`
   const { permission, role } = permissionFor(context)
-  return upstreamApiError(err, {
+  return {
     service: 'Cloud Run',
+    operation: API_METHOD[context.op],
     permissionAdvice: `jobgate's service account lacks ${permission} on Cloud Run job "${entry.job}" (${where}): grant ${role} on that job to it.`,
     notFound: context.execution === undefined
       ? `Cloud Run job "${entry.job}" does not exist in ${where}.`
-      : runNotFound(entry, context.execution).message,
+      : runNotFoundMessage(entry, context.execution),
     ...(context.op === 'run' && { startsRun: { checkUrl: `/v1/jobs/${entry.id}/runs` } })
-  })
+  }
 }
 
 /** A run that is not there for this caller: missing, of another job, or of another tenant all read the same. */
-export const runNotFound = (entry: JobEntry, name: string): ApiError => notFound(`run "${name}" of job "${entry.id}" not found.`)
+export const runNotFoundMessage = (entry: JobEntry, name: string): string => `run "${name}" of job "${entry.id}" not found.`

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
-import { ApiError } from '../errors.js'
+import { apiErrorOf } from '../errors.js'
 import type { RunRequest } from '../schemas/run.js'
 import { ConcurrencyConflict } from './conflict.js'
 import { ConcurrencyGate } from './gate.js'
@@ -61,7 +61,8 @@ export class ConcurrencyControl {
       execution = await startRun()
     } catch (err) {
       // Proven not started: free the slot now. Unknown outcome: the lease lapses after pendingMs, by when Cloud Run lists the run if it exists.
-      if (err instanceof ApiError && err.runMayHaveStarted !== true) await this.#gate.failed(ticket).catch(storeErr => log.error({ err: storeErr }, 'concurrency lease: could not release'))
+      const failure = apiErrorOf(err)
+      if (failure !== undefined && failure.runMayHaveStarted !== true) await this.#gate.failed(ticket).catch(storeErr => log.error({ err: storeErr }, 'concurrency lease: could not release'))
       throw err
     }
     const name = execution.metadata?.name ?? ''
@@ -76,7 +77,7 @@ export class ConcurrencyControl {
       await this.#cloudRun.cancelExecution(entry, run)
       log.info({ replaced: run }, `concurrency policy Replace: cancelled run ${run} of job "${entry.id}"`)
     } catch (err) {
-      if (!(err instanceof ApiError && alreadyGone.has(err.status))) throw err
+      if (!alreadyGone.has(apiErrorOf(err)?.status ?? '')) throw err
     }
   }
 }

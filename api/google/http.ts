@@ -2,6 +2,9 @@ import { Agent, type Dispatcher } from 'undici'
 import { parseRetryAfterMs } from '../../common/retry-after.js'
 import { ConnectionGate, DEFAULT_UPSTREAM_CONNECTIONS, GateRefusal, type ConnectionLimits } from './connection-gate.js'
 import type { TokenSource } from './token.js'
+import { UpstreamError, type CallContext } from './upstream-error.js'
+
+export { UpstreamError, type CallContext, type FailureKind } from './upstream-error.js'
 
 export interface Timeouts {
   connectMs: number
@@ -24,53 +27,21 @@ export interface GoogleCall {
   url: string
   body?: unknown
   retry: RetryMode
+  /** Which call this is: named in retry lines, and carried by its UpstreamError to the edge. */
+  context?: CallContext
 }
 
-export type FailureKind =
-  | 'http' // the server answered with an error status
-  | 'refused' // the request never left: connection refused, DNS failure, connect timeout
-  | 'timeout' // sent, then no (complete) answer in time
-  | 'connection' // sent, then the connection broke
-  | 'queued' // never sent: every connection stayed busy for as long as the request could wait
-  | 'saturated' // never sent: every connection busy and the queue behind them full
-
-/** A failed call to a Google API, classified by what is known about whether it was processed. */
-export class UpstreamError extends Error {
-  readonly kind: FailureKind
-  readonly httpStatus: number | undefined
-  /** Google's canonical status from the error body, e.g. PERMISSION_DENIED. */
-  readonly googleStatus: string | undefined
-  readonly retryAfterSeconds: number | undefined
-
-  constructor (
-    kind: FailureKind,
-    message: string,
-    details: { httpStatus?: number, googleStatus?: string, retryAfterSeconds?: number, cause?: unknown } = {}
-  ) {
-    super(message, { cause: details.cause })
-    this.name = 'UpstreamError'
-    this.kind = kind
-    this.httpStatus = details.httpStatus
-    this.googleStatus = details.googleStatus
-    this.retryAfterSeconds = details.retryAfterSeconds
-  }
-
-  /** True when the failure proves the server did not process the request. */
-  get provenUnprocessed (): boolean {
-    return (
-      this.kind === 'refused' ||
-      this.kind === 'queued' ||
-      this.kind === 'saturated' ||
-      this.httpStatus === 429 ||
-      (this.httpStatus === 503 && this.googleStatus === 'UNAVAILABLE')
-    )
-  }
-
-  get transient (): boolean {
-    return (
-      this.provenUnprocessed || this.kind === 'timeout' || this.kind === 'connection' || [500, 502, 503, 504].includes(this.httpStatus ?? 0)
-    )
-  }
+/** One retry, as told to `onRetryAttempt`: never the token, the URL or its query. */
+export interface RetryAttempt {
+  /** The attempt that failed, from 1. */
+  attempt: number
+  /** Why: `http 503`, `http 429 RATE_LIMIT_EXCEEDED`, `connection ECONNRESET`, `timeout UND_ERR_HEADERS_TIMEOUT`… */
+  reason: string
+  /** The pause before the next attempt. */
+  delayMs: number
+  service: string
+  operation: string
+  method: GoogleCall['method']
 }
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
@@ -80,9 +51,10 @@ function classifyTransportError (err: unknown): UpstreamError {
   if (err instanceof GateRefusal) return new UpstreamError(err.reason === 'queue-full' ? 'saturated' : 'queued', err.message, { cause: err })
   const code = (err as { code?: string }).code ?? ''
   const message = (err as Error).message
-  if (NOT_SENT_CODES.has(code)) return new UpstreamError('refused', `could not connect (${code})`, { cause: err })
-  if (TIMEOUT_CODES.has(code)) return new UpstreamError('timeout', `no answer in time (${code})`, { cause: err })
-  return new UpstreamError('connection', `the connection failed (${code || message})`, { cause: err })
+  const details = { cause: err, ...(code !== '' && { code }) }
+  if (NOT_SENT_CODES.has(code)) return new UpstreamError('refused', `could not connect (${code})`, details)
+  if (TIMEOUT_CODES.has(code)) return new UpstreamError('timeout', `no answer in time (${code})`, details)
+  return new UpstreamError('connection', `the connection failed (${code || message})`, details)
 }
 
 /** Seconds from a Retry-After header: delta-seconds or an HTTP date. */
@@ -91,12 +63,20 @@ export function parseRetryAfter (value: string | string[] | undefined, now = Dat
   return ms === undefined ? undefined : Math.ceil(ms / 1000)
 }
 
-function googleErrorOf (text: string): { status?: string, message?: string } {
+const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo'
+
+/** Status, message and ErrorInfo.reason of Google's error body (AIP-193), as far as present. */
+function googleErrorOf (text: string): { status?: string, message?: string, reason?: string } {
   try {
-    const parsed = JSON.parse(text) as { error?: { status?: unknown, message?: unknown } }
-    const status = typeof parsed.error?.status === 'string' ? parsed.error.status : undefined
-    const message = typeof parsed.error?.message === 'string' ? parsed.error.message : undefined
-    return { ...(status !== undefined && { status }), ...(message !== undefined && { message }) }
+    const { error } = JSON.parse(text) as { error?: { status?: unknown, message?: unknown, details?: unknown } }
+    const info = Array.isArray(error?.details)
+      ? (error.details as Array<{ '@type'?: unknown, reason?: unknown } | null>).find(detail => detail?.['@type'] === ERROR_INFO)
+      : undefined
+    const out: { status?: string, message?: string, reason?: string } = {}
+    if (typeof error?.status === 'string') out.status = error.status
+    if (typeof error?.message === 'string') out.message = error.message
+    if (typeof info?.reason === 'string') out.reason = info.reason
+    return out
   } catch {
     return {}
   }
@@ -140,6 +120,13 @@ export interface GoogleHttpOptions {
   userAgent?: string
   sleep?: (ms: number) => Promise<void>
   random?: () => number
+  /** Told before each pause between attempts (services.ts logs it). */
+  onRetryAttempt?: (retry: RetryAttempt) => void
+}
+
+/** The `onRetryAttempt` that writes one warning per retry to `log`. */
+export const logRetries = (log: { warn: (fields: object, message: string) => void }) => (retry: RetryAttempt): void => {
+  log.warn({ ...retry }, `${retry.service} ${retry.operation}: attempt ${retry.attempt} failed (${retry.reason}); retrying in ${retry.delayMs} ms`)
 }
 
 const defaultSleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
@@ -155,6 +142,7 @@ export class GoogleHttp {
   readonly #userAgent: string
   readonly #sleep: (ms: number) => Promise<void>
   readonly #random: () => number
+  readonly #onRetryAttempt: (retry: RetryAttempt) => void
 
   constructor (options: GoogleHttpOptions) {
     this.#tokens = options.tokens
@@ -174,31 +162,49 @@ export class GoogleHttp {
     this.#userAgent = options.userAgent ?? 'jobgate'
     this.#sleep = options.sleep ?? defaultSleep
     this.#random = options.random ?? Math.random
+    this.#onRetryAttempt = options.onRetryAttempt ?? (() => {})
   }
 
   async call<T> (call: GoogleCall): Promise<T> {
     const retries = call.retry === 'unsafe' ? this.#retry.unsafe : this.#retry.safe
     let freshToken = false
+    let failed = 0
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#once<T>(call)
       } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err
+        failed++
         // A rejected token proves the request was not processed: once, fetch a new token and try again.
-        if (err instanceof UpstreamError && err.httpStatus === 401 && !freshToken && this.#tokens.invalidate !== undefined) {
+        if (err.httpStatus === 401 && !freshToken && this.#tokens.invalidate !== undefined) {
           freshToken = true
           this.#tokens.invalidate()
+          this.#tellRetry(call, failed, err, 0)
           attempt--
           continue
         }
-        if (!(err instanceof UpstreamError) || attempt >= retries || !this.#retryable(err, call.retry)) throw err
-        await this.#sleep(this.#delay(attempt, err.retryAfterSeconds))
+        if (attempt >= retries || !this.#retryable(err, call.retry)) throw err.withContext(call.context)
+        const delayMs = this.#delay(attempt, err.retryAfterSeconds)
+        this.#tellRetry(call, failed, err, delayMs)
+        await this.#sleep(delayMs)
       }
     }
   }
 
+  #tellRetry (call: GoogleCall, attempt: number, err: UpstreamError, delayMs: number): void {
+    this.#onRetryAttempt({
+      attempt,
+      reason: err.summary,
+      delayMs: Math.round(delayMs),
+      service: call.context?.service ?? new URL(call.url).host,
+      operation: call.context?.operation ?? call.method,
+      method: call.method
+    })
+  }
+
   #retryable (err: UpstreamError, mode: RetryMode): boolean {
     // Waiting again for a full pool helps nobody: the caller is told (and when to come back).
-    if (err.kind === 'queued' || err.kind === 'saturated' || (err.retryAfterSeconds ?? 0) > this.#retry.maxRetryAfterSeconds) return false
+    if (err.kind === 'queued' || err.kind === 'saturated' || err.kind === 'token' || (err.retryAfterSeconds ?? 0) > this.#retry.maxRetryAfterSeconds) return false
     return mode === 'unsafe' ? err.provenUnprocessed : err.transient
   }
 
@@ -246,6 +252,7 @@ export class GoogleHttp {
     throw new UpstreamError('http', message, {
       httpStatus: response.statusCode,
       ...(google.status !== undefined && { googleStatus: google.status }),
+      ...(google.reason !== undefined && { reason: google.reason }),
       ...(retryAfterSeconds !== undefined && { retryAfterSeconds })
     })
   }

@@ -1,6 +1,6 @@
 import type { GoogleAuth } from 'google-auth-library'
-import { ApiError } from '../errors.js'
 import { googleAuthLibrary } from './auth-library.js'
+import { UpstreamError } from './upstream-error.js'
 
 export interface AccessToken {
   token: string
@@ -78,8 +78,8 @@ export function googleAuthFetcher (auth: GoogleAuth | (() => Promise<GoogleAuth>
       if (token == null || token === '') throw new Error('the credential returned an empty access token')
       return { token, expiresAt: client.credentials.expiry_date ?? Date.now() + 3_600_000 }
     } catch (err) {
-      // The client sees only that it failed; the library's details (metadata answers, paths) go to the log via `cause`.
-      throw new ApiError('UNAVAILABLE', 'jobgate could not get an access token for Google APIs; see the service logs.', { runMayHaveStarted: false, cause: err })
+      // The library's details (metadata answers, paths) stay in `cause`, for the log only.
+      throw new UpstreamError('token', 'could not get an access token for Google APIs', { cause: err })
     }
   }
 }

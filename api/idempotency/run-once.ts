@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ApiError } from '../errors.js'
+import { ApiError, apiErrorOf } from '../errors.js'
 import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from './store.js'
 
 export interface RunOnceOptions {
@@ -38,7 +38,7 @@ const maxPollMs = 500
  * Calls `start` at most once per key, whatever the number of concurrent or repeated requests.
  *
  * - First request: claims the key and calls `start`. Success → stored as `done`.
- *   An ApiError with `runMayHaveStarted !== true` proves nothing started → key released, error rethrown.
+ *   An API error (or a Google failure, as the edge maps it) with `runMayHaveStarted !== true` proves nothing started → key released, error rethrown.
  *   Anything else (runMayHaveStarted, or an unexpected error) may have started a run → stored as `unknown`,
  *   error rethrown.
  * - Repeat, same body: `done` → the stored response (`replayed: true`); in progress → waits up to `waitMs`,
@@ -84,7 +84,8 @@ async function startClaimed (
   try {
     response = await start()
   } catch (err) {
-    if (err instanceof ApiError && err.runMayHaveStarted !== true) {
+    const apiError = apiErrorOf(err)
+    if (apiError !== undefined && apiError.runMayHaveStarted !== true) {
       await store.release(options.key).catch(storeErr => report(storeErr, 'release'))
     } else {
       await store.finish(options.key, 'unknown', responseOfError(err)).catch(storeErr => report(storeErr, 'finish'))
@@ -97,9 +98,7 @@ async function startClaimed (
 
 /** The response an error becomes; an unexpected error is stored as 500 without its (possibly sensitive) text. */
 function responseOfError (err: unknown): StoredResponse {
-  const apiError = err instanceof ApiError
-    ? err
-    : new ApiError('INTERNAL', 'internal error while starting the run', { runMayHaveStarted: true })
+  const apiError = apiErrorOf(err) ?? new ApiError('INTERNAL', 'internal error while starting the run', { runMayHaveStarted: true })
   const headers: Record<string, string> = {}
   if (apiError.retryAfterSeconds !== undefined) headers['retry-after'] = String(apiError.retryAfterSeconds)
   return { statusCode: apiError.httpCode, headers, body: apiError.toBody() }

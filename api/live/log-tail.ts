@@ -1,6 +1,6 @@
 import type { JobEntry } from '../catalog.js'
 import type { Execution } from '../cloudrun/execution.js'
-import { ApiError } from '../errors.js'
+import { ApiError, apiErrorOf } from '../errors.js'
 import type { CloudLoggingClient, RunLogEntry } from '../logging/client.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, LOG_POLL, type PollSchedule } from './poll-schedule.js'
@@ -134,7 +134,7 @@ export class LogTail {
       }
     } catch (error) {
       this.#reading = false
-      const apiError = error instanceof ApiError ? error : new ApiError('INTERNAL', 'reading the run\'s logs failed', { cause: error })
+      const apiError = apiErrorOf(error) ?? new ApiError('INTERNAL', 'reading the run\'s logs failed', { cause: error })
       if (apiError.status === 'RESOURCE_EXHAUSTED') budget.rateLimited(apiError.retryAfterSeconds)
       if (!this.loaded && apiError.httpCode < 500 && apiError.httpCode !== 429) { this.#fail(apiError); return }
       this.behind = true

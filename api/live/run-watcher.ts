@@ -3,7 +3,7 @@ import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { isTerminal } from '../../common/run-state.js'
 import { executionState } from '../cloudrun/mapping.js'
-import { ApiError } from '../errors.js'
+import { ApiError, apiErrorOf } from '../errors.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, RUN_POLL, type PollSchedule } from './poll-schedule.js'
 import type { ReadBudget } from './read-budget.js'
@@ -34,7 +34,7 @@ const budgetSpent = (budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXH
 
 /** Why a read must not be retried at once; a 429 from Cloud Run closes the budget for its Retry-After. */
 function noteFailure (budget: ReadBudget, error: unknown): ApiError {
-  const apiError = error instanceof ApiError ? error : new ApiError('INTERNAL', 'reading the run failed', { cause: error })
+  const apiError = apiErrorOf(error) ?? new ApiError('INTERNAL', 'reading the run failed', { cause: error })
   if (apiError.status === 'RESOURCE_EXHAUSTED') budget.rateLimited(apiError.retryAfterSeconds)
   return apiError
 }

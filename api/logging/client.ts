@@ -1,5 +1,4 @@
 import type { JobEntry } from '../catalog.js'
-import { upstreamApiError } from '../google/errors.js'
 import type { GoogleHttp } from '../google/http.js'
 import type { RunLogEntry, RunLogPage } from '../schemas/logs.js'
 
@@ -75,17 +74,16 @@ export class CloudLoggingClient {
       pageSize: Math.min(page.pageSize, MAX_LOG_PAGE_SIZE),
       ...(page.pageToken !== undefined && { pageToken: page.pageToken })
     }
-    let result: { entries?: LogEntry[], nextPageToken?: string }
-    try {
-      // entries:list only reads, so a lost answer may be asked again.
-      result = await this.#http.call({ method: 'POST', url: `${this.#endpoint}/v2/entries:list`, body, retry: 'safe' })
-    } catch (err) {
-      throw upstreamApiError(err, {
-        service: 'Cloud Logging',
-        permissionAdvice: `jobgate's service account cannot read logs in project "${entry.project}": grant it roles/logging.viewer.`,
-        notFound: `no logs found for project "${entry.project}".`
-      })
+    const context = {
+      service: 'Cloud Logging',
+      operation: 'entries.list',
+      permissionAdvice: `jobgate's service account cannot read logs in project "${entry.project}": grant it roles/logging.viewer.`,
+      notFound: `no logs found for project "${entry.project}".`
     }
+    // entries:list only reads, so a lost answer may be asked again.
+    const result = await this.#http.call<{ entries?: LogEntry[], nextPageToken?: string }>({
+      method: 'POST', url: `${this.#endpoint}/v2/entries:list`, body, retry: 'safe', context
+    })
     const out: RunLogPage = { entries: (result.entries ?? []).map(toRunLogEntry) }
     if (result.nextPageToken !== undefined && result.nextPageToken !== '') out.nextPageToken = result.nextPageToken
     return out

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { ApiError, httpCodeOfStatus, type ErrorStatus } from '../errors.js'
+import { ApiError, apiErrorOf, httpCodeOfStatus, type ErrorStatus } from '../errors.js'
+import { UpstreamError } from '../google/upstream-error.js'
 
 interface ValidationIssue { instancePath: string, message?: string, params?: Record<string, unknown> }
 
@@ -43,12 +44,13 @@ const FASTIFY_ERRORS: Record<string, { status: ErrorStatus, message: (err: Fasti
   FST_ERR_MAX_PARAM_LENGTH: { status: 'INVALID_ARGUMENT', message: () => 'path: a path segment is longer than any job or run id' }
 }
 
-/** Everything a client sees when something goes wrong: the contract's shape, never internals. */
+/** Everything a client sees when something goes wrong: the contract's shape, never internals. Google's failures are mapped here, once. */
 export function toApiError (err: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): ApiError {
-  if (err instanceof ApiError) return err
+  const known = apiErrorOf(err)
+  if (known !== undefined) return known
   if (err.validation !== undefined) return new ApiError('INVALID_ARGUMENT', describeValidation(err.validation, err.validationContext ?? 'body'))
-  const known = FASTIFY_ERRORS[err.code]
-  if (known !== undefined) return new ApiError(known.status, known.message(err))
+  const fastifyError = FASTIFY_ERRORS[err.code]
+  if (fastifyError !== undefined) return new ApiError(fastifyError.status, fastifyError.message(err))
   if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new ApiError('INVALID_ARGUMENT', 'body: not valid JSON')
   const code = err.statusCode ?? 500
   if (code >= 400 && code < 500) {
@@ -59,9 +61,12 @@ export function toApiError (err: FastifyError & { validation?: ValidationIssue[]
 }
 
 export function sendError (request: FastifyRequest, reply: FastifyReply, error: ApiError): FastifyReply {
-  if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status }, error.message)
+  // Google's ErrorInfo.reason (e.g. IAM_PERMISSION_DENIED, SERVICE_DISABLED) goes to the log, never into the answer.
+  const { cause } = error
+  const upstream = cause instanceof UpstreamError ? { upstream: { service: cause.context?.service, reason: cause.summary } } : {}
+  if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status, ...upstream }, error.message)
   // A caller's mistake is theirs to read in the answer; run attempts have their audit line, and Cloud Run logs each status.
-  else request.log.debug({ status: error.status, code: error.httpCode }, error.message)
+  else request.log.debug({ status: error.status, code: error.httpCode, ...upstream }, error.message)
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds))
   if (error.location !== undefined) void reply.header('location', error.location)
   return reply.code(error.httpCode).type('application/json').send(error.toBody())

@@ -1,7 +1,8 @@
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
-import { runNotFound } from '../cloudrun/errors.js'
+import { runNotFoundMessage } from '../cloudrun/errors.js'
 import type { Execution } from '../cloudrun/execution.js'
+import { notFound } from '../errors.js'
 import type { Caller } from './run-policy.js'
 
 /**
@@ -28,7 +29,7 @@ export function maySeeRun (entry: JobEntry, caller: Caller, execution: Execution
 
 /** The execution when the caller may see it; otherwise exactly the 404 of a run that does not exist. */
 export function visibleRun (entry: JobEntry, caller: Caller, execution: Execution, name: string): Execution {
-  if (!maySeeRun(entry, caller, execution)) throw runNotFound(entry, name)
+  if (!maySeeRun(entry, caller, execution)) throw notFound(runNotFoundMessage(entry, name))
   return execution
 }
 

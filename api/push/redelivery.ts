@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { ConcurrencyConflict } from '../concurrency/conflict.js'
-import { ApiError } from '../errors.js'
+import { ApiError, apiErrorOf } from '../errors.js'
 
 /**
  * Push routes acknowledge with 200, started or replayed: every sender counts it as success, while the
@@ -19,8 +19,9 @@ export const CONCURRENCY_RETRY_AFTER_SECONDS = 60
  * what may succeed later (overload here or upstream, a failure that proves nothing started) becomes
  * 429 / 503 with Retry-After, so both back off; the rest keeps its status and is logged with what to do.
  */
-export function forRedelivery (err: unknown, log: FastifyBaseLogger, delivery: string): unknown {
-  if (!(err instanceof ApiError)) return err
+export function forRedelivery (thrown: unknown, log: FastifyBaseLogger, delivery: string): unknown {
+  const err = apiErrorOf(thrown)
+  if (err === undefined) return thrown
   if (err instanceof ConcurrencyConflict) {
     // onConflict "retry" (a "drop" never gets here: the route acknowledges it).
     log.info({ status: err.status, runningRuns: err.runningRuns }, `${delivery}: the job is at its concurrency limit; the sender will redeliver: ${err.message}`)

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { JobEntry } from '../catalog.js'
-import { ApiError } from '../errors.js'
+import { apiErrorOf } from '../errors.js'
 import type { RunRequest } from '../schemas/run.js'
 
 export type Trigger = 'api' | 'pubsub' | 'tasks'
@@ -27,7 +27,7 @@ const labels = (job: string, principal: string, outcome: string, audit: 'run' | 
 
 function outcomeOf (record: AuditRecord): string {
   if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
-  return record.error instanceof ApiError ? record.error.status : 'INTERNAL'
+  return apiErrorOf(record.error)?.status ?? 'INTERNAL'
 }
 
 /**
@@ -37,7 +37,7 @@ function outcomeOf (record: AuditRecord): string {
  */
 export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): void {
   const outcome = outcomeOf(record)
-  const mayHaveStarted = record.error instanceof ApiError && record.error.runMayHaveStarted === true
+  const mayHaveStarted = apiErrorOf(record.error)?.runMayHaveStarted === true
   const line = {
     trigger: record.trigger,
     envNames: Object.keys(record.request.env ?? {}),
@@ -64,7 +64,7 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
  * job (403), rate limited (429), malformed (400). Written by the audit plugin's onError hook.
  */
 export function auditRefusal (request: FastifyRequest, trigger: Trigger, error: Error): void {
-  const outcome = error instanceof ApiError ? error.status : 'INVALID_ARGUMENT'
+  const outcome = apiErrorOf(error)?.status ?? 'INVALID_ARGUMENT'
   const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
   const job = (request.params as { job?: string } | undefined)?.job ?? ''
   request.log.warn({ trigger, ...labels(job, principal, outcome) }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
@@ -75,7 +75,7 @@ export function auditRefusal (request: FastifyRequest, trigger: Trigger, error: 
  * status). The cancel route calls it on success and as its `onError` hook.
  */
 export function auditCancel (request: FastifyRequest, _reply?: FastifyReply, error?: Error): void {
-  const outcome = error === undefined ? 'cancelled' : error instanceof ApiError ? error.status : 'INTERNAL'
+  const outcome = error === undefined ? 'cancelled' : apiErrorOf(error)?.status ?? 'INTERNAL'
   const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
   const { job = '', run = '' } = (request.params as { job?: string, run?: string } | undefined) ?? {}
   const line = { execution: run, ...labels(job, principal, outcome, 'cancel') }

@@ -1,10 +1,10 @@
 import t, { type Test } from 'tap'
 import { errors as undiciErrors } from 'undici'
 import { CloudRunRestClient } from '../../api/cloudrun/client.js'
-import { cloudRunError } from '../../api/cloudrun/errors.js'
+import { cloudRunContext } from '../../api/cloudrun/errors.js'
 import type { Execution } from '../../api/cloudrun/execution.js'
 import { toRunJobRequest } from '../../api/cloudrun/mapping.js'
-import { ApiError } from '../../api/errors.js'
+import { ApiError, apiErrorOf } from '../../api/errors.js'
 import { GoogleHttp, UpstreamError } from '../../api/google/http.js'
 import { testEntry } from '../helpers/catalog-entry.js'
 import { FakeTokenSource } from '../helpers/fake-token-source.js'
@@ -28,11 +28,14 @@ function setup (t: Test, endpoint?: string): { api: MockGoogleApi, client: Cloud
   return { api, client: new CloudRunRestClient(http, endpoint), sleeps }
 }
 
-/** The ApiError a promise rejects with. */
+/** The ApiError the edge makes of what a promise rejects with: the client's own UpstreamError, naming Cloud Run. */
 async function apiFailure (t: Test, promise: Promise<unknown>): Promise<ApiError> {
   const err = await promise.then(() => undefined, (e: unknown) => e)
-  t.type(err, ApiError)
-  return err as ApiError
+  t.type(err, UpstreamError)
+  t.equal((err as UpstreamError).context?.service, 'Cloud Run')
+  const apiError = apiErrorOf(err)
+  t.type(apiError, ApiError)
+  return apiError as ApiError
 }
 
 t.test('runJob: POST to the regional host with the bearer token and the overrides', async t => {
@@ -240,13 +243,12 @@ t.test('errors: a run answered with a body that is not JSON → 502, may have st
   t.match(errorPage.err, { httpCode: 502, runMayHaveStarted: true, message: /HTTP 502/ })
 })
 
-t.test('cloudRunError: ApiErrors pass through, anything else is rethrown', async t => {
+t.test('apiErrorOf: ApiErrors pass through, a bug is not an API error, odd statuses are 502', async t => {
   const apiError = new ApiError('UNAVAILABLE', 'no token')
-  t.equal(cloudRunError(apiError, { op: 'run', entry }), apiError)
-  const bug = new TypeError('a bug')
-  t.throws(() => cloudRunError(bug, { op: 'get', entry }), bug)
-  const odd = cloudRunError(new UpstreamError('http', 'teapot', { httpStatus: 418 }), { op: 'get', entry })
+  t.equal(apiErrorOf(apiError), apiError)
+  t.equal(apiErrorOf(new TypeError('a bug')), undefined)
+  const odd = apiErrorOf(new UpstreamError('http', 'teapot', { httpStatus: 418, context: cloudRunContext({ op: 'get', entry }) }))
   t.match(odd, { httpCode: 502, message: 'Cloud Run failed (HTTP 418): teapot.' })
-  const unknownStatus = cloudRunError(new UpstreamError('http', 'x'), { op: 'list', entry })
-  t.match(unknownStatus.message, /HTTP \?/)
+  const unknownStatus = apiErrorOf(new UpstreamError('http', 'x', { context: cloudRunContext({ op: 'list', entry }) }))
+  t.match(unknownStatus?.message, /HTTP \?/)
 })

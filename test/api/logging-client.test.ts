@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { ApiError } from '../../api/errors.js'
+import { ApiError, apiErrorOf } from '../../api/errors.js'
 import { GoogleHttp } from '../../api/google/http.js'
 import { CloudLoggingClient, runLogFilter, toRunLogEntry } from '../../api/logging/client.js'
 import { testEntry } from '../helpers/catalog-entry.js'
@@ -59,9 +59,9 @@ t.test('log entries in the contract\'s shape', async t => {
 t.test('a 403 names roles/logging.viewer; other failures keep the contract\'s statuses', async t => {
   const { api, client } = setup(t)
   api.answer(LOGGING, { status: 403, body: googleError(403, 'PERMISSION_DENIED', 'denied') })
-  const denied = await client.runEntries(entry, run, { pageSize: 10 }).then(() => undefined, (e: unknown) => e)
+  const denied = apiErrorOf(await client.runEntries(entry, run, { pageSize: 10 }).then(() => undefined, (e: unknown) => e))
   t.type(denied, ApiError)
   t.match(denied, { status: 'PERMISSION_DENIED', message: /roles\/logging\.viewer/ })
   api.answer(LOGGING, { status: 429, body: googleError(429, 'RESOURCE_EXHAUSTED', 'quota'), headers: { 'retry-after': '30' } })
-  t.match(await client.runEntries(entry, run, { pageSize: 10 }).then(() => undefined, (e: unknown) => e), { status: 'RESOURCE_EXHAUSTED', retryAfterSeconds: 30 })
+  t.match(apiErrorOf(await client.runEntries(entry, run, { pageSize: 10 }).then(() => undefined, (e: unknown) => e)), { status: 'RESOURCE_EXHAUSTED', retryAfterSeconds: 30 })
 })

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { GoogleAuth } from 'google-auth-library'
 import nock from 'nock'
 import t from 'tap'
-import { ApiError } from '../../api/errors.js'
+import { ApiError, apiErrorOf } from '../../api/errors.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type AccessToken } from '../../api/google/token.js'
+import { UpstreamError } from '../../api/google/upstream-error.js'
 
 // google-auth-library finds the metadata server through GCE_METADATA_HOST; nock plays it.
 const METADATA = 'http://127.0.0.1:8931'
@@ -79,8 +80,10 @@ t.test('metadata server: a failure is UNAVAILABLE, says nothing secret, and the 
   nock(METADATA).get(TOKEN_PATH).query(true).times(10).reply(403, 'scope missing; internal detail x-secret-123', FLAVOR)
   const source = new CachedTokenSource(googleAuthFetcher(freshAuth()))
   const err = await source.getToken().then(() => undefined, (e: unknown) => e)
-  t.type(err, ApiError)
-  const apiError = err as ApiError
+  t.type(err, UpstreamError)
+  t.equal((err as UpstreamError).kind, 'token', 'the Google layer\'s own error; the edge maps it')
+  const apiError = apiErrorOf(err) as ApiError
+  t.type(apiError, ApiError)
   t.equal(apiError.status, 'UNAVAILABLE')
   t.equal(apiError.httpCode, 502)
   t.equal(apiError.runMayHaveStarted, false, 'no run can have started without a token')
@@ -96,11 +99,12 @@ t.test('metadata server: a failure is UNAVAILABLE, says nothing secret, and the 
 
 t.test('googleAuthFetcher: an empty token is a failure, a missing expiry means an hour', async t => {
   const empty = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: '' }), credentials: {} }) } as unknown as GoogleAuth)
-  await t.rejects(empty(false), { name: 'ApiError', status: 'UNAVAILABLE', cause: { message: /empty access token/ } })
+  await t.rejects(empty(false), { name: 'UpstreamError', kind: 'token', cause: { message: /empty access token/ } })
+  t.equal(apiErrorOf(await empty(false).catch((e: unknown) => e))?.status, 'UNAVAILABLE')
   const nullToken = googleAuthFetcher({
     getClient: async () => ({ getAccessToken: async () => ({ token: null }), credentials: {} })
   } as unknown as GoogleAuth)
-  await t.rejects(nullToken(false), { name: 'ApiError', status: 'UNAVAILABLE' })
+  await t.rejects(nullToken(false), { name: 'UpstreamError', kind: 'token' })
   const noExpiry = googleAuthFetcher({ getClient: async () => ({ getAccessToken: async () => ({ token: 't' }), credentials: {} }) } as unknown as GoogleAuth)
   const before = Date.now()
   const token = await noExpiry(false)

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { CloudRunRestClient } from '../../api/cloudrun/client.js'
-import { ApiError } from '../../api/errors.js'
+import { ApiError, apiErrorOf } from '../../api/errors.js'
 import { ConnectionGate, GateRefusal } from '../../api/google/connection-gate.js'
 import { GoogleHttp, type GoogleHttpOptions } from '../../api/google/http.js'
 import { CachedTokenSource } from '../../api/google/token.js'
@@ -75,8 +75,9 @@ t.test('pool saturated and the upstream hanging: sent runs get 504 with runMayHa
     )
   )
   const errors = outcomes.map(err => {
-    t.type(err, ApiError)
-    const { httpCode, runMayHaveStarted, message } = err as ApiError
+    const apiError = apiErrorOf(err)
+    t.type(apiError, ApiError)
+    const { httpCode, runMayHaveStarted, message } = apiError as ApiError
     return { httpCode, runMayHaveStarted, message }
   })
   const count = (httpCode: number, started: boolean): number =>
