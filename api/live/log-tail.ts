@@ -4,6 +4,7 @@ import { ApiError, apiErrorOf } from '../errors.js'
 import type { CloudLoggingClient, RunLogEntry } from '../logging/client.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, LOG_POLL, type PollSchedule } from './poll-schedule.js'
+import { PollTimer } from './poll-timer.js'
 import type { ReadBudget } from './read-budget.js'
 import { watchKey, type RunUpdate, type RunWatchers } from './run-watcher.js'
 
@@ -50,10 +51,9 @@ export class LogTail {
   readonly #backoff: Backoff
   #newestMs = Number.NEGATIVE_INFINITY
   #endedAt: number | undefined
-  #timer: NodeJS.Timeout | undefined
+  readonly #poll = new PollTimer(() => { void this.#read() })
   #lingerTimer: NodeJS.Timeout | undefined
   #reading = false
-  #stopped = false
   #unsubscribeRun: (() => void) | undefined
   leases = 0
 
@@ -64,7 +64,7 @@ export class LogTail {
     this.#backoff = new Backoff(owner.options.schedule ?? LOG_POLL)
   }
 
-  get timers (): number { return (this.#timer === undefined ? 0 : 1) + (this.#lingerTimer === undefined ? 0 : 1) }
+  get timers (): number { return (this.#poll.pending ? 1 : 0) + (this.#lingerTimer === undefined ? 0 : 1) }
 
   start (): void {
     this.#unsubscribeRun = this.#owner.options.runs.subscribe(this.entry, this.name, update => { this.#onRun(update) })
@@ -86,30 +86,18 @@ export class LogTail {
   }
 
   #poke (): void {
-    if (this.#stopped || this.#reading) return
-    this.#clearTimer()
+    if (this.#poll.stopped || this.#reading) return
+    this.#poll.cancel()
     void this.#read()
   }
 
-  #clearTimer (): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
-  }
-
-  #schedule (ms: number): void {
-    if (this.#stopped) return
-    this.#clearTimer()
-    this.#timer = setTimeout(() => { this.#timer = undefined; void this.#read() }, ms)
-    this.#timer.unref()
-  }
-
   async #read (): Promise<void> {
-    if (this.#reading || this.#stopped || this.execution === undefined) return
+    if (this.#reading || this.#poll.stopped || this.execution === undefined) return
     const { budget, logs } = this.#owner.options
     if (!budget.tryTake()) {
       this.behind = true
       this.#notify()
-      this.#schedule(Math.max(budget.waitMs(), 100))
+      this.#poll.afterBudget(budget)
       return
     }
     this.#reading = true
@@ -139,7 +127,7 @@ export class LogTail {
       if (!this.loaded && apiError.httpCode < 500 && apiError.httpCode !== 429) { this.#fail(apiError); return }
       this.behind = true
       this.#notify()
-      this.#schedule(Math.max(budget.waitMs(), this.#backoff.after(false)))
+      this.#poll.afterBudget(budget, this.#backoff.after(false))
       return
     }
     this.#reading = false
@@ -154,7 +142,7 @@ export class LogTail {
     this.#notify()
     const pause = this.#backoff.after(fresh > 0)
     // After the end, the last read comes right when the grace period is over.
-    this.#schedule(this.#endedAt === undefined ? pause : Math.min(pause, Math.max(0, this.#endedAt + graceMs - Date.now())))
+    this.#poll.after(this.#endedAt === undefined ? pause : Math.min(pause, Math.max(0, this.#endedAt + graceMs - Date.now())))
   }
 
   /** Appends what is new, in timestamp order within the read; returns how many were new. */
@@ -184,7 +172,7 @@ export class LogTail {
 
   /** A plain read's interest: keeps the tail for the linger period after the last such read. */
   linger (ms: number): void {
-    if (this.#stopped) return
+    if (this.#poll.stopped) return
     if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer)
     this.#lingerTimer = setTimeout(() => { this.#lingerTimer = undefined; this.#owner.release(this) }, ms)
     this.#lingerTimer.unref()
@@ -193,8 +181,7 @@ export class LogTail {
   get lingering (): boolean { return this.#lingerTimer !== undefined }
 
   stop (): void {
-    this.#stopped = true
-    this.#clearTimer()
+    this.#poll.stop()
     if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer)
     this.#lingerTimer = undefined
     this.#unsubscribeRun?.()

@@ -6,6 +6,7 @@ import { executionState } from '../cloudrun/mapping.js'
 import { ApiError, apiErrorOf } from '../errors.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, RUN_POLL, type PollSchedule } from './poll-schedule.js'
+import { PollTimer } from './poll-timer.js'
 import type { ReadBudget } from './read-budget.js'
 
 /** What a watcher tells its subscribers: the execution (raw, so tenant checks can read its spec) or why there is none. */
@@ -43,9 +44,8 @@ function noteFailure (budget: ReadBudget, error: unknown): ApiError {
 class RunWatcher {
   readonly listeners = new Set<RunListener>()
   execution: Execution | undefined
-  #timer: NodeJS.Timeout | undefined
+  readonly #poll = new PollTimer(() => { void this.#read() })
   #reading = false
-  #stopped = false
   readonly #backoff: Backoff
 
   readonly #owner: RunWatchers
@@ -55,7 +55,7 @@ class RunWatcher {
     this.#backoff = new Backoff(schedule)
   }
 
-  get hasTimer (): boolean { return this.#timer !== undefined }
+  get hasTimer (): boolean { return this.#poll.pending }
 
   start (): void {
     this.#owner.options.runEnded?.(this.entry, this.name).then(() => { this.poke() }, () => {})
@@ -65,35 +65,22 @@ class RunWatcher {
 
   /** Read now (unless a read is under way). */
   poke (): void {
-    if (this.#stopped) return
-    this.#clearTimer()
+    if (this.#poll.stopped) return
+    this.#poll.cancel()
     void this.#read()
   }
 
   stop (): void {
-    this.#stopped = true
-    this.#clearTimer()
-  }
-
-  #clearTimer (): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
-  }
-
-  #schedule (ms: number): void {
-    if (this.#stopped) return
-    this.#clearTimer()
-    this.#timer = setTimeout(() => { this.#timer = undefined; void this.#read() }, ms)
-    this.#timer.unref()
+    this.#poll.stop()
   }
 
   async #read (): Promise<void> {
-    if (this.#reading || this.#stopped) return
+    if (this.#reading || this.#poll.stopped) return
     const { budget } = this.#owner.options
     // Spent budget: subscribers keep what they have, the loop just comes back later.
     if (!budget.tryTake()) {
       if (this.execution === undefined) this.#emit({ kind: 'error', error: budgetSpent(budget) })
-      this.#schedule(Math.max(budget.waitMs(), 100))
+      this.#poll.afterBudget(budget)
       return
     }
     this.#reading = true
@@ -108,7 +95,7 @@ class RunWatcher {
       this.#emit({ kind: 'error', error: apiError })
       // A run that does not exist (or may not be read) will not appear: stop; anything else is retried later.
       if (apiError.httpCode === 404 || apiError.httpCode === 403) this.#owner.drop(this)
-      else this.#schedule(Math.max(budget.waitMs(), this.#backoff.after(false)))
+      else this.#poll.afterBudget(budget, this.#backoff.after(false))
     }
   }
 
@@ -119,7 +106,7 @@ class RunWatcher {
     const isEnded = ended(execution)
     if (changed || isEnded) this.#emit({ kind: 'run', execution, ended: isEnded })
     if (isEnded) this.#owner.drop(this)
-    else if (!this.#reading) this.#schedule(this.#backoff.after(changed))
+    else if (!this.#reading) this.#poll.after(this.#backoff.after(changed))
   }
 
   #emit (update: RunUpdate): void {
