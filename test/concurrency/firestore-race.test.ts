@@ -3,21 +3,13 @@
  * real Firestore emulator and one Cloud Run emulator; 50 concurrent starts for one tenant, split across
  * both, start exactly maxRunning runs.
  */
-import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
-import { startEmulator } from '../../emulator/index.js'
-import { build } from '../helper.js'
 import { call } from '../helpers/call.js'
-import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
-import { auditLines, captureLogs } from '../helpers/log-capture.js'
+import { startTwoInstances, storedDocuments } from '../helpers/firestore-instances.js'
+import { auditLines } from '../helpers/log-capture.js'
 import { RUN_PATH, runCalls } from '../events/helpers.js'
 
 t.setTimeout(240_000)
-
-const firestore = await startFirestoreEmulator(t)
-// The Firestore client's own variable: both instances' stores talk to the emulator.
-process.env.FIRESTORE_EMULATOR_HOST = firestore.hostPort
 
 const MAX_RUNNING = 2
 const catalog = {
@@ -26,35 +18,8 @@ const catalog = {
     nightly: { concurrency: { policy: 'Forbid' } }
   }
 }
-const PROJECT = 'local-project'
-const collection = `race-${randomUUID()}`
-const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: [{ project: PROJECT, name: 'report' }, { project: PROJECT, name: 'nightly' }] })
-t.teardown(async () => await emulator.close())
-// google-auth-library's own variable: both instances take their access token from the emulator's metadata server.
-process.env.GCE_METADATA_HOST = emulator.hostPort
-const logs = captureLogs()
-
-async function startInstance (): Promise<string> {
-  const { url } = await build(t, {
-    env: {
-      JOBGATE_MODE: 'cloud',
-      JOBGATE_AUTH: 'none',
-      JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-      GOOGLE_CLOUD_PROJECT: PROJECT,
-      CLOUD_RUN_API_ENDPOINT: emulator.url,
-      CLOUD_LOGGING_API_ENDPOINT: emulator.url,
-      JOBGATE_JOBS: JSON.stringify(catalog),
-      JOBGATE_IDEMPOTENCY: 'firestore',
-      JOBGATE_IDEMPOTENCY_COLLECTION: collection,
-      JOBGATE_RATE_LIMIT: '100000'
-    },
-    services: { logger: logs.logger, tokens: new CachedTokenSource(metadataServerFetcher()) },
-    listen: true
-  })
-  return url
-}
-
-const instances = await Promise.all([startInstance(), startInstance()])
+const setup = await startTwoInstances(t, { jobs: ['report', 'nightly'], catalog, collectionPrefix: 'race' })
+const { urls: instances, emulator, logs } = setup
 const url = (i: number): string => instances[i % 2] ?? ''
 const SLEEP = { ECHO_SLEEP_MS: '600000' }
 
@@ -103,8 +68,7 @@ t.test('job scope: 50 concurrent starts over two instances, one run', async t =>
 })
 
 t.test('the slots are documents beside the idempotency keys', async t => {
-  const res = await fetch(`http://${firestore.hostPort}/v1/projects/local-project/databases/(default)/documents/${collection}?pageSize=300`, { headers: { authorization: 'Bearer owner' } })
-  const { documents = [] } = await res.json() as { documents?: Array<{ name: string, fields: Record<string, any> }> }
+  const documents = await storedDocuments(setup, 300)
   const slots = documents.filter(doc => /\/lease-[0-9a-f]{64}-\d+$/.test(doc.name))
   t.ok(slots.length >= 1, 'lease documents exist')
   for (const doc of slots) t.match(doc.fields.scope?.stringValue, /^\["local-project","us-central1","(report|nightly)",/)

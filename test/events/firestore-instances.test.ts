@@ -3,52 +3,17 @@
  * Firestore emulator and one Cloud Run emulator, as two Cloud Run instances of jobgate would:
  * duplicates split across both start one run.
  */
-import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
-import { startEmulator } from '../../emulator/index.js'
-import { build } from '../helper.js'
 import { call } from '../helpers/call.js'
-import { auditLines, captureLogs } from '../helpers/log-capture.js'
-import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
+import { startTwoInstances, storedDocuments } from '../helpers/firestore-instances.js'
+import { auditLines } from '../helpers/log-capture.js'
 import { RUN_PATH, runCalls } from './helpers.js'
 
 t.setTimeout(180_000)
 
-const firestore = await startFirestoreEmulator(t)
-t.comment(`Firestore emulator ready in ${firestore.startupMs} ms`)
-// The Firestore client's own variable: both instances' stores talk to the emulator.
-process.env.FIRESTORE_EMULATOR_HOST = firestore.hostPort
-
-const collection = `instances-${randomUUID()}`
-const PROJECT = 'local-project'
-const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: [{ project: PROJECT, name: 'echo' }] })
-t.teardown(async () => await emulator.close())
-// google-auth-library's own variable: both instances take their access token from the emulator's metadata server.
-process.env.GCE_METADATA_HOST = emulator.hostPort
-const logs = captureLogs()
-
-async function startInstance (): Promise<string> {
-  const { url } = await build(t, {
-    env: {
-      JOBGATE_MODE: 'cloud',
-      JOBGATE_AUTH: 'none',
-      JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-      GOOGLE_CLOUD_PROJECT: PROJECT,
-      CLOUD_RUN_API_ENDPOINT: emulator.url,
-      CLOUD_LOGGING_API_ENDPOINT: emulator.url,
-      JOBGATE_JOBS: JSON.stringify({ jobs: { echo: {} } }),
-      JOBGATE_IDEMPOTENCY: 'firestore',
-      JOBGATE_IDEMPOTENCY_COLLECTION: collection,
-      JOBGATE_RATE_LIMIT: '100000'
-    },
-    services: { logger: logs.logger, tokens: new CachedTokenSource(metadataServerFetcher()) },
-    listen: true
-  })
-  return url
-}
-
-const instances = await Promise.all([startInstance(), startInstance()])
+const setup = await startTwoInstances(t, { jobs: ['echo'], catalog: { jobs: { echo: {} } }, collectionPrefix: 'instances' })
+const { urls: instances, emulator, logs } = setup
+t.comment(`Firestore emulator ready in ${setup.firestore.startupMs} ms`)
 
 t.test('both instances use the Firestore store', async t => {
   t.match(logs.lines.find(line => line.store !== undefined)?.message, /Firestore collection "instances-/)
@@ -82,8 +47,7 @@ t.test('a different body on the other instance is 422', async t => {
 })
 
 t.test('the stored record is one Firestore document per scoped key, with the TTL field', async t => {
-  const res = await fetch(`http://${firestore.hostPort}/v1/projects/local-project/databases/(default)/documents/${collection}?pageSize=100`, { headers: { authorization: 'Bearer owner' } })
-  const { documents } = await res.json() as { documents: Array<{ fields: Record<string, any> }> }
+  const documents = await storedDocuments(setup, 100)
   t.equal(documents.length, 4, 'two warm-ups, the burst key and the 422 key')
   for (const doc of documents) {
     t.equal(doc.fields.state?.stringValue, 'done')

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto'
+import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
+import { startEmulator, type Emulator } from '../../emulator/index.js'
+import { build } from '../helper.js'
+import { startFirestoreEmulator, type RunningEmulator, type TeardownHost } from './gcloud-emulators.js'
+import { captureLogs, type CapturedLogs } from './log-capture.js'
+
+export const PROJECT = 'local-project'
+
+export interface TwoInstances {
+  /** The two API instances' base URLs. */
+  urls: [string, string]
+  emulator: Emulator
+  firestore: RunningEmulator
+  /** This test's own Firestore collection, shared by both instances. */
+  collection: string
+  /** Both instances' log lines, in one list. */
+  logs: CapturedLogs
+}
+
+/**
+ * Two jobgate instances as two Cloud Run instances would be: each with its own services and
+ * Firestore client, sharing the real Firestore emulator and one Cloud Run emulator (token from
+ * its metadata server).
+ */
+export interface TwoInstancesOptions {
+  /** The Cloud Run jobs the emulator holds. */
+  jobs: string[]
+  /** Both instances' JOBGATE_JOBS. */
+  catalog: object
+  collectionPrefix: string
+}
+
+export async function startTwoInstances (t: TeardownHost, options: TwoInstancesOptions): Promise<TwoInstances> {
+  const firestore = await startFirestoreEmulator(t)
+  // The Firestore client's own variable: both instances' stores talk to the emulator.
+  process.env.FIRESTORE_EMULATOR_HOST = firestore.hostPort
+  const collection = `${options.collectionPrefix}-${randomUUID()}`
+  const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: options.jobs.map(name => ({ project: PROJECT, name })) })
+  t.teardown(async () => await emulator.close())
+  // google-auth-library's own variable: both instances take their access token from the emulator's metadata server.
+  process.env.GCE_METADATA_HOST = emulator.hostPort
+  const logs = captureLogs()
+  const startInstance = async (): Promise<string> => {
+    const { url } = await build(t, {
+      env: {
+        JOBGATE_MODE: 'cloud',
+        JOBGATE_AUTH: 'none',
+        JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
+        GOOGLE_CLOUD_PROJECT: PROJECT,
+        CLOUD_RUN_API_ENDPOINT: emulator.url,
+        CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+        JOBGATE_JOBS: JSON.stringify(options.catalog),
+        JOBGATE_IDEMPOTENCY: 'firestore',
+        JOBGATE_IDEMPOTENCY_COLLECTION: collection,
+        JOBGATE_RATE_LIMIT: '100000'
+      },
+      services: { logger: logs.logger, tokens: new CachedTokenSource(metadataServerFetcher()) },
+      listen: true
+    })
+    return url
+  }
+  const urls = await Promise.all([startInstance(), startInstance()])
+  return { urls, emulator, firestore, collection, logs }
+}
+
+interface StoredDocument { name: string, fields: Record<string, any> }
+
+/** The documents of the instances' collection, read from the Firestore emulator's REST API. */
+export async function storedDocuments (setup: TwoInstances, pageSize: number): Promise<StoredDocument[]> {
+  const { firestore, collection } = setup
+  const url = `http://${firestore.hostPort}/v1/projects/${PROJECT}/databases/(default)/documents/${collection}?pageSize=${pageSize}`
+  const res = await fetch(url, { headers: { authorization: 'Bearer owner' } })
+  const { documents = [] } = await res.json() as { documents?: StoredDocument[] }
+  return documents
+}
