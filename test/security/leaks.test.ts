@@ -87,7 +87,7 @@ t.test('the whole flow, with upstream failures that quote the token', async t =>
   const secrets = [...serviceTokens(), ...Object.values(KEYS), idToken, SECRET_VALUE]
   t.ok(serviceTokens().length >= 1 && secrets.length >= 8, `${secrets.length} secrets to look for`)
   const logText = stack.logText()
-  t.ok(/"audit":"run"/.test(logText) && /"severity":"ERROR".*"stack"/.test(logText) && /incoming request/.test(logText),
+  t.ok(/"jobgate_audit":"run"/.test(logText) && /"severity":"ERROR".*"stack"/.test(logText) && /incoming request/.test(logText),
     `the capture holds request, audit and error lines with their stacks (${logText.length} characters)`)
   t.match(logText, /ya29\.emulator|\[REDACTED\]/, 'the log did see the upstream messages, redacted')
   for (const secret of secrets) {
