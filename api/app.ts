@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { auditPlugin } from './plugins/audit.js'
 import { callerPlugin } from './plugins/caller.js'
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js'
+import { lazySerializers } from './plugins/lazy-compilers.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { requestLogOptions } from './plugins/request-log.js'
@@ -42,6 +43,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
     // Node checks request deadlines on this interval (default 30 s), so a stalled request fails near its deadline.
     http: { headersTimeout: config.requestTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
     frameworkErrors,
     clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici'
+import type * as Undici from 'undici'
+import type { Dispatcher } from 'undici'
 import { parseRetryAfterMs } from '../../common/retry-after.js'
 import { ConnectionGate, DEFAULT_UPSTREAM_CONNECTIONS, GateRefusal, type ConnectionLimits } from './connection-gate.js'
 import type { TokenSource } from './token.js'
@@ -134,8 +135,11 @@ const defaultSleep = async (ms: number): Promise<void> => await new Promise(reso
 /** The one HTTP client for Google's REST APIs: bearer token, timeouts, error classification, the retry rule. */
 export class GoogleHttp {
   readonly #tokens: TokenSource
-  readonly #dispatcher: Dispatcher
-  readonly #ownsDispatcher: boolean
+  /** Given (a test's MockAgent), else undici's Agent, made at the first call. */
+  readonly #dispatcher: Dispatcher | undefined
+  /** undici is loaded at the first call, not at start: a cold instance answers /healthz without it (~40 ms). */
+  #agent: Promise<Dispatcher> | undefined
+  readonly #connections: number
   readonly #timeouts: Timeouts
   readonly #gate: ConnectionGate
   readonly #retry: RetryPolicy
@@ -150,15 +154,8 @@ export class GoogleHttp {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry }
     const connections = options.limits?.connections ?? DEFAULT_UPSTREAM_CONNECTIONS
     this.#gate = new ConnectionGate({ connections, maxQueued: connections * 4, maxWaitMs: this.#timeouts.headersMs, ...options.limits })
-    this.#ownsDispatcher = options.dispatcher === undefined
-    this.#dispatcher = options.dispatcher ?? new Agent({
-      connect: { timeout: this.#timeouts.connectMs },
-      headersTimeout: this.#timeouts.headersMs,
-      bodyTimeout: this.#timeouts.bodyMs,
-      keepAliveTimeout: 30_000,
-      // The gate admits no more than this many requests per origin, so this pool never queues.
-      connections
-    })
+    this.#dispatcher = options.dispatcher
+    this.#connections = connections
     this.#userAgent = options.userAgent ?? 'jobgate'
     this.#sleep = options.sleep ?? defaultSleep
     this.#random = options.random ?? Math.random
@@ -214,7 +211,24 @@ export class GoogleHttp {
     return Math.max(jitter, (retryAfterSeconds ?? 0) * 1000)
   }
 
+  async #agentDispatcher (): Promise<Dispatcher> {
+    this.#agent ??= (async () => {
+      // Read through `default` (its module.exports) when there: Node's CommonJS interop and the server bundle's both have it.
+      const loaded = await import('undici') as unknown as typeof Undici & { default?: typeof Undici }
+      return new (loaded.default ?? loaded).Agent({
+        connect: { timeout: this.#timeouts.connectMs },
+        headersTimeout: this.#timeouts.headersMs,
+        bodyTimeout: this.#timeouts.bodyMs,
+        keepAliveTimeout: 30_000,
+        // The gate admits no more than this many requests per origin, so this pool never queues.
+        connections: this.#connections
+      })
+    })()
+    return await this.#agent
+  }
+
   async #once<T> (call: GoogleCall): Promise<T> {
+    const dispatcher = this.#dispatcher ?? await this.#agentDispatcher()
     const token = await this.#tokens.getToken()
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'user-agent': this.#userAgent, accept: 'application/json' }
     if (call.body !== undefined) headers['content-type'] = 'application/json'
@@ -224,7 +238,7 @@ export class GoogleHttp {
     let release: (() => void) | undefined
     try {
       release = await this.#gate.acquire(origin)
-      response = await this.#dispatcher.request({
+      response = await dispatcher.request({
         origin,
         path: call.url.slice(origin.length),
         method: call.method,
@@ -258,6 +272,6 @@ export class GoogleHttp {
   }
 
   async close (): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close()
+    if (this.#agent !== undefined) await (await this.#agent).close()
   }
 }

@@ -6,7 +6,7 @@ import { moduleTrace } from '../helpers/module-trace.js'
 import { startRunApiStandIn } from '../helpers/run-api-standin.js'
 import { spawnApiServer } from '../helpers/spawn-api-server.js'
 
-t.test('cloud mode with API keys: google-auth-library loads at the first token fetch, the emulator and Firestore never', async t => {
+t.test('cloud mode with API keys: google-auth-library and undici load at the first upstream call, the OpenAPI document and UI at the first /docs, the emulator and Firestore never', async t => {
   const runApi = await startRunApiStandIn()
   const metadata = await startMetadataStandIn()
   t.teardown(async () => { await runApi.close(); await metadata.close() })
@@ -28,9 +28,20 @@ t.test('cloud mode with API keys: google-auth-library loads at the first token f
   t.notOk(trace.hasPackage('google-auth-library'), 'no Google library before a token is needed')
   t.notOk(trace.hasPackage('@google-cloud/firestore'), 'Firestore only when selected')
   t.notOk(trace.loaded().some(url => url.includes('local-mode')), 'the emulator only in local mode')
+  t.notOk(trace.hasPackage('undici'), 'no HTTP client library before the first upstream call')
+  t.notOk(trace.hasPackage('@fastify/swagger') || trace.hasPackage('@fastify/swagger-ui'), 'no OpenAPI document or UI before /docs or /openapi.json')
 
   const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'x-api-key': 'lazy-key', 'content-type': 'application/json' }, body: '{}' })
   t.equal(started.status, 202, await started.text())
   t.equal(metadata.tokenRequests(), 1)
   t.ok(trace.hasPackage('google-auth-library'), 'loaded for the first token, so the check above could have failed')
+  t.ok(trace.hasPackage('undici'), 'loaded for the first Cloud Run call')
+  t.notOk(trace.hasPackage('@fastify/swagger'), 'a run needs no OpenAPI document')
+
+  const docs = await fetch(`${server.url}/docs/`)
+  t.equal(docs.status, 200)
+  t.match(await docs.text(), /swagger/i, 'the UI page')
+  t.ok(trace.hasPackage('@fastify/swagger') && trace.hasPackage('@fastify/swagger-ui'), 'loaded for /docs')
+  const document = await (await fetch(`${server.url}/openapi.json`)).json() as { paths: Record<string, unknown> }
+  t.ok('/v1/jobs/{job}/runs' in document.paths, 'and the document describes the routes registered before it was built')
 })

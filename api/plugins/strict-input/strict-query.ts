@@ -1,6 +1,7 @@
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { TSchema } from 'typebox'
+import { lazily } from '../lazy-compilers.js'
 
 /** A whole number as a person writes it: digits only, no sign, fraction, exponent, hex or word. */
 const WHOLE_NUMBER = /^(0|[1-9][0-9]{0,14})$/
@@ -14,9 +15,10 @@ function integerFields (schema: TSchema): string[] {
 /**
  * TypeBox's validator compiler, with integer query parameters checked before its conversion,
  * which is lax ("1.5" → 1, "" → 0, "true" → 1, "0x10" → 16): a strict schema means what it says.
+ * Each validator is compiled at its first request, not at start.
  */
 export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = route => {
-  const validate = TypeBoxValidatorCompiler(route)
+  const validate = lazily(() => TypeBoxValidatorCompiler(route))
   const integers = route.httpPart === 'querystring' ? integerFields(route.schema) : []
   if (integers.length === 0) return validate
   return value => {
