@@ -31,7 +31,8 @@ export async function buildDocsApp (routes: readonly RouteOptions[]): Promise<Do
   // HEAD routes are Fastify's copies of GET routes (made again here); hidden ones are not in the document.
   for (const route of routes) {
     if (route.method === 'HEAD' || (route.schema as { hide?: boolean } | undefined)?.hide === true) continue
-    app.route({ method: route.method, url: route.url, ...(route.schema !== undefined && { schema: route.schema }), ...(route.config !== undefined && { config: route.config }), handler: notServed })
+    const { method, url, schema, config } = route
+    app.route({ method, url, ...(schema !== undefined && { schema }), ...(config !== undefined && { config }), handler: notServed })
   }
   await app.ready()
   return app

@@ -25,7 +25,9 @@ export const openapiPlugin = fp(async app => {
     const answer = await (await docsApp()).inject({ method: request.method as 'GET' | 'HEAD', url: request.url, headers: request.headers })
     // Not the UI's: answered as any unknown route is.
     if (answer.statusCode === 404) { reply.callNotFound(); return reply }
-    for (const [name, value] of Object.entries(answer.headers)) if (!OWN_HEADERS.has(name) && value !== undefined) void reply.header(name, value)
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!OWN_HEADERS.has(name) && value !== undefined) void reply.header(name, value)
+    }
     return await reply.code(answer.statusCode).send(answer.rawPayload.length === 0 ? undefined : answer.rawPayload)
   }
   const hidden = { schema: { hide: true }, config: { public: true } }
