@@ -4,9 +4,10 @@ import { ApiError, apiErrorOf } from '../errors.js'
 import type { CloudLoggingClient, RunLogEntry } from '../logging/client.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, LOG_POLL, type PollSchedule } from './poll-schedule.js'
+import { LiveLoops, watchKey } from './live-loops.js'
 import { PollTimer } from './poll-timer.js'
 import type { ReadBudget } from './read-budget.js'
-import { watchKey, type RunUpdate, type RunWatchers } from './run-watcher.js'
+import type { RunUpdate, RunWatchers } from './run-watcher.js'
 
 /** Lines can reach Cloud Logging late and out of order: each read reaches this far behind the newest line seen. */
 export const LATE_ARRIVAL_MS = 30_000
@@ -197,7 +198,7 @@ export class LogTail {
 export class LogTails {
   readonly options: LogTailsOptions
   readonly finished: FinishedCache<RunLogEntry[]>
-  readonly #tails = new Map<string, LogTail>()
+  readonly #tails = new LiveLoops<LogTail>()
 
   constructor (options: LogTailsOptions) {
     this.options = options
@@ -205,7 +206,7 @@ export class LogTails {
   }
 
   get size (): number { return this.#tails.size }
-  get timers (): number { return [...this.#tails.values()].reduce((sum, tail) => sum + tail.timers, 0) }
+  get timers (): number { return this.#tails.values().reduce((sum, tail) => sum + tail.timers, 0) }
 
   /** The finished run's whole log, when this instance has it. */
   finishedLog (entry: JobEntry, name: string): RunLogEntry[] | undefined {
@@ -246,13 +247,8 @@ export class LogTails {
   }
 
   #tailFor (entry: JobEntry, name: string): LogTail {
-    const key = watchKey(entry, name)
-    let tail = this.#tails.get(key)
-    if (tail === undefined) {
-      tail = new LogTail(entry, name, this)
-      this.#tails.set(key, tail)
-      tail.start()
-    }
+    const { loop: tail, fresh } = this.#tails.obtain(entry, name, () => new LogTail(entry, name, this))
+    if (fresh) tail.start()
     return tail
   }
 
@@ -269,12 +265,10 @@ export class LogTails {
   }
 
   drop (tail: LogTail): void {
-    tail.stop()
-    const key = watchKey(tail.entry, tail.name)
-    if (this.#tails.get(key) === tail) this.#tails.delete(key)
+    this.#tails.drop(tail)
   }
 
   close (): void {
-    for (const tail of [...this.#tails.values()]) this.drop(tail)
+    this.#tails.close()
   }
 }

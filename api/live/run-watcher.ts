@@ -6,6 +6,7 @@ import { executionState } from '../cloudrun/mapping.js'
 import { ApiError, apiErrorOf } from '../errors.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, RUN_POLL, type PollSchedule } from './poll-schedule.js'
+import { LiveLoops, watchKey } from './live-loops.js'
 import { PollTimer } from './poll-timer.js'
 import type { ReadBudget } from './read-budget.js'
 
@@ -27,7 +28,6 @@ export interface RunWatchersOptions {
   freshMs?: number
 }
 
-export const watchKey = (entry: JobEntry, name: string): string => `${entry.id}/${name}`
 const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
 const budgetSpent = (budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXHAUSTED',
   `jobgate's Cloud Run read budget (${budget.perMinute} per minute) is spent for now; retry in ${budget.retryAfterSeconds()} s`,
@@ -122,7 +122,7 @@ class RunWatcher {
 export class RunWatchers {
   readonly options: RunWatchersOptions
   readonly finished: FinishedCache<Execution>
-  readonly #watchers = new Map<string, RunWatcher>()
+  readonly #watchers = new LiveLoops<RunWatcher>()
   readonly #recent = new Map<string, { at: number, read: Promise<Execution> }>()
 
   constructor (options: RunWatchersOptions) {
@@ -132,7 +132,7 @@ export class RunWatchers {
 
   /** Live watchers and their pending timers: what leak tests count. */
   get size (): number { return this.#watchers.size }
-  get timers (): number { return [...this.#watchers.values()].filter(watcher => watcher.hasTimer).length }
+  get timers (): number { return this.#watchers.values().filter(watcher => watcher.hasTimer).length }
 
   /**
    * Calls `listener` with the run now and on every change until it ends; returns the unsubscribe.
@@ -146,12 +146,8 @@ export class RunWatchers {
       queueMicrotask(() => { if (active) listener({ kind: 'run', execution: done, ended: true }) })
       return () => { active = false }
     }
-    let watcher = this.#watchers.get(key)
-    const fresh = watcher === undefined
-    if (watcher === undefined) {
-      watcher = new RunWatcher(entry, name, this, this.options.schedule ?? RUN_POLL)
-      this.#watchers.set(key, watcher)
-    }
+    const schedule = this.options.schedule ?? RUN_POLL
+    const { loop: watcher, fresh } = this.#watchers.obtain(entry, name, () => new RunWatcher(entry, name, this, schedule))
     watcher.listeners.add(listener)
     if (fresh) watcher.start()
     else if (watcher.execution !== undefined) {
@@ -171,7 +167,7 @@ export class RunWatchers {
    */
   async current (entry: JobEntry, name: string): Promise<Execution> {
     const key = watchKey(entry, name)
-    const known = this.finished.get(key) ?? this.#watchers.get(key)?.execution
+    const known = this.finished.get(key) ?? this.#watchers.get(entry, name)?.execution
     if (known !== undefined) return known
     const now = Date.now()
     const recent = this.#recent.get(key)
@@ -206,18 +202,16 @@ export class RunWatchers {
     if (name === undefined) return
     const key = watchKey(entry, name)
     if (ended(execution)) this.finished.set(key, execution)
-    this.#watchers.get(key)?.update(execution)
+    this.#watchers.get(entry, name)?.update(execution)
   }
 
   /** Stops a watcher and forgets it. */
   drop (watcher: RunWatcher): void {
-    watcher.stop()
-    const key = watchKey(watcher.entry, watcher.name)
-    if (this.#watchers.get(key) === watcher) this.#watchers.delete(key)
+    this.#watchers.drop(watcher)
   }
 
   /** Stops every watcher (the app is closing). */
   close (): void {
-    for (const watcher of [...this.#watchers.values()]) this.drop(watcher)
+    this.#watchers.close()
   }
 }
