@@ -2,7 +2,7 @@ import { parseStrictJson } from '../plugins/strict-input/json-body.js'
 import { isProtectedEnvName } from '../policy/protected-env.js'
 import type { PubsubMappingPolicy } from '../schemas/catalog.js'
 import type { PushMessage } from '../schemas/pubsub.js'
-import { MAX_ARG_BYTES, MAX_ENV_VALUE_BYTES, type RunRequest } from '../schemas/run.js'
+import type { RunRequest } from '../schemas/run.js'
 import { parseTemplate, placeholderText, renderTemplate, type Placeholder, type Template } from './template.js'
 
 /** A job's `pubsub` catalog entry, templates parsed: how one message becomes one run request. */
@@ -104,11 +104,6 @@ class MessageFields {
   }
 }
 
-function bounded (where: string, value: string, maxBytes: number): string {
-  if (Buffer.byteLength(value) > maxBytes) throw new MessageMappingError(`${where}: longer than ${maxBytes} bytes`)
-  return value
-}
-
 export type MappingResult = { request: RunRequest } | { problem: string }
 
 /** The run request a message stands for, or why it cannot have one (a template that cannot be filled). */
@@ -121,13 +116,13 @@ export function mapMessage (mapping: PubsubMapping, message: PushMessage): Mappi
   }
 }
 
-/** The run request a message stands for; throws MessageMappingError when a template cannot be filled. */
+/** The run request a message stands for, not yet checked (api/runs/request-check.ts); throws MessageMappingError when a template cannot be filled. */
 export function runRequestOf (mapping: PubsubMapping, message: PushMessage): RunRequest {
   const fields = new MessageFields(message)
   const render = (template: Template): string => renderTemplate(template, placeholder => fields.valueOf(placeholder))
   const request: RunRequest = {}
   const env = Object.entries(mapping.env)
-  if (env.length > 0) request.env = Object.fromEntries(env.map(([name, template]) => [name, bounded(`env.${name}`, render(template), MAX_ENV_VALUE_BYTES)]))
-  if (mapping.args !== undefined) request.args = mapping.args.map((template, index) => bounded(`args[${index}]`, render(template), MAX_ARG_BYTES))
+  if (env.length > 0) request.env = Object.fromEntries(env.map(([name, template]) => [name, render(template)]))
+  if (mapping.args !== undefined) request.args = mapping.args.map(render)
   return request
 }

@@ -1,17 +1,11 @@
 import type { Principal } from '../auth/index.js'
 import type { JobEntry } from '../catalog.js'
 import { invalidArgument, permissionDenied } from '../errors.js'
-import { FORBIDDEN_KEYS } from '../plugins/strict-input/json-body.js'
-import { MAX_ARG_BYTES, MAX_ENV_VALUE_BYTES, type RunRequest } from '../schemas/run.js'
-import { isEnvName } from '../schemas/names.js'
+import type { RunRequest } from '../schemas/run.js'
 import { isProtectedEnvName } from './protected-env.js'
 
 /** Who is asking, as far as policy cares: the authenticated Principal without how it was proven. */
 export type Caller = Pick<Principal, 'name' | 'tenant' | 'tenantFree'>
-
-const hasNul = (text: string): boolean => text.includes('\u0000')
-// The schema counts characters; the bounds are on bytes, which multi-byte text can exceed.
-const tooLarge = (text: string, maxBytes: number): boolean => text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes
 
 function allowedByList (name: string, allow: readonly string[]): boolean {
   return allow.some(pattern => pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern)
@@ -21,17 +15,13 @@ function allowedByList (name: string, allow: readonly string[]): boolean {
 const shadowsTenantKey = (name: string, tenantKey: string | undefined): boolean =>
   tenantKey !== undefined && name !== tenantKey && name.toUpperCase() === tenantKey.toUpperCase()
 
+/** The request's shape (names, sizes, NUL) is checked before: api/runs/request-check.ts. */
 function checkEnv (entry: JobEntry, env: Record<string, string>): void {
-  for (const [name, value] of Object.entries(env)) {
-    if (!isEnvName(name)) throw invalidArgument(`env.${name}: not a valid variable name`)
+  for (const name of Object.keys(env)) {
     if (shadowsTenantKey(name, entry.env.tenantKey)) {
       throw permissionDenied(`env.${name}: a letter-case variant of job "${entry.id}"'s tenant key ${String(entry.env.tenantKey)}, which only jobgate sets`)
     }
-    // Also for run requests decoded outside the strict body parser (e.g. Pub/Sub message data).
-    if (FORBIDDEN_KEYS.has(name)) throw invalidArgument(`env.${name}: not allowed as a variable name`)
     if (isProtectedEnvName(name)) throw invalidArgument(`env.${name}: protected; it cannot be overridden`)
-    if (hasNul(value)) throw invalidArgument(`env.${name}: contains a NUL character`)
-    if (tooLarge(value, MAX_ENV_VALUE_BYTES)) throw invalidArgument(`env.${name}: value is larger than ${MAX_ENV_VALUE_BYTES / 1024} KiB`)
     const allow = entry.env.allow
     if (allow !== undefined && name !== entry.env.tenantKey && !allowedByList(name, allow)) {
       throw invalidArgument(`env.${name}: not allowed for job "${entry.id}" (allowed: ${allow.join(', ') || 'none'})`)
@@ -44,10 +34,6 @@ function checkArgs (entry: JobEntry, request: RunRequest): void {
   if (request.clearArgs === true && args.length > 0) throw invalidArgument('clearArgs: cannot be combined with non-empty args')
   if ((args.length > 0 || request.clearArgs === true) && !entry.args.allow) throw invalidArgument(`args: job "${entry.id}" does not accept args`)
   if (args.length > entry.args.maxItems) throw invalidArgument(`args: ${args.length} items; job "${entry.id}" accepts at most ${entry.args.maxItems}`)
-  args.forEach((arg, index) => {
-    if (hasNul(arg)) throw invalidArgument(`args[${index}]: contains a NUL character`)
-    if (tooLarge(arg, MAX_ARG_BYTES)) throw invalidArgument(`args[${index}]: larger than ${MAX_ARG_BYTES / 1024} KiB`)
-  })
 }
 
 function checkLimits (entry: JobEntry, request: RunRequest): void {
@@ -75,7 +61,7 @@ function scopeToTenant (entry: JobEntry, env: Record<string, string>, caller: Ca
   return env
 }
 
-/** Checks a run request against the job's policy; returns the request to send, tenant applied. */
+/** Checks a well-formed run request (api/runs/request-check.ts) against the job's policy; returns the request to send, tenant applied. */
 export function applyRunPolicy (entry: JobEntry, request: RunRequest, caller: Caller): RunRequest {
   const env = request.env ?? {}
   checkEnv(entry, env)

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { ApiError, invalidArgument } from '../errors.js'
 import { mapMessage, matchFilter } from '../events/pubsub.js'
 import { auditFor } from '../plugins/audit.js'
+import { runRequestProblem } from '../runs/request-check.js'
 import { START_RUN_ERRORS } from '../schemas/error.js'
 import { PushEnvelope } from '../schemas/pubsub.js'
 import { JobParams, Run } from '../schemas/run.js'
@@ -42,6 +43,12 @@ export const pubsubPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (
     if ('problem' in mapped) {
       log.warn({ mappingError: mapped.problem }, `${delivery}: cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
       throw invalidArgument(`message ${message.messageId} cannot be mapped to a run of job "${entry.id}": ${mapped.problem}`)
+    }
+    // The mapped request meets the check a REST or Cloud Tasks body meets, and fails with the same answer.
+    const problem = runRequestProblem(mapped.request)
+    if (problem !== undefined) {
+      log.warn({ mappingError: problem }, `${delivery}: maps to a run request of job "${entry.id}" that is not valid: ${problem}`)
+      throw invalidArgument(problem)
     }
     return await startAndAnswer(reply, starter, {
       entry,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { auditFor } from '../plugins/audit.js'
+import { runRequestRoute } from '../runs/request-check.js'
 import { START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from '../routes/context.js'
@@ -32,6 +33,7 @@ export const tasksPushRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
   app.post('/v1/push/tasks/:job', {
     config: { auditTrigger: 'tasks' },
     preHandler: budgets.runs,
+    validatorCompiler: runRequestRoute,
     onRequest: skipParsingWhenEmpty,
     preValidation: emptyBodyMeansNoOverrides,
     schema: {

@@ -6,6 +6,7 @@ import { idempotencyKeyProblem } from '../idempotency/index.js'
 import { runsVisibleTo } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
+import { runRequestRoute } from '../runs/request-check.js'
 import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
@@ -23,6 +24,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
   app.post('/v1/jobs/:job/runs', {
     config: { auditTrigger: 'api' },
     preHandler: budgets.runs,
+    validatorCompiler: runRequestRoute,
     schema: {
       summary: 'Start a run of a job, with per-run overrides',
       params: JobParams,

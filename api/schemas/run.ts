@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TString } from 'typebox'
 import { EnvName, ResourceName } from './names.js'
 
 /** Bounds that keep one request small enough to validate cheaply and far below Cloud Run's own limits. */
@@ -7,9 +7,26 @@ export const MAX_ENV_VALUE_BYTES = 32 * 1024
 export const MAX_ENV_ENTRIES = 100
 export const MAX_BODY_BYTES = 256 * 1024
 
+const hasNoNul = (text: string): boolean => !text.includes('\u0000')
+/** Bounds are in UTF-8 bytes (at most 3 per UTF-16 unit): text of up to a third of the bound in length fits without counting. */
+const fitsIn = (maxBytes: number) => (text: string): boolean => text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes
+
+/** A string Cloud Run can carry: no NUL, at most `maxBytes` of UTF-8; `tooLarge` is the refusal, after the field's path. */
+function BoundedText (maxBytes: number, tooLarge: string, description: string): TString {
+  const text = Type.Refine(Type.String({ description }), hasNoNul, () => 'contains a NUL character')
+  return Type.Refine(text, fitsIn(maxBytes), () => tooLarge)
+}
+
+/**
+ * Every rule of a run request that does not depend on the job, whatever brought it (REST body, Cloud
+ * Tasks body, a Pub/Sub message's mapping): checked by one compiled check (api/runs/request-check.ts).
+ */
 export const RunRequest = Type.Object({
-  args: Type.Optional(Type.Array(Type.String({ maxLength: MAX_ARG_BYTES }), { maxItems: 1000, description: 'replaces the container\'s args' })),
-  env: Type.Optional(Type.Record(EnvName, Type.String({ maxLength: MAX_ENV_VALUE_BYTES }), {
+  args: Type.Optional(Type.Array(BoundedText(MAX_ARG_BYTES, `larger than ${MAX_ARG_BYTES / 1024} KiB`, `at most ${MAX_ARG_BYTES / 1024} KiB (UTF-8), no NUL`), {
+    maxItems: 1000,
+    description: 'replaces the container\'s args'
+  })),
+  env: Type.Optional(Type.Record(EnvName, BoundedText(MAX_ENV_VALUE_BYTES, `value is larger than ${MAX_ENV_VALUE_BYTES / 1024} KiB`, `at most ${MAX_ENV_VALUE_BYTES / 1024} KiB (UTF-8), no NUL`), {
     maxProperties: MAX_ENV_ENTRIES,
     additionalProperties: false,
     description: 'merged into the container\'s env'

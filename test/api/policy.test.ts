@@ -20,13 +20,6 @@ t.test('a request within policy passes through unchanged', async t => {
   t.strictSame(applyRunPolicy(open, request, free), request)
 })
 
-t.test('env names must be POSIX names', async t => {
-  for (const name of ['TENANT-ID', '1ABC', 'A B', '', 'É', 'A.B']) {
-    rejects(t, () => applyRunPolicy(open, { env: { [name]: 'x' } }, free), 'INVALID_ARGUMENT', /not a valid variable name/)
-  }
-  t.ok(applyRunPolicy(open, { env: { _A1: 'x', a: 'y' } }, free))
-})
-
 t.test('protected names are rejected in any case', async t => {
   const protectedNames = [
     'CLOUD_RUN_JOB', 'CLOUD_RUN_TASK_INDEX', 'cloud_run_execution',
@@ -77,7 +70,7 @@ t.test('the tenant key is exempt from env.allow', async t => {
   t.strictSame(applyRunPolicy(entry, { env: { TENANT_ID: 'acme', DATE: 'd' } }, free).env, { TENANT_ID: 'acme', DATE: 'd' })
 })
 
-t.test('args: allowed or not, max items, clearArgs, NUL bytes', async t => {
+t.test('args: allowed or not, max items, clearArgs', async t => {
   const closed = testEntry({ args: { allow: false } })
   rejects(t, () => applyRunPolicy(closed, { args: ['x'] }, free), 'INVALID_ARGUMENT', /^args: job "echo" does not accept args$/)
   rejects(t, () => applyRunPolicy(closed, { clearArgs: true }, free), 'INVALID_ARGUMENT', /does not accept args/)
@@ -91,14 +84,6 @@ t.test('args: allowed or not, max items, clearArgs, NUL bytes', async t => {
   rejects(t, () => applyRunPolicy(open, { clearArgs: true, args: ['a'] }, free), 'INVALID_ARGUMENT', /^clearArgs: cannot be combined with non-empty args$/)
   t.ok(applyRunPolicy(open, { clearArgs: true, args: [] }, free))
   t.ok(applyRunPolicy(open, { clearArgs: true }, free))
-
-  rejects(t, () => applyRunPolicy(open, { args: ['ok', 'a\u0000b'] }, free), 'INVALID_ARGUMENT', /^args\[1\]: contains a NUL character$/)
-  rejects(t, () => applyRunPolicy(open, { env: { A: 'x\u0000' } }, free), 'INVALID_ARGUMENT', /^env\.A: contains a NUL character$/)
-  // Bounds are bytes: 2,000 three-byte characters pass the schema's 4,096-character limit but are 6,000 bytes.
-  rejects(t, () => applyRunPolicy(open, { args: ['€'.repeat(2000)] }, free), 'INVALID_ARGUMENT', /^args\[0\]: larger than 4 KiB$/)
-  t.doesNotThrow(() => applyRunPolicy(open, { args: ['€'.repeat(1365), 'x'.repeat(4096)] }, free), 'up to 4,096 bytes is fine')
-  rejects(t, () => applyRunPolicy(open, { env: { A: '€'.repeat(11_000) } }, free), 'INVALID_ARGUMENT', /^env\.A: value is larger than 32 KiB$/)
-  t.doesNotThrow(() => applyRunPolicy(open, { env: { A: 'x'.repeat(32 * 1024) } }, free), 'up to 32 KiB is fine')
 })
 
 t.test('taskCount and timeoutSeconds limits', async t => {

@@ -5,6 +5,7 @@ import { ConfigError } from '../../api/config-error.js'
 import { loadConfig } from '../../api/config.js'
 import { compilePubsubMapping, mapMessage, matchFilter, MessageMappingError, runRequestOf } from '../../api/events/pubsub.js'
 import { parseTemplate, placeholderText } from '../../api/events/template.js'
+import { runRequestProblem } from '../../api/runs/request-check.js'
 import type { PushMessage } from '../../api/schemas/pubsub.js'
 
 const message = (attributes: Record<string, string>, data?: unknown): PushMessage => ({
@@ -64,11 +65,14 @@ t.test('mapMessage: the request, or the problem; unexpected errors are not swall
   t.throws(() => mapMessage(mapping, broken), TypeError)
 })
 
-t.test('mapped values stay within the run request\'s bounds', async t => {
-  const mapping = compilePubsubMapping({ env: { BIG: '{data.big}' }, args: ['{data.big}'] })
-  t.throws(() => runRequestOf(mapping, message({}, { big: 'x'.repeat(40 * 1024) })), /env\.BIG: longer than 32768 bytes/)
+t.test('mapped values meet the run request check a REST body meets (bounds, NUL), not a check of their own', async t => {
+  const mapping = compilePubsubMapping({ env: { BIG: '{data.big}' } })
+  const big = runRequestOf(mapping, message({}, { big: 'x'.repeat(40 * 1024) }))
+  t.equal(big.env?.BIG?.length, 40 * 1024, 'the mapping renders the value as it is')
+  t.equal(runRequestProblem(big), 'env.BIG: value is larger than 32 KiB')
   const argsOnly = compilePubsubMapping({ args: ['{data.big}'] })
-  t.throws(() => runRequestOf(argsOnly, message({}, { big: 'x'.repeat(5 * 1024) })), /args\[0\]: longer than 4096 bytes/)
+  t.equal(runRequestProblem(runRequestOf(argsOnly, message({}, { big: 'x'.repeat(5 * 1024) }))), 'args[0]: larger than 4 KiB')
+  t.equal(runRequestProblem(runRequestOf(argsOnly, message({}, { big: 'a\u0000b' }))), 'args[0]: contains a NUL character')
   t.throws(() => runRequestOf(argsOnly, message({}, { big: null })), /no such field/)
 })
 
@@ -89,6 +93,7 @@ t.test('the catalog checks the mapping at start-up', async t => {
   t.throws(() => load({ env: { OBJECT: '{attributes.objectId' } }), new ConfigError('JOBGATE_JOBS', 'job "ingest": pubsub.env.OBJECT: unclosed "{" at position 0'))
   t.throws(() => load({ args: ['{nope}'] }), /job "ingest": pubsub\.args\[0\]: "\{nope\}" names no field/)
   t.throws(() => load({ env: { LD_PRELOAD: '{data.x}' } }), /pubsub\.env\.LD_PRELOAD: protected/)
+  t.throws(() => load({ env: { constructor: '{data.x}' } }), /invalid catalog at \/jobs\/ingest\/pubsub\/env/, 'a name that reaches the prototype is no variable name')
   t.throws(() => load({ args: ['{data.x}'] }, { args: { allow: false } }), /pubsub\.args given but the job does not accept args/)
   t.throws(() => load({ topic: 'x' }), /invalid catalog at \/jobs\/ingest\/pubsub/)
   t.throws(() => load({ filter: { eventType: [] } }), ConfigError, 'a filter needs at least one value')
