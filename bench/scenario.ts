@@ -15,7 +15,7 @@ export interface BenchOptions {
   samples: number
   /** Seconds of load for the throughput and memory figures. */
   loadSeconds: number
-  /** Seconds of the soak that checks memory does not grow (0: skipped). */
+  /** Seconds of the soak that checks memory does not grow, RSS read each minute (0: skipped; default 300). */
   soakSeconds: number
 }
 
