@@ -20,7 +20,7 @@ t.test('cloud mode with API keys: google-auth-library and undici load at the fir
     GCE_METADATA_HOST: metadata.host,
     GOOGLE_CLOUD_PROJECT: 'my-project',
     JOBGATE_JOBS: '{"jobs":{"echo":{"principals":["ci"]}}}'
-  }, 15_000, trace.nodeArgs)
+  }, 60_000, trace.nodeArgs) // a safety net, not a timing: a loaded machine starts a traced server slowly
   t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL') })
 
   t.equal((await fetch(`${server.url}/healthz`)).status, 200)
