@@ -64,9 +64,12 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   // Google's ErrorInfo.reason (e.g. IAM_PERMISSION_DENIED, SERVICE_DISABLED) goes to the log, never into the answer.
   const { cause } = error
   const upstream = cause instanceof UpstreamError ? { upstream: { service: cause.context?.service, reason: cause.summary } } : {}
+  const fields = { status: error.status, code: error.httpCode, ...upstream }
   if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status, ...upstream }, error.message)
+  // Google refusing jobgate's own service account is the operator's to fix (grant the role), not the caller's.
+  else if (cause instanceof UpstreamError && cause.httpStatus === 403) request.log.warn(fields, error.message)
   // A caller's mistake is theirs to read in the answer; run attempts have their audit line, and Cloud Run logs each status.
-  else request.log.debug({ status: error.status, code: error.httpCode, ...upstream }, error.message)
+  else request.log.debug(fields, error.message)
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds))
   if (error.location !== undefined) void reply.header('location', error.location)
   return reply.code(error.httpCode).type('application/json').send(error.toBody())

@@ -55,7 +55,9 @@ t.test('the edge keeps the answer byte for byte and puts ErrorInfo.reason in the
     }
   })
   t.notMatch(denied.body, /IAM_PERMISSION_DENIED/)
-  t.match(log.entries.find(line => line.status === 'PERMISSION_DENIED'), { upstream: { service: 'Cloud Run', reason: 'http 403 IAM_PERMISSION_DENIED' } })
+  t.match(log.entries.find(line => line.status === 'PERMISSION_DENIED'), {
+    severity: 'WARNING', upstream: { service: 'Cloud Run', reason: 'http 403 IAM_PERMISSION_DENIED' }
+  }, 'Google refusing jobgate\'s service account is the operator\'s to fix: WARNING, with the reason')
 
   const failed = await app.inject({ method: 'GET', url: '/v1/jobs/echo/runs/broken-1' })
   t.equal(failed.statusCode, 502)
