@@ -2,6 +2,7 @@
  * The Cloud Run Admin API v1 objects the emulator answers with (field names as in @googleapis/run's
  * run_v1 types). Like the real API (proto3 JSON), zero counts and empty lists are left out.
  */
+import type { ExecutionProgress } from '../common/execution-status.js'
 
 export const API_VERSION = 'run.googleapis.com/v1'
 export const JOB_LABEL = 'run.googleapis.com/job'
@@ -65,16 +66,9 @@ export interface V1ExecutionSpec {
   template: { spec: V1TaskSpec }
 }
 
-export interface V1ExecutionStatus {
+export interface V1ExecutionStatus extends ExecutionProgress {
   observedGeneration: number
   conditions: V1Condition[]
-  startTime?: string
-  completionTime?: string
-  runningCount?: number
-  succeededCount?: number
-  failedCount?: number
-  cancelledCount?: number
-  retriedCount?: number
   logUri: string
 }
 

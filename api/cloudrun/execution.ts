@@ -1,3 +1,5 @@
+import type { ExecutionProgress } from '../../common/execution-status.js'
+
 /** The parts of Cloud Run Admin API v1 objects that jobgate reads and writes. */
 
 export interface EnvVar { name: string, value: string }
@@ -40,15 +42,8 @@ export interface Execution {
     /** The task template as run: the job's containers with the run's overrides applied. */
     template?: { spec?: { containers?: Array<{ name?: string, env?: Array<{ name: string, value?: string }> }> } }
   }
-  status?: {
+  status?: ExecutionProgress & {
     conditions?: Condition[]
-    startTime?: string
-    completionTime?: string
-    runningCount?: number
-    succeededCount?: number
-    failedCount?: number
-    cancelledCount?: number
-    retriedCount?: number
     logUri?: string
   }
 }

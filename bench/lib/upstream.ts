@@ -1,5 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenOnLoopback } from './loopback.js'
 
 /** A minimal node:http Cloud Run Admin API and metadata server, so the upstream costs almost nothing. */
 export interface Upstream {
@@ -61,17 +61,10 @@ export async function startUpstream (): Promise<Upstream> {
     socket.on('close', () => { open-- })
   })
   server.keepAliveTimeout = 60_000
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    ...await listenOnLoopback(server),
     peakSockets: () => peak,
     resetPeak: () => { peak = open },
-    setDelay: ms => { delayMs = ms },
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>(resolve => server.close(() => { resolve() }))
-    }
+    setDelay: ms => { delayMs = ms }
   }
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenOnLoopback } from '../../bench/lib/loopback.js'
 
 /** One request as a stand-in received it. */
 export interface ReceivedRequest {
@@ -33,17 +33,7 @@ export async function startStandIn (handle: StandInHandler): Promise<StandIn> {
     })
   })
   server.keepAliveTimeout = 1000
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    received,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>(resolve => server.close(() => { resolve() }))
-    }
-  }
+  return { ...await listenOnLoopback(server), received }
 }
 
 export function sendJson (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
