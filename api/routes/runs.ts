@@ -13,6 +13,11 @@ import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.j
 import type { RouteContext } from './context.js'
 import { sendStarted } from './started.js'
 
+/** `?wait=N`: hold the answer up to N seconds. */
+const WaitQuery = Type.Object({
+  wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS }))
+}, { additionalProperties: false })
+
 /** Aborts when the client hangs up before its answer was written. */
 function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   const controller = new AbortController()
@@ -53,37 +58,24 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     return await sendStarted(reply, started, 202)
   })
 
-  app.get(
-    '/v1/jobs/:job/runs/:run',
-    {
-      preHandler: budgets.reads,
-      schema: {
-        summary: 'Read a run; ?wait=N holds the request until the run ends or N seconds pass',
-        params: RunParams,
-        querystring: Type.Object(
-          { wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS })) },
-          { additionalProperties: false }
-        ),
-        response: { 200: Run, ...READ_ERRORS }
-      }
-    },
-    async (request, reply) => {
-      const entry = access.entryFor(request.params.job, request.caller)
-      const { run: name } = request.params
-      const waitSeconds = request.query.wait ?? 0
-      // Every reader of a run shares one watcher and the finished-run cache (api/live/).
-      if (waitSeconds === 0) return await live.readRun(entry, name, see(entry, request.caller, name))
-      return await waits.hold(
-        request.caller,
-        async () =>
-          await live.waitRun(entry, name, {
-            waitMs: waitSeconds * 1000,
-            signal: clientGone(reply.raw),
-            see: see(entry, request.caller, name)
-          })
-      )
+  app.get('/v1/jobs/:job/runs/:run', {
+    preHandler: budgets.reads,
+    schema: {
+      summary: 'Read a run; ?wait=N holds the request until the run ends or N seconds pass',
+      params: RunParams,
+      querystring: WaitQuery,
+      response: { 200: Run, ...READ_ERRORS }
     }
-  )
+  }, async (request, reply) => {
+    const entry = access.entryFor(request.params.job, request.caller)
+    const { run: name } = request.params
+    const waitSeconds = request.query.wait ?? 0
+    const seen = see(entry, request.caller, name)
+    // Every reader of a run shares one watcher and the finished-run cache (api/live/).
+    if (waitSeconds === 0) return await live.readRun(entry, name, seen)
+    const waiting = { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), see: seen }
+    return await waits.hold(request.caller, async () => await live.waitRun(entry, name, waiting))
+  })
 
   app.get('/v1/jobs/:job/runs', {
     preHandler: budgets.reads,
