@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { JobEntry } from '../catalog.js'
-import { apiErrorOf } from '../errors.js'
+import { apiErrorOf, type ApiError } from '../errors.js'
 import type { RunRequest } from '../schemas/run.js'
 
 export type Trigger = 'api' | 'pubsub' | 'tasks'
@@ -25,9 +25,9 @@ export interface AuditRecord {
 const labels = (job: string, principal: string, outcome: string, audit: 'run' | 'cancel' = 'run'): { 'logging.googleapis.com/labels': Record<string, string> } =>
   ({ 'logging.googleapis.com/labels': { jobgate_audit: audit, jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome } })
 
-function outcomeOf (record: AuditRecord): string {
+function outcomeOf (record: AuditRecord, failure: ApiError | undefined): string {
   if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
-  return apiErrorOf(record.error)?.status ?? 'INTERNAL'
+  return failure?.status ?? 'INTERNAL'
 }
 
 /**
@@ -36,8 +36,9 @@ function outcomeOf (record: AuditRecord): string {
  * An attempt whose outcome is unknown (a run may have started) is an ERROR: someone must look.
  */
 export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): void {
-  const outcome = outcomeOf(record)
-  const mayHaveStarted = apiErrorOf(record.error)?.runMayHaveStarted === true
+  const failure = apiErrorOf(record.error)
+  const outcome = outcomeOf(record, failure)
+  const mayHaveStarted = failure?.runMayHaveStarted === true
   const line = {
     trigger: record.trigger,
     envNames: Object.keys(record.request.env ?? {}),
