@@ -72,14 +72,10 @@ export class ApiClient {
   }
 
   /** The backoff of this client's retries, for callers that retry on their own (the event stream). */
-  get retryPolicy (): RetryPolicy {
-    return this.#options.retryPolicy ?? defaultRetryPolicy
-  }
+  get retryPolicy (): RetryPolicy { return this.#options.retryPolicy ?? defaultRetryPolicy }
 
   /** Tells the user about a retry, as the client's own retries do. */
-  notifyRetry (notice: string): void {
-    this.#options.onRetry?.(notice)
-  }
+  notifyRetry (notice: string): void { this.#options.onRetry?.(notice) }
 
   startRun (job: string, body: RunRequest, idempotencyKey: string, signal?: AbortSignal): Promise<Run> {
     return this.#call('POST', `v1/jobs/${enc(job)}/runs`, {
@@ -156,7 +152,7 @@ export class ApiClient {
     return this.#call('GET', 'v1/jobs', { signal, retryOn: retryableStatus.read })
   }
 
-  async #call<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+  async #call<T> (method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
     const policy = this.#options.retryPolicy ?? defaultRetryPolicy
     const attempts = options.attempts ?? policy.attempts
     for (let attempt = 1; ; attempt++) {
@@ -169,15 +165,13 @@ export class ApiClient {
         if (!retryable || attempt >= attempts) throw failure
         const delay = backoffDelayMs(policy, attempt, failure instanceof ApiResponseError ? failure.retryAfterMs : undefined)
         const what = failure instanceof NetworkError ? failure.code : `HTTP ${failure.httpStatus}`
-        this.#options.onRetry?.(
-          `${what} on ${method} /${path}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${attempts})`
-        )
+        this.#options.onRetry?.(`${what} on ${method} /${path}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${attempts})`)
         await sleep(delay, options.signal)
       }
     }
   }
 
-  async #once<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+  async #once<T> (method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
     const url = new URL(path, withTrailingSlash(this.#options.baseUrl))
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value)
     const headers: Record<string, string> = {
