@@ -2,28 +2,10 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify'
 import { pino, type Logger, type LoggerOptions } from 'pino'
+import { redactCredentials } from './log-redaction.js'
 
 /** pino levels as Cloud Logging severities. */
 const SEVERITY: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' }
-
-/** Header and field paths whose values are credentials: never written to a log. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'headers.authorization',
-  'headers["x-api-key"]',
-  // Errors from HTTP libraries often carry the request they failed on (err.headers, err.config.headers).
-  '*.headers.authorization',
-  '*.headers["x-api-key"]',
-  '*.config.headers.authorization',
-  '*.config.headers.Authorization',
-  'token',
-  'accessToken',
-  'access_token',
-  'apiKey'
-]
 
 /** Query parameters of jobgate's own API whose values say nothing secret; every other value is logged as [REDACTED]. */
 const PLAIN_QUERY_PARAMETERS = new Set(['wait', 'pageSize', 'since'])
@@ -61,8 +43,7 @@ export function loggerOptions (level: string): LoggerOptions {
     messageKey: 'message',
     base: undefined,
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
-    formatters: { level: label => ({ severity: SEVERITY[label] ?? 'DEFAULT' }) },
-    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+    formatters: { level: label => ({ severity: SEVERITY[label] ?? 'DEFAULT' }), log: redactCredentials },
     serializers: { req: requestSerializer }
   }
 }

@@ -1,12 +1,38 @@
 import type { Row, Scenario } from '../scenario.js'
-import { API_KEY, SERVER, jobgateEnv, spawnServer } from '../lib/jobgate.js'
-import { load } from '../lib/load.js'
-import { rssBytes } from '../lib/proc.js'
+import { API_KEY, REPO, SERVER, jobgateEnv, spawnServer, type Spawned } from '../lib/jobgate.js'
+import { load, type LoadRequest, type LoadResult } from '../lib/load.js'
+import { cpuMs, rssBytes } from '../lib/proc.js'
 import { mib, perSecond } from '../lib/stats.js'
 import { startUpstream } from '../lib/upstream.js'
 
 const CONNECTIONS = 64
 const RUN_BODY = '{"args":["bench"],"env":{"REPORT_DATE":"2026-11-29"}}'
+const HEALTH: LoadRequest = { method: 'GET', path: '/healthz' }
+
+type LoadOptions = Parameters<typeof load>[2]
+type Measured = LoadResult & { cpuUs: number }
+
+/** `load` against a spawned server, and the server's CPU time per answered request (steadier than rates on a shared machine). */
+async function measured (server: Spawned, request: LoadRequest, options: LoadOptions): Promise<Measured> {
+  const pid = server.child.pid ?? 0
+  const before = cpuMs(pid)
+  const result = await load(server.url, request, options)
+  return { ...result, cpuUs: (cpuMs(pid) - before) * 1000 / Math.max(1, result.statuses[options.expect] ?? 0) }
+}
+
+const cpu = (result: { cpuUs: number }): string => `${Math.round(result.cpuUs)} µs of server CPU per request`
+
+/** The floor (bench/lib/floor-server.ts), against a stand-in of its own so that jobgate's socket count stays its own. */
+async function floorRates (request: LoadRequest, options: LoadOptions): Promise<{ health: LoadResult, runs: Measured }> {
+  const upstream = await startUpstream()
+  const floor = await spawnServer([`${REPO}dist/bench/lib/floor-server.js`], { PATH: process.env.PATH ?? '', UPSTREAM: upstream.host })
+  try {
+    return { health: await load(floor.url, HEALTH, options), runs: await measured(floor, request, { ...options, expect: 202 }) }
+  } finally {
+    await floor.stop()
+    await upstream.close()
+  }
+}
 
 export const scenario: Scenario = {
   name: 'load',
@@ -20,24 +46,34 @@ export const scenario: Scenario = {
     try {
       const options = { connections: CONNECTIONS, seconds: Math.min(10, loadSeconds), expect: 200 }
       const direct = await load(upstream.url, { method: 'POST', path: '/apis/run.googleapis.com/v1/namespaces/bench/jobs/echo:run', body: '{}' }, options)
-      const health = await load(server.url, { method: 'GET', path: '/healthz' }, options)
+      const health = await measured(server, HEALTH, options)
       const logBefore = server.log().bytes
       const linesBefore = server.log().lines.length
-      const triggered = await load(server.url, runs, { ...options, seconds: loadSeconds, expect: 202 })
+      const triggered = await measured(server, runs, { ...options, seconds: loadSeconds, expect: 202 })
       // The last lines may still be in the pipe from the server.
       await new Promise(resolve => setTimeout(resolve, 500))
       const started = triggered.statuses[202] ?? 0
       const logBytes = (server.log().bytes - logBefore) / started
       const logLines = (server.log().lines.length - linesBefore) / started
       const afterLoad = rssBytes(pid)
+      const floor = await floorRates(runs, options)
+      const percent = (rate: number, of: number): string => `${(rate / of * 100).toFixed(0)} %`
       const rows: Row[] = [
         { measure: `direct \`:run\` to the stand-in upstream, ${CONNECTIONS} connections`, value: perSecond(direct.rate) },
-        { measure: 'jobgate GET /healthz', value: perSecond(health.rate), anchor: `${(health.rate / direct.rate).toFixed(2)}× direct` },
+        { measure: 'jobgate GET /healthz', value: perSecond(health.rate), anchor: `${(health.rate / direct.rate).toFixed(2)}× direct; ${cpu(health)}` },
         {
           measure: `jobgate POST /v1/jobs/echo/runs (default log level, ${loadSeconds} s)`,
           value: perSecond(triggered.rate),
-          anchor: `${(triggered.rate / health.rate * 100).toFixed(0)} % of /healthz, ${(triggered.rate / direct.rate * 100).toFixed(0)} % of direct; statuses ${JSON.stringify(triggered.statuses)}`,
+          anchor: [
+            `${percent(triggered.rate, health.rate)} of /healthz, ${percent(triggered.rate, floor.runs.rate)} of the floor's, ${percent(triggered.rate, direct.rate)} of direct`,
+            `${cpu(triggered)}; statuses ${JSON.stringify(triggered.statuses)}`
+          ].join('; '),
           goal: { text: '≥ 50 % of /healthz', met: triggered.rate >= health.rate / 2 }
+        },
+        {
+          measure: 'the floor: POST …/runs of a Fastify server that only makes the `:run` call (bench/lib/floor-server.ts)',
+          value: perSecond(floor.runs.rate),
+          anchor: `${percent(floor.runs.rate, floor.health.rate)} of its own /healthz (${perSecond(floor.health.rate)}): what one upstream call per request leaves; ${cpu(floor.runs)}`
         },
         { measure: 'log written per triggered run', value: `${Math.round(logBytes)} B in ${logLines.toFixed(2)} lines`, goal: { text: 'one line of ≤ 600 B', met: Math.abs(logLines - 1) < 0.005 && logBytes <= 600 } },
         { measure: `RSS after ${loadSeconds} s at ${CONNECTIONS} connections`, value: mib(afterLoad), goal: { text: '≤ 140 MiB', met: afterLoad <= 140 * 1048576 } }

@@ -2,7 +2,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import { loadConfig } from '../../api/config.js'
 import { ApiError } from '../../api/errors.js'
-import { loggerOptions, REDACTED_PATHS, traceFields } from '../../api/plugins/request-log.js'
+import { loggerOptions, traceFields } from '../../api/plugins/request-log.js'
 import { createServices } from '../../api/services.js'
 import { FakeCloudRun } from '../helpers/fake-cloud-run.js'
 import { build, CapturedLog, noLogs, UNIT_ENV } from '../helper.js'
@@ -65,7 +65,6 @@ t.test('loggerOptions: Cloud Logging fields for every level, credentials redacte
     response: { headers: { authorization: 'Bearer n4' } }
   }, 'a library error that carries its request')
   t.notMatch(nested.text, /n[1-4]"/, 'credential headers nested one level down are redacted too')
-  t.ok(REDACTED_PATHS.length > 0)
 })
 
 t.test('the app\'s request logs: severity, message, request id, trace; never a credential', async t => {
