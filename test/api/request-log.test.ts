@@ -145,3 +145,15 @@ t.test('at the default level a run request writes exactly one line, its audit li
     t.comment(`${status}: ${Buffer.byteLength(written[0] ?? '')} bytes (test/security/audit.ts holds a typical one to 600)`)
   }
 })
+
+t.test('loggerOptions: the time field follows the clock (formatted once per millisecond, never stuck)', async t => {
+  const log = new CapturedLog()
+  const logger = pino(loggerOptions('info'), log.stream)
+  logger.info('first')
+  logger.info('same millisecond or the next')
+  await new Promise(resolve => setTimeout(resolve, 5))
+  logger.info('later')
+  const times = log.entries.map(entry => Date.parse(String(entry.time)))
+  t.ok(times.every(time => Math.abs(time - Date.now()) < 60_000), 'each is now')
+  t.ok((times[2] ?? 0) > (times[0] ?? 0), 'a line written later carries a later time')
+})
