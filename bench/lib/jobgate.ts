@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 
 export const REPO = new URL('../../../', import.meta.url).pathname
 export const SERVER = join(REPO, 'dist/api/server.js')
@@ -44,17 +45,39 @@ export interface Spawned {
   readyMs: number
   /** Bytes and lines the server wrote to stdout (its log) so far. */
   log: () => { bytes: number, lines: string[] }
+  /** CPU time the server has used so far, ms (only when spawned with `cpuProbe`). */
+  cpuMs: () => Promise<number>
   stop: () => Promise<void>
 }
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-/** `node <args>` with `env`, polled on `/healthz` until it answers 200. */
-export async function spawnServer (args: string[], env: Record<string, string>): Promise<Spawned> {
+const CPU_PROBE = join(REPO, 'bench/lib/cpu-probe.cjs')
+
+/** Lines a child writes on fd 3 (the CPU probe's and the anchors' reports), each as a number. */
+function fd3Numbers (child: ChildProcess): () => Promise<number> {
+  const waiting: Array<(n: number) => void> = []
+  const ready: number[] = []
+  const fd3 = child.stdio[3] as Readable | null | undefined
+  fd3?.setEncoding('utf8').on('data', (chunk: string) => {
+    for (const line of chunk.split('\n').filter(text => text !== '')) {
+      const next = waiting.shift()
+      if (next === undefined) ready.push(Number(line))
+      else next(Number(line))
+    }
+  })
+  return async () => await new Promise(resolve => { const n = ready.shift(); if (n === undefined) waiting.push(resolve); else resolve(n) })
+}
+
+/** `node <args>` with `env`, polled on `/healthz` until it answers 200; `cpuProbe` preloads bench/lib/cpu-probe.cjs. */
+export async function spawnServer (args: string[], env: Record<string, string>, { cpuProbe = false } = {}): Promise<Spawned> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const started = performance.now()
-  const child = spawn(process.execPath, args, { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO })
+  const child = spawn(process.execPath, cpuProbe ? ['--require', CPU_PROBE, ...args] : args, {
+    env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit', ...(cpuProbe ? ['pipe' as const] : [])], cwd: REPO
+  })
+  const nextReport = fd3Numbers(child)
   const lines: string[] = []
   let bytes = 0
   let partial = ''
@@ -79,6 +102,7 @@ export async function spawnServer (args: string[], env: Record<string, string>):
     child,
     readyMs,
     log: () => ({ bytes, lines }),
+    cpuMs: async () => { child.kill('SIGUSR2'); return await nextReport() / 1000 },
     stop: async () => { if (!exited) child.kill('SIGTERM'); await exit }
   }
 }
@@ -90,4 +114,18 @@ export async function timeToExit (args: string[], env: Record<string, string> = 
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
   if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${String(code)}`)
   return performance.now() - started
+}
+
+/** Appended to a `-e` script: reports the CPU time used so far (µs) on fd 3, as the probe does for the server. */
+export const REPORT_CPU = 'const { user, system } = process.cpuUsage(); require(\'node:fs\').writeSync(3, `${user + system}\\n`)'
+
+/** `node -e <script>` (CommonJS, or ESM with `esm`) run to its exit: wall ms from spawn, and the CPU ms it reported on fd 3. */
+export async function wallAndCpuToExit (script: string, { esm = false } = {}): Promise<{ wallMs: number, cpuMs: number }> {
+  const started = performance.now()
+  const code = esm ? `import { createRequire } from 'node:module'; ${script}; const require = createRequire(import.meta.url); ${REPORT_CPU}` : `${script}; ${REPORT_CPU}`
+  const child = spawn(process.execPath, [...(esm ? ['--input-type=module'] : []), '-e', code], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'inherit', 'pipe'], cwd: REPO })
+  const report = fd3Numbers(child)()
+  const exit = await new Promise<number | null>(resolve => child.once('exit', resolve))
+  if (exit !== 0) throw new Error(`node -e ${script} exited with ${String(exit)}`)
+  return { wallMs: performance.now() - started, cpuMs: await report / 1000 }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { Row, Scenario } from '../scenario.js'
-import { API_KEY, REPO, SERVER, jobgateEnv, spawnServer, timeToExit } from '../lib/jobgate.js'
+import { API_KEY, REPO, SERVER, jobgateEnv, spawnServer, wallAndCpuToExit } from '../lib/jobgate.js'
 import { rssBytes } from '../lib/proc.js'
 import { median, mib, ms } from '../lib/stats.js'
 import { startUpstream } from '../lib/upstream.js'
@@ -26,12 +26,18 @@ export const scenario: Scenario = {
     const bare: number[] = []
     const libraries: number[] = []
     const jobgate: number[] = []
+    // CPU time to the same points (exit, or /healthz 200): a shared machine distorts it far less than wall time.
+    const bareCpu: number[] = []
+    const librariesCpu: number[] = []
+    const jobgateCpu: number[] = []
     try {
       for (let i = 0; i < samples; i++) {
-        bare.push(await timeToExit(['-e', '0']))
-        libraries.push(await timeToExit(['--input-type=module', '-e', IMPORT_LIBRARIES]))
-        const server = await spawnServer([SERVER], env)
-        jobgate.push(server.readyMs)
+        const b = await wallAndCpuToExit('0')
+        bare.push(b.wallMs); bareCpu.push(b.cpuMs)
+        const l = await wallAndCpuToExit(IMPORT_LIBRARIES, { esm: true })
+        libraries.push(l.wallMs); librariesCpu.push(l.cpuMs)
+        const server = await spawnServer([SERVER], env, { cpuProbe: true })
+        jobgate.push(server.readyMs); jobgateCpu.push(await server.cpuMs())
         await server.stop()
       }
       const server = await spawnServer([SERVER], env)
@@ -45,7 +51,10 @@ export const scenario: Scenario = {
       }
       const librariesMemory = await librariesRss()
       const [b, l, j] = [median(bare), median(libraries), median(jobgate)]
+      const [bc, lc, jc] = [median(bareCpu), median(librariesCpu), median(jobgateCpu)]
       return [
+        { measure: 'CPU time: bare node / the libraries\' import, to exit', value: `${ms(bc)} / ${ms(lc)}` },
+        { measure: 'CPU time: jobgate to /healthz 200', value: ms(jc), anchor: `${(jc / bc).toFixed(2)}× bare node, ${(jc / lc).toFixed(2)}× the libraries' import` },
         { measure: `bare \`node -e 0\`, spawn → exit (median of ${samples})`, value: ms(b) },
         { measure: 'importing fastify + google-auth-library + undici, spawn → exit', value: ms(l), anchor: `${(l / b).toFixed(2)}× bare node` },
         {
