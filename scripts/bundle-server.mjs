@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import { lazyFile, lazyRequires, subsets } from './bundle-plan.mjs'
 
 const dist = process.argv[2] === undefined ? fileURLToPath(new URL('../dist/', import.meta.url)) : `${process.argv[2]}/`
 const outdir = `${dist}api`
@@ -21,6 +22,41 @@ const keepModuleUrls = {
       const fromBundle = `./${relative(outdir, args.path).split('\\').join('/')}`
       return { contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`), loader: 'js' }
     })
+  }
+}
+
+/** Each module of bundle-plan's `subsets` is, for its importer, a module exporting just the functions it calls. */
+const takeSubsets = {
+  name: 'take-subsets',
+  setup (context) {
+    for (const { module, importer, contents } of subsets) {
+      context.onResolve({ filter: new RegExp(`^${module}$`) }, args => importer.test(args.importer) ? { path: module, namespace: `subset-of-${module}`, pluginData: dirname(args.importer) } : undefined)
+      context.onLoad({ filter: /.*/, namespace: `subset-of-${module}` }, args => ({ contents, resolveDir: args.pluginData, loader: 'js' }))
+    }
+  }
+}
+
+/** Each module of bundle-plan's `lazyRequires` is bundled into its own CommonJS file, and its importer gets the stand-in. */
+const loadLazily = {
+  name: 'load-lazily',
+  setup (context) {
+    const built = new Map()
+    for (const { module, importer } of lazyRequires) {
+      context.onResolve({ filter: new RegExp(`^${module}$`) }, async args => {
+        if (!importer.test(args.importer)) return undefined
+        const resolved = await context.resolve(module, { resolveDir: dirname(args.importer), kind: 'require-call' })
+        if (resolved.errors.length > 0) return { errors: resolved.errors }
+        if (!built.has(module)) built.set(module, build({ entryPoints: [resolved.path], outfile: `${outdir}/${lazyFile(module)}`, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none' }))
+        await built.get(module)
+        return { path: module, namespace: 'lazy-require' }
+      })
+    }
+    context.onResolve({ filter: /^\.\/chunk-lazy-.*\.cjs$/ }, args => ({ path: args.path, external: true }))
+    context.onLoad({ filter: /.*/, namespace: 'lazy-require' }, args => ({
+      contents: lazyRequires.find(({ module }) => module === args.path).standIn.replaceAll('LAZY', JSON.stringify(`./${lazyFile(args.path)}`)),
+      resolveDir: outdir,
+      loader: 'js'
+    }))
   }
 }
 
@@ -42,7 +78,7 @@ await build({
   external: ['@fastify/swagger-ui', 'pino-pretty', 'thread-stream', '@google-cloud/firestore'],
   // CommonJS inside the bundle still calls require() for Node's built-ins and the packages above.
   banner: { js: 'import { createRequire as __jobgateRequire } from \'node:module\'; const require = __jobgateRequire(import.meta.url);' },
-  plugins: [keepModuleUrls],
+  plugins: [keepModuleUrls, takeSubsets, loadLazily],
   logLevel: 'warning',
   // No source map: its ~6 MB would be parsed at every start under --enable-source-maps. Stack traces
   // still read well: the bundle is not minified and names each source file in a comment.

@@ -14,12 +14,14 @@ export interface ModuleTrace {
   loaded: () => string[]
   /** True when a loaded module lives in node_modules/<name>/, or is a bundle holding that package's code. */
   hasPackage: (name: string) => boolean
+  /** True when node_modules/<path> was loaded, on its own or inside a bundle. */
+  hasFile: (path: string) => boolean
 }
 
-/** esbuild names each bundled file in a comment (`// node_modules/<name>/…`): a loaded bundle holding `name` loaded it. */
-function bundled (url: string, name: string): boolean {
+/** esbuild names each bundled file in a comment (`// node_modules/<path>`): a loaded bundle holding `path` loaded it. */
+function bundled (url: string, path: string): boolean {
   try {
-    return readFileSync(fileURLToPath(url), 'utf8').includes(`// node_modules/${name}/`)
+    return readFileSync(fileURLToPath(url), 'utf8').includes(`// node_modules/${path}`)
   } catch {
     return false
   }
@@ -39,6 +41,7 @@ export function moduleTrace (): ModuleTrace {
     nodeArgs: ['--import', REGISTER],
     env: { MODULE_TRACE_FILE: file },
     loaded,
-    hasPackage: name => loaded().some(url => url.includes(`/node_modules/${name}/`) || (url.includes('/dist/') && bundled(url, name)))
+    hasPackage: name => loaded().some(url => url.includes(`/node_modules/${name}/`) || (url.includes('/dist/') && bundled(url, `${name}/`))),
+    hasFile: path => loaded().some(url => url.endsWith(`/node_modules/${path}`) || (url.includes('/dist/') && bundled(url, `${path}\n`)))
   }
 }
