@@ -84,5 +84,9 @@ export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors'
 export const errorsPlugin = fp(async app => {
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, toApiError(err)))
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)))
-  app.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+  // Callback style: an async hook costs every response a promise and a microtask turn.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    void reply.header('x-request-id', request.id)
+    done(null, payload)
+  })
 }, { name: 'jobgate-errors', fastify: '5.x' })

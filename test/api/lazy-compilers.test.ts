@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Type } from 'typebox'
 import { lazily, lazySerializers } from '../../api/plugins/lazy-compilers.js'
 import { strictValidatorCompiler } from '../../api/plugins/strict-input/strict-query.js'
 import { build } from '../helper.js'
@@ -35,4 +36,16 @@ t.test('the app starts without compiling any route schema, and validates and ser
   const listed = await app.inject('/v1/jobs')
   t.equal(listed.statusCode, 200)
   t.ok(Array.isArray(listed.json<{ jobs: unknown[] }>().jobs), 'the response serializer applies too')
+})
+
+t.test('path parameters: a schema of strings is checked without conversion, any other is converted as before', async t => {
+  const strings = strictValidatorCompiler({ schema: Type.Object({ job: Type.String({ pattern: '^[a-z]+$' }) }), method: 'GET', url: '/x/:job', httpPart: 'params' })
+  const params = { job: 'echo' }
+  t.equal((strings(params) as { value: unknown }).value, params, 'the very same object')
+  const plain = strictValidatorCompiler({ schema: Type.Object({ job: Type.String() }), method: 'GET', url: '/x/:job', httpPart: 'params' })
+  t.ok('error' in (plain({ job: 5 }) as object), 'not converted: TypeBox\'s conversion would have made 5 the string "5"')
+  const refused = strings({ job: 'Bad_Name' }) as { error: Array<{ instancePath: string }> }
+  t.equal(refused.error[0]?.instancePath, '/job', 'a bad one refused with TypeBox\'s errors, as fastify expects')
+  const numbers = strictValidatorCompiler({ schema: Type.Object({ page: Type.Integer() }), method: 'GET', url: '/x/:page', httpPart: 'params' })
+  t.strictSame((numbers({ page: '5' }) as { value: unknown }).value, { page: 5 }, 'an integer parameter is still converted')
 })
