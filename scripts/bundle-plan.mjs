@@ -1,12 +1,18 @@
 // What the server bundle (scripts/bundle-server.mjs) trims from the start: the tables, kept apart from the build so that a test can run the stand-ins.
 
+/** A module exporting the functions `names` of Node's built-in `builtin`, each requiring it at its first call. */
+const requiredAtFirstCall = (builtin, names) => names.map(name => `exports.${name} = (...args) => require('${builtin}').${name}(...args)`).join('\n')
+
 /**
- * Third-party modules the start would evaluate whole for a few functions: each is replaced, for its one
- * importer, by a module exporting just what that importer calls (same functions, same package version).
+ * Modules the start would evaluate whole for a few functions: each is replaced, for its one importer, by a
+ * module exporting just what that importer calls (same functions, same package version).
  */
 export const subsets = [
   // fastify's plugin-version check calls only satisfies, gt and coerce: semver's index evaluates all ~50 of its modules.
-  { module: 'semver', importer: /[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/, contents: ['satisfies', 'gt', 'coerce'].map(name => `exports.${name} = require('semver/functions/${name}')`).join('\n') }
+  { module: 'semver', importer: /[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/, contents: ['satisfies', 'gt', 'coerce'].map(name => `exports.${name} = require('semver/functions/${name}')`).join('\n') },
+  // fastify's server.js needs node:https and node:http2 (which load tls) only to create an HTTPS or HTTP/2 server; jobgate's is HTTP/1.
+  { module: 'node:https', importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, contents: requiredAtFirstCall('node:https', ['createServer']) },
+  { module: 'node:http2', importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, contents: requiredAtFirstCall('node:http2', ['createServer', 'createSecureServer']) }
 ]
 
 /** Stand-ins that require() a lazily loaded file (`LAZY`) at their first real use; require(), as their callers are synchronous. */

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module'
 import t from 'tap'
 
 interface LazyRequire { module: string, importer: RegExp, standIn: string }
-const plan = await import('../../scripts/bundle-plan.mjs' as string) as { lazyRequires: LazyRequire[] }
+interface Subset { module: string, importer: RegExp, contents: string }
+const plan = await import('../../scripts/bundle-plan.mjs' as string) as { lazyRequires: LazyRequire[], subsets: Subset[] }
 // Each package as its importer sees it (fastify's, the rate limiter's…).
 const requireFrom = createRequire(new URL('../../node_modules/fastify/fastify.js', import.meta.url))
 const requireRateLimit = createRequire(new URL('../../node_modules/@fastify/rate-limit/index.js', import.meta.url))
@@ -19,6 +20,37 @@ function standIn (module: string, real: unknown): { exports: any, loads: () => n
   new Function('require', 'module', 'exports', entry.standIn.replaceAll('LAZY', '"lazy"'))(() => { loads++; return real }, shell, shell.exports)
   return { exports: shell.exports, loads: () => loads }
 }
+
+/** The subset module standing for `module`, run with a require() that records what it loads. */
+function subset (module: string, require: (id: string) => unknown): { exports: any, required: string[] } {
+  const entry = plan.subsets.find(candidate => candidate.module === module)
+  if (entry === undefined) throw new Error(`no subset of ${module}`)
+  const required: string[] = []
+  const shell = { exports: {} as any }
+  new Function('require', 'module', 'exports', entry.contents)((id: string) => { required.push(id); return require(id) }, shell, shell.exports)
+  return { exports: shell.exports, required }
+}
+
+t.test('semver for fastify: the three functions fastify calls, semver\'s own', async t => {
+  const { exports, required } = subset('semver', requireFrom)
+  const semver = requireFrom('semver')
+  t.same(Object.keys(exports).sort(), ['coerce', 'gt', 'satisfies'])
+  for (const name of ['coerce', 'gt', 'satisfies']) t.equal(exports[name], semver[name], name)
+  t.notOk(required.includes('semver'), 'not semver\'s index')
+  t.equal(exports.satisfies('5.12.8', '5.x'), true)
+})
+
+t.test('node:https and node:http2 for fastify\'s server.js: required when an HTTPS or HTTP/2 server is created', async t => {
+  const https = subset('node:https', requireFrom)
+  const http2 = subset('node:http2', requireFrom)
+  t.same([...https.required, ...http2.required], [], 'nothing required at start')
+  const secure = https.exports.createServer({}, () => {})
+  t.ok(secure instanceof requireFrom('node:https').Server)
+  const h2 = http2.exports.createServer({}, () => {})
+  t.equal(h2.constructor.name, 'Http2Server')
+  t.ok(typeof http2.exports.createSecureServer === 'function')
+  t.same([...https.required, ...http2.required], ['node:https', 'node:http2'])
+})
 
 t.test('the packages the bundle loads lazily, each checked below', async t => {
   t.same(plan.lazyRequires.map(lazy => lazy.module).sort(), ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'ajv-formats', 'ip-address', 'light-my-request'])

@@ -37,6 +37,8 @@ t.test('cloud mode with API keys: google-auth-library, undici and the response s
   t.notOk(trace.hasPackage('light-my-request'), 'no inject() machinery before /docs')
   t.ok(trace.hasFile('semver/functions/satisfies.js'), 'fastify\'s plugin version check has its semver functions…')
   t.notOk(trace.hasFile('semver/index.js') || trace.hasFile('semver/functions/inc.js'), '…and no more of semver')
+  t.ok(trace.loaded().includes('node:http'), 'the trace sees Node\'s built-ins…')
+  t.notOk(trace.loaded().includes('node:https') || trace.loaded().includes('node:http2'), '…and no HTTPS or HTTP/2 server module for an HTTP/1 server')
 
   const started = await fetch(`${server.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'x-api-key': 'lazy-key', 'content-type': 'application/json' }, body: '{}' })
   t.equal(started.status, 202, await started.text())
