@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup,load] [--samples 10] [--load-seconds 60] [--soak-seconds 300] [--quick]`
+ * `npm run bench [-- --only startup,load] [--samples 10] [--load-seconds 60] [--soak-seconds 300] [--quick] [--compare A/api/server.js,…]`
  * Runs every scenario in bench/scenarios/ (each file exports `scenario`; adding a file registers it)
  * and prints one markdown table per scenario: each figure beside its anchor from the same run.
  */
@@ -14,14 +14,16 @@ const { values } = parseArgs({
     samples: { type: 'string' },
     'load-seconds': { type: 'string' },
     'soak-seconds': { type: 'string' },
-    quick: { type: 'boolean', default: false }
+    quick: { type: 'boolean', default: false },
+    compare: { type: 'string' }
   }
 })
 const quick = values.quick === true
 const options: BenchOptions = {
   samples: Number(values.samples ?? (quick ? 5 : 10)),
   loadSeconds: Number(values['load-seconds'] ?? (quick ? 10 : 60)),
-  soakSeconds: Number(values['soak-seconds'] ?? (quick ? 0 : 300))
+  soakSeconds: Number(values['soak-seconds'] ?? (quick ? 0 : 300)),
+  ...(values.compare !== undefined && { compare: values.compare.split(',') })
 }
 
 const directory = new URL('./scenarios/', import.meta.url)

@@ -17,6 +17,8 @@ export interface BenchOptions {
   loadSeconds: number
   /** Seconds of the soak that checks memory does not grow, RSS read each minute (0: skipped; default 300). */
   soakSeconds: number
+  /** Other builds' `api/server.js`, started beside jobgate's in the startup scenario (e.g. an earlier commit built with --outDir). */
+  compare?: string[]
 }
 
 export interface Scenario {

@@ -1,4 +1,8 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import module from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Row, Scenario } from '../scenario.js'
 import { API_KEY, REPO, SERVER, jobgateEnv, spawnServer, wallAndCpuToExit } from '../lib/jobgate.js'
 import { rssBytes } from '../lib/proc.js'
@@ -7,6 +11,16 @@ import { startUpstream } from '../lib/upstream.js'
 
 /** The anchor: what merely importing the three big runtime libraries costs. */
 export const IMPORT_LIBRARIES = 'await import(\'fastify\'); await import(\'google-auth-library\'); await import(\'undici\')'
+
+interface Variant { label: string, server: string, env: Record<string, string>, wall: number[], cpu: number[] }
+
+/** A compile cache written as the image build writes it (dist/common/warm-compile-cache.js), in a fresh folder. */
+function warmCompileCache (): string {
+  const cache = mkdtempSync(join(tmpdir(), 'jobgate-compile-cache-'))
+  const warm = spawnSync(process.execPath, [join(REPO, 'dist/common/warm-compile-cache.js')], { env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: cache }, stdio: 'inherit' })
+  if (warm.status !== 0) throw new Error('the compile cache warm-up failed')
+  return cache
+}
 
 /** Resident memory of a process that imports the libraries and stays alive, read from outside. */
 async function librariesRss (): Promise<number> {
@@ -20,7 +34,7 @@ async function librariesRss (): Promise<number> {
 export const scenario: Scenario = {
   name: 'startup',
   about: '`node dist/api/server.js` spawn → /healthz 200 and its memory after the first run, beside bare node and the libraries\' import, samples interleaved',
-  async run ({ samples }) {
+  async run ({ samples, compare = [] }) {
     const upstream = await startUpstream()
     const env = jobgateEnv(upstream.host)
     const bare: number[] = []
@@ -30,6 +44,11 @@ export const scenario: Scenario = {
     const bareCpu: number[] = []
     const librariesCpu: number[] = []
     const jobgateCpu: number[] = []
+    // The same start with the image's compile cache (Node >= 22.1), and other builds' servers (--compare), in the same interleaving.
+    const variants: Variant[] = [
+      ...('enableCompileCache' in module ? [{ label: 'jobgate with the compile cache the image build writes (NODE_COMPILE_CACHE)', server: SERVER, env: { ...env, NODE_COMPILE_CACHE: warmCompileCache() } }] : []),
+      ...compare.map(server => ({ label: `\`${server}\` (--compare)`, server, env }))
+    ].map(variant => ({ ...variant, wall: [], cpu: [] }))
     try {
       for (let i = 0; i < samples; i++) {
         const b = await wallAndCpuToExit('0')
@@ -39,6 +58,11 @@ export const scenario: Scenario = {
         const server = await spawnServer([SERVER], env, { cpuProbe: true })
         jobgate.push(server.readyMs); jobgateCpu.push(await server.cpuMs())
         await server.stop()
+        for (const variant of variants) {
+          const other = await spawnServer([variant.server], variant.env, { cpuProbe: true })
+          variant.wall.push(other.readyMs); variant.cpu.push(await other.cpuMs())
+          await other.stop()
+        }
       }
       const server = await spawnServer([SERVER], env)
       let afterTrigger: number
@@ -55,6 +79,11 @@ export const scenario: Scenario = {
       return [
         { measure: 'CPU time: bare node / the libraries\' import, to exit', value: `${ms(bc)} / ${ms(lc)}` },
         { measure: 'CPU time: jobgate to /healthz 200', value: ms(jc), anchor: `${(jc / bc).toFixed(2)}× bare node, ${(jc / lc).toFixed(2)}× the libraries' import` },
+        ...variants.map(({ label, wall, cpu }) => ({
+          measure: `${label}: CPU time / spawn → /healthz 200`,
+          value: `${ms(median(cpu))} / ${ms(median(wall))}`,
+          anchor: `CPU ${(median(cpu) / bc).toFixed(2)}× bare node, ${(median(cpu) / jc).toFixed(2)}× jobgate; wall ${(median(wall) / b).toFixed(2)}× bare node`
+        })),
         { measure: `bare \`node -e 0\`, spawn → exit (median of ${samples})`, value: ms(b) },
         { measure: 'importing fastify + google-auth-library + undici, spawn → exit', value: ms(l), anchor: `${(l / b).toFixed(2)}× bare node` },
         {
