@@ -102,7 +102,7 @@ export async function spawnServer (args: string[], env: Record<string, string>, 
     child,
     readyMs,
     log: () => ({ bytes, lines }),
-    cpuMs: async () => { child.kill('SIGUSR2'); return await nextReport() / 1000 },
+    cpuMs: async () => { child.kill('SIGWINCH'); return await nextReport() / 1000 },
     stop: async () => { if (!exited) child.kill('SIGTERM'); await exit }
   }
 }
