@@ -1,19 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import type { MemoryLimit } from './memory-limit.js'
 
 export const REPO = new URL('../../../', import.meta.url).pathname
 export const SERVER = join(REPO, 'dist/api/server.js')
 export const API_KEY = 'bench-api-key-0123456789'
 
+/** The API image's NODE_OPTIONS (its `ENV NODE_OPTIONS=` in Dockerfile.api): the bench starts servers with them, as the image does. */
+export const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS=(\S+)$/m.exec(readFileSync(join(REPO, 'Dockerfile.api'), 'utf8'))?.[1] ?? ''
+
 /** The server as the image starts it, in cloud mode against the stand-in, with an API key principal. */
 export function jobgateEnv (upstreamHost: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
+    NODE_OPTIONS: IMAGE_NODE_OPTIONS,
     // No gcloud credentials of this machine: the metadata stand-in is the only credential.
     CLOUDSDK_CONFIG: mkdtempSync(join(tmpdir(), 'jobgate-bench-')),
     JOBGATE_MODE: 'cloud',
@@ -69,12 +74,22 @@ function fd3Numbers (child: ChildProcess): () => Promise<number> {
   return async () => await new Promise(resolve => { const n = ready.shift(); if (n === undefined) waiting.push(resolve); else resolve(n) })
 }
 
-/** `node <args>` with `env`, polled on `/healthz` until it answers 200; `cpuProbe` preloads bench/lib/cpu-probe.cjs. */
-export async function spawnServer (args: string[], env: Record<string, string>, { cpuProbe = false } = {}): Promise<Spawned> {
+export interface SpawnOptions {
+  /** Preload bench/lib/cpu-probe.cjs. */
+  cpuProbe?: boolean
+  /** Run inside this memory limit (bench/lib/memory-limit.ts). */
+  memory?: MemoryLimit
+}
+
+/** `node <args>` with `env`, polled on `/healthz` until it answers 200. */
+export async function spawnServer (args: string[], env: Record<string, string>, options: SpawnOptions = {}): Promise<Spawned> {
+  const { cpuProbe = false, memory } = options
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const started = performance.now()
-  const child = spawn(process.execPath, cpuProbe ? ['--require', CPU_PROBE, ...args] : args, {
+  const nodeArgs = cpuProbe ? ['--require', CPU_PROBE, ...args] : args
+  const [command, argv] = memory?.wrap(process.execPath, nodeArgs) ?? [process.execPath, nodeArgs]
+  const child = spawn(command, argv, {
     env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit', ...(cpuProbe ? ['pipe' as const] : [])], cwd: REPO
   })
   const nextReport = fd3Numbers(child)

@@ -1,6 +1,7 @@
 import type { Row, Scenario } from '../scenario.js'
-import { API_KEY, REPO, SERVER, jobgateEnv, spawnServer, type Spawned } from '../lib/jobgate.js'
+import { API_KEY, IMAGE_NODE_OPTIONS, REPO, SERVER, jobgateEnv, spawnServer, type Spawned } from '../lib/jobgate.js'
 import { load, type LoadRequest, type LoadResult } from '../lib/load.js'
+import { CLOUD_RUN_MEMORY, memoryLimit, type MemoryLimit } from '../lib/memory-limit.js'
 import { cpuMs, rssBytes } from '../lib/proc.js'
 import { mib, perSecond } from '../lib/stats.js'
 import { startUpstream } from '../lib/upstream.js'
@@ -11,6 +12,7 @@ const HEALTH: LoadRequest = { method: 'GET', path: '/healthz' }
 
 type LoadOptions = Parameters<typeof load>[2]
 type Measured = LoadResult & { cpuUs: number }
+interface FloorRates { health: LoadResult, runs: Measured }
 
 /** `load` against a spawned server, and the server's CPU time per answered request (steadier than rates on a shared machine). */
 async function measured (server: Spawned, request: LoadRequest, options: LoadOptions): Promise<Measured> {
@@ -23,9 +25,9 @@ async function measured (server: Spawned, request: LoadRequest, options: LoadOpt
 const cpu = (result: { cpuUs: number }): string => `${Math.round(result.cpuUs)} µs of server CPU per request`
 
 /** The floor (bench/lib/floor-server.ts), against a stand-in of its own so that jobgate's socket count stays its own. */
-async function floorRates (request: LoadRequest, options: LoadOptions): Promise<{ health: LoadResult, runs: Measured }> {
+async function floorRates (request: LoadRequest, options: LoadOptions, memory?: MemoryLimit): Promise<FloorRates> {
   const upstream = await startUpstream()
-  const floor = await spawnServer([`${REPO}dist/bench/lib/floor-server.js`], { PATH: process.env.PATH ?? '', UPSTREAM: upstream.host })
+  const floor = await spawnServer([`${REPO}dist/bench/lib/floor-server.js`], { PATH: process.env.PATH ?? '', NODE_OPTIONS: IMAGE_NODE_OPTIONS, UPSTREAM: upstream.host }, { memory })
   try {
     return { health: await load(floor.url, HEALTH, options), runs: await measured(floor, request, { ...options, expect: 202 }) }
   } finally {
@@ -39,8 +41,12 @@ export const scenario: Scenario = {
   about: `${CONNECTIONS} connections: POST …/runs beside the same server's /healthz and a direct call to the stand-in upstream; memory under load; log bytes per run; upstream sockets under 200 concurrent runs`,
   async run ({ loadSeconds, soakSeconds }) {
     const upstream = await startUpstream()
+    // Each server gets the memory of a Cloud Run instance, so V8 sizes its heap as it would there.
+    const memory = memoryLimit(CLOUD_RUN_MEMORY)
+    const limit = memory === undefined ? 'no memory limit (a cgroup needs root): V8 sized its heap to this whole machine' : `in a ${memory.about}, as a Cloud Run instance`
+    const within = `${limit}; NODE_OPTIONS ${IMAGE_NODE_OPTIONS === '' ? 'unset' : IMAGE_NODE_OPTIONS}, as in the image`
     // In-flight bound above the concurrency used here, so every request reaches the upstream pool.
-    const server = await spawnServer([SERVER], jobgateEnv(upstream.host, { JOBGATE_MAX_INFLIGHT_RUNS: '256' }))
+    const server = await spawnServer([SERVER], jobgateEnv(upstream.host, { JOBGATE_MAX_INFLIGHT_RUNS: '256' }), { memory })
     const pid = server.child.pid ?? 0
     const runs = { method: 'POST' as const, path: '/v1/jobs/echo/runs', headers: { 'x-api-key': API_KEY, 'content-type': 'application/json' }, body: RUN_BODY }
     try {
@@ -56,7 +62,7 @@ export const scenario: Scenario = {
       const logBytes = (server.log().bytes - logBefore) / started
       const logLines = (server.log().lines.length - linesBefore) / started
       const afterLoad = rssBytes(pid)
-      const floor = await floorRates(runs, options)
+      const floor = await floorRates(runs, options, memory)
       const percent = (rate: number, of: number): string => `${(rate / of * 100).toFixed(0)} %`
       const rows: Row[] = [
         { measure: `direct \`:run\` to the stand-in upstream, ${CONNECTIONS} connections`, value: perSecond(direct.rate) },
@@ -76,7 +82,7 @@ export const scenario: Scenario = {
           anchor: `${percent(floor.runs.rate, floor.health.rate)} of its own /healthz (${perSecond(floor.health.rate)}): what one upstream call per request leaves; ${cpu(floor.runs)}`
         },
         { measure: 'log written per triggered run', value: `${Math.round(logBytes)} B in ${logLines.toFixed(2)} lines`, goal: { text: 'one line of ≤ 600 B', met: Math.abs(logLines - 1) < 0.005 && logBytes <= 600 } },
-        { measure: `RSS after ${loadSeconds} s at ${CONNECTIONS} connections`, value: mib(afterLoad), goal: { text: '≤ 140 MiB', met: afterLoad <= 140 * 1048576 } }
+        { measure: `RSS after ${loadSeconds} s at ${CONNECTIONS} connections`, value: mib(afterLoad), anchor: within, goal: { text: '≤ 140 MiB', met: afterLoad <= 140 * 1048576 } }
       ]
       if (soakSeconds > 0) {
         // The soak: the same load on, RSS read at the end of each minute.
@@ -108,6 +114,7 @@ export const scenario: Scenario = {
     } finally {
       await server.stop()
       await upstream.close()
+      memory?.remove()
     }
   }
 }
