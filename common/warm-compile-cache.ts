@@ -6,8 +6,8 @@
  * The API starts as the image starts it without settings (local mode), answers /healthz, and stops on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './free-port.js'
 
 const entry = (path: string): string => fileURLToPath(new URL(`../${path}`, import.meta.url))
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
@@ -18,14 +18,6 @@ async function exitCode (child: ChildProcess, what: string): Promise<number> {
     child.once('error', reject)
     child.once('exit', (code, signal) => { if (code === null) reject(new Error(`${what} ended by ${String(signal)}`)); else resolve(code) })
   })
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  return typeof address === 'object' && address !== null ? address.port : 0
 }
 
 async function warmJob (): Promise<void> {

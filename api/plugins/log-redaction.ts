@@ -39,7 +39,7 @@ function withoutCredentialHeaders (value: Fields): Fields {
 }
 
 /**
- * A log line's fields (or a child logger's bindings) with every credential censored: the secret fields,
+ * A log line's fields with every credential censored: the secret fields,
  * credential headers in `headers`, and one level down in `*.headers` and `*.config.headers`. Returns the
  * same object when there is nothing to censor, which is every audit line: pino's path-based redaction
  * cloned and walked each field of every line, a tenth of a run request's CPU. pino passes every line's

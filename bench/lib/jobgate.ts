@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../../common/free-port.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -11,14 +11,13 @@ export const REPO = new URL('../../../', import.meta.url).pathname
 export const SERVER = join(REPO, 'dist/api/server.js')
 export const API_KEY = 'bench-api-key-0123456789'
 
-/** The API image's NODE_OPTIONS (its `ENV NODE_OPTIONS=` in Dockerfile.api): the bench starts servers with them, as the image does. */
+/** The API image's NODE_OPTIONS (its `ENV NODE_OPTIONS=` in Dockerfile.api): every server the bench spawns gets them, as in the image. */
 export const IMAGE_NODE_OPTIONS = /^ENV NODE_OPTIONS=(\S+)$/m.exec(readFileSync(join(REPO, 'Dockerfile.api'), 'utf8'))?.[1] ?? ''
 
 /** The server as the image starts it, in cloud mode against the stand-in, with an API key principal. */
 export function jobgateEnv (upstreamHost: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
-    NODE_OPTIONS: IMAGE_NODE_OPTIONS,
     // No gcloud credentials of this machine: the metadata stand-in is the only credential.
     CLOUDSDK_CONFIG: mkdtempSync(join(tmpdir(), 'jobgate-bench-')),
     JOBGATE_MODE: 'cloud',
@@ -33,14 +32,6 @@ export function jobgateEnv (upstreamHost: string, extra: Record<string, string> 
     GCE_METADATA_HOST: upstreamHost,
     ...extra
   }
-}
-
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  return typeof address === 'object' && address !== null ? address.port : 0
 }
 
 export interface Spawned {
@@ -81,7 +72,7 @@ export interface SpawnOptions {
   memory?: MemoryLimit
 }
 
-/** `node <args>` with `env`, polled on `/healthz` until it answers 200. */
+/** `node <args>` with `env` (and the image's NODE_OPTIONS unless `env` sets its own), polled on `/healthz` until it answers 200. */
 export async function spawnServer (args: string[], env: Record<string, string>, options: SpawnOptions = {}): Promise<Spawned> {
   const { cpuProbe = false, memory } = options
   const port = await freePort()
@@ -90,7 +81,7 @@ export async function spawnServer (args: string[], env: Record<string, string>, 
   const nodeArgs = cpuProbe ? ['--require', CPU_PROBE, ...args] : args
   const [command, argv] = memory?.wrap(process.execPath, nodeArgs) ?? [process.execPath, nodeArgs]
   const child = spawn(command, argv, {
-    env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit', ...(cpuProbe ? ['pipe' as const] : [])], cwd: REPO
+    env: { NODE_OPTIONS: IMAGE_NODE_OPTIONS, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit', ...(cpuProbe ? ['pipe' as const] : [])], cwd: REPO
   })
   const nextReport = fd3Numbers(child)
   const lines: string[] = []

@@ -27,7 +27,7 @@ const cpu = (result: { cpuUs: number }): string => `${Math.round(result.cpuUs)} 
 /** The floor (bench/lib/floor-server.ts), against a stand-in of its own so that jobgate's socket count stays its own. */
 async function floorRates (request: LoadRequest, options: LoadOptions, memory?: MemoryLimit): Promise<FloorRates> {
   const upstream = await startUpstream()
-  const floor = await spawnServer([`${REPO}dist/bench/lib/floor-server.js`], { PATH: process.env.PATH ?? '', NODE_OPTIONS: IMAGE_NODE_OPTIONS, UPSTREAM: upstream.host }, { memory })
+  const floor = await spawnServer([`${REPO}dist/bench/lib/floor-server.js`], { PATH: process.env.PATH ?? '', UPSTREAM: upstream.host }, { memory })
   try {
     return { health: await load(floor.url, HEALTH, options), runs: await measured(floor, request, { ...options, expect: 202 }) }
   } finally {

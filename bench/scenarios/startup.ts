@@ -20,6 +20,22 @@ async function startRun (url: string): Promise<void> {
   if (started.status !== 202) throw new Error(`POST …/runs answered ${started.status}: ${await started.text()}`)
 }
 
+/**
+ * One sample of a server's start: spawn → /healthz 200 (wall and CPU time), then CPU time to its first
+ * `POST …/runs` answered, what a cold instance's first caller waits for (undici, the token, its schemas).
+ */
+async function sampleStart (variant: Variant): Promise<void> {
+  const server = await spawnServer([variant.server], variant.env, { cpuProbe: true })
+  try {
+    variant.wall.push(server.readyMs)
+    variant.cpu.push(await server.cpuMs())
+    await startRun(server.url)
+    variant.firstRunCpu.push(await server.cpuMs())
+  } finally {
+    await server.stop()
+  }
+}
+
 /** A compile cache written as the image build writes it (dist/common/warm-compile-cache.js), in a fresh folder. */
 function warmCompileCache (): string {
   const cache = mkdtempSync(join(tmpdir(), 'jobgate-compile-cache-'))
@@ -45,13 +61,10 @@ export const scenario: Scenario = {
     const env = jobgateEnv(upstream.host)
     const bare: number[] = []
     const libraries: number[] = []
-    const jobgate: number[] = []
     // CPU time to the same points (exit, or /healthz 200): a shared machine distorts it far less than wall time.
     const bareCpu: number[] = []
     const librariesCpu: number[] = []
-    const jobgateCpu: number[] = []
-    // What a cold instance's first caller waits for: the start, then the first run request (undici, the token, its schemas).
-    const firstRunCpu: number[] = []
+    const jobgate: Variant = { label: 'jobgate', server: SERVER, env, wall: [], cpu: [], firstRunCpu: [] }
     // The same start with the image's compile cache (Node >= 22.1), and other builds' servers (--compare), in the same interleaving.
     const variants: Variant[] = [
       ...('enableCompileCache' in module ? [{ label: 'jobgate with the compile cache the image build writes (NODE_COMPILE_CACHE)', server: SERVER, env: { ...env, NODE_COMPILE_CACHE: warmCompileCache() } }] : []),
@@ -63,18 +76,7 @@ export const scenario: Scenario = {
         bare.push(b.wallMs); bareCpu.push(b.cpuMs)
         const l = await wallAndCpuToExit(IMPORT_LIBRARIES, { esm: true })
         libraries.push(l.wallMs); librariesCpu.push(l.cpuMs)
-        const server = await spawnServer([SERVER], env, { cpuProbe: true })
-        jobgate.push(server.readyMs); jobgateCpu.push(await server.cpuMs())
-        await startRun(server.url)
-        firstRunCpu.push(await server.cpuMs())
-        await server.stop()
-        for (const variant of variants) {
-          const other = await spawnServer([variant.server], variant.env, { cpuProbe: true })
-          variant.wall.push(other.readyMs); variant.cpu.push(await other.cpuMs())
-          await startRun(other.url)
-          variant.firstRunCpu.push(await other.cpuMs())
-          await other.stop()
-        }
+        for (const variant of [jobgate, ...variants]) await sampleStart(variant)
       }
       const server = await spawnServer([SERVER], env)
       let afterTrigger: number
@@ -85,12 +87,12 @@ export const scenario: Scenario = {
         await server.stop()
       }
       const librariesMemory = await librariesRss()
-      const [b, l, j] = [median(bare), median(libraries), median(jobgate)]
-      const [bc, lc, jc] = [median(bareCpu), median(librariesCpu), median(jobgateCpu)]
+      const [b, l, j] = [median(bare), median(libraries), median(jobgate.wall)]
+      const [bc, lc, jc] = [median(bareCpu), median(librariesCpu), median(jobgate.cpu)]
       return [
         { measure: 'CPU time: bare node / the libraries\' import, to exit', value: `${ms(bc)} / ${ms(lc)}` },
         { measure: 'CPU time: jobgate to /healthz 200', value: ms(jc), anchor: `${(jc / bc).toFixed(2)}× bare node, ${(jc / lc).toFixed(2)}× the libraries' import` },
-        { measure: 'CPU time: jobgate to its first `POST …/runs` answered (202)', value: ms(median(firstRunCpu)) },
+        { measure: 'CPU time: jobgate to its first `POST …/runs` answered (202)', value: ms(median(jobgate.firstRunCpu)) },
         ...variants.map(({ label, wall, cpu, firstRunCpu: firstRun }) => ({
           measure: `${label}: CPU time to /healthz 200 / to the first 202; spawn → /healthz 200`,
           value: `${ms(median(cpu))} / ${ms(median(firstRun))}; ${ms(median(wall))}`,

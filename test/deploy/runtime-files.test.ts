@@ -6,7 +6,7 @@ import t from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import module from 'node:module'
-import { createServer } from 'node:net'
+import { freePort } from '../../common/free-port.js'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { copiesOf, envOf, execForm, instructions, lastValue, parseDockerfile, type Stage } from './dockerfile.js'
@@ -58,17 +58,6 @@ function replayRuntimeStage (runtime: Stage, stages: Stage[]): void {
       }
     }
   }
-}
-
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
-    })
-  })
 }
 
 // The image's compile cache directory (/home/node/…), moved into the replay's folder.

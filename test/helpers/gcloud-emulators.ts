@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../../common/free-port.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export type EmulatorKind = 'firestore' | 'pubsub'
@@ -179,16 +179,4 @@ async function groupGone (pgid: number, timeoutMs: number): Promise<boolean> {
     await sleep(50)
   }
   return true
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }

@@ -8,15 +8,18 @@ import { lazily } from '../lazy-compilers.js'
 /** A whole number as a person writes it: digits only, no sign, fraction, exponent, hex or word. */
 const WHOLE_NUMBER = /^(0|[1-9][0-9]{0,14})$/
 
+/** An object schema's properties, none for any other schema. */
+const propertiesOf = (schema: TSchema): Record<string, { type?: unknown }> | undefined =>
+  (schema as { properties?: Record<string, { type?: unknown }> }).properties
+
 /** The names of a query schema's integer properties. */
 function integerFields (schema: TSchema): string[] {
-  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}
-  return Object.entries(properties).filter(([, property]) => property.type === 'integer').map(([name]) => name)
+  return Object.entries(propertiesOf(schema) ?? {}).filter(([, property]) => property.type === 'integer').map(([name]) => name)
 }
 
 /** Whether every property of a schema is a string, as every path parameter of jobgate's routes is. */
 function onlyStrings (schema: TSchema): boolean {
-  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties
+  const properties = propertiesOf(schema)
   return properties !== undefined && Object.values(properties).every(property => property.type === 'string')
 }
 
