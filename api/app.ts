@@ -13,6 +13,7 @@ import { jobRoutes } from './routes/jobs.js'
 import { logRoutes } from './routes/logs.js'
 import { pubsubPushRoutes } from './push/pubsub-route.js'
 import { tasksPushRoutes } from './push/tasks-route.js'
+import { eventRoutes } from './routes/events.js'
 import { runEventRoutes } from './routes/run-events.js'
 import { runRoutes } from './routes/runs.js'
 import { meRoutes } from './routes/me.js'
@@ -64,6 +65,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(runRoutes, context)
   await app.register(logRoutes, context)
   await app.register(runEventRoutes, context)
+  await app.register(eventRoutes, { ...context, lifecycle: services.lifecycle, source: config.lifecycle.source })
   await app.register(pubsubPushRoutes, context)
   await app.register(tasksPushRoutes, context)
   await app.register(meRoutes)

@@ -4,6 +4,7 @@ import { oneOf, quote, text, wholeNumber, type Env } from './env.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './google/connection-gate.js'
+import { loadLifecycleConfig, type LifecycleConfig } from './lifecycle/config.js'
 import { loadLiveConfig, type LiveConfig } from './live/config.js'
 import { DEFAULT_MAX_WAITS_PER_CALLER } from './policy/concurrency-limit.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
@@ -39,6 +40,8 @@ export interface Config {
   idempotency: IdempotencyConfig
   /** Read budgets and log tailing (JOBGATE_RUN_READS_PER_MINUTE, JOBGATE_LOGGING_READS_PER_MINUTE). */
   live: LiveConfig
+  /** Run events: the Pub/Sub topic, the reconcilers' leases (JOBGATE_EVENTS_TOPIC, JOBGATE_LEASE_SECONDS). */
+  lifecycle: LifecycleConfig
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -98,7 +101,8 @@ export function loadConfig (env: Env = process.env): Config {
     maxWaitsPerCaller: wholeNumber(env, 'JOBGATE_MAX_WAITS', { fallback: DEFAULT_MAX_WAITS_PER_CALLER, min: 1, max: 10_000 }),
     requestTimeoutSeconds: wholeNumber(env, 'JOBGATE_REQUEST_TIMEOUT_SECONDS', { fallback: 10, min: 1, max: 600 }),
     idempotency: loadIdempotencyConfig(env),
-    live: loadLiveConfig(env, mode)
+    live: loadLiveConfig(env, mode),
+    lifecycle: loadLifecycleConfig(env, project, region)
   }
   if (project !== undefined) config.project = project
   const runApiEndpoint = parseBaseUrl(env, 'CLOUD_RUN_API_ENDPOINT')

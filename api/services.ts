@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import { GoogleHttp, logRetries } from './google/http.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
+import { openLifecycle, type Lifecycle } from './lifecycle/index.js'
 import { LiveReads } from './live/live-reads.js'
 import { CloudLoggingClient } from './logging/client.js'
 import { createLogger } from './plugins/request-log.js'
@@ -37,6 +38,8 @@ export interface ServiceOverrides {
   idempotencyStore?: IdempotencyStore
   /** Default: the metadata server in local mode, Application Default Credentials otherwise. */
   tokens?: TokenSource
+  /** Default: run records and events where JOBGATE_IDEMPOTENCY keeps state. */
+  lifecycleStore?: Parameters<typeof openLifecycle>[0]['store']
 }
 
 /** Everything the app uses, built once per process from the configuration. */
@@ -54,6 +57,8 @@ export interface Services {
   waits: PerCallerConcurrency
   /** Run watchers, log tails, finished-run caches and the read budgets (api/live/). */
   live: LiveReads
+  /** Runs beyond one request: records, reconcilers, events (api/lifecycle/). */
+  lifecycle: Lifecycle
   /** Local mode only: the embedded Cloud Run emulator. */
   emulator?: Emulator
   /** Releases what was built here (HTTP connections, the store, the emulator); call after the app closed. */
@@ -107,8 +112,23 @@ export async function createServices (config: Config, overrides: ServiceOverride
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
     const leases = await createLeaseStore(config.idempotency, config.catalog, config.project)
     closers.push(async () => { await leases.close?.() })
+    const lifecycle = await openLifecycle({
+      config: config.lifecycle,
+      idempotency: config.idempotency,
+      catalog: config.catalog,
+      cloudRun,
+      budget: live.runBudget,
+      http,
+      log: logger,
+      ...(config.project !== undefined && { projectId: config.project }),
+      ...(runEnded !== undefined && { runEnded }),
+      ...(overrides.lifecycleStore !== undefined && { store: overrides.lifecycleStore })
+    })
+    closers.push(async () => { await lifecycle.close() })
+    if (config.lifecycle.topic !== undefined) logger.info({ topic: config.lifecycle.topic }, `run events published to ${config.lifecycle.topic}`)
     const concurrency = new ConcurrencyControl(cloudRun, leases, { pendingMs: config.idempotency.staleMs })
-    const starter = new RunStarter(cloudRun, config.maxInflightRuns, { ...config.idempotency, store: idempotencyStore }, concurrency)
+    const idempotency = { ...config.idempotency, store: idempotencyStore }
+    const starter = new RunStarter(cloudRun, config.maxInflightRuns, idempotency, concurrency, lifecycle.runs)
     return {
       config,
       logger,
@@ -120,6 +140,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
       starter,
       waits: new PerCallerConcurrency(config.maxWaitsPerCaller),
       live,
+      lifecycle,
       ...(emulator !== undefined && { emulator }),
       close
     }

@@ -7,6 +7,7 @@ const PROTECTED: ReadonlyArray<[family: string, pattern: RegExp]> = [
   // The runtime and its identity.
   ['Cloud Run runtime', /^(CLOUD_RUN_|K_)|^PORT$/i],
   ['Google credentials and settings', /^(GOOGLE_|GCLOUD_|CLOUDSDK_)/i],
+  ['jobgate\'s own (JOBGATE_RUN marks the runs it starts)', /^JOBGATE_/i],
   ['metadata server and emulator hosts', /^GCE_METADATA_|^METADATA_SERVER_DETECTION$|^NO_GCE_CHECK$|_EMULATOR_HOST/i],
   // What code the process loads.
   ['loader and search paths', /^(LD_|DYLD_)|^(PATH|GCONV_PATH|GLIBC_TUNABLES|HOSTALIASES|RES_OPTIONS|LOCALDOMAIN)$/i],

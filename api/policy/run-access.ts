@@ -21,10 +21,15 @@ export function runTenant (entry: JobEntry, execution: Execution): string | unde
   return container?.env?.find(variable => variable.name === key)?.value
 }
 
+/** Whether the caller may see a run of `entry` that belongs to `tenant` (undefined: to none). */
+export function maySeeTenant (entry: JobEntry, caller: Caller, tenant: string | undefined): boolean {
+  if (entry.env.tenantKey === undefined || caller.tenantFree === true) return true
+  return caller.tenant !== undefined && tenant === caller.tenant
+}
+
 /** Whether the caller may see this run: read, wait on, list, cancel, read its logs, stream it. */
 export function maySeeRun (entry: JobEntry, caller: Caller, execution: Execution): boolean {
-  if (entry.env.tenantKey === undefined || caller.tenantFree === true) return true
-  return caller.tenant !== undefined && runTenant(entry, execution) === caller.tenant
+  return maySeeTenant(entry, caller, runTenant(entry, execution))
 }
 
 /** The execution when the caller may see it; otherwise exactly the 404 of a run that does not exist. */

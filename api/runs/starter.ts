@@ -5,7 +5,9 @@ import type { Execution } from '../cloudrun/execution.js'
 import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
+import { apiErrorOf } from '../errors.js'
 import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
+import type { RunLifecycle } from '../lifecycle/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
@@ -52,18 +54,24 @@ export class RunStarter {
   readonly #limit: InflightLimit
   readonly #idempotency: IdempotencySetup
   readonly #concurrency: ConcurrencyControl
+  readonly #lifecycle: RunLifecycle | undefined
 
-  /** `concurrency` enforces the jobs' concurrency policies; default: leases in this process's memory. */
+  /**
+   * `concurrency` enforces the jobs' concurrency policies; default: leases in this process's memory.
+   * `lifecycle` records each run from before its start (absent: runs are not followed beyond the request).
+   */
   constructor (
     cloudRun: CloudRunClient,
     maxInflightRuns: number,
     idempotency: IdempotencySetup,
-    concurrency = new ConcurrencyControl(cloudRun, new MemoryLeaseStore(), { pendingMs: idempotency.staleMs })
+    concurrency = new ConcurrencyControl(cloudRun, new MemoryLeaseStore(), { pendingMs: idempotency.staleMs }),
+    lifecycle?: RunLifecycle
   ) {
     this.#cloudRun = cloudRun
     this.#limit = new InflightLimit(maxInflightRuns)
     this.#idempotency = idempotency
     this.#concurrency = concurrency
+    this.#lifecycle = lifecycle
   }
 
   async start (input: StartRunInput): Promise<StartedRun> {
@@ -85,7 +93,7 @@ export class RunStarter {
       let replaced: string[] = []
       // Inside runOnce: a replayed key gets its first answer and never counts as a start against the concurrency policy.
       const start = async (): Promise<StoredResponse> => {
-        const started = await this.#startNow(entry, allowed, log)
+        const started = await this.#startNow(entry, allowed, caller, log)
         replaced = started.replaced
         return started.response
       }
@@ -120,10 +128,20 @@ export class RunStarter {
     }
   }
 
-  async #startNow (entry: JobEntry, request: RunRequest, log: FastifyBaseLogger): Promise<StartedNow> {
-    const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, request))
-    const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)
-    return { response: storedRun(toRun(entry.id, execution)), replaced }
+  async #startNow (entry: JobEntry, request: RunRequest, caller: Caller, log: FastifyBaseLogger): Promise<StartedNow> {
+    // Recorded before the start, and marked on the execution: a start whose answer is lost is still followed to its end.
+    const pending = await this.#lifecycle?.beginStart(entry, request, caller)
+    const sent = pending === undefined ? request : { ...request, env: { ...request.env, ...pending.marker } }
+    const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, sent))
+    try {
+      const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)
+      void pending?.started(execution)
+      return { response: storedRun(toRun(entry.id, execution)), replaced }
+    } catch (error) {
+      const failure = apiErrorOf(error)
+      await pending?.failed(failure !== undefined && failure.runMayHaveStarted !== true)
+      throw error
+    }
   }
 }
 

@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto'
+import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Timestamp, Transaction } from '@google-cloud/firestore'
+import { openFirestoreClient, statusOf, whileAborted, type FirestoreClientOptions } from '../idempotency/firestore-client.js'
+import type { Run } from '../schemas/run.js'
+import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
+import { byLogOrder, isAfter } from './run-record.js'
+import { seqOf, seqParts } from './seq.js'
+import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
+
+export interface FirestoreLifecycleOptions extends FirestoreClientOptions {
+  /** The idempotency keys' collection: records go to `{collection}-runs`, events to `{collection}-events`, leases beside the keys. */
+  collection: string
+  /** How long the firehose's log keeps a published event (and a finished record is kept). */
+  retentionMs: number
+  /** How long an event may wait for Pub/Sub before Firestore's TTL may delete it (the outbox's bound, plus a margin). */
+  unpublishedRetentionMs: number
+  now?: () => number
+}
+
+const DAY_MS = 86_400_000
+/** An unfinished record outlives any run (Cloud Run's longest is 7 days) before TTL may take it. */
+const OPEN_RECORD_TTL_MS = 30 * DAY_MS
+
+interface RecordDocument {
+  id: string
+  job: string
+  tenant?: string
+  principal: string
+  phase: RunRecord['phase']
+  execution?: string
+  createdAt: number
+  open: boolean
+  /** The Run as JSON text: Firestore maps cannot hold every JSON value. */
+  run?: string
+  /** Commit time of the begin: other instances read new records by it. */
+  begunAt?: Timestamp | FieldValue
+  expireAt: Timestamp
+}
+
+interface EventDocument extends Omit<RunEvent, 'data'> {
+  data: string
+  published: boolean
+  /** Commit time: the log's order. */
+  recordedAt: Timestamp | FieldValue
+  expireAt: Timestamp
+}
+
+interface LeaseDocument {
+  job: string
+  holder: string
+  /** Epoch ms the lease lapses unless renewed. */
+  until: number
+  /** Released by its holder with nothing left to do: not an orphan. */
+  idle: boolean
+}
+
+const seqOfTime = (time: Timestamp): string => seqOf(time.seconds, time.nanoseconds)
+
+/** Event ids hold slashes, which Firestore document ids cannot. */
+const eventDocId = (id: string): string => id.replaceAll('/', '|')
+
+function recordOf (stored: RecordDocument): RunRecord {
+  const { id, job, principal, phase, createdAt } = stored
+  const record: RunRecord = { id, job, principal, phase, createdAt }
+  if (stored.tenant !== undefined) record.tenant = stored.tenant
+  if (stored.execution !== undefined) record.execution = stored.execution
+  if (stored.run !== undefined) record.run = JSON.parse(stored.run) as Run
+  return record
+}
+
+function eventOf (snapshot: DocumentSnapshot): StoredEvent {
+  const stored = snapshot.data() as EventDocument
+  const { data, published, recordedAt, expireAt: _expireAt, ...event } = stored
+  return { ...event, data: JSON.parse(data) as Run, published, seq: seqOfTime(recordedAt as Timestamp) }
+}
+
+/**
+ * Run records, events and reconciler leases shared by every instance. A transition is one batch: the
+ * event's `create()` fails when another writer recorded it first, and then nothing of the batch is
+ * written. Commit times order the log, so a reader that asks for what came after its last event misses
+ * nothing another instance committed. The collections' `expireAt` is the field for Firestore's TTL policy.
+ */
+export class FirestoreLifecycleStore implements LifecycleStore {
+  readonly shared = true
+  readonly leases: FirestoreJobLeases
+  readonly #db: Firestore
+  readonly #records: CollectionReference
+  readonly #events: CollectionReference
+  readonly #timestamp: typeof Timestamp
+  readonly #serverTime: () => FieldValue
+  readonly #options: FirestoreLifecycleOptions
+  readonly #now: () => number
+
+  constructor (db: Firestore, timestamp: typeof Timestamp, serverTime: () => FieldValue, options: FirestoreLifecycleOptions) {
+    this.#db = db
+    this.#records = db.collection(`${options.collection}-runs`)
+    this.#events = db.collection(`${options.collection}-events`)
+    this.#timestamp = timestamp
+    this.#serverTime = serverTime
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    this.leases = new FirestoreJobLeases(db.collection(options.collection), this.#records, this.#events, this.#now)
+  }
+
+  #recordDocument (record: RunRecord): RecordDocument {
+    const open = record.phase !== 'finished'
+    const stored: RecordDocument = {
+      id: record.id,
+      job: record.job,
+      principal: record.principal,
+      phase: record.phase,
+      createdAt: record.createdAt,
+      open,
+      expireAt: this.#timestamp.fromMillis(this.#now() + (open ? OPEN_RECORD_TTL_MS : this.#options.retentionMs))
+    }
+    if (record.tenant !== undefined) stored.tenant = record.tenant
+    if (record.execution !== undefined) stored.execution = record.execution
+    if (record.run !== undefined) stored.run = JSON.stringify(record.run)
+    return stored
+  }
+
+  async begin (record: RunRecord, lease: LeaseClaim): Promise<boolean> {
+    const stored = { ...this.#recordDocument(record), begunAt: this.#serverTime() }
+    // One transaction: a holder that releases the job meanwhile either sees this record or is seen to have released.
+    return await this.leases.withLease(record.job, lease, transaction => { transaction.create(this.#records.doc(record.id), stored) }, true)
+  }
+
+  async forget (id: string): Promise<void> {
+    await this.#records.doc(id).delete()
+  }
+
+  async transition (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
+    const { data, ...fields } = event
+    const stored: EventDocument = {
+      ...fields,
+      data: JSON.stringify(data),
+      published: false,
+      recordedAt: this.#serverTime(),
+      expireAt: this.#timestamp.fromMillis(this.#now() + this.#options.unpublishedRetentionMs)
+    }
+    // A batch commits once: each try builds its own.
+    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => await this.#db.batch()
+      .create(this.#events.doc(eventDocId(event.id)), stored)
+      .set(this.#records.doc(record.id), this.#recordDocument(record), { merge: true })
+      .commit()
+    try {
+      const [written] = await whileAborted(commit)
+      return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
+    } catch (err) {
+      if (statusOf(err) === 'ALREADY_EXISTS') return undefined
+      throw err
+    }
+  }
+
+  async record (id: string): Promise<RunRecord | undefined> {
+    const snapshot = await this.#records.doc(id).get()
+    return snapshot.exists ? recordOf(snapshot.data() as RecordDocument) : undefined
+  }
+
+  async openRecords (job: string): Promise<RunRecord[]> {
+    const query = await this.#records.where('job', '==', job).where('open', '==', true).get()
+    return query.docs.map(doc => recordOf(doc.data() as RecordDocument))
+  }
+
+  async recordsSince (cursor: string | undefined): Promise<{ records: RunRecord[], cursor: string | undefined }> {
+    const from = cursor === undefined ? this.#timestamp.fromMillis(this.#now() - 60_000) : this.#timeOf(cursor)
+    const query = await this.#records.where('begunAt', '>', from).orderBy('begunAt').limit(500).get()
+    const last = query.docs.at(-1)
+    return {
+      records: query.docs.map(doc => recordOf(doc.data() as RecordDocument)),
+      cursor: last === undefined ? cursor ?? seqOfTime(from) : seqOfTime((last.data() as RecordDocument).begunAt as Timestamp)
+    }
+  }
+
+  horizon (retentionMs: number): string | undefined {
+    return seqOfTime(this.#timestamp.fromMillis(this.#now() - retentionMs))
+  }
+
+  async events (after: EventCursor | undefined, limit: number, notBefore: number): Promise<StoredEvent[]> {
+    const floor = this.#timestamp.fromMillis(notBefore)
+    const from = after === undefined || this.#timeOf(after.seq) < floor ? floor : this.#timeOf(after.seq)
+    // Events that share the cursor's commit time come back too: the order's tie-break by id skips those already seen.
+    const query = await this.#events.where('recordedAt', '>=', from).orderBy('recordedAt').limit(limit + 10).get()
+    return query.docs.map(eventOf).filter(event => isAfter(event, after)).sort(byLogOrder).slice(0, limit)
+  }
+
+  async unpublished (job: string, limit: number): Promise<StoredEvent[]> {
+    const query = await this.#events.where('job', '==', job).where('published', '==', false).orderBy('recordedAt').limit(limit).get()
+    return query.docs.map(eventOf)
+  }
+
+  async markPublished (ids: readonly string[]): Promise<void> {
+    const expireAt = this.#timestamp.fromMillis(this.#now() + this.#options.retentionMs)
+    await whileAborted(async () => {
+      const batch = this.#db.batch()
+      for (const id of ids) batch.update(this.#events.doc(eventDocId(id)), { published: true, expireAt })
+      await batch.commit()
+    })
+  }
+
+  #timeOf (seq: string): Timestamp {
+    const { seconds, nanos } = seqParts(seq)
+    return new this.#timestamp(seconds, nanos)
+  }
+
+  async close (): Promise<void> {
+    await this.#db.terminate()
+  }
+}
+
+/** One document per job beside the idempotency keys: who reconciles it, until when. */
+class FirestoreJobLeases implements JobLeaseStore {
+  readonly #leases: CollectionReference
+  readonly #records: CollectionReference
+  readonly #events: CollectionReference
+  readonly #now: () => number
+
+  constructor (leases: CollectionReference, records: CollectionReference, events: CollectionReference, now: () => number) {
+    this.#leases = leases
+    this.#records = records
+    this.#events = events
+    this.#now = now
+  }
+
+  #doc (job: string): FirebaseFirestoreDocument {
+    return this.#leases.doc(`reconciler-${createHash('sha256').update(job).digest('hex').slice(0, 32)}`)
+  }
+
+  /**
+   * In one transaction: takes or renews the job's lease when it is free, lapsed or `claim.holder`'s, and
+   * applies `write` — always when `always`, else only with the lease. True when `claim.holder` holds it.
+   */
+  async withLease (job: string, claim: LeaseClaim, write: (transaction: Transaction) => void, always: boolean): Promise<boolean> {
+    const doc = this.#doc(job)
+    return await whileAborted(async () => await this.#leases.firestore.runTransaction(async transaction => {
+      const snapshot = await transaction.get(doc)
+      const now = this.#now()
+      const lease = snapshot.data() as LeaseDocument | undefined
+      const held = lease === undefined || lease.idle || lease.until <= now || lease.holder === claim.holder
+      if (held) transaction.set(doc, { job, holder: claim.holder, until: now + claim.ttlMs, idle: false } satisfies LeaseDocument)
+      if (held || always) write(transaction)
+      return held
+    }))
+  }
+
+  async acquire (job: string, claim: LeaseClaim): Promise<boolean> {
+    return await this.withLease(job, claim, () => {}, false)
+  }
+
+  async handOver (job: string, holder: string): Promise<void> {
+    const doc = this.#doc(job)
+    await this.#leases.firestore.runTransaction(async transaction => {
+      const lease = (await transaction.get(doc)).data() as LeaseDocument | undefined
+      if (lease?.holder === holder && !lease.idle) transaction.update(doc, { until: 0 })
+    })
+  }
+
+  async releaseIfIdle (job: string, holder: string): Promise<boolean> {
+    const doc = this.#doc(job)
+    return await whileAborted(async () => await this.#leases.firestore.runTransaction(async transaction => {
+      const snapshot = await transaction.get(doc)
+      const lease = snapshot.data() as LeaseDocument | undefined
+      if (lease?.holder !== holder || lease.idle) return true
+      // Inside the transaction: a start that records a run meanwhile either is seen here or finds the lease released.
+      const open = await transaction.get(this.#records.where('job', '==', job).where('open', '==', true).limit(1))
+      const waiting = await transaction.get(this.#events.where('job', '==', job).where('published', '==', false).limit(1))
+      if (!open.empty || !waiting.empty) return false
+      transaction.set(doc, { ...lease, until: 0, idle: true } satisfies LeaseDocument)
+      return true
+    }))
+  }
+
+  async orphaned (jobs: readonly string[], now: number): Promise<string[]> {
+    if (jobs.length === 0) return []
+    const snapshots = await this.#leases.firestore.getAll(...jobs.map(job => this.#doc(job)))
+    return snapshots.flatMap((snapshot, index) => {
+      const lease = snapshot.data() as LeaseDocument | undefined
+      return lease !== undefined && !lease.idle && lease.until <= now ? [jobs[index] as string] : []
+    })
+  }
+}
+
+type FirebaseFirestoreDocument = ReturnType<CollectionReference['doc']>
+
+export async function openFirestoreLifecycleStore (options: FirestoreLifecycleOptions): Promise<FirestoreLifecycleStore> {
+  const { db, timestamp } = await openFirestoreClient(options)
+  const { FieldValue } = await import('@google-cloud/firestore')
+  return new FirestoreLifecycleStore(db, timestamp, () => FieldValue.serverTimestamp(), options)
+}

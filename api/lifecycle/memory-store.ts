@@ -1,0 +1,193 @@
+import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
+import { isAfter } from './run-record.js'
+import { seqMs, SeqClock } from './seq.js'
+import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
+
+export interface MemoryLifecycleOptions {
+  /** Events the log keeps for the firehose (oldest go first). */
+  maxEvents?: number
+  /** Events waiting for Pub/Sub; past it the oldest are dropped (`onDrop` tells). */
+  maxUnpublished?: number
+  /** Finished records kept for lookups by id. */
+  maxFinished?: number
+  /** Unfinished records; past it the oldest is given up (`onDrop` tells). Cloud Run runs at most 1,000 executions per region. */
+  maxOpen?: number
+  now?: () => number
+  onDrop?: (dropped: { event: StoredEvent } | { record: RunRecord }) => void
+}
+
+export const MEMORY_LIMITS = { maxEvents: 10_000, maxUnpublished: 10_000, maxFinished: 1_000, maxOpen: 10_000 }
+
+/**
+ * One instance's run records and events. Every method reads and writes without awaiting in between,
+ * so none interleaves with another; records and events are copied in and out.
+ */
+export class MemoryLifecycleStore implements LifecycleStore {
+  readonly shared = false
+  readonly leases: MemoryJobLeases
+  readonly #open = new Map<string, RunRecord>()
+  readonly #finished = new Map<string, RunRecord>()
+  readonly #recorded = new Set<string>()
+  /** The log in order, and by id. */
+  readonly #log: StoredEvent[] = []
+  readonly #logged = new Map<string, StoredEvent>()
+  /** The position of the last event the log let go of. */
+  #horizon: string | undefined
+  readonly #unpublished = new Map<string, StoredEvent>()
+  readonly #clock: SeqClock
+  readonly #limits: typeof MEMORY_LIMITS
+  readonly #onDrop: NonNullable<MemoryLifecycleOptions['onDrop']>
+
+  constructor (options: MemoryLifecycleOptions = {}) {
+    this.#clock = new SeqClock(options.now)
+    this.#limits = { ...MEMORY_LIMITS, ...options }
+    this.#onDrop = options.onDrop ?? (() => {})
+    this.leases = new MemoryJobLeases(job => this.#hasWork(job))
+  }
+
+  /** What leak tests and the bench count. */
+  get sizes (): { open: number, finished: number, events: number, unpublished: number } {
+    return { open: this.#open.size, finished: this.#finished.size, events: this.#log.length, unpublished: this.#unpublished.size }
+  }
+
+  async begin (record: RunRecord, lease: LeaseClaim): Promise<boolean> {
+    this.#open.set(record.id, structuredClone(record))
+    if (this.#open.size > this.#limits.maxOpen) {
+      const [oldest] = this.#open.values()
+      if (oldest !== undefined) {
+        this.#open.delete(oldest.id)
+        this.#onDrop({ record: oldest })
+      }
+    }
+    return await this.leases.acquire(record.job, lease)
+  }
+
+  async forget (id: string): Promise<void> {
+    this.#open.delete(id)
+  }
+
+  async transition (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
+    if (this.#recorded.has(event.id)) return undefined
+    this.#recorded.add(event.id)
+    // A guard against recording twice is needed only while a run is followed: forget the oldest ids beyond a bound.
+    if (this.#recorded.size > 4 * this.#limits.maxEvents) this.#recorded.delete(this.#recorded.values().next().value as string)
+    const copy = structuredClone(record)
+    if (copy.phase === 'finished') {
+      this.#open.delete(copy.id)
+      this.#keepFinished(copy)
+    } else {
+      this.#open.set(copy.id, copy)
+    }
+    const stored: StoredEvent = { ...structuredClone(event), seq: this.#clock.next(), published: false }
+    this.#append(stored)
+    return structuredClone(stored)
+  }
+
+  async record (id: string): Promise<RunRecord | undefined> {
+    const record = this.#open.get(id) ?? this.#finished.get(id)
+    return record === undefined ? undefined : structuredClone(record)
+  }
+
+  async openRecords (job: string): Promise<RunRecord[]> {
+    return [...this.#open.values()].filter(record => record.job === job).map(record => structuredClone(record))
+  }
+
+  async recordsSince (cursor: string | undefined): Promise<{ records: RunRecord[], cursor: string | undefined }> {
+    // One instance hears of its own starts directly: nothing to catch up with.
+    return { records: [], cursor }
+  }
+
+  horizon (): string | undefined {
+    return this.#horizon
+  }
+
+  async events (after: EventCursor | undefined, limit: number, notBefore: number): Promise<StoredEvent[]> {
+    // The log is in order: find the first event after the cursor by bisection.
+    let low = 0
+    let high = this.#log.length
+    while (low < high) {
+      const middle = (low + high) >> 1
+      if (isAfter(this.#log[middle] as StoredEvent, after)) high = middle
+      else low = middle + 1
+    }
+    const out: StoredEvent[] = []
+    for (let at = low; at < this.#log.length && out.length < limit; at++) {
+      const event = this.#log[at] as StoredEvent
+      if (seqMs(event.seq) >= notBefore) out.push(structuredClone(event))
+    }
+    return out
+  }
+
+  async unpublished (job: string, limit: number): Promise<StoredEvent[]> {
+    return [...this.#unpublished.values()].filter(event => event.job === job).slice(0, limit).map(event => structuredClone(event))
+  }
+
+  async markPublished (ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      this.#unpublished.delete(id)
+      const logged = this.#logged.get(id)
+      if (logged !== undefined) logged.published = true
+    }
+  }
+
+  #append (event: StoredEvent): void {
+    this.#log.push(event)
+    this.#logged.set(event.id, event)
+    if (this.#log.length > this.#limits.maxEvents) {
+      const gone = this.#log.shift() as StoredEvent
+      this.#logged.delete(gone.id)
+      this.#horizon = gone.seq
+    }
+    this.#unpublished.set(event.id, event)
+    if (this.#unpublished.size > this.#limits.maxUnpublished) {
+      const [oldest] = this.#unpublished.values()
+      if (oldest !== undefined) {
+        this.#unpublished.delete(oldest.id)
+        this.#onDrop({ event: structuredClone(oldest) })
+      }
+    }
+  }
+
+  #keepFinished (record: RunRecord): void {
+    this.#finished.set(record.id, record)
+    if (this.#finished.size > this.#limits.maxFinished) this.#finished.delete(this.#finished.keys().next().value as string)
+  }
+
+  #hasWork (job: string): boolean {
+    for (const record of this.#open.values()) if (record.job === job) return true
+    for (const event of this.#unpublished.values()) if (event.job === job) return true
+    return false
+  }
+}
+
+/** Leases for one instance: it is the only holder there is, so a lease is held from acquire to release. */
+class MemoryJobLeases implements JobLeaseStore {
+  readonly #held = new Map<string, string>()
+  readonly #hasWork: (job: string) => boolean
+
+  constructor (hasWork: (job: string) => boolean) {
+    this.#hasWork = hasWork
+  }
+
+  async acquire (job: string, lease: LeaseClaim): Promise<boolean> {
+    const current = this.#held.get(job)
+    if (current !== undefined && current !== lease.holder) return false
+    this.#held.set(job, lease.holder)
+    return true
+  }
+
+  async handOver (job: string, holder: string): Promise<void> {
+    if (this.#held.get(job) === holder) this.#held.delete(job)
+  }
+
+  async releaseIfIdle (job: string, holder: string): Promise<boolean> {
+    if (this.#held.get(job) !== holder) return true
+    if (this.#hasWork(job)) return false
+    this.#held.delete(job)
+    return true
+  }
+
+  async orphaned (): Promise<string[]> {
+    return []
+  }
+}

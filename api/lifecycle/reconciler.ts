@@ -1,0 +1,204 @@
+import type { Logger } from 'pino'
+import { isTerminal } from '../../common/run-state.js'
+import type { JobEntry } from '../catalog.js'
+import type { CloudRunClient } from '../cloudrun/client.js'
+import type { Execution } from '../cloudrun/execution.js'
+import { executionState, toRun } from '../cloudrun/mapping.js'
+import { apiErrorOf } from '../errors.js'
+import { Backoff, type PollSchedule } from '../live/poll-schedule.js'
+import { PollTimer } from '../live/poll-timer.js'
+import { scanExecutions, type ScanResult } from './execution-scan.js'
+import type { Outbox } from './outbox.js'
+import type { TransitionRecorder } from './recorder.js'
+import type { RunRecord } from './run-record.js'
+
+/** The Cloud Run read budget as the reconciler draws on it. */
+export interface ReadAllowance {
+  tryTake: () => boolean
+  waitMs: () => number
+}
+
+export interface ReconcilerDeps {
+  cloudRun: Pick<CloudRunClient, 'listExecutions' | 'getExecution'>
+  recorder: TransitionRecorder
+  outbox: Outbox
+  budget: ReadAllowance
+  log: Logger
+  schedule: PollSchedule
+  /** A start whose execution is nowhere to be seen this long after it began started nothing. */
+  staleMs: number
+  now: () => number
+  /** Told of every execution a scan saw: the live layer's watchers share it. */
+  observed?: (entry: JobEntry, execution: Execution) => void
+  /** Before each pass: other instances' new records (a shared store). */
+  catchUp?: () => Promise<void>
+  /** Nothing left to follow: release the job's lease; true when released (the reconciler stops). */
+  idle: () => Promise<boolean>
+}
+
+/** What the live layer wants to know of a run: enough to tell whether a read changed anything. */
+const progressOf = (execution: Execution): string => JSON.stringify([executionState(execution), execution.status])
+
+/**
+ * One job's reconcile loop, on the instance that holds the job's lease. Level-triggered: each pass lists
+ * the job's executions (execution-scan.ts), compares them with the unfinished run records, and records
+ * what differs (started, finished); a missed signal costs latency, never an event. Passes come quickly
+ * after a start or a change, slower while nothing moves (the poll schedule), and stop when no run is left.
+ */
+export class JobReconciler {
+  readonly entry: JobEntry
+  readonly #deps: ReconcilerDeps
+  readonly #records = new Map<string, RunRecord>()
+  readonly #progress = new Map<string, string>()
+  readonly #timer = new PollTimer(() => { void this.#pass() })
+  readonly #backoff: Backoff
+  #passing = false
+  #again = false
+  /** Scans made (each a pass with at least one list call): what tests and the bench count. */
+  passes = 0
+
+  constructor (entry: JobEntry, deps: ReconcilerDeps) {
+    this.entry = entry
+    this.#deps = deps
+    this.#backoff = new Backoff(deps.schedule)
+  }
+
+  get stopped (): boolean { return this.#timer.stopped }
+  get following (): number { return this.#records.size }
+
+  /** A run to follow (or a newer state of one): a start here, another instance's start, a takeover's load. */
+  add (record: RunRecord): void {
+    if (this.stopped) return
+    const known = this.#records.get(record.id)
+    if (record.phase === 'finished') { this.#records.delete(record.id); return }
+    if (known?.phase === 'started' && record.phase === 'starting') return
+    this.#records.set(record.id, record)
+  }
+
+  /** Stops following a run (its start provably started nothing). */
+  drop (id: string): void {
+    this.#forget(id)
+  }
+
+  /** Reconcile now: a run just started, a cancel was answered, the emulator said a run ended. */
+  poke (): void {
+    if (this.stopped) return
+    if (this.#passing) { this.#again = true; return }
+    this.#timer.cancel()
+    void this.#pass()
+  }
+
+  stop (): void {
+    this.#timer.stop()
+  }
+
+  async #pass (): Promise<void> {
+    if (this.#passing || this.stopped) return
+    this.#passing = true
+    this.#again = false
+    let changed = false
+    let waitMs: number | undefined
+    try {
+      await this.#deps.catchUp?.()
+      if (this.#records.size > 0) {
+        const scan = await scanExecutions(this.#deps.cloudRun, this.entry, this.#wanted(), () => this.#deps.budget.tryTake())
+        if (scan.pages === 0) waitMs = this.#deps.budget.waitMs()
+        else {
+          this.passes++
+          changed = await this.#apply(scan)
+        }
+      }
+      const swept = await this.#deps.outbox.sweep(this.entry.id)
+      if (this.#records.size === 0 && swept && await this.#deps.idle()) {
+        this.stop()
+        return
+      }
+    } catch (err) {
+      this.#deps.log.warn({ err, job: this.entry.id }, `run events: reconciling job "${this.entry.id}" failed; trying again`)
+      waitMs = this.#backoff.after(false)
+    } finally {
+      this.#passing = false
+    }
+    if (this.#again) { void this.#pass(); return }
+    this.#schedule(waitMs ?? this.#backoff.after(changed))
+  }
+
+  #schedule (ms: number): void {
+    // Events waiting for Pub/Sub keep the loop coming back for the sweep, even with no run left to follow.
+    const sweepIn = this.#deps.outbox.sweepDueAt(this.entry.id) - this.#deps.now()
+    this.#timer.after(this.#records.size > 0 ? ms : Math.max(ms, sweepIn, 1_000))
+  }
+
+  #wanted (): Parameters<typeof scanExecutions>[2] {
+    const names = new Set<string>()
+    const markers = new Set<string>()
+    let since = Number.POSITIVE_INFINITY
+    for (const record of this.#records.values()) {
+      if (record.execution === undefined) markers.add(record.id)
+      else names.add(record.execution)
+      since = Math.min(since, record.createdAt)
+    }
+    return { names, markers, since }
+  }
+
+  /** Records what the scan shows; true when anything moved. */
+  async #apply (scan: ScanResult): Promise<boolean> {
+    let changed = false
+    for (const record of [...this.#records.values()]) {
+      const execution = record.execution === undefined ? scan.byMarker.get(record.id) : scan.byName.get(record.execution)
+      if (execution !== undefined) changed = await this.#follow(record, execution) || changed
+      else if (scan.complete) changed = await this.#missing(record) || changed
+    }
+    return changed
+  }
+
+  /** Records the start and the end of a run as the execution shows them. */
+  async #follow (record: RunRecord, execution: Execution): Promise<boolean> {
+    const { recorder } = this.#deps
+    this.#deps.observed?.(this.entry, execution)
+    const name = execution.metadata?.name ?? ''
+    const progress = progressOf(execution)
+    const moved = this.#progress.get(record.id) !== progress
+    this.#progress.set(record.id, progress)
+    let current = record
+    if (record.phase === 'starting') {
+      await recorder.record(this.entry, record, 'started', execution)
+      current = { ...record, phase: 'started', execution: name, run: toRun(this.entry.id, execution) }
+      this.#records.set(record.id, current)
+    }
+    if (isTerminal(executionState(execution))) {
+      await recorder.record(this.entry, current, 'finished', execution)
+      this.#forget(record.id)
+      return true
+    }
+    return moved || current !== record
+  }
+
+  /** A run the scan did not show: a start that never happened, or an execution deleted before it ended. */
+  async #missing (record: RunRecord): Promise<boolean> {
+    if (record.execution === undefined) {
+      if (this.#deps.now() - record.createdAt < this.#deps.staleMs) return false
+      this.#deps.log.warn({ job: this.entry.id, run: record.id }, `run events: the start of run ${record.id} of job "${this.entry.id}" created no execution`)
+      await this.#deps.recorder.forget(record)
+      this.#forget(record.id)
+      return true
+    }
+    if (!this.#deps.budget.tryTake()) return false
+    try {
+      return await this.#follow(record, await this.#deps.cloudRun.getExecution(this.entry, record.execution))
+    } catch (err) {
+      if (apiErrorOf(err)?.httpCode !== 404) throw err
+    }
+    const last = record.run ?? toRun(this.entry.id, { metadata: { name: record.execution } })
+    const deleted = { ...last, state: 'FAILED' as const, message: 'the execution was deleted before jobgate saw it end' }
+    this.#deps.log.warn({ job: this.entry.id, run: record.execution }, `run events: execution ${record.execution} was deleted before it ended`)
+    await this.#deps.recorder.recordRun(record, 'finished', deleted)
+    this.#forget(record.id)
+    return true
+  }
+
+  #forget (id: string): void {
+    this.#records.delete(id)
+    this.#progress.delete(id)
+  }
+}

@@ -1,0 +1,84 @@
+import type { Run } from '../schemas/run.js'
+
+/**
+ * jobgate's record of a run it started, kept from just before the start until the run ended and its
+ * events went out: what lets jobgate follow a run when nobody is asking about it.
+ */
+export type RunPhase = 'starting' | 'started' | 'finished'
+
+export interface RunRecord {
+  /** jobgate's own id of the run; the execution carries it as RUN_MARKER, so a start whose answer was lost is found again. */
+  id: string
+  /** Catalog id of the job. */
+  job: string
+  /** The tenant the run belongs to (the value of the job's env.tenantKey), when the job is tenant-scoped. */
+  tenant?: string
+  /** Who started it (policy/caller-key.ts). */
+  principal: string
+  phase: RunPhase
+  /** The execution's name, once Cloud Run answered the start or a listing showed it. */
+  execution?: string
+  /** Epoch ms when jobgate began the start. */
+  createdAt: number
+  /** The run as its last transition recorded it. */
+  run?: Run
+}
+
+/** The env variable jobgate sets on every execution it starts: the run record's id. */
+export const RUN_MARKER = 'JOBGATE_RUN'
+
+export type Transition = 'started' | 'finished'
+
+/** The CloudEvents types jobgate publishes, per transition. */
+export const EVENT_TYPES: Readonly<Record<Transition, string>> = {
+  started: 'jobgate.run.started',
+  finished: 'jobgate.run.finished'
+}
+
+/** A transition as recorded (the outbox entry): everything a CloudEvent needs but the source, which is the instance's setting. */
+export interface RunEvent {
+  /** ce-id: the same for one run and transition whoever records or publishes it, so consumers can deduplicate. */
+  id: string
+  type: string
+  /** ce-subject: `jobs/{job}/runs/{run}`. */
+  subject: string
+  /** ce-time, RFC 3339. */
+  time: string
+  job: string
+  tenant?: string
+  /** The Run as `GET …/runs/{run}` answers it at this transition. */
+  data: Run
+}
+
+/** An event in the log: its place in the log's order, and whether Pub/Sub has it. */
+export interface StoredEvent extends RunEvent {
+  /** Commit order across instances, as fixed-width digits (compares as text): the firehose's resume position. */
+  seq: string
+  published: boolean
+}
+
+/** Where a reader of the event log stands: after this event. Events that share a seq are ordered by id. */
+export interface EventCursor { seq: string, id: string }
+
+export const subjectOf = (job: string, run: string): string => `jobs/${job}/runs/${run}`
+
+export function runEvent (record: RunRecord, transition: Transition, run: Run, time: string): RunEvent {
+  const subject = subjectOf(record.job, run.name)
+  return {
+    id: `${subject}/${transition}`,
+    type: EVENT_TYPES[transition],
+    subject,
+    time,
+    job: record.job,
+    ...(record.tenant !== undefined && { tenant: record.tenant }),
+    data: run
+  }
+}
+
+/** True when `event` comes after `cursor` in the log's order. */
+export const isAfter = (event: Pick<StoredEvent, 'seq' | 'id'>, cursor: EventCursor | undefined): boolean =>
+  cursor === undefined || event.seq > cursor.seq || (event.seq === cursor.seq && event.id > cursor.id)
+
+/** The log's order: by seq, then id. */
+export const byLogOrder = (a: StoredEvent, b: StoredEvent): number =>
+  a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0

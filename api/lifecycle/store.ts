@@ -1,0 +1,56 @@
+import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
+
+/**
+ * Where run records, their events (the outbox and the firehose's log) and the reconcilers' job leases
+ * live: memory for one instance, Firestore when instances share state (the JOBGATE_IDEMPOTENCY setting).
+ *
+ * The one rule that makes events exactly once: a transition and its event are written together, and
+ * the event's id is fixed by the run and the transition, so a second writer (a reconciler that just
+ * lost its lease, the instance that started the run) finds it written and records nothing.
+ */
+export interface LifecycleStore {
+  /**
+   * Records a run about to be started and makes sure its job has a reconciler: when the job's lease is
+   * free or lapsed, `lease.holder` takes it in the same write. True when `lease.holder` holds it now.
+   */
+  begin: (record: RunRecord, lease: LeaseClaim) => Promise<boolean>
+  /** The start provably started nothing: the record goes. */
+  forget: (id: string) => Promise<void>
+  /**
+   * Writes `record` (its new phase and run) and appends `event`, atomically; undefined when that event
+   * was recorded already (by anyone), in which case nothing is written.
+   */
+  transition: (record: RunRecord, event: RunEvent) => Promise<StoredEvent | undefined>
+  /** One record by id. */
+  record: (id: string) => Promise<RunRecord | undefined>
+  /** Every unfinished record of a job: what a reconciler that takes a job over starts from. */
+  openRecords: (job: string) => Promise<RunRecord[]>
+  /** Records begun after `cursor` (any job, begin order) and the cursor to ask from next: other instances' starts. */
+  recordsSince: (cursor: string | undefined) => Promise<{ records: RunRecord[], cursor: string | undefined }>
+  /** The log holds every event after this position (and maybe some before); undefined: every event ever recorded. */
+  horizon: (retentionMs: number) => string | undefined
+  /** Up to `limit` events after `after`, in log order, none older than `notBefore` (epoch ms). */
+  events: (after: EventCursor | undefined, limit: number, notBefore: number) => Promise<StoredEvent[]>
+  /** Up to `limit` events of `job` that Pub/Sub does not have yet, oldest first. */
+  unpublished: (job: string, limit: number) => Promise<StoredEvent[]>
+  markPublished: (ids: readonly string[]) => Promise<void>
+  /** The reconcilers' leases: one holder per job. */
+  leases: JobLeaseStore
+  /** True when every instance sees the same store (Firestore): other instances' records and events must be read from it. */
+  readonly shared: boolean
+  close?: () => Promise<void>
+}
+
+/** Who would reconcile a job, and for how long a lease lasts unless renewed. */
+export interface LeaseClaim { holder: string, ttlMs: number }
+
+export interface JobLeaseStore {
+  /** Takes (or renews) the job's lease when it is free, lapsed or ours already; true when `holder` holds it now. */
+  acquire: (job: string, lease: LeaseClaim) => Promise<boolean>
+  /** Lets the lease lapse at once (the instance is stopping with work left): another instance takes the job over. */
+  handOver: (job: string, holder: string) => Promise<void>
+  /** Gives the lease up, but only when the job has no unfinished record and no unpublished event; false: work is left, keep it. */
+  releaseIfIdle: (job: string, holder: string) => Promise<boolean>
+  /** Jobs of `jobs` whose lease lapsed while they still had work (their holder stopped without releasing). */
+  orphaned: (jobs: readonly string[], now: number) => Promise<string[]>
+}
