@@ -111,7 +111,7 @@ export class EventFeed {
   async #catchUp (follower: Follower): Promise<void> {
     const { store, retentionMs } = this.#options
     const horizon = store.horizon(retentionMs)
-    if (follower.cursor !== undefined && horizon !== undefined && follower.cursor.seq < horizon) {
+    if (follower.cursor !== undefined && follower.cursor.seq < horizon) {
       follower.listener.gap(horizon)
       follower.cursor = undefined
     }

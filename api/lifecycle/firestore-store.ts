@@ -172,7 +172,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     }
   }
 
-  horizon (retentionMs: number): string | undefined {
+  horizon (retentionMs: number): string {
     return seqOfTime(this.#timestamp.fromMillis(this.#now() - retentionMs))
   }
 

@@ -31,15 +31,18 @@ export class MemoryLifecycleStore implements LifecycleStore {
   /** The log in order, and by id. */
   readonly #log: StoredEvent[] = []
   readonly #logged = new Map<string, StoredEvent>()
-  /** The position of the last event the log let go of. */
-  #horizon: string | undefined
+  /** The log holds every event after this: its start (a restart forgets), then the last event it let go of. */
+  #horizon: string
   readonly #unpublished = new Map<string, StoredEvent>()
   readonly #clock: SeqClock
+  readonly #now: () => number
   readonly #limits: typeof MEMORY_LIMITS
   readonly #onDrop: NonNullable<MemoryLifecycleOptions['onDrop']>
 
   constructor (options: MemoryLifecycleOptions = {}) {
-    this.#clock = new SeqClock(options.now)
+    this.#now = options.now ?? Date.now
+    this.#clock = new SeqClock(this.#now)
+    this.#horizon = this.#clock.next()
     this.#limits = { ...MEMORY_LIMITS, ...options }
     this.#onDrop = options.onDrop ?? (() => {})
     this.leases = new MemoryJobLeases(job => this.#hasWork(job))
@@ -97,8 +100,9 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return { records: [], cursor }
   }
 
-  horizon (): string | undefined {
-    return this.#horizon
+  horizon (retentionMs: number): string {
+    const floor = this.#clock.at(this.#now() - retentionMs)
+    return floor > this.#horizon ? floor : this.#horizon
   }
 
   async events (after: EventCursor | undefined, limit: number, notBefore: number): Promise<StoredEvent[]> {

@@ -72,6 +72,7 @@ export class JobReconciler {
     const known = this.#records.get(record.id)
     if (record.phase === 'finished') { this.#records.delete(record.id); return }
     if (known?.phase === 'started' && record.phase === 'starting') return
+    if (known === undefined) this.#deps.log.debug({ job: this.entry.id, run: record.id }, `run events: following run ${record.id}`)
     this.#records.set(record.id, record)
   }
 
@@ -110,6 +111,7 @@ export class JobReconciler {
       }
       const swept = await this.#deps.outbox.sweep(this.entry.id)
       if (this.#records.size === 0 && swept && await this.#deps.idle()) {
+        this.#deps.log.debug({ job: this.entry.id }, `run events: job "${this.entry.id}" has no unfinished run; its lease is released`)
         this.stop()
         return
       }
@@ -167,6 +169,7 @@ export class JobReconciler {
       this.#records.set(record.id, current)
     }
     if (isTerminal(executionState(execution))) {
+      this.#deps.log.debug({ job: this.entry.id, run: name }, `run events: run ${name} ended`)
       await recorder.record(this.entry, current, 'finished', execution)
       this.#forget(record.id)
       return true

@@ -27,9 +27,13 @@ export class SeqClock {
     this.#now = now
   }
 
+  /** The position of epoch ms `ms` (before any event recorded at or after it). */
+  at (ms: number): string {
+    return seqOf(Math.floor(ms / 1000), (ms % 1000) * 1e6)
+  }
+
   next (): string {
-    const ms = this.#now()
-    let seq = seqOf(Math.floor(ms / 1000), (ms % 1000) * 1e6)
+    let seq = this.at(this.#now())
     if (seq <= this.#last) {
       const { seconds, nanos } = seqParts(this.#last)
       seq = nanos + 1 < 1e9 ? seqOf(seconds, nanos + 1) : seqOf(seconds + 1, 0)

@@ -27,8 +27,8 @@ export interface LifecycleStore {
   openRecords: (job: string) => Promise<RunRecord[]>
   /** Records begun after `cursor` (any job, begin order) and the cursor to ask from next: other instances' starts. */
   recordsSince: (cursor: string | undefined) => Promise<{ records: RunRecord[], cursor: string | undefined }>
-  /** The log holds every event after this position (and maybe some before); undefined: every event ever recorded. */
-  horizon: (retentionMs: number) => string | undefined
+  /** The log holds every event after this position (not older than `retentionMs`), and maybe some before. */
+  horizon: (retentionMs: number) => string
   /** Up to `limit` events after `after`, in log order, none older than `notBefore` (epoch ms). */
   events: (after: EventCursor | undefined, limit: number, notBefore: number) => Promise<StoredEvent[]>
   /** Up to `limit` events of `job` that Pub/Sub does not have yet, oldest first. */
