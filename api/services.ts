@@ -125,7 +125,10 @@ export async function createServices (config: Config, overrides: ServiceOverride
       ...(overrides.lifecycleStore !== undefined && { store: overrides.lifecycleStore })
     })
     closers.push(async () => { await lifecycle.close() })
-    if (config.lifecycle.topic !== undefined) logger.info({ topic: config.lifecycle.topic }, `run events published to ${config.lifecycle.topic}`)
+    const { topic } = config.lifecycle
+    logger.info({ topic, instance: lifecycle.runs.instance }, topic === undefined
+      ? 'run events: GET /v1/events only (set JOBGATE_EVENTS_TOPIC to publish them to Pub/Sub)'
+      : `run events: published to ${topic}`)
     const concurrency = new ConcurrencyControl(cloudRun, leases, { pendingMs: config.idempotency.staleMs })
     const idempotency = { ...config.idempotency, store: idempotencyStore }
     const starter = new RunStarter(cloudRun, config.maxInflightRuns, idempotency, concurrency, lifecycle.runs)

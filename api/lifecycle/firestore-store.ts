@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Timestamp, Transaction } from '@google-cloud/firestore'
+import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Timestamp } from '@google-cloud/firestore'
 import { openFirestoreClient, statusOf, whileAborted, type FirestoreClientOptions } from '../idempotency/firestore-client.js'
 import type { Run } from '../schemas/run.js'
 import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
@@ -119,10 +119,9 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     return stored
   }
 
-  async begin (record: RunRecord, lease: LeaseClaim): Promise<boolean> {
+  async begin (record: RunRecord): Promise<void> {
     const stored = { ...this.#recordDocument(record), begunAt: this.#serverTime() }
-    // One transaction: a holder that releases the job meanwhile either sees this record or is seen to have released.
-    return await this.leases.withLease(record.job, lease, transaction => { transaction.create(this.#records.doc(record.id), stored) }, true)
+    await whileAborted(async () => await this.#records.doc(record.id).create(stored))
   }
 
   async forget (id: string): Promise<void> {
@@ -226,25 +225,17 @@ class FirestoreJobLeases implements JobLeaseStore {
     return this.#leases.doc(`reconciler-${createHash('sha256').update(job).digest('hex').slice(0, 32)}`)
   }
 
-  /**
-   * In one transaction: takes or renews the job's lease when it is free, lapsed or `claim.holder`'s, and
-   * applies `write` — always when `always`, else only with the lease. True when `claim.holder` holds it.
-   */
-  async withLease (job: string, claim: LeaseClaim, write: (transaction: Transaction) => void, always: boolean): Promise<boolean> {
-    const doc = this.#doc(job)
-    return await whileAborted(async () => await this.#leases.firestore.runTransaction(async transaction => {
-      const snapshot = await transaction.get(doc)
-      const now = this.#now()
-      const lease = snapshot.data() as LeaseDocument | undefined
-      const held = lease === undefined || lease.idle || lease.until <= now || lease.holder === claim.holder
-      if (held) transaction.set(doc, { job, holder: claim.holder, until: now + claim.ttlMs, idle: false } satisfies LeaseDocument)
-      if (held || always) write(transaction)
-      return held
-    }))
-  }
-
   async acquire (job: string, claim: LeaseClaim): Promise<boolean> {
-    return await this.withLease(job, claim, () => {}, false)
+    const doc = this.#doc(job)
+    const takeable = (lease: LeaseDocument | undefined): boolean =>
+      lease === undefined || lease.idle || lease.until <= this.#now() || lease.holder === claim.holder
+    // Most starts find the job followed by a live holder: one read, no transaction on the job's document.
+    if (!takeable((await doc.get()).data() as LeaseDocument | undefined)) return false
+    return await whileAborted(async () => await this.#leases.firestore.runTransaction(async transaction => {
+      if (!takeable((await transaction.get(doc)).data() as LeaseDocument | undefined)) return false
+      transaction.set(doc, { job, holder: claim.holder, until: this.#now() + claim.ttlMs, idle: false } satisfies LeaseDocument)
+      return true
+    }))
   }
 
   async handOver (job: string, holder: string): Promise<void> {

@@ -103,8 +103,11 @@ export class RunLifecycle {
       createdAt: this.#now(),
       ...(tenant !== undefined && { tenant })
     }
-    const leased = await this.#deps.store.begin(record, { holder: this.instance, ttlMs: this.#deps.config.leaseMs })
-    if (leased) this.#follow(entry).add(record)
+    await this.#deps.store.begin(record)
+    // A job this instance follows needs nothing more; otherwise make sure someone does (usually: one read).
+    const held = this.#reconcilers.get(entry.id)
+    if (held !== undefined && !held.stopped) held.add(record)
+    else if (await this.#deps.store.leases.acquire(entry.id, this.#claim)) this.#follow(entry).add(record)
     return {
       id: record.id,
       marker: { [RUN_MARKER]: record.id },
@@ -172,7 +175,7 @@ export class RunLifecycle {
     const id = reconciler.entry.id
     if (!await this.#deps.store.leases.releaseIfIdle(id, this.instance)) return false
     if (reconciler.following > 0) {
-      await this.#deps.store.leases.acquire(id, { holder: this.instance, ttlMs: this.#deps.config.leaseMs })
+      await this.#deps.store.leases.acquire(id, this.#claim)
       return false
     }
     if (this.#reconcilers.get(id) === reconciler) this.#reconcilers.delete(id)
@@ -191,10 +194,15 @@ export class RunLifecycle {
     await this.#catchingUp
   }
 
+  /** This instance's claim on a job's lease. */
+  get #claim (): { holder: string, ttlMs: number } {
+    return { holder: this.instance, ttlMs: this.#deps.config.leaseMs }
+  }
+
   async #tendLeases (): Promise<void> {
     if (this.#closed) return
-    const { store, catalog, config, log } = this.#deps
-    const claim = { holder: this.instance, ttlMs: config.leaseMs }
+    const { store, catalog, log } = this.#deps
+    const claim = this.#claim
     try {
       for (const reconciler of [...this.#reconcilers.values()]) {
         if (await store.leases.acquire(reconciler.entry.id, claim)) continue

@@ -53,7 +53,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return { open: this.#open.size, finished: this.#finished.size, events: this.#log.length, unpublished: this.#unpublished.size }
   }
 
-  async begin (record: RunRecord, lease: LeaseClaim): Promise<boolean> {
+  async begin (record: RunRecord): Promise<void> {
     this.#open.set(record.id, structuredClone(record))
     if (this.#open.size > this.#limits.maxOpen) {
       const [oldest] = this.#open.values()
@@ -62,7 +62,6 @@ export class MemoryLifecycleStore implements LifecycleStore {
         this.#onDrop({ record: oldest })
       }
     }
-    return await this.leases.acquire(record.job, lease)
   }
 
   async forget (id: string): Promise<void> {

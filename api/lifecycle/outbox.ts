@@ -18,7 +18,7 @@ export interface OutboxOptions {
 export const SWEEP_FLOOR_MS = 60_000
 /** How often a job's holder looks for events left unpublished, and the longest pause after failures. */
 const SWEEP_EVERY_MS = 10_000
-const MAX_BACKOFF_MS = 30_000
+const MAX_BACKOFF_MS = 10_000
 /** Pub/Sub takes at most 1,000 messages per publish. */
 const BATCH = 500
 

@@ -10,10 +10,11 @@ import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record
  */
 export interface LifecycleStore {
   /**
-   * Records a run about to be started and makes sure its job has a reconciler: when the job's lease is
-   * free or lapsed, `lease.holder` takes it in the same write. True when `lease.holder` holds it now.
+   * Records a run about to be started. The caller then makes sure its job has a reconciler (leases.acquire
+   * unless it holds the job already): a holder that releases the job meanwhile has seen this record, or
+   * released before it was written, so the acquire that follows finds the job free.
    */
-  begin: (record: RunRecord, lease: LeaseClaim) => Promise<boolean>
+  begin: (record: RunRecord) => Promise<void>
   /** The start provably started nothing: the record goes. */
   forget: (id: string) => Promise<void>
   /**
@@ -45,7 +46,7 @@ export interface LifecycleStore {
 export interface LeaseClaim { holder: string, ttlMs: number }
 
 export interface JobLeaseStore {
-  /** Takes (or renews) the job's lease when it is free, lapsed or ours already; true when `holder` holds it now. */
+  /** Takes (or renews) the job's lease when it is free, lapsed or ours already; true when `holder` holds it now. Another's live lease costs one read. */
   acquire: (job: string, lease: LeaseClaim) => Promise<boolean>
   /** Lets the lease lapse at once (the instance is stopping with work left): another instance takes the job over. */
   handOver: (job: string, holder: string) => Promise<void>

@@ -12,6 +12,8 @@ export interface PubsubRest {
   ) => Promise<void>
   /** Publishes the messages in one request; returns their message ids in order. */
   publish: (topic: string, messages: Array<{ data?: unknown, attributes?: Record<string, string> }>) => Promise<string[]>
+  /** Any other call of the emulator's REST API under the project (`/subscriptions/x:pull`…). */
+  send: (method: string, path: string, body?: unknown) => Promise<any>
 }
 
 export function pubsubRest (hostPort: string, project: string): PubsubRest {
@@ -27,6 +29,7 @@ export function pubsubRest (hostPort: string, project: string): PubsubRest {
   }
   return {
     project,
+    send,
     createTopic: async topic => { await send('PUT', `/topics/${topic}`) },
     createPushSubscription: async (subscription, topic, endpoint, retry = { minimumBackoff: '1s', maximumBackoff: '2s' }) => {
       await send('PUT', `/subscriptions/${subscription}`, {

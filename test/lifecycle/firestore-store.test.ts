@@ -32,8 +32,8 @@ t.test('records begun on one instance reach the other through recordsSince, in b
   const job = `since-${randomUUID().slice(0, 8)}`
   const first = recordOf(job)
   const second = recordOf(job)
-  await a.begin(first, { holder: 'a', ttlMs: 60_000 })
-  await a.begin(second, { holder: 'a', ttlMs: 60_000 })
+  await a.begin(first)
+  await a.begin(second)
   const caught = await b.recordsSince(cursor)
   t.same(caught.records.filter(record => record.job === job).map(record => record.id), [first.id, second.id])
   const again = await b.recordsSince(caught.cursor)
@@ -43,7 +43,7 @@ t.test('records begun on one instance reach the other through recordsSince, in b
 t.test('documents: records in {collection}-runs and events in {collection}-events, with the TTL field', async t => {
   const job = `docs-${randomUUID().slice(0, 8)}`
   const record = recordOf(job)
-  await a.begin(record, { holder: 'a', ttlMs: 60_000 })
+  await a.begin(record)
   const event = await recordStart(a, record, `${job}-x`)
   const base = `http://${emulator.hostPort}/v1/projects/${projectId}/databases/(default)/documents`
   const read = async (path: string): Promise<{ fields: Record<string, Record<string, string>> }> =>
@@ -62,7 +62,8 @@ t.test('documents: records in {collection}-runs and events in {collection}-event
 
 t.test('a lease whose holder stopped renewing is an orphan once it lapsed', async t => {
   const job = `orphan-${randomUUID().slice(0, 8)}`
-  await a.begin(recordOf(job), { holder: 'dead', ttlMs: 60_000 })
+  await a.begin(recordOf(job))
+  await a.leases.acquire(job, { holder: 'dead', ttlMs: 60_000 })
   t.same(await b.leases.orphaned([job], Date.now()), [], 'not while it lasts')
   t.same(await b.leases.orphaned([job], Date.now() + 61_000), [job], 'lapsed with work left')
   t.equal(await b.leases.acquire(job, { holder: 'alive', ttlMs: 60_000 }), false, 'not taken before it lapsed')

@@ -10,7 +10,7 @@ export class EventFollower {
   readonly #controller: AbortController
   readonly done: Promise<unknown>
 
-  private constructor (response: Response, controller: AbortController) {
+  constructor (response: Response, controller: AbortController) {
     this.status = response.status
     this.#controller = controller
     this.done = readEvents(response, event => { this.events.push(event) }).catch(() => {})
