@@ -29,6 +29,8 @@ export interface JobEntry {
   pubsub?: PubsubMapping
   /** Forbid or Replace, per job or tenant; absent: Allow (no limit). */
   concurrency?: ConcurrencyRule
+  /** Follow runs started outside jobgate too (their events are published like jobgate's own). */
+  followsExternalRuns?: boolean
 }
 
 export type JobCatalog = ReadonlyMap<string, JobEntry>
@@ -82,6 +84,7 @@ function resolveEntry (id: string, entry: CatalogEntry, defaults: CatalogDefault
   if (entry.container !== undefined) resolved.container = entry.container
   if (entry.description !== undefined) resolved.description = entry.description
   if (entry.principals !== undefined) resolved.principals = entry.principals
+  if (entry.events?.external === true) resolved.followsExternalRuns = true
   if (entry.pubsub !== undefined) resolved.pubsub = pubsubMappingOf(id, entry, resolved, variable)
   const concurrency = entry.concurrency === undefined ? undefined : concurrencyOf(id, entry, variable)
   if (concurrency !== undefined) resolved.concurrency = concurrency

@@ -125,6 +125,9 @@ export async function createServices (config: Config, overrides: ServiceOverride
       ...(overrides.lifecycleStore !== undefined && { store: overrides.lifecycleStore })
     })
     closers.push(async () => { await lifecycle.close() })
+    // One source of a run's state: the reconciler's view feeds the watchers, which then read nothing of their own.
+    live.runs.follower = lifecycle.runs
+    lifecycle.runs.onObserved((entry, execution) => { live.observe(entry, execution) })
     const { topic } = config.lifecycle
     logger.info({ topic, instance: lifecycle.runs.instance }, topic === undefined
       ? 'run events: GET /v1/events only (set JOBGATE_EVENTS_TOPIC to publish them to Pub/Sub)'

@@ -9,11 +9,15 @@ export interface ScanWanted {
   markers: ReadonlySet<string>
   /** Epoch ms: nothing wanted was created before this, so the scan stops at older executions. */
   since: number
+  /** Also collect executions without jobgate's marker (runs started outside jobgate). */
+  unmarked?: boolean
 }
 
 export interface ScanResult {
   byName: Map<string, Execution>
   byMarker: Map<string, Execution>
+  /** With `wanted.unmarked`: executions created since `since` that jobgate did not start. */
+  unmarked: Execution[]
   /** Every execution created since `since` was seen: what was not found does not exist (or not any more). */
   complete: boolean
   /** Pages read (each one upstream list call). */
@@ -47,7 +51,7 @@ export async function scanExecutions (
   wanted: ScanWanted,
   takeRead: () => boolean
 ): Promise<ScanResult> {
-  const result: ScanResult = { byName: new Map(), byMarker: new Map(), complete: false, pages: 0 }
+  const result: ScanResult = { byName: new Map(), byMarker: new Map(), unmarked: [], complete: false, pages: 0 }
   const pageSize = Math.min(100, Math.max(20, wanted.names.size + wanted.markers.size + 10))
   let pageToken: string | undefined
   while (result.pages < MAX_PAGES && takeRead()) {
@@ -60,8 +64,9 @@ export async function scanExecutions (
       const marker = markerOf(execution)
       if (marker !== undefined && wanted.markers.has(marker)) result.byMarker.set(marker, execution)
       if (createdMs(execution) < wanted.since - CLOCK_SLACK_MS) older = true
+      else if (marker === undefined && wanted.unmarked === true) result.unmarked.push(execution)
     }
-    const allFound = result.byName.size === wanted.names.size && result.byMarker.size === wanted.markers.size
+    const allFound = result.byName.size === wanted.names.size && result.byMarker.size === wanted.markers.size && wanted.unmarked !== true
     pageToken = page.nextPageToken
     if (allFound || older || pageToken === undefined) {
       result.complete = true

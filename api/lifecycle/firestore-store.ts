@@ -124,6 +124,16 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     await whileAborted(async () => await this.#records.doc(record.id).create(stored))
   }
 
+  async adopt (record: RunRecord): Promise<boolean> {
+    try {
+      await this.begin(record)
+      return true
+    } catch (err) {
+      if (statusOf(err) === 'ALREADY_EXISTS') return false
+      throw err
+    }
+  }
+
   async forget (id: string): Promise<void> {
     await this.#records.doc(id).delete()
   }

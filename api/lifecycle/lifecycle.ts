@@ -81,6 +81,8 @@ export class RunLifecycle {
     // Renew held leases well before they lapse; with a shared store, also take over jobs whose holder died.
     this.#leaseTimer = setInterval(() => { void this.#tendLeases() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
     this.#leaseTimer.unref()
+    // Jobs whose outside runs are followed need a reconciler from the start, not from their first start here.
+    if ([...deps.catalog.values()].some(entry => entry.followsExternalRuns === true)) setImmediate(() => { void this.#tendLeases() })
   }
 
   /** The live layer hears of every execution a reconciler saw (one source of a run's state). */
@@ -130,7 +132,7 @@ export class RunLifecycle {
       this.#deps.log.error({ err, run: name }, `run events: could not record the start of ${name}; its reconciler records it from Cloud Run`)
     }
     const reconciler = this.#reconcilers.get(entry.id)
-    reconciler?.add({ ...record, phase: 'started', execution: name, run: toRun(entry.id, execution) })
+    reconciler?.add({ ...record, phase: 'started', execution: name, run: toRun(entry.id, execution) }, execution)
     reconciler?.poke()
     this.#deps.runEnded?.(entry, name).then(() => { this.#reconcilers.get(entry.id)?.poke() }, () => {})
   }
@@ -140,6 +142,19 @@ export class RunLifecycle {
     this.#reconcilers.get(entry.id)?.poke()
   }
 
+  /**
+   * A run as this instance's reconciler last saw it, when the reconciler follows it: the live layer's
+   * watchers take their state from here instead of reading Cloud Run themselves (one source of truth).
+   */
+  latest (entry: JobEntry, execution: string): Execution | undefined {
+    return this.#reconcilers.get(entry.id)?.latest(execution)
+  }
+
+  /** A live reader waits on a followed run of `entry`: its reconciler looks soon. */
+  hurry (entry: JobEntry): void {
+    this.#reconcilers.get(entry.id)?.hurry()
+  }
+
   /** This instance holds `entry`'s lease: its reconciler, made (and loaded with the job's open records) if needed. */
   #follow (entry: JobEntry): JobReconciler {
     const running = this.#reconcilers.get(entry.id)
@@ -147,6 +162,7 @@ export class RunLifecycle {
     const deps = this.#deps
     const reconciler: JobReconciler = new JobReconciler(entry, {
       cloudRun: deps.cloudRun,
+      store: deps.store,
       recorder: this.recorder,
       outbox: this.outbox,
       budget: deps.budget,
@@ -210,12 +226,13 @@ export class RunLifecycle {
         reconciler.stop()
         this.#reconcilers.delete(reconciler.entry.id)
       }
-      if (!store.shared) return
-      const others = [...catalog.keys()].filter(id => !this.#reconcilers.has(id))
-      for (const id of await store.leases.orphaned(others, this.#now())) {
+      const unheld = [...catalog.values()].filter(entry => !this.#reconcilers.has(entry.id))
+      const watched = unheld.filter(entry => entry.followsExternalRuns === true).map(entry => entry.id)
+      const orphaned = store.shared ? await store.leases.orphaned(unheld.map(entry => entry.id), this.#now()) : []
+      for (const id of new Set([...watched, ...orphaned])) {
         const entry = catalog.get(id)
         if (entry === undefined || !await store.leases.acquire(id, claim)) continue
-        log.info({ job: id }, `run events: took over job "${id}" from an instance that stopped`)
+        if (orphaned.includes(id)) log.info({ job: id }, `run events: took over job "${id}" from an instance that stopped`)
         this.#follow(entry).poke()
       }
     } catch (err) {

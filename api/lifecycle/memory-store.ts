@@ -64,6 +64,12 @@ export class MemoryLifecycleStore implements LifecycleStore {
     }
   }
 
+  async adopt (record: RunRecord): Promise<boolean> {
+    if (this.#open.has(record.id) || this.#finished.has(record.id)) return false
+    await this.begin(record)
+    return true
+  }
+
   async forget (id: string): Promise<void> {
     this.#open.delete(id)
   }

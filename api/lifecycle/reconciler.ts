@@ -5,12 +5,15 @@ import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { executionState, toRun } from '../cloudrun/mapping.js'
 import { apiErrorOf } from '../errors.js'
+import { callerKey } from '../policy/caller-key.js'
+import { runTenant } from '../policy/run-access.js'
 import { Backoff, type PollSchedule } from '../live/poll-schedule.js'
 import { PollTimer } from '../live/poll-timer.js'
 import { scanExecutions, type ScanResult } from './execution-scan.js'
 import type { Outbox } from './outbox.js'
 import type { TransitionRecorder } from './recorder.js'
 import type { RunRecord } from './run-record.js'
+import type { LifecycleStore } from './store.js'
 
 /** The Cloud Run read budget as the reconciler draws on it. */
 export interface ReadAllowance {
@@ -20,6 +23,8 @@ export interface ReadAllowance {
 
 export interface ReconcilerDeps {
   cloudRun: Pick<CloudRunClient, 'listExecutions' | 'getExecution'>
+  /** Where outside runs are adopted (records of runs jobgate did not start). */
+  store: Pick<LifecycleStore, 'adopt'>
   recorder: TransitionRecorder
   outbox: Outbox
   budget: ReadAllowance
@@ -36,6 +41,11 @@ export interface ReconcilerDeps {
   idle: () => Promise<boolean>
 }
 
+/** How far back a reconciler that starts following a job's outside runs looks for runs it has not seen. */
+export const EXTERNAL_LOOKBACK_MS = 10 * 60_000
+/** Who started a run jobgate did not start, as its record says. */
+const OUTSIDE = callerKey({ name: 'outside jobgate' })
+
 /** What the live layer wants to know of a run: enough to tell whether a read changed anything. */
 const progressOf = (execution: Execution): string => JSON.stringify([executionState(execution), execution.status])
 
@@ -50,8 +60,13 @@ export class JobReconciler {
   readonly #deps: ReconcilerDeps
   readonly #records = new Map<string, RunRecord>()
   readonly #progress = new Map<string, string>()
+  /** Each followed run's execution as last seen, by execution name: what live readers get instead of a read of their own. */
+  readonly #seen = new Map<string, Execution>()
+  #scannedAt = 0
   readonly #timer = new PollTimer(() => { void this.#pass() })
   readonly #backoff: Backoff
+  /** Outside runs created before this were seen (or are too old to look for): the next scan starts there. */
+  #discoveredUpTo: number
   #passing = false
   #again = false
   /** Scans made (each a pass with at least one list call): what tests and the bench count. */
@@ -61,14 +76,29 @@ export class JobReconciler {
     this.entry = entry
     this.#deps = deps
     this.#backoff = new Backoff(deps.schedule)
+    this.#discoveredUpTo = deps.now() - EXTERNAL_LOOKBACK_MS
   }
 
   get stopped (): boolean { return this.#timer.stopped }
   get following (): number { return this.#records.size }
 
+  /** The execution of a run this reconciler follows, as last seen (undefined: not followed, or not seen yet). */
+  latest (execution: string): Execution | undefined {
+    return this.#seen.get(execution)
+  }
+
+  /** Someone waits on a followed run: look soon, but no more than once a second however many wait. */
+  hurry (): void {
+    if (this.stopped || this.#passing) return
+    const sinceScan = this.#deps.now() - this.#scannedAt
+    if (sinceScan >= 1_000) this.poke()
+    else this.#timer.after(1_000 - sinceScan)
+  }
+
   /** A run to follow (or a newer state of one): a start here, another instance's start, a takeover's load. */
-  add (record: RunRecord): void {
+  add (record: RunRecord, execution?: Execution): void {
     if (this.stopped) return
+    if (execution !== undefined && record.execution !== undefined) this.#seen.set(record.execution, execution)
     const known = this.#records.get(record.id)
     if (record.phase === 'finished') { this.#records.delete(record.id); return }
     if (known?.phase === 'started' && record.phase === 'starting') return
@@ -101,16 +131,22 @@ export class JobReconciler {
     let waitMs: number | undefined
     try {
       await this.#deps.catchUp?.()
-      if (this.#records.size > 0) {
-        const scan = await scanExecutions(this.#deps.cloudRun, this.entry, this.#wanted(), () => this.#deps.budget.tryTake())
+      const external = this.entry.followsExternalRuns === true
+      if (this.#records.size > 0 || external) {
+        const scannedAt = this.#deps.now()
+        this.#scannedAt = scannedAt
+        const scan = await scanExecutions(this.#deps.cloudRun, this.entry, this.#wanted(external), () => this.#deps.budget.tryTake())
         if (scan.pages === 0) waitMs = this.#deps.budget.waitMs()
         else {
           this.passes++
-          changed = await this.#apply(scan)
+          changed = await this.#adoptOutsideRuns(scan) || changed
+          changed = await this.#apply(scan) || changed
+          if (scan.complete) this.#discoveredUpTo = scannedAt
         }
       }
       const swept = await this.#deps.outbox.sweep(this.entry.id)
-      if (this.#records.size === 0 && swept && await this.#deps.idle()) {
+      // A job whose outside runs are followed is never let go: a run may start any time.
+      if (this.#records.size === 0 && swept && !external && await this.#deps.idle()) {
         this.#deps.log.debug({ job: this.entry.id }, `run events: job "${this.entry.id}" has no unfinished run; its lease is released`)
         this.stop()
         return
@@ -131,16 +167,43 @@ export class JobReconciler {
     this.#timer.after(this.#records.size > 0 ? ms : Math.max(ms, sweepIn, 1_000))
   }
 
-  #wanted (): Parameters<typeof scanExecutions>[2] {
+  #wanted (external: boolean): Parameters<typeof scanExecutions>[2] {
     const names = new Set<string>()
     const markers = new Set<string>()
-    let since = Number.POSITIVE_INFINITY
+    let since = external ? this.#discoveredUpTo : Number.POSITIVE_INFINITY
     for (const record of this.#records.values()) {
       if (record.execution === undefined) markers.add(record.id)
       else names.add(record.execution)
       since = Math.min(since, record.createdAt)
     }
-    return { names, markers, since }
+    return { names, markers, since, unmarked: external }
+  }
+
+  /** Records the runs started outside jobgate that the scan shows for the first time. */
+  async #adoptOutsideRuns (scan: ScanResult): Promise<boolean> {
+    let adopted = false
+    const followed = new Set([...this.#records.values()].map(record => record.execution))
+    for (const execution of scan.unmarked) {
+      const name = execution.metadata?.name
+      if (name === undefined || followed.has(name)) continue
+      const tenant = runTenant(this.entry, execution)
+      // The id is the execution's: every instance that ever follows this job adopts it as the same record.
+      const record: RunRecord = {
+        id: `${this.entry.id}~${name}`,
+        job: this.entry.id,
+        principal: OUTSIDE,
+        phase: 'starting',
+        execution: name,
+        createdAt: Date.parse(execution.metadata?.creationTimestamp ?? '') || this.#deps.now(),
+        ...(tenant !== undefined && { tenant })
+      }
+      if (!await this.#deps.store.adopt(record)) continue
+      this.#deps.log.info({ job: this.entry.id, run: name }, `run events: following run ${name} of job "${this.entry.id}", started outside jobgate`)
+      this.#records.set(record.id, record)
+      scan.byName.set(name, execution)
+      adopted = true
+    }
+    return adopted
   }
 
   /** Records what the scan shows; true when anything moved. */
@@ -157,8 +220,9 @@ export class JobReconciler {
   /** Records the start and the end of a run as the execution shows them. */
   async #follow (record: RunRecord, execution: Execution): Promise<boolean> {
     const { recorder } = this.#deps
-    this.#deps.observed?.(this.entry, execution)
     const name = execution.metadata?.name ?? ''
+    this.#seen.set(name, execution)
+    this.#deps.observed?.(this.entry, execution)
     const progress = progressOf(execution)
     const moved = this.#progress.get(record.id) !== progress
     this.#progress.set(record.id, progress)
@@ -201,6 +265,8 @@ export class JobReconciler {
   }
 
   #forget (id: string): void {
+    const execution = this.#records.get(id)?.execution
+    if (execution !== undefined) this.#seen.delete(execution)
     this.#records.delete(id)
     this.#progress.delete(id)
   }

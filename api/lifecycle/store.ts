@@ -15,6 +15,8 @@ export interface LifecycleStore {
    * released before it was written, so the acquire that follows finds the job free.
    */
   begin: (record: RunRecord) => Promise<void>
+  /** Records a run started outside jobgate, unless a record with its id exists already; true when this call created it. */
+  adopt: (record: RunRecord) => Promise<boolean>
   /** The start provably started nothing: the record goes. */
   forget: (id: string) => Promise<void>
   /**

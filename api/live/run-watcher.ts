@@ -17,6 +17,14 @@ export type RunUpdate =
 
 export type RunListener = (update: RunUpdate) => void
 
+/** Who else follows runs on this instance (the job's reconciler, api/lifecycle/): its view is read instead of Cloud Run. */
+export interface RunFollower {
+  /** The run's execution as last seen, when this instance follows the run (it then reports every change through observe). */
+  latest: (entry: JobEntry, name: string) => Execution | undefined
+  /** A reader waits on a followed run: look soon. */
+  hurry: (entry: JobEntry) => void
+}
+
 export interface RunWatchersOptions {
   cloudRun: Pick<CloudRunClient, 'getExecution'>
   budget: ReadBudget
@@ -76,6 +84,13 @@ class RunWatcher {
 
   async #read (): Promise<void> {
     if (this.#reading || this.#poll.stopped) return
+    // A run the job's reconciler follows here: its view is the run's state; no read of our own.
+    const followed = this.#owner.follower?.latest(this.entry, this.name)
+    if (followed !== undefined) {
+      this.#owner.follower?.hurry(this.entry)
+      this.update(followed)
+      return
+    }
     const { budget } = this.#owner.options
     // Spent budget: subscribers keep what they have, the loop just comes back later.
     if (!budget.tryTake()) {
@@ -124,6 +139,8 @@ export class RunWatchers {
   readonly finished: FinishedCache<Execution>
   readonly #watchers = new LiveLoops<RunWatcher>()
   readonly #recent = new Map<string, { at: number, read: Promise<Execution> }>()
+  /** Set once the lifecycle exists (services.ts): runs it follows are not read again here. */
+  follower: RunFollower | undefined
 
   constructor (options: RunWatchersOptions) {
     this.options = options
@@ -167,7 +184,7 @@ export class RunWatchers {
    */
   async current (entry: JobEntry, name: string): Promise<Execution> {
     const key = watchKey(entry, name)
-    const known = this.finished.get(key) ?? this.#watchers.get(entry, name)?.execution
+    const known = this.finished.get(key) ?? this.#watchers.get(entry, name)?.execution ?? this.follower?.latest(entry, name)
     if (known !== undefined) return known
     const now = Date.now()
     const recent = this.#recent.get(key)

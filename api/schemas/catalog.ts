@@ -49,6 +49,13 @@ export const ConcurrencyPolicy = Type.Object({
   }))
 }, { additionalProperties: false })
 
+/** Run events (api/lifecycle/) beyond the runs jobgate starts. */
+export const EventsPolicy = Type.Object({
+  external: Type.Optional(Type.Boolean({
+    description: 'also follow runs started outside jobgate (gcloud, the Console, Cloud Scheduler) and publish their events; costs one list call per 5 s while jobgate runs'
+  }))
+}, { additionalProperties: false })
+
 export const CatalogEntry = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   project: Type.Optional(Type.String({ pattern: '^[a-z][-a-z0-9]{4,28}[a-z0-9]$|^[0-9]+$' })),
@@ -61,7 +68,8 @@ export const CatalogEntry = Type.Object({
   maxTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: CLOUD_RUN_MAX_TIMEOUT_SECONDS })),
   principals: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { description: 'who may run this job: names, emails, *@domain, or *' })),
   pubsub: Type.Optional(PubsubMappingPolicy),
-  concurrency: Type.Optional(ConcurrencyPolicy)
+  concurrency: Type.Optional(ConcurrencyPolicy),
+  events: Type.Optional(EventsPolicy)
 }, { additionalProperties: false })
 
 export const Catalog = Type.Object({
