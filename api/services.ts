@@ -6,6 +6,8 @@ import { GoogleHttp, logRetries } from './google/http.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
 import { LiveReads } from './live/live-reads.js'
+import type { Clock } from './live/read-budget.js'
+import { PageTokens } from './pages/page-tokens.js'
 import { CloudLoggingClient } from './logging/client.js'
 import { createLogger } from './plugins/request-log.js'
 import { PerCallerConcurrency } from './policy/concurrency-limit.js'
@@ -37,6 +39,8 @@ export interface ServiceOverrides {
   idempotencyStore?: IdempotencyStore
   /** Default: the metadata server in local mode, Application Default Credentials otherwise. */
   tokens?: TokenSource
+  /** The read budgets' and caches' clock; default: the system clock. */
+  clock?: Clock
 }
 
 /** Everything the app uses, built once per process from the configuration. */
@@ -54,6 +58,8 @@ export interface Services {
   waits: PerCallerConcurrency
   /** Run watchers, log tails, finished-run caches and the read budgets (api/live/). */
   live: LiveReads
+  /** The runs list's sealed page tokens, keyed through the idempotency store (shared by instances with Firestore). */
+  pages: PageTokens
   /** Local mode only: the embedded Cloud Run emulator. */
   emulator?: Emulator
   /** Releases what was built here (HTTP connections, the store, the emulator); call after the app closed. */
@@ -101,7 +107,13 @@ export async function createServices (config: Config, overrides: ServiceOverride
     }
 
     // One watcher per run and one log tail per run for this instance; local mode hears of a run's end from the emulator.
-    const live = new LiveReads({ cloudRun, logs, config: config.live, ...(runEnded !== undefined && { runEnded }) })
+    const live = new LiveReads({
+      cloudRun,
+      logs,
+      config: config.live,
+      ...(runEnded !== undefined && { runEnded }),
+      ...(overrides.clock !== undefined && { clock: overrides.clock })
+    })
     closers.push(async () => { live.close() })
 
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
@@ -120,6 +132,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
       starter,
       waits: new PerCallerConcurrency(config.maxWaitsPerCaller),
       live,
+      pages: new PageTokens(idempotencyStore),
       ...(emulator !== undefined && { emulator }),
       close
     }

@@ -3,10 +3,12 @@ import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
 import { invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
-import { runsVisibleTo } from '../policy/run-access.js'
+import { callerKey } from '../policy/caller-key.js'
+import { maySeeRun, visibleRun } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
 import { runRequestRoute } from '../runs/request-check.js'
+import { listVisibleRuns } from '../runs/run-list.js'
 import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
@@ -25,7 +27,7 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits, live, see }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits, live, askerFor, pages }) => {
   app.post('/v1/jobs/:job/runs', {
     config: { auditTrigger: 'api' },
     preHandler: budgets.runs,
@@ -70,10 +72,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     const entry = access.entryFor(request.params.job, request.caller)
     const { run: name } = request.params
     const waitSeconds = request.query.wait ?? 0
-    const seen = see(entry, request.caller, name)
+    const asker = askerFor(entry, request.caller, name)
     // Every reader of a run shares one watcher and the finished-run cache (api/live/).
-    if (waitSeconds === 0) return await live.readRun(entry, name, seen)
-    const waiting = { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), see: seen }
+    if (waitSeconds === 0) return await live.readRun(entry, name, asker)
+    const waiting = { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), asker }
     return await waits.hold(request.caller, async () => await live.waitRun(entry, name, waiting))
   })
 
@@ -90,11 +92,16 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    // Another tenant's runs are left out: a page may hold fewer than pageSize runs.
-    const page = await runsVisibleTo(cloudRun, request.caller).listExecutions(entry, {
+    const { caller } = request
+    const reader = callerKey(caller)
+    // Another tenant's runs are skipped (reading on within the caller's share); the token is sealed by jobgate.
+    const page = await listVisibleRuns({
       pageSize: request.query.pageSize ?? 20,
-      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
-    })
+      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken }),
+      binding: JSON.stringify([reader, entry.id]),
+      visible: execution => maySeeRun(entry, caller, execution),
+      readPage: async page => await live.callCloudRun(reader, async () => await cloudRun.listExecutions(entry, page))
+    }, pages)
     const runs = page.executions.map(execution => toRun(entry.id, execution))
       .sort((a, b) => (b.createTime ?? '').localeCompare(a.createTime ?? ''))
     return page.nextPageToken === undefined ? { runs } : { runs, nextPageToken: page.nextPageToken }
@@ -106,7 +113,12 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const execution = await runsVisibleTo(cloudRun, request.caller).cancelExecution(entry, request.params.run)
+    const { run: name } = request.params
+    const asker = askerFor(entry, request.caller, name)
+    // Known and visible first (a missing run and another tenant's answer alike); then Cloud Run's get and cancel on the caller's share.
+    await live.runs.look(entry, name, asker)
+    const check = (execution: Parameters<typeof asker.see>[0]): void => { visibleRun(entry, request.caller, execution, name) }
+    const execution = await live.callCloudRun(asker.reader, async () => await cloudRun.cancelExecution(entry, name, check), 2)
     live.observe(entry, execution)
     auditCancel(request)
     return toRun(entry.id, execution)
