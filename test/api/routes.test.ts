@@ -220,7 +220,7 @@ t.test('?wait=N long-polls', async t => {
   })
 })
 
-t.test('GET /v1/jobs/{job}/runs: newest first, page size and token passed through', async t => {
+t.test('GET /v1/jobs/{job}/runs: newest first, page size passed through, Cloud Run\'s token sealed', async t => {
   const { app, fake } = await setup(t)
   fake.listPage = {
     executions: [
@@ -230,18 +230,24 @@ t.test('GET /v1/jobs/{job}/runs: newest first, page size and token passed throug
     ],
     nextPageToken: 'next/page='
   }
-  const response = await app.inject('/v1/jobs/echo/runs?pageSize=3&pageToken=prev%2Fpage%3D')
+  const response = await app.inject('/v1/jobs/echo/runs?pageSize=3')
   t.equal(response.statusCode, 200)
   const body = response.json<{ runs: Array<{ name: string, state: string }>, nextPageToken?: string }>()
   t.same(body.runs.map(r => r.name), ['echo-job-c', 'echo-job-b', 'echo-job-a'])
   t.equal(body.runs[0]?.state, 'SUCCEEDED')
-  t.equal(body.nextPageToken, 'next/page=')
-  t.same(fake.calls, [{ method: 'listExecutions', job: 'echo', argument: { pageSize: 3, pageToken: 'prev/page=' } }])
+  const token = body.nextPageToken ?? ''
+  t.match(token, /^[A-Za-z0-9_-]{40,}$/, 'a token of jobgate\'s own')
+  t.notMatch(Buffer.from(token, 'base64url').toString('latin1'), /next|page/, 'which does not show Cloud Run\'s')
+  t.same(fake.calls, [{ method: 'listExecutions', job: 'echo', argument: { pageSize: 3 } }])
 
   fake.listPage = { executions: [] }
-  const last = await app.inject('/v1/jobs/echo/runs')
+  const last = await app.inject(`/v1/jobs/echo/runs?pageToken=${token}`)
   t.same(last.json(), { runs: [] }, 'no token on the last page')
-  t.same(fake.calls[1]?.argument, { pageSize: 20 }, 'default page size, no token')
+  t.same(fake.calls[1]?.argument, { pageSize: 100, pageToken: 'next/page=' }, 'the next page goes on where Cloud Run\'s token left off')
+  assertError(t, await app.inject('/v1/jobs/echo/runs?pageToken=next%2Fpage%3D'), 400, 'INVALID_ARGUMENT', /pageToken: not a token jobgate handed out/)
+  t.equal(fake.calls.length, 2, 'a token jobgate did not seal reaches nothing upstream')
+  t.same((await app.inject('/v1/jobs/echo/runs')).json(), { runs: [] })
+  t.same(fake.calls[2]?.argument, { pageSize: 20 }, 'default page size, no token')
 })
 
 t.test('POST .../cancel returns the Run', async t => {
@@ -250,7 +256,7 @@ t.test('POST .../cancel returns the Run', async t => {
   const response = await post(app, '/v1/jobs/echo/runs/echo-job-5/cancel')
   t.equal(response.statusCode, 200)
   t.match(response.json(), { name: 'echo-job-5', state: 'CANCELLED', cancelledCount: 1 })
-  t.same(fake.calls, [{ method: 'cancelExecution', job: 'echo', argument: 'echo-job-5' }])
+  t.same(fake.calls.map(call => call.method), ['getExecution', 'cancelExecution'], 'the run read (the tenant check), then cancelled')
 })
 
 t.test('GET /v1/jobs lists the catalog with its limits', async t => {
