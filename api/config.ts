@@ -82,13 +82,16 @@ export function loadConfig (env: Env = process.env): Config {
   const project = text(env, 'GOOGLE_CLOUD_PROJECT') ?? (mode === 'local' ? LOCAL_PROJECT : undefined)
   const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS) ?? 'info'
   checkMetadataHost(env)
+  const runApiEndpoint = parseBaseUrl(env, 'CLOUD_RUN_API_ENDPOINT')
+  // One endpoint for every region (a set endpoint, or local mode's emulator): regions do not tell jobs apart.
+  const regionsApart = mode === 'cloud' && runApiEndpoint === undefined
   const config: Config = {
     mode,
     port,
     host,
     region,
     loggingApiEndpoint: parseBaseUrl(env, 'CLOUD_LOGGING_API_ENDPOINT') ?? 'https://logging.googleapis.com',
-    catalog: loadCatalog(env, { project, region }, mode === 'local' ? LOCAL_CATALOG : undefined),
+    catalog: loadCatalog(env, { project, region, regionsApart }, mode === 'local' ? LOCAL_CATALOG : undefined),
     auth: loadAuthConfig(env, mode),
     logLevel,
     maxInflightRuns: wholeNumber(env, 'JOBGATE_MAX_INFLIGHT_RUNS', { fallback: DEFAULT_MAX_INFLIGHT_RUNS, min: 1, max: 10_000 }),
@@ -101,7 +104,6 @@ export function loadConfig (env: Env = process.env): Config {
     live: loadLiveConfig(env, mode)
   }
   if (project !== undefined) config.project = project
-  const runApiEndpoint = parseBaseUrl(env, 'CLOUD_RUN_API_ENDPOINT')
   if (runApiEndpoint !== undefined) config.runApiEndpoint = runApiEndpoint
   return config
 }
