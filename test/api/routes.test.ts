@@ -134,7 +134,7 @@ t.test('400/413/415: bodies that are not acceptable JSON', async t => {
 t.test('404: unknown job, unknown run, another job\'s run, unknown route', async t => {
   const { app, fake } = await setup(t)
   assertError(t, await post(app, '/v1/jobs/nope/runs', {}), 404, 'NOT_FOUND', 'job "nope" is not in jobgate\'s catalog')
-  assertError(t, await app.inject('/v1/jobs/nope/runs/x-1'), 404, 'NOT_FOUND', /not in jobgate's catalog/)
+  assertError(t, await app.inject('/v1/jobs/nope/runs/x-1'), 404, 'NOT_FOUND', /not in jobgate's catalog, or not open to you/)
   assertError(t, await app.inject('/v1/jobs/nope/runs'), 404, 'NOT_FOUND')
   assertError(t, await post(app, '/v1/jobs/nope/runs/x-1/cancel'), 404, 'NOT_FOUND')
   t.same(fake.calls, [], 'an unknown job never reaches Cloud Run')

@@ -26,7 +26,7 @@ export function auditTests (t: Test, stack: Stack): void {
     // Refused before the run path (no caller, malformed body, not on the job): audited by the route, once.
     t.equal((await start('jg_wrong-key', 'echo', {})).statusCode, 401)
     t.equal((await start(KEYS.ci, 'echo', { unknown: 1 })).statusCode, 400)
-    t.equal((await start(KEYS.acme, 'echo', {})).statusCode, 403)
+    t.equal((await start(KEYS.acme, 'echo', {})).statusCode, 404)
 
     const lines = auditLines().slice(linesBefore)
     t.equal(lines.length, 7, 'seven attempts, seven lines')
@@ -34,7 +34,7 @@ export function auditTests (t: Test, stack: Stack): void {
     const refusal = (principal: string, outcome: string) => ({ severity: 'WARNING', trigger: 'api', [LABELS]: { jobgate_audit: 'run', jobgate_job: 'echo', jobgate_principal: principal, jobgate_outcome: outcome } })
     t.match(unauthenticated, refusal('unauthenticated', 'UNAUTHENTICATED'))
     t.match(malformed, refusal('ci', 'INVALID_ARGUMENT'))
-    t.match(notOnJob, refusal('acme-ci', 'PERMISSION_DENIED'))
+    t.match(notOnJob, refusal('acme-ci', 'NOT_FOUND'))
     t.notOk(JSON.stringify(lines).includes('jg_wrong-key'), 'a refused key is not logged')
     t.match(ok, {
       severity: 'INFO',
