@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { auditPlugin } from './plugins/audit.js'
 import { callerPlugin } from './plugins/caller.js'
+import { localHostPlugin } from './plugins/local-host.js'
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js'
 import { lazySerializers } from './plugins/lazy-compilers.js'
 import { openapiPlugin } from './plugins/openapi.js'
@@ -52,6 +53,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
 
   await app.register(errorsPlugin)
   await app.register(strictInputPlugin)
+  if (config.mode === 'local') await app.register(localHostPlugin, { listenHost: config.host })
   await app.register(callerPlugin, { authenticator: services.authenticator })
   await app.register(auditPlugin)
   await app.register(rateLimitPlugin, { runsPerMinute: config.rateLimitPerMinute, readsPerMinute: config.readRateLimitPerMinute })

@@ -1,10 +1,11 @@
 import { loadAuthConfig, type AuthConfig } from './auth/index.js'
 import { ConfigError } from './config-error.js'
-import { oneOf, quote, text, wholeNumber, type Env } from './env.js'
+import { flag, oneOf, quote, text, wholeNumber, type Env } from './env.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './google/connection-gate.js'
 import { loadLiveConfig, type LiveConfig } from './live/config.js'
+import { isLoopbackAddress } from './loopback.js'
 import { DEFAULT_MAX_WAITS_PER_CALLER } from './policy/concurrency-limit.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
@@ -72,6 +73,13 @@ function checkMetadataHost (env: Env): void {
   }
 }
 
+/** Local mode without authentication listens where only this machine can reach it, unless told otherwise (as cloud mode must be). */
+function checkLocalExposure (env: Env, mode: Mode, host: string, auth: AuthConfig): void {
+  if (mode !== 'local' || auth.modes.length > 0 || isLoopbackAddress(host) || flag(env, 'JOBGATE_ALLOW_UNAUTHENTICATED')) return
+  throw new ConfigError('HOST', `${quote(host)} would let anyone who can reach this machine start jobs (local mode, JOBGATE_AUTH=none): ` +
+    'listen on 127.0.0.1, turn authentication on, or set JOBGATE_ALLOW_UNAUTHENTICATED=true')
+}
+
 /** Reads and validates every setting; throws ConfigError naming the first bad variable. */
 export function loadConfig (env: Env = process.env): Config {
   const mode = parseMode(env)
@@ -103,6 +111,7 @@ export function loadConfig (env: Env = process.env): Config {
     idempotency: loadIdempotencyConfig(env),
     live: loadLiveConfig(env, mode)
   }
+  checkLocalExposure(env, mode, host, config.auth)
   if (project !== undefined) config.project = project
   if (runApiEndpoint !== undefined) config.runApiEndpoint = runApiEndpoint
   return config

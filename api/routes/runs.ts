@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
-import { invalidArgument } from '../errors.js'
+import { ApiError, invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { maySeeRun, visibleRun } from '../policy/run-access.js'
@@ -19,6 +19,9 @@ import { sendStarted } from './started.js'
 const WaitQuery = Type.Object({
   wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS }))
 }, { additionalProperties: false })
+
+const jsonRequired = (): ApiError => new ApiError('UNSUPPORTED_MEDIA_TYPE',
+  'a run request is a JSON object: send Content-Type: application/json and a body ({} for no overrides)')
 
 /** Aborts when the client hangs up before its answer was written. */
 function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
@@ -41,8 +44,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       body: Type.Optional(RunRequest),
       response: { 202: Run, ...START_RUN_ERRORS }
     },
-    // No body at all means no overrides; an explicit JSON null is still a 400.
-    preValidation: async request => { if (request.body === undefined) request.body = {} }
+    // A run request is JSON: a body-less or form POST (what any web page can send to a laptop's jobgate) starts nothing.
+    preValidation: async request => { if (request.body === undefined) throw jsonRequired() }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const key = request.headers['idempotency-key']

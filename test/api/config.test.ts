@@ -53,10 +53,21 @@ t.test('JOBGATE_MODE: explicit, or cloud on Cloud Run (K_SERVICE); GOOGLE_CLOUD_
 })
 
 t.test('HOST: 0.0.0.0 on Cloud Run, loopback elsewhere, or as set', async t => {
-  t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_MODE: 'local' }).host, '0.0.0.0')
+  const exposed = { JOBGATE_ALLOW_UNAUTHENTICATED: 'true' }
+  t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_MODE: 'local', ...exposed }).host, '0.0.0.0')
   t.equal(loadConfig({}).host, '127.0.0.1')
   t.equal(loadConfig({ HOST: '::1' }).host, '::1')
-  t.equal(loadConfig({ HOST: '10.0.0.1', K_SERVICE: 'x', JOBGATE_MODE: 'local' }).host, '10.0.0.1')
+  t.equal(loadConfig({ HOST: '10.0.0.1', K_SERVICE: 'x', JOBGATE_MODE: 'local', ...exposed }).host, '10.0.0.1')
+})
+
+t.test('issue 23 finding 5: local mode without authentication listens beyond loopback only when told to', async t => {
+  for (const host of ['0.0.0.0', '::', '192.168.1.20', 'my-laptop.example']) {
+    refuses(t, { HOST: host }, 'HOST', /would let anyone who can reach this machine start jobs \(local mode, JOBGATE_AUTH=none\): listen on 127.0.0.1, turn authentication on, or set JOBGATE_ALLOW_UNAUTHENTICATED=true$/)
+    t.equal(loadConfig({ HOST: host, JOBGATE_ALLOW_UNAUTHENTICATED: 'true' }).host, host, `${host} with the opt-in`)
+  }
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LOCALHOST']) t.equal(loadConfig({ HOST: host }).host, host, `${host}: loopback`)
+  const keys = JSON.stringify({ keys: [{ sha256: 'a'.repeat(64), principal: 'ci' }] })
+  t.equal(loadConfig({ HOST: '0.0.0.0', JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: keys }).host, '0.0.0.0', 'with authentication on, any address')
 })
 
 t.test('PORT', async t => {

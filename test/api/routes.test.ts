@@ -68,11 +68,15 @@ t.test('POST /v1/jobs/{job}/runs: 202, Location, a Run; the fake got exactly the
   }])
 })
 
-t.test('POST without a body, or with {}, runs the job as configured', async t => {
+t.test('POST with {} runs the job as configured; a body-less or form POST is a 415 and starts nothing', async t => {
   const { app, fake } = await setup(t)
-  t.equal((await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs' })).statusCode, 202)
+  // Issue 23: any web page can send these to a laptop's jobgate (fetch with mode no-cors), with no body meaning {}.
+  assertError(t, await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /send Content-Type: application\/json and a body \(\{\} for no overrides\)/)
+  assertError(t, await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE')
+  assertError(t, await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=1' }), 415, 'UNSUPPORTED_MEDIA_TYPE')
+  t.same(fake.calls, [], 'nothing reached Cloud Run')
   t.equal((await post(app, '/v1/jobs/echo/runs', {})).statusCode, 202)
-  t.same(fake.calls.map(c => c.argument), [{}, {}])
+  t.same(fake.calls.map(c => c.argument), [{}])
 })
 
 t.test('400: schema and policy violations never reach Cloud Run', async t => {
