@@ -25,6 +25,9 @@ export interface LiveReadsOptions {
   clock?: Clock
 }
 
+/** How long a look may wait for the asker's share to allow a read, and what ends it early. */
+export interface PatientLook { waitMs: number, signal?: AbortSignal }
+
 export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number }
 
 /** A logs page and, when the budget kept it from being current, how long until it may be. */
@@ -88,7 +91,7 @@ export class LiveReads {
    * of the budget is spent: how `?wait` and event streams begin, so they answer the same whether a
    * name is missing, another tenant's or cached.
    */
-  async lookPatiently (entry: JobEntry, name: string, asker: RunAsker, options: { waitMs: number, signal?: AbortSignal }): Promise<Execution> {
+  async lookPatiently (entry: JobEntry, name: string, asker: RunAsker, options: PatientLook): Promise<Execution> {
     const deadline = Date.now() + options.waitMs
     for (;;) {
       try {

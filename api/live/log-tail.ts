@@ -71,7 +71,8 @@ export class LogTail {
   get timers (): number { return (this.#poll.pending ? 1 : 0) + (this.#lingerTimer === undefined ? 0 : 1) }
 
   start (): void {
-    this.#unsubscribeRun = this.#owner.options.runs.subscribe(this.entry, this.name, update => { this.#onRun(update) }, () => this.readers())
+    const onRun = (update: RunUpdate): void => { this.#onRun(update) }
+    this.#unsubscribeRun = this.#owner.options.runs.subscribe(this.entry, this.name, onRun, () => this.readers())
   }
 
   /** The readers interested now. */

@@ -137,8 +137,9 @@ export class ReadBudget {
     this.#refill(now)
     const share = this.#bestShare(typeof readers === 'string' ? [readers] : readers, now)
     const untilTokens = (wanted: number, have: number, perMs: number): number => have >= wanted ? 0 : Math.ceil((wanted - have) / perMs)
-    const withinShare = Math.max(untilTokens(1, share.tokens, this.#refillPerMs / this.#shares.size), untilTokens(1, this.#tokens, this.#refillPerMs))
-    const aboveReserve = this.reserve + 1 > this.burst ? Number.POSITIVE_INFINITY : untilTokens(this.reserve + 1, this.#tokens, this.#refillPerMs)
+    const perMs = this.#refillPerMs
+    const withinShare = Math.max(untilTokens(1, share.tokens, perMs / this.#shares.size), untilTokens(1, this.#tokens, perMs))
+    const aboveReserve = this.reserve + 1 > this.burst ? Number.POSITIVE_INFINITY : untilTokens(this.reserve + 1, this.#tokens, perMs)
     return Math.max(Math.min(withinShare, aboveReserve), this.#closedUntil - now, 0)
   }
 

@@ -30,7 +30,8 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits, live, askerFor, pages }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
+  const { access, cloudRun, starter, budgets, waits, live, askerFor, pages } = context
   app.post('/v1/jobs/:job/runs', {
     config: { auditTrigger: 'api' },
     preHandler: budgets.runs,

@@ -36,7 +36,7 @@ const labels = (job: string, principal: string, tenant: string | undefined, outc
   })
 
 /** The tenant a request's line names: the caller's own, or (tenant-free callers) the one it asked the run for. */
-export function auditTenant (entry: JobEntry, caller: { tenant?: string | undefined }, env: Record<string, string> | undefined): string | undefined {
+export function auditTenant (entry: JobEntry, caller: { tenant?: string | undefined }, env?: Record<string, string>): string | undefined {
   const key = entry.env.tenantKey
   return caller.tenant ?? (key === undefined ? undefined : env?.[key])
 }
