@@ -43,8 +43,8 @@ export interface RunWatchersOptions {
 
 const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
 
-/** An upstream read of a moment ago, shared by concurrent readers, and who paid for it. */
-interface RecentRead { at: number, read: Promise<Execution>, paidBy: Set<Reader> }
+/** An upstream read of a moment ago (or still under way), shared by concurrent readers, and who paid for it. */
+interface RecentRead { at: number, read: Promise<Execution>, paidBy: Set<Reader>, settled: boolean }
 
 /** Whether `see` lets the execution through. */
 function visible (see: SeeRun, execution: Execution): boolean {
@@ -81,10 +81,12 @@ class RunWatcher {
 
   get hasTimer (): boolean { return this.#poll.pending }
 
-  start (): void {
+  /** `seed`: a read of a moment ago (the look a `?wait` or stream began with) is the first answer, instead of a second read. */
+  start (seed?: Promise<Execution>): void {
     this.#owner.options.runEnded?.(this.entry, this.name).then(() => { this.poke() }, () => {})
     // Not synchronously: the subscriber is not registered with its caller yet.
-    queueMicrotask(() => { this.poke() })
+    if (seed === undefined) queueMicrotask(() => { this.poke() })
+    else seed.then(execution => { if (!this.#poll.stopped) this.update(execution) }, () => { this.poke() })
   }
 
   /** Read now (unless a read is under way). */
@@ -178,7 +180,7 @@ export class RunWatchers {
     const schedule = this.options.schedule ?? RUN_POLL
     const { loop: watcher, fresh } = this.#watchers.obtain(entry, name, () => new RunWatcher(entry, name, this, schedule))
     watcher.listeners.set(listener, readers)
-    if (fresh) watcher.start()
+    if (fresh) watcher.start(this.#fresh(key)?.read)
     else if (watcher.execution !== undefined) {
       const { execution } = watcher
       queueMicrotask(() => { if (watcher.listeners.has(listener)) listener({ kind: 'run', execution, ended: false }) })
@@ -216,9 +218,10 @@ export class RunWatchers {
     }
   }
 
+  /** A read still under way, or answered less than `freshMs` after it began. */
   #fresh (key: string): RecentRead | undefined {
     const recent = this.#recent.get(key)
-    return recent !== undefined && this.#now() - recent.at < (this.options.freshMs ?? 1_000) ? recent : undefined
+    return recent !== undefined && (!recent.settled || this.#now() - recent.at < (this.options.freshMs ?? 1_000)) ? recent : undefined
   }
 
   /** A read a moment ago, or one upstream read (paid for by `reader`). */
@@ -229,7 +232,9 @@ export class RunWatchers {
       return await recent.read
     }
     const { budget } = this.options
-    const read = this.options.cloudRun.getExecution(entry, name).then(execution => {
+    const read: Promise<Execution> = this.options.cloudRun.getExecution(entry, name).then(execution => {
+      const recent = this.#recent.get(key)
+      if (recent?.read === read) recent.settled = true
       budget.succeeded()
       this.observe(entry, execution)
       return execution
@@ -237,7 +242,7 @@ export class RunWatchers {
       this.#recent.delete(key)
       throw noteFailure(budget, error)
     })
-    this.#remember(key, { at: this.#now(), read, paidBy: new Set([reader]) })
+    this.#remember(key, { at: this.#now(), read, paidBy: new Set([reader]), settled: false })
     return await read
   }
 
@@ -247,7 +252,7 @@ export class RunWatchers {
     // Oldest first: drop what is no longer fresh, so the map stays small.
     for (const [oldKey, old] of this.#recent) {
       if (value.at - old.at < (this.options.freshMs ?? 1_000)) break
-      this.#recent.delete(oldKey)
+      if (old.settled) this.#recent.delete(oldKey)
     }
   }
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { FinishedCache, jsonBytes } from '../../api/live/finished-cache.js'
+import { NotFoundCache } from '../../api/live/not-found-cache.js'
 import { Backoff } from '../../api/live/poll-schedule.js'
 import { RATE_LIMITED_PAUSE_MS, ReadBudget } from '../../api/live/read-budget.js'
 
@@ -130,6 +131,22 @@ t.test('the finished cache is bounded by count and by bytes, least recently used
   t.equal(cache.bytes, 25)
   cache.delete('nothing')
   t.equal(jsonBytes({ a: 'é' }), 10)
+})
+
+t.test('not-found answers are remembered per reader, briefly, and within a bound', async t => {
+  const time = clock()
+  const cache = new NotFoundCache({ ttlMs: 10_000, maxEntries: 3, now: time.now })
+  cache.add('acme', 'echo/echo-zzzzz')
+  t.ok(cache.has('acme', 'echo/echo-zzzzz'))
+  t.notOk(cache.has('globex', 'echo/echo-zzzzz'), 'another reader was told nothing')
+  time.advance(10_000)
+  t.notOk(cache.has('acme', 'echo/echo-zzzzz'), 'forgotten after 10 s')
+  t.equal(cache.size, 0)
+  for (const name of ['a', 'b', 'c', 'd']) cache.add('acme', name)
+  t.same([cache.size, cache.has('acme', 'a'), cache.has('acme', 'd')], [3, false, true], 'the oldest goes first')
+  cache.add('acme', 'b')
+  cache.add('acme', 'e')
+  t.ok(cache.has('acme', 'b'), 'one told again is kept as the newest')
 })
 
 t.test('poll pauses grow while nothing changes and start over on a change', async t => {

@@ -189,6 +189,16 @@ t.test('finding 4: pages leak nothing; a run\'s answer does not depend on anothe
   const [hiddenAfter, missingAfter] = [await globex.get(`/v1/jobs/echo/runs/${theirs[0] ?? ''}`), await globex.get('/v1/jobs/echo/runs/echo-zzzzz')]
   t.same([hiddenAfter.statusCode, missingAfter.statusCode], [404, 404])
   t.equal(hiddenAfter.body.replace(theirs[0] ?? '', 'NAME'), missingAfter.body.replace('echo-zzzzz', 'NAME'), 'worded alike')
+
+  // ?wait on its own run with its share spent: waits for the share (as a wait for the watcher always did), then answers.
+  for (let i = 0; i < 40; i++) await globex.get(`/v1/jobs/echo/runs/${randomName('echo')}`)
+  const refused = s.services.live.runBudget.refused
+  const waiting = globex.get(`/v1/jobs/echo/runs/${mine}?wait=20`)
+  while (s.services.live.runBudget.refused === refused) await new Promise(resolve => setImmediate(resolve))
+  clock.advance(60_000)
+  const waited = await waiting
+  t.equal(waited.statusCode, 200, waited.body.slice(0, 200))
+  t.equal(waited.json().state, 'SUCCEEDED')
 })
 
 t.test('finding 5: a page on any site cannot start a run on a laptop\'s jobgate', async t => {
