@@ -4,7 +4,7 @@ import { toRun } from '../cloudrun/mapping.js'
 import { ApiError, invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
 import { callerKey } from '../policy/caller-key.js'
-import { maySeeRun, visibleRun } from '../policy/run-access.js'
+import { maySeeRun } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
 import { runRequestRoute } from '../runs/request-check.js'
@@ -121,8 +121,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
     const asker = askerFor(entry, request.caller, name)
     // Known and visible first (a missing run and another tenant's answer alike); then Cloud Run's get and cancel on the caller's share.
     await live.runs.look(entry, name, asker)
-    const check = (execution: Parameters<typeof asker.see>[0]): void => { visibleRun(entry, request.caller, execution, name) }
-    const execution = await live.callCloudRun(asker.reader, async () => await cloudRun.cancelExecution(entry, name, check), 2)
+    const execution = await live.callCloudRun(asker.reader, async () => await cloudRun.cancelExecution(entry, name, asker.see), 2)
     live.observe(entry, execution)
     auditCancel(request)
     return toRun(entry.id, execution)
