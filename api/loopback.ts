@@ -8,11 +8,14 @@ export function isLoopbackAddress (host: string): boolean {
 
 /**
  * Whether a Host header's name may address local mode: a loopback name (localhost, *.localhost), an IP
- * literal, or `listenHost` as configured. DNS rebinding needs a name an attacker controls that resolves
- * here; an IP literal is the address itself, and *.localhost never leaves the machine (RFC 6761).
+ * literal, `listenHost` as configured, or Cloud Shell's Web Preview (*.cloudshell.dev, which keeps the
+ * preview's name as Host). DNS rebinding needs a name an attacker controls that resolves here; an IP
+ * literal is the address itself, *.localhost never leaves the machine (RFC 6761), and Google alone
+ * resolves *.cloudshell.dev.
  */
 export function isLocalHostHeader (host: string | undefined, listenHost: string): boolean {
   if (host === undefined) return true
   const name = host.toLowerCase().replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1')
-  return name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0 || name === listenHost.toLowerCase()
+  return name === 'localhost' || name.endsWith('.localhost') || name.endsWith('.cloudshell.dev') || isIP(name) !== 0 ||
+    name === listenHost.toLowerCase()
 }

@@ -212,14 +212,14 @@ t.test('finding 5: a page on any site cannot start a run on a laptop\'s jobgate'
   const text = await fetch(`${s.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })
   t.equal(text.status, 415)
   // DNS rebinding: the page's own name, resolved to 127.0.0.1, comes as the Host header.
-  for (const host of ['attacker.example', 'attacker.example:8080', '127.0.0.1.nip.io']) {
+  for (const host of ['attacker.example', 'attacker.example:8080', '127.0.0.1.nip.io', 'cloudshell.dev.attacker.example']) {
     const rebound = await s.app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', headers: { host, 'content-type': 'application/json' }, payload: '{}' })
     t.equal(rebound.statusCode, 403, `Host ${host}`)
     t.match(rebound.json(), { error: { status: 'PERMISSION_DENIED', message: /DNS rebinding/ } })
     t.equal((await s.app.inject({ url: '/v1/jobs', headers: { host } })).statusCode, 403, `Host ${host}: reads too`)
   }
   t.equal(s.emulator.requests.filter(r => r.path.endsWith(':run')).length, runsBefore, 'nothing was started')
-  for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080', 'jobgate.localhost', '192.168.1.20:8080']) {
+  for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080', 'jobgate.localhost', '192.168.1.20:8080', '8080-cs-123-default.cs-europe-west1-iuzs.cloudshell.dev']) {
     t.equal((await s.app.inject({ url: '/v1/jobs', headers: { host } })).statusCode, 200, `Host ${host}`)
   }
   t.equal((await fetch(`${s.url}/v1/jobs/echo/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 202, 'a JSON request to 127.0.0.1 starts')
