@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { auditPlugin } from './plugins/audit.js'
 import { callerPlugin } from './plugins/caller.js'
+import { localHostPlugin } from './plugins/local-host.js'
 import { errorsPlugin, frameworkErrors } from './plugins/errors.js'
 import { lazySerializers } from './plugins/lazy-compilers.js'
 import { openapiPlugin } from './plugins/openapi.js'
@@ -21,12 +22,14 @@ import { consolePlugin } from './console/plugin.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
 import type { Services } from './services.js'
 import type { JobEntry } from './catalog.js'
-import type { SeeRun } from './live/live-reads.js'
+import type { RunAsker } from './live/live-reads.js'
+import { callerKey } from './policy/caller-key.js'
 import { visibleRun } from './policy/run-access.js'
 import type { Caller } from './policy/run-policy.js'
 
-/** The run-level tenant check (api/policy/run-access.ts) for what is served from watchers and caches. */
-const seeRun = (entry: JobEntry, caller: Caller, name: string): SeeRun => execution => visibleRun(entry, caller, execution, name)
+/** A caller asking about a run: its share of the read budgets, and the run-level tenant check (api/policy/run-access.ts). */
+const askerFor = (entry: JobEntry, caller: Caller, name: string): RunAsker =>
+  ({ reader: callerKey(caller), see: execution => visibleRun(entry, caller, execution, name) })
 
 export interface AppOptions {
   /** Reports readiness (false while shutting down); default: always ready. */
@@ -51,15 +54,16 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
 
   await app.register(errorsPlugin)
   await app.register(strictInputPlugin)
+  if (config.mode === 'local') await app.register(localHostPlugin, { listenHost: config.host })
   await app.register(callerPlugin, { authenticator: services.authenticator })
   await app.register(auditPlugin)
   await app.register(rateLimitPlugin, { runsPerMinute: config.rateLimitPerMinute, readsPerMinute: config.readRateLimitPerMinute })
   await app.register(openapiPlugin)
 
-  const { access, cloudRun, starter, waits, live } = services
+  const { access, cloudRun, starter, waits, live, pages } = services
   // Open streams would hold the server's close open: end them first (clients resume elsewhere with Last-Event-ID).
   app.addHook('preClose', async () => { live.endStreams() })
-  const context = { access, cloudRun, starter, waits, budgets: app.budgets, live, see: seeRun }
+  const context = { access, cloudRun, starter, waits, budgets: app.budgets, live, askerFor, pages }
   await app.register(healthRoutes, { ready: options.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)

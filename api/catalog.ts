@@ -1,4 +1,5 @@
 import { Compile } from 'typebox/compile'
+import { refuseAliases } from './catalog-aliases.js'
 import { ConfigError } from './config-error.js'
 import { inlineOrFile, type Env } from './env.js'
 import { concurrencyRuleOf, type ConcurrencyRule } from './concurrency/rule.js'
@@ -37,7 +38,12 @@ export type JobCatalog = ReadonlyMap<string, JobEntry>
 
 const catalogCheck = Compile(Catalog)
 
-export interface CatalogDefaults { project?: string, region: string }
+export interface CatalogDefaults {
+  project?: string
+  region: string
+  /** False when one endpoint serves every region (CLOUD_RUN_API_ENDPOINT, local mode's emulator); default true. */
+  regionsApart?: boolean
+}
 
 /** Parses and validates catalog JSON; `variable` names the setting it came from, for error lines. */
 export function parseCatalog (text: string, variable: string, defaults: CatalogDefaults): JobCatalog {
@@ -52,19 +58,12 @@ export function parseCatalog (text: string, variable: string, defaults: CatalogD
     throw new ConfigError(variable, `invalid catalog at ${first?.instancePath || '/'}: ${first?.message ?? 'does not match the schema'}`)
   }
   const jobs = new Map<string, JobEntry>()
-  // Runs are found by Cloud Run job, so two ids for one job would share runs across their policies.
-  const idOfJob = new Map<string, string>()
   for (const [id, entry] of Object.entries(raw.jobs)) {
     if (!isResourceName(id)) throw new ConfigError(variable, `job id "${id}" must be lowercase letters, digits and hyphens, starting with a letter (max 63)`)
-    const resolved = resolveEntry(id, entry, defaults, variable)
-    const where = `${resolved.project}/${resolved.region}/${resolved.job}`
-    const alias = idOfJob.get(where)
-    if (alias !== undefined) {
-      throw new ConfigError(variable, `jobs "${alias}" and "${id}" are the same Cloud Run job (${where}): their runs, logs and cancels would be shared across both policies; keep one entry per job`)
-    }
-    idOfJob.set(where, id)
-    jobs.set(id, resolved)
+    jobs.set(id, resolveEntry(id, entry, defaults, variable))
   }
+  // Runs are found by Cloud Run job, so two ids for one job would share runs across their policies.
+  refuseAliases(jobs.values(), variable, defaults.regionsApart ?? true)
   return jobs
 }
 

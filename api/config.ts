@@ -1,11 +1,12 @@
 import { loadAuthConfig, type AuthConfig } from './auth/index.js'
 import { ConfigError } from './config-error.js'
-import { oneOf, quote, text, wholeNumber, type Env } from './env.js'
+import { flag, oneOf, quote, text, wholeNumber, type Env } from './env.js'
 import { loadCatalog, type JobCatalog } from './catalog.js'
 import { loadIdempotencyConfig, type IdempotencyConfig } from './idempotency/index.js'
 import { DEFAULT_UPSTREAM_CONNECTIONS } from './google/connection-gate.js'
 import { loadLifecycleConfig, type LifecycleConfig } from './lifecycle/config.js'
 import { loadLiveConfig, type LiveConfig } from './live/config.js'
+import { isLoopbackAddress } from './loopback.js'
 import { DEFAULT_MAX_WAITS_PER_CALLER } from './policy/concurrency-limit.js'
 import { DEFAULT_MAX_INFLIGHT_RUNS } from './runs/inflight.js'
 
@@ -75,6 +76,13 @@ function checkMetadataHost (env: Env): void {
   }
 }
 
+/** Local mode without authentication listens where only this machine can reach it, unless told otherwise (as cloud mode must be). */
+function checkLocalExposure (env: Env, mode: Mode, host: string, auth: AuthConfig): void {
+  if (mode !== 'local' || auth.modes.length > 0 || isLoopbackAddress(host) || flag(env, 'JOBGATE_ALLOW_UNAUTHENTICATED')) return
+  throw new ConfigError('HOST', `${quote(host)} would let anyone who can reach this machine start jobs (local mode, JOBGATE_AUTH=none): ` +
+    'listen on 127.0.0.1, turn authentication on, or set JOBGATE_ALLOW_UNAUTHENTICATED=true')
+}
+
 /** Reads and validates every setting; throws ConfigError naming the first bad variable. */
 export function loadConfig (env: Env = process.env): Config {
   const mode = parseMode(env)
@@ -85,13 +93,16 @@ export function loadConfig (env: Env = process.env): Config {
   const project = text(env, 'GOOGLE_CLOUD_PROJECT') ?? (mode === 'local' ? LOCAL_PROJECT : undefined)
   const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS) ?? 'info'
   checkMetadataHost(env)
+  const runApiEndpoint = parseBaseUrl(env, 'CLOUD_RUN_API_ENDPOINT')
+  // One endpoint for every region (a set endpoint, or local mode's emulator): regions do not tell jobs apart.
+  const regionsApart = mode === 'cloud' && runApiEndpoint === undefined
   const config: Config = {
     mode,
     port,
     host,
     region,
     loggingApiEndpoint: parseBaseUrl(env, 'CLOUD_LOGGING_API_ENDPOINT') ?? 'https://logging.googleapis.com',
-    catalog: loadCatalog(env, { project, region }, mode === 'local' ? LOCAL_CATALOG : undefined),
+    catalog: loadCatalog(env, { project, region, regionsApart }, mode === 'local' ? LOCAL_CATALOG : undefined),
     auth: loadAuthConfig(env, mode),
     logLevel,
     maxInflightRuns: wholeNumber(env, 'JOBGATE_MAX_INFLIGHT_RUNS', { fallback: DEFAULT_MAX_INFLIGHT_RUNS, min: 1, max: 10_000 }),
@@ -104,8 +115,8 @@ export function loadConfig (env: Env = process.env): Config {
     live: loadLiveConfig(env, mode),
     lifecycle: loadLifecycleConfig(env, project, region)
   }
+  checkLocalExposure(env, mode, host, config.auth)
   if (project !== undefined) config.project = project
-  const runApiEndpoint = parseBaseUrl(env, 'CLOUD_RUN_API_ENDPOINT')
   if (runApiEndpoint !== undefined) config.runApiEndpoint = runApiEndpoint
   return config
 }

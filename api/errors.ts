@@ -66,7 +66,8 @@ export class ApiError extends Error {
 }
 
 export const invalidArgument = (message: string): ApiError => new ApiError('INVALID_ARGUMENT', message)
-export const notFound = (message: string): ApiError => new ApiError('NOT_FOUND', message)
+/** `cause` is for the log line only: never in the answer. */
+export const notFound = (message: string, cause?: unknown): ApiError => new ApiError('NOT_FOUND', message, cause === undefined ? {} : { cause })
 export const permissionDenied = (message: string): ApiError => new ApiError('PERMISSION_DENIED', message)
 export const unauthenticated = (message: string): ApiError => new ApiError('UNAUTHENTICATED', message)
 

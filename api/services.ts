@@ -7,6 +7,8 @@ import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type Token
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
 import { openLifecycle, type Lifecycle } from './lifecycle/index.js'
 import { LiveReads } from './live/live-reads.js'
+import { JOBGATE_READER, type Clock } from './live/read-budget.js'
+import { PageTokens } from './pages/page-tokens.js'
 import { CloudLoggingClient } from './logging/client.js'
 import { createLogger } from './plugins/request-log.js'
 import { PerCallerConcurrency } from './policy/concurrency-limit.js'
@@ -40,6 +42,8 @@ export interface ServiceOverrides {
   tokens?: TokenSource
   /** Default: run records and events where JOBGATE_IDEMPOTENCY keeps state. */
   lifecycleStore?: Parameters<typeof openLifecycle>[0]['store']
+  /** The read budgets' and caches' clock; default: the system clock. */
+  clock?: Clock
 }
 
 /** Everything the app uses, built once per process from the configuration. */
@@ -59,6 +63,8 @@ export interface Services {
   live: LiveReads
   /** Runs beyond one request: records, reconcilers, events (api/lifecycle/). */
   lifecycle: Lifecycle
+  /** The runs list's sealed page tokens, keyed through the idempotency store (shared by instances with Firestore). */
+  pages: PageTokens
   /** Local mode only: the embedded Cloud Run emulator. */
   emulator?: Emulator
   /** Releases what was built here (HTTP connections, the store, the emulator); call after the app closed. */
@@ -106,7 +112,13 @@ export async function createServices (config: Config, overrides: ServiceOverride
     }
 
     // One watcher per run and one log tail per run for this instance; local mode hears of a run's end from the emulator.
-    const live = new LiveReads({ cloudRun, logs, config: config.live, ...(runEnded !== undefined && { runEnded }) })
+    const live = new LiveReads({
+      cloudRun,
+      logs,
+      config: config.live,
+      ...(runEnded !== undefined && { runEnded }),
+      ...(overrides.clock !== undefined && { clock: overrides.clock })
+    })
     closers.push(async () => { live.close() })
 
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
@@ -117,7 +129,8 @@ export async function createServices (config: Config, overrides: ServiceOverride
       idempotency: config.idempotency,
       catalog: config.catalog,
       cloudRun,
-      budget: live.runBudget,
+      // The reconcilers' lists draw on the Cloud Run read budget as jobgate itself: a share like any caller's.
+      budget: { tryTake: () => live.runBudget.tryTake(JOBGATE_READER), waitMs: () => live.runBudget.waitMs(JOBGATE_READER) },
       http,
       log: logger,
       ...(config.project !== undefined && { projectId: config.project }),
@@ -147,6 +160,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
       waits: new PerCallerConcurrency(config.maxWaitsPerCaller),
       live,
       lifecycle,
+      pages: new PageTokens(idempotencyStore),
       ...(emulator !== undefined && { emulator }),
       close
     }

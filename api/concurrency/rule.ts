@@ -5,7 +5,7 @@ export interface ConcurrencyRule {
   policy: 'Forbid' | 'Replace'
   /** Running runs allowed at once in one scope. */
   maxRunning: number
-  /** `job`: all runs of the job count together; `tenant`: runs count per value of `tenantKey`. */
+  /** `job`: all runs of the job count together (jobs without a tenant key); `tenant`: runs count per value of `tenantKey`. */
   scope: 'job' | 'tenant'
   /** Set when `scope` is `tenant`: the env variable that names a run's tenant. */
   tenantKey?: string
@@ -15,10 +15,17 @@ export interface ConcurrencyRule {
 
 export const DEFAULT_MAX_RUNNING = 1
 
-/** The rule of a catalog entry's `concurrency` field; throws an Error naming the problem (the catalog turns it into a ConfigError). */
+/**
+ * The rule of a catalog entry's `concurrency` field; throws an Error naming the problem (the catalog turns it into a ConfigError).
+ * On a tenant-scoped job (env.tenantKey) a policy is per tenant: a job-wide one would let one tenant's start be refused
+ * by, name, or (Replace) cancel another tenant's runs.
+ */
 export function concurrencyRuleOf (policy: ConcurrencyPolicy, tenantKey: string | undefined): ConcurrencyRule | undefined {
-  const scope = policy.scope ?? 'job'
+  const scope = policy.scope ?? (tenantKey === undefined ? 'job' : 'tenant')
   if (scope === 'tenant' && tenantKey === undefined) throw new Error('concurrency.scope "tenant" needs env.tenantKey (the variable that names the tenant)')
+  if (scope === 'job' && tenantKey !== undefined) {
+    throw new Error(`concurrency.scope "job" on a tenant-scoped job (env.tenantKey ${tenantKey}) would let one tenant's runs refuse, or be cancelled by, another's; use scope "tenant" (the default there)`)
+  }
   if (policy.policy === 'Allow') return undefined
   return {
     policy: policy.policy,

@@ -1,18 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
-import { ApiError, invalidArgument } from '../errors.js'
+import { ApiError, apiErrorOf, invalidArgument } from '../errors.js'
 import type { CloudLoggingClient, RunLogEntry, RunLogPage } from '../logging/client.js'
 import type { Run } from '../schemas/run.js'
 import type { LiveConfig } from './config.js'
 import { LogTails } from './log-tail.js'
 import { LOG_POLL, RUN_POLL, type PollSchedule } from './poll-schedule.js'
-import { ReadBudget } from './read-budget.js'
-import { RunWatchers, type RunUpdate } from './run-watcher.js'
+import { ReadBudget, type Clock, type Reader } from './read-budget.js'
+import { RunWatchers, type RunAsker, type RunUpdate } from './run-watcher.js'
 
-/** The tenant check: the execution when this caller may see it, else the 404 of a missing run. */
-export type SeeRun = (execution: Execution) => Execution
+export type { RunAsker, SeeRun } from './run-watcher.js'
 
 export interface LiveReadsOptions {
   cloudRun: Pick<CloudRunClient, 'getExecution'>
@@ -21,16 +21,20 @@ export interface LiveReadsOptions {
   runEnded?: (entry: JobEntry, name: string) => Promise<unknown>
   runSchedule?: PollSchedule
   logSchedule?: PollSchedule
+  /** The budgets' and caches' clock (tests pass a fake one). */
+  clock?: Clock
 }
+
+/** How long a look may wait for the asker's share to allow a read, and what ends it early. */
+export interface PatientLook { waitMs: number, signal?: AbortSignal }
 
 export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number }
 
 /** A logs page and, when the budget kept it from being current, how long until it may be. */
 export interface LogsAnswer { page: RunLogPage, retryAfterSeconds?: number }
 
-const budgetSpent = (what: string, budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXHAUSTED',
-  `jobgate's ${what} read budget (${budget.perMinute} per minute) is spent and nothing is cached yet; retry in ${budget.retryAfterSeconds()} s`,
-  { retryAfterSeconds: budget.retryAfterSeconds() })
+/** A 429 that waiting can cure: a spent share, or Cloud Run's own 429 (which closed the budget). */
+const isSpent = (error: unknown): boolean => apiErrorOf(error)?.status === 'RESOURCE_EXHAUSTED'
 
 /** Offsets into the log as this instance holds it: the page tokens the logs route hands out. */
 function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
@@ -58,11 +62,13 @@ export class LiveReads {
   readonly streams = new Set<{ shutdown: () => void }>()
 
   constructor (options: LiveReadsOptions) {
-    this.runBudget = new ReadBudget(options.config.runReadsPerMinute)
-    this.logBudget = new ReadBudget(options.config.loggingReadsPerMinute)
+    const clock = options.clock ?? Date
+    this.runBudget = new ReadBudget(options.config.runReadsPerMinute, clock)
+    this.logBudget = new ReadBudget(options.config.loggingReadsPerMinute, clock)
     this.runs = new RunWatchers({
       cloudRun: options.cloudRun,
       budget: this.runBudget,
+      now: () => clock.now(),
       schedule: options.runSchedule ?? RUN_POLL,
       ...(options.runEnded !== undefined && { runEnded: options.runEnded })
     })
@@ -76,60 +82,94 @@ export class LiveReads {
   }
 
   /** A plain read of a run. */
-  async readRun (entry: JobEntry, name: string, see: SeeRun): Promise<Run> {
-    return toRun(entry.id, see(await this.runs.current(entry, name)))
+  async readRun (entry: JobEntry, name: string, asker: RunAsker): Promise<Run> {
+    return toRun(entry.id, await this.runs.look(entry, name, asker))
+  }
+
+  /**
+   * The run as `asker` may see it, waiting (until `waitMs` passes or `signal` aborts) while its share
+   * of the budget is spent: how `?wait` and event streams begin, so they answer the same whether a
+   * name is missing, another tenant's or cached.
+   */
+  async lookPatiently (entry: JobEntry, name: string, asker: RunAsker, options: PatientLook): Promise<Execution> {
+    const deadline = Date.now() + options.waitMs
+    for (;;) {
+      try {
+        return await this.runs.look(entry, name, asker)
+      } catch (error) {
+        const left = deadline - Date.now()
+        if (!isSpent(error) || left <= 0 || options.signal?.aborted === true) throw error
+        const retryMs = (apiErrorOf(error)?.retryAfterSeconds ?? 1) * 1000
+        await sleep(Math.min(left, retryMs), undefined, options.signal === undefined ? {} : { signal: options.signal }).catch(() => {})
+      }
+    }
   }
 
   /** Holds until the run ends, `waitMs` passes or `signal` aborts; answers with the latest run seen. */
-  async waitRun (entry: JobEntry, name: string, options: { waitMs: number, signal?: AbortSignal, see: SeeRun }): Promise<Run> {
+  async waitRun (entry: JobEntry, name: string, options: { waitMs: number, signal?: AbortSignal, asker: RunAsker }): Promise<Run> {
+    const startedAt = Date.now()
+    const first = await this.lookPatiently(entry, name, options.asker, options)
+    const waitMs = options.waitMs - (Date.now() - startedAt)
+    if (waitMs <= 0 || options.signal?.aborted === true) return toRun(entry.id, first)
+    const { reader, see } = options.asker
     const execution = await new Promise<Execution>((resolve, reject) => {
-      let latest: Execution | undefined
-      let budgetError: ApiError | undefined
+      let latest: Execution = first
       let done = false
-      const finish = (): void => {
+      const finish = (error?: ApiError): void => {
         if (done) return
         done = true
         clearTimeout(timer)
-        options.signal?.removeEventListener('abort', finish)
+        options.signal?.removeEventListener('abort', onAbort)
         unsubscribe()
-        if (latest !== undefined) resolve(latest)
-        else reject(budgetError ?? budgetSpent('Cloud Run', this.runBudget))
+        if (error === undefined) resolve(latest)
+        else reject(error)
       }
-      const timer = setTimeout(finish, options.waitMs)
-      options.signal?.addEventListener('abort', finish, { once: true })
+      const onAbort = (): void => { finish() }
+      const timer = setTimeout(onAbort, waitMs)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
       const unsubscribe = this.runs.subscribe(entry, name, (update: RunUpdate) => {
-        if (update.kind === 'run') {
-          try {
-            latest = options.see(update.execution)
-          } catch (error) {
-            latest = undefined
-            budgetError = error as ApiError
-            finish()
-            return
-          }
-          if (update.ended) finish()
+        // The run is known and visible: failures and spent shares only delay the answer.
+        if (update.kind !== 'run') return
+        try {
+          latest = see(update.execution)
+        } catch (error) {
+          finish(error as ApiError)
           return
         }
-        // Until the run is known, failures end the wait; a spent budget only delays it.
-        if (latest !== undefined) return
-        budgetError = update.error
-        if (update.error.status !== 'RESOURCE_EXHAUSTED') finish()
-      })
-      if (options.signal?.aborted === true) finish()
+        if (update.ended) finish()
+      }, () => [reader])
     })
     return toRun(entry.id, execution)
   }
 
   /** A page of a run's logs: from the finished cache, or from the run's shared tail. */
-  async readLogs (entry: JobEntry, name: string, query: LogsQuery, see: SeeRun): Promise<LogsAnswer> {
-    see(await this.runs.current(entry, name))
+  async readLogs (entry: JobEntry, name: string, query: LogsQuery, asker: RunAsker): Promise<LogsAnswer> {
+    await this.runs.look(entry, name, asker)
     const finished = this.logs.finishedLog(entry, name)
     if (finished !== undefined) return { page: pageOf(finished, query) }
-    const tail = await this.logs.read(entry, name)
+    const tail = await this.logs.read(entry, name, asker.reader)
     if (tail.error !== undefined) throw tail.error
-    if (!tail.loaded) throw budgetSpent('Cloud Logging', this.logBudget)
+    if (!tail.loaded) throw this.logBudget.spent('Cloud Logging', asker.reader)
     const page = pageOf(tail.entries, query)
-    return tail.behind ? { page, retryAfterSeconds: this.logBudget.retryAfterSeconds() } : { page }
+    return tail.behind ? { page, retryAfterSeconds: this.logBudget.retryAfterSeconds(asker.reader) } : { page }
+  }
+
+  /**
+   * One Cloud Run call (`calls` upstream requests) on `reader`'s share of the Cloud Run budget, for
+   * what no watcher shares: a page of the runs list, a cancel, a run's tasks; and jobgate's own reads
+   * (JOBGATE_READER). A spent share is a 429; Cloud Run's own 429 closes the budget.
+   */
+  async callCloudRun<T> (reader: Reader, call: () => Promise<T>, calls = 1): Promise<T> {
+    if (!this.runBudget.tryTake(reader, calls)) throw this.runBudget.spent('Cloud Run', reader)
+    try {
+      const result = await call()
+      this.runBudget.succeeded()
+      return result
+    } catch (error) {
+      const failure = apiErrorOf(error)
+      if (failure?.status === 'RESOURCE_EXHAUSTED') this.runBudget.rateLimited(failure.retryAfterSeconds)
+      throw error
+    }
   }
 
   /** An execution jobgate just got from Cloud Run (a start, a cancel): watchers and caches learn of it. */

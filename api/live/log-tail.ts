@@ -6,7 +6,7 @@ import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, LOG_POLL, type PollSchedule } from './poll-schedule.js'
 import { LiveLoops, watchKey } from './live-loops.js'
 import { PollTimer } from './poll-timer.js'
-import type { ReadBudget } from './read-budget.js'
+import type { ReadBudget, Reader } from './read-budget.js'
 import type { RunUpdate, RunWatchers } from './run-watcher.js'
 
 /** Lines can reach Cloud Logging late and out of order: each read reaches this far behind the newest line seen. */
@@ -57,6 +57,9 @@ export class LogTail {
   #reading = false
   #unsubscribeRun: (() => void) | undefined
   leases = 0
+  /** Whose shares of the budget pay for the reads: the followers, and who read it plainly within the linger period. */
+  readonly #followers = new Map<Reader, number>()
+  readonly #plainReaders = new Map<Reader, number>()
 
   readonly #owner: LogTails
 
@@ -68,7 +71,31 @@ export class LogTail {
   get timers (): number { return (this.#poll.pending ? 1 : 0) + (this.#lingerTimer === undefined ? 0 : 1) }
 
   start (): void {
-    this.#unsubscribeRun = this.#owner.options.runs.subscribe(this.entry, this.name, update => { this.#onRun(update) })
+    const onRun = (update: RunUpdate): void => { this.#onRun(update) }
+    this.#unsubscribeRun = this.#owner.options.runs.subscribe(this.entry, this.name, onRun, () => this.readers())
+  }
+
+  /** The readers interested now. */
+  readers (): Reader[] {
+    const lingering = Date.now() - (this.#owner.options.lingerMs ?? PLAIN_READ_LINGER_MS)
+    for (const [reader, at] of this.#plainReaders) if (at < lingering) this.#plainReaders.delete(reader)
+    return [...new Set([...this.#followers.keys(), ...this.#plainReaders.keys()])]
+  }
+
+  /** `reader` follows the tail until the returned function is called. */
+  addFollower (reader: Reader): () => void {
+    this.#followers.set(reader, (this.#followers.get(reader) ?? 0) + 1)
+    return () => {
+      const left = (this.#followers.get(reader) ?? 1) - 1
+      if (left === 0) this.#followers.delete(reader)
+      else this.#followers.set(reader, left)
+    }
+  }
+
+  /** `reader` read the tail plainly just now. */
+  addPlainReader (reader: Reader): void {
+    this.#plainReaders.delete(reader)
+    this.#plainReaders.set(reader, Date.now())
   }
 
   #onRun (update: RunUpdate): void {
@@ -95,10 +122,11 @@ export class LogTail {
   async #read (): Promise<void> {
     if (this.#reading || this.#poll.stopped || this.execution === undefined) return
     const { budget, logs } = this.#owner.options
-    if (!budget.tryTake()) {
+    const readers = this.readers()
+    if (!budget.tryTakeAny(readers)) {
       this.behind = true
       this.#notify()
-      this.#poll.afterBudget(budget)
+      this.#poll.afterBudget(budget.waitMs(readers))
       return
     }
     this.#reading = true
@@ -110,7 +138,7 @@ export class LogTail {
       let pageToken: string | undefined
       for (let page = 0; page < MAX_PAGES_PER_READ; page++) {
         // Pages after the first also spend budget; if it runs out mid-way, the rest comes next time.
-        if (page > 0 && !budget.tryTake()) { this.behind = true; break }
+        if (page > 0 && !budget.tryTakeAny(readers)) { this.behind = true; break }
         const result = await logs.runEntries(this.entry, { name: this.name, ...(createTime !== undefined && { createTime }) }, {
           pageSize: PAGE_SIZE,
           ...(pageToken !== undefined && { pageToken }),
@@ -128,7 +156,7 @@ export class LogTail {
       if (!this.loaded && apiError.httpCode < 500 && apiError.httpCode !== 429) { this.#fail(apiError); return }
       this.behind = true
       this.#notify()
-      this.#poll.afterBudget(budget, this.#backoff.after(false))
+      this.#poll.afterBudget(budget.waitMs(readers), this.#backoff.after(false))
       return
     }
     this.#reading = false
@@ -213,9 +241,10 @@ export class LogTails {
     return this.finished.get(watchKey(entry, name))
   }
 
-  /** Follows a run's log; `listener` hears of every change. Returns the tail and the unsubscribe. */
-  follow (entry: JobEntry, name: string, listener: TailListener): { tail: LogTail, stop: () => void } {
+  /** Follows a run's log on `reader`'s share; `listener` hears of every change. Returns the tail and the unsubscribe. */
+  follow (entry: JobEntry, name: string, reader: Reader, listener: TailListener): { tail: LogTail, stop: () => void } {
     const tail = this.#tailFor(entry, name)
+    const unfollow = tail.addFollower(reader)
     tail.listeners.add(listener)
     tail.leases++
     let stopped = false
@@ -224,15 +253,17 @@ export class LogTails {
       stop: () => {
         if (stopped) return
         stopped = true
+        unfollow()
         tail.listeners.delete(listener)
         this.release(tail)
       }
     }
   }
 
-  /** A plain read: the shared tail, kept a while for the next read; resolves once it has read (or cannot). */
-  async read (entry: JobEntry, name: string): Promise<LogTail> {
+  /** A plain read on `reader`'s share: the shared tail, kept a while for the next read; resolves once it has read (or cannot). */
+  async read (entry: JobEntry, name: string, reader: Reader): Promise<LogTail> {
     const tail = this.#tailFor(entry, name)
+    tail.addPlainReader(reader)
     if (!tail.lingering) tail.leases++
     tail.linger(this.options.lingerMs ?? PLAIN_READ_LINGER_MS)
     if (tail.loaded || tail.error !== undefined) return tail

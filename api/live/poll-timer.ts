@@ -1,5 +1,3 @@
-import type { ReadBudget } from './read-budget.js'
-
 /** The shortest wait after the read budget refused a read, so a spent budget is not spun on. */
 const SPENT_BUDGET_FLOOR_MS = 100
 
@@ -25,9 +23,9 @@ export class PollTimer {
     this.#timer.unref()
   }
 
-  /** Read again once the budget has room again, and no sooner than `atLeastMs`. */
-  afterBudget (budget: ReadBudget, atLeastMs = SPENT_BUDGET_FLOOR_MS): void {
-    this.after(Math.max(budget.waitMs(), atLeastMs))
+  /** Read again once the budget has room again (`budgetWaitMs`, from ReadBudget.waitMs), and no sooner than `atLeastMs`. */
+  afterBudget (budgetWaitMs: number, atLeastMs = SPENT_BUDGET_FLOOR_MS): void {
+    this.after(Math.max(budgetWaitMs, atLeastMs))
   }
 
   /** Drop the pending read (a read is about to happen now). */

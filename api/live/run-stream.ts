@@ -4,7 +4,7 @@ import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
 import type { ApiError } from '../errors.js'
 import type { RunLogEntry } from '../logging/client.js'
-import type { LiveReads, SeeRun } from './live-reads.js'
+import type { LiveReads, RunAsker } from './live-reads.js'
 import type { LogTail } from './log-tail.js'
 import { formatCursor, HEARTBEAT, HEARTBEAT_MS, resumeIndex, sseEvent, type Cursor } from './sse.js'
 
@@ -12,7 +12,8 @@ export interface RunStreamOptions {
   live: LiveReads
   entry: JobEntry
   name: string
-  see: SeeRun
+  /** Whose share pays for the watcher's and the tail's reads, and what they may see (checked on every run event). */
+  asker: RunAsker
   /** Last-Event-ID: resume the log after it. */
   cursor: Cursor | undefined
   /** false: run events only, no log tail (costs no Cloud Logging reads). */
@@ -42,6 +43,7 @@ export class RunEventStream {
     this.#options = options
     options.live.streams.add(this)
     this.ready = new Promise<void>((resolve, reject) => {
+      const { reader, see } = options.asker
       this.#unsubscribeRun = options.live.runs.subscribe(options.entry, options.name, update => {
         if (this.#closed) return
         if (update.kind === 'error') {
@@ -51,7 +53,7 @@ export class RunEventStream {
         }
         let execution: Execution
         try {
-          execution = options.see(update.execution)
+          execution = see(update.execution)
         } catch (error) {
           this.close()
           reject(error as ApiError)
@@ -63,7 +65,7 @@ export class RunEventStream {
         this.#write(sseEvent('run', toRun(options.entry.id, execution)))
         if (first) { this.#begin(); resolve() }
         this.#pump()
-      })
+      }, () => [reader])
     })
     // Nobody awaits a rejection after close; keep it from being unhandled.
     this.ready.catch(() => {})
@@ -76,7 +78,7 @@ export class RunEventStream {
     if (!this.#options.logs) return
     const finished = live.logs.finishedLog(entry, name)
     if (finished !== undefined) { this.#sendLog(finished, true); return }
-    this.#tail = live.logs.follow(entry, name, () => { this.#pump() })
+    this.#tail = live.logs.follow(entry, name, this.#options.asker.reader, () => { this.#pump() })
   }
 
   /** Sends what is new in the log, then `end` when both the run and its log are over. */

@@ -1,14 +1,25 @@
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
+import { runNotFoundMessage } from '../cloudrun/errors.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { isTerminal } from '../../common/run-state.js'
 import { executionState } from '../cloudrun/mapping.js'
-import { ApiError, apiErrorOf } from '../errors.js'
+import { ApiError, apiErrorOf, notFound } from '../errors.js'
 import { jsonBytes, FinishedCache } from './finished-cache.js'
 import { Backoff, RUN_POLL, type PollSchedule } from './poll-schedule.js'
 import { LiveLoops, watchKey } from './live-loops.js'
+import { NotFoundCache } from './not-found-cache.js'
 import { PollTimer } from './poll-timer.js'
-import type { ReadBudget } from './read-budget.js'
+import type { ReadBudget, Reader } from './read-budget.js'
+
+/** The tenant check: the execution when this caller may see it, else the 404 of a missing run. */
+export type SeeRun = (execution: Execution) => Execution
+
+/** Who asks about a run: whose share of the budget pays, and what they may see. */
+export interface RunAsker { reader: Reader, see: SeeRun }
+
+/** The readers a subscription draws on when its watcher reads (a log tail's change as callers come and go). */
+export type Readers = () => Iterable<Reader>
 
 /** What a watcher tells its subscribers: the execution (raw, so tenant checks can read its spec) or why there is none. */
 export type RunUpdate =
@@ -29,6 +40,8 @@ export interface RunWatchersOptions {
   cloudRun: Pick<CloudRunClient, 'getExecution'>
   budget: ReadBudget
   finished?: FinishedCache<Execution>
+  notFound?: NotFoundCache
+  now?: () => number
   schedule?: PollSchedule
   /** Local mode: resolves when the emulator has ended the run, so the watcher reads at once instead of at its next poll. */
   runEnded?: (entry: JobEntry, name: string) => Promise<unknown>
@@ -37,9 +50,19 @@ export interface RunWatchersOptions {
 }
 
 const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
-const budgetSpent = (budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXHAUSTED',
-  `jobgate's Cloud Run read budget (${budget.perMinute} per minute) is spent for now; retry in ${budget.retryAfterSeconds()} s`,
-  { retryAfterSeconds: budget.retryAfterSeconds() })
+
+/** An upstream read of a moment ago (or still under way), shared by concurrent readers, and who paid for it. */
+interface RecentRead { at: number, read: Promise<Execution>, paidBy: Set<Reader>, settled: boolean }
+
+/** Whether `see` lets the execution through. */
+function visible (see: SeeRun, execution: Execution): boolean {
+  try {
+    see(execution)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** Why a read must not be retried at once; a 429 from Cloud Run closes the budget for its Retry-After. */
 function noteFailure (budget: ReadBudget, error: unknown): ApiError {
@@ -50,7 +73,8 @@ function noteFailure (budget: ReadBudget, error: unknown): ApiError {
 
 /** One upstream poll loop for one execution, shared by everyone interested in it. */
 class RunWatcher {
-  readonly listeners = new Set<RunListener>()
+  /** Each listener, and the readers whose shares pay for the reads it wants. */
+  readonly listeners = new Map<RunListener, Readers>()
   execution: Execution | undefined
   readonly #poll = new PollTimer(() => { void this.#read() })
   #reading = false
@@ -65,10 +89,12 @@ class RunWatcher {
 
   get hasTimer (): boolean { return this.#poll.pending }
 
-  start (): void {
+  /** `seed`: a read of a moment ago (the look a `?wait` or stream began with) is the first answer, instead of a second read. */
+  start (seed?: Promise<Execution>): void {
     this.#owner.options.runEnded?.(this.entry, this.name).then(() => { this.poke() }, () => {})
     // Not synchronously: the subscriber is not registered with its caller yet.
-    queueMicrotask(() => { this.poke() })
+    if (seed === undefined) queueMicrotask(() => { this.poke() })
+    else seed.then(execution => { if (!this.#poll.stopped) this.update(execution) }, () => { this.poke() })
   }
 
   /** Read now (unless a read is under way). */
@@ -92,10 +118,11 @@ class RunWatcher {
       return
     }
     const { budget } = this.#owner.options
-    // Spent budget: subscribers keep what they have, the loop just comes back later.
-    if (!budget.tryTake()) {
-      if (this.execution === undefined) this.#emit({ kind: 'error', error: budgetSpent(budget) })
-      this.#poll.afterBudget(budget)
+    const readers = [...this.listeners.values()].flatMap(readersOf => [...readersOf()])
+    // Spent shares: subscribers keep what they have, the loop just comes back later.
+    if (!budget.tryTakeAny(readers)) {
+      if (this.execution === undefined) this.#emit({ kind: 'error', error: budget.spent('Cloud Run', readers) })
+      this.#poll.afterBudget(budget.waitMs(readers))
       return
     }
     this.#reading = true
@@ -110,7 +137,7 @@ class RunWatcher {
       this.#emit({ kind: 'error', error: apiError })
       // A run that does not exist (or may not be read) will not appear: stop; anything else is retried later.
       if (apiError.httpCode === 404 || apiError.httpCode === 403) this.#owner.drop(this)
-      else this.#poll.afterBudget(budget, this.#backoff.after(false))
+      else this.#poll.afterBudget(budget.waitMs(readers), this.#backoff.after(false))
     }
   }
 
@@ -125,7 +152,7 @@ class RunWatcher {
   }
 
   #emit (update: RunUpdate): void {
-    for (const listener of [...this.listeners]) listener(update)
+    for (const listener of [...this.listeners.keys()]) listener(update)
   }
 }
 
@@ -137,14 +164,18 @@ class RunWatcher {
 export class RunWatchers {
   readonly options: RunWatchersOptions
   readonly finished: FinishedCache<Execution>
+  readonly notFound: NotFoundCache
   readonly #watchers = new LiveLoops<RunWatcher>()
-  readonly #recent = new Map<string, { at: number, read: Promise<Execution> }>()
+  readonly #recent = new Map<string, RecentRead>()
+  readonly #now: () => number
   /** Set once the lifecycle exists (services.ts): runs it follows are not read again here. */
   follower: RunFollower | undefined
 
   constructor (options: RunWatchersOptions) {
     this.options = options
+    this.#now = options.now ?? Date.now
     this.finished = options.finished ?? new FinishedCache<Execution>({ maxItems: 1000, maxBytes: 8 * 1024 * 1024, sizeOf: jsonBytes })
+    this.notFound = options.notFound ?? new NotFoundCache({ now: this.#now })
   }
 
   /** Live watchers and their pending timers: what leak tests count. */
@@ -155,7 +186,7 @@ export class RunWatchers {
    * Calls `listener` with the run now and on every change until it ends; returns the unsubscribe.
    * A finished run is answered from the cache, without a watcher.
    */
-  subscribe (entry: JobEntry, name: string, listener: RunListener): () => void {
+  subscribe (entry: JobEntry, name: string, listener: RunListener, readers: Readers): () => void {
     const key = watchKey(entry, name)
     const done = this.finished.get(key)
     if (done !== undefined) {
@@ -165,8 +196,8 @@ export class RunWatchers {
     }
     const schedule = this.options.schedule ?? RUN_POLL
     const { loop: watcher, fresh } = this.#watchers.obtain(entry, name, () => new RunWatcher(entry, name, this, schedule))
-    watcher.listeners.add(listener)
-    if (fresh) watcher.start()
+    watcher.listeners.set(listener, readers)
+    if (fresh) watcher.start(this.#fresh(key)?.read)
     else if (watcher.execution !== undefined) {
       const { execution } = watcher
       queueMicrotask(() => { if (watcher.listeners.has(listener)) listener({ kind: 'run', execution, ended: false }) })
@@ -178,20 +209,49 @@ export class RunWatchers {
   }
 
   /**
-   * The run as it is now, for a plain read: the finished cache, a watcher's latest, a read
-   * a moment ago, or one budgeted read (concurrent readers share it). `stale` says the budget
-   * is spent and the answer is the last one known.
+   * The run as it is now, as `asker` may see it: a run it may see from the finished cache or a
+   * watcher's latest, free; anything else costs one read of its share, paid before anything is
+   * known, then a read a moment ago (concurrent readers share it) or one upstream read. So a
+   * missing run and another tenant's cost and answer the same, cached or not; the 404 is then
+   * remembered for this reader a few seconds (repeated random names cost nothing more).
    */
-  async current (entry: JobEntry, name: string): Promise<Execution> {
+  async look (entry: JobEntry, name: string, asker: RunAsker): Promise<Execution> {
     const key = watchKey(entry, name)
+    const missing = (): ApiError => notFound(runNotFoundMessage(entry, name))
+    if (this.notFound.has(asker.reader, key)) throw missing()
     const known = this.finished.get(key) ?? this.#watchers.get(entry, name)?.execution ?? this.follower?.latest(entry, name)
-    if (known !== undefined) return known
-    const now = Date.now()
+    if (known !== undefined && visible(asker.see, known)) return known
+    try {
+      // This reader's own read of a moment ago is shared for free: it says nothing of anyone else's runs.
+      const recent = this.#fresh(key)
+      if (recent?.paidBy.has(asker.reader) === true) return asker.see(await recent.read)
+      const { budget } = this.options
+      if (!budget.tryTake(asker.reader)) throw budget.spent('Cloud Run', asker.reader)
+      if (known !== undefined) throw missing()
+      return asker.see(await this.#read(entry, name, key, asker.reader))
+    } catch (error) {
+      if (apiErrorOf(error)?.httpCode === 404) this.notFound.add(asker.reader, key)
+      throw error
+    }
+  }
+
+  /** A read still under way, or answered less than `freshMs` after it began. */
+  #fresh (key: string): RecentRead | undefined {
     const recent = this.#recent.get(key)
-    if (recent !== undefined && now - recent.at < (this.options.freshMs ?? 1_000)) return await recent.read
+    return recent !== undefined && (!recent.settled || this.#now() - recent.at < (this.options.freshMs ?? 1_000)) ? recent : undefined
+  }
+
+  /** A read a moment ago, or one upstream read (paid for by `reader`). */
+  async #read (entry: JobEntry, name: string, key: string, reader: Reader): Promise<Execution> {
+    const recent = this.#fresh(key)
+    if (recent !== undefined) {
+      recent.paidBy.add(reader)
+      return await recent.read
+    }
     const { budget } = this.options
-    if (!budget.tryTake()) throw budgetSpent(budget)
-    const read = this.options.cloudRun.getExecution(entry, name).then(execution => {
+    const read: Promise<Execution> = this.options.cloudRun.getExecution(entry, name).then(execution => {
+      const recent = this.#recent.get(key)
+      if (recent?.read === read) recent.settled = true
       budget.succeeded()
       this.observe(entry, execution)
       return execution
@@ -199,17 +259,17 @@ export class RunWatchers {
       this.#recent.delete(key)
       throw noteFailure(budget, error)
     })
-    this.#remember(key, { at: now, read })
+    this.#remember(key, { at: this.#now(), read, paidBy: new Set([reader]), settled: false })
     return await read
   }
 
-  #remember (key: string, value: { at: number, read: Promise<Execution> }): void {
+  #remember (key: string, value: RecentRead): void {
     this.#recent.delete(key)
     this.#recent.set(key, value)
     // Oldest first: drop what is no longer fresh, so the map stays small.
     for (const [oldKey, old] of this.#recent) {
       if (value.at - old.at < (this.options.freshMs ?? 1_000)) break
-      this.#recent.delete(oldKey)
+      if (old.settled) this.#recent.delete(oldKey)
     }
   }
 

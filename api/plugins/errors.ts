@@ -64,7 +64,10 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   // Google's ErrorInfo.reason (e.g. IAM_PERMISSION_DENIED, SERVICE_DISABLED) goes to the log, never into the answer.
   const { cause } = error
   const upstream = cause instanceof UpstreamError ? { upstream: { service: cause.context?.service, reason: cause.summary } } : {}
-  const fields = { status: error.status, code: error.httpCode, ...upstream }
+  // What the answer leaves out on purpose (e.g. which of "no such job" and "not yours" a 404 was) is the operator's.
+  const ownCause = cause instanceof Error && !(cause instanceof UpstreamError) && !(cause instanceof ApiError)
+  const reason = ownCause ? { reason: cause.message } : {}
+  const fields = { status: error.status, code: error.httpCode, ...upstream, ...reason }
   if (error.httpCode >= 500) request.log.error({ err: error.cause ?? error, status: error.status, ...upstream }, error.message)
   // Google refusing jobgate's own service account is the operator's to fix (grant the role), not the caller's.
   else if (cause instanceof UpstreamError && cause.httpStatus === 403) request.log.warn(fields, error.message)

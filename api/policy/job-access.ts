@@ -1,6 +1,6 @@
 import { principalMatches } from '../auth/index.js'
 import type { JobCatalog, JobEntry } from '../catalog.js'
-import { notFound, permissionDenied } from '../errors.js'
+import { notFound } from '../errors.js'
 import { lockEnvWithoutAllowList } from './env-default.js'
 import type { Caller } from './run-policy.js'
 
@@ -27,12 +27,15 @@ export class JobAccess {
     return [...this.#catalog.values()].filter(entry => this.mayUse(entry, caller))
   }
 
-  /** The job a route names, or 404 when it is not in the catalog, 403 when the caller may not use it. */
+  /**
+   * The job a route names. A job the caller may not use answers exactly as one that does not exist (404,
+   * same words), so no caller can map the catalog's ids; the log line says which it was.
+   */
   entryFor (id: string, caller: Caller): JobEntry {
     const entry = this.#catalog.get(id)
-    if (entry === undefined) throw notFound(`job "${id}" is not in jobgate's catalog`)
-    if (!this.mayUse(entry, caller)) throw permissionDenied(`${caller.name} may not use job "${id}"`)
-    return entry
+    if (entry !== undefined && this.mayUse(entry, caller)) return entry
+    const why = entry === undefined ? 'not in the catalog' : `${caller.name} is not on its principals`
+    throw notFound(`job "${id}" is not in jobgate's catalog, or not open to you`, new Error(`job "${id}": ${why}`))
   }
 
   /** Jobs that accept no env override (but their tenant key) because they have no `env.allow`: worth a line in the start-up log. */

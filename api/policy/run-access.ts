@@ -1,5 +1,4 @@
 import type { JobEntry } from '../catalog.js'
-import type { CloudRunClient } from '../cloudrun/client.js'
 import { runNotFoundMessage } from '../cloudrun/errors.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { notFound } from '../errors.js'
@@ -36,22 +35,4 @@ export function maySeeRun (entry: JobEntry, caller: Caller, execution: Execution
 export function visibleRun (entry: JobEntry, caller: Caller, execution: Execution, name: string): Execution {
   if (!maySeeRun(entry, caller, execution)) throw notFound(runNotFoundMessage(entry, name))
   return execution
-}
-
-/** What run routes read through: Cloud Run's executions as one caller may see them. */
-export type RunReader = Pick<CloudRunClient, 'getExecution' | 'listExecutions' | 'cancelExecution'>
-
-/** Cloud Run as `caller` sees it: another tenant's run reads as missing, is never listed and cannot be cancelled. */
-export function runsVisibleTo (cloudRun: RunReader, caller: Caller): RunReader {
-  return {
-    getExecution: async (entry, name) => visibleRun(entry, caller, await cloudRun.getExecution(entry, name), name),
-    listExecutions: async (entry, page) => {
-      const listed = await cloudRun.listExecutions(entry, page)
-      return { ...listed, executions: listed.executions.filter(execution => maySeeRun(entry, caller, execution)) }
-    },
-    cancelExecution: async (entry, name, check) => await cloudRun.cancelExecution(entry, name, execution => {
-      visibleRun(entry, caller, execution, name)
-      check?.(execution)
-    })
-  }
 }

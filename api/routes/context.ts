@@ -2,7 +2,8 @@ import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { RateBudgets } from '../plugins/rate-limit.js'
 import type { PerCallerConcurrency } from '../policy/concurrency-limit.js'
-import type { LiveReads, SeeRun } from '../live/live-reads.js'
+import type { LiveReads, RunAsker } from '../live/live-reads.js'
+import type { PageTokens } from '../pages/page-tokens.js'
 import type { JobAccess } from '../policy/job-access.js'
 import type { Caller } from '../policy/run-policy.js'
 import type { RunStarter } from '../runs/starter.js'
@@ -18,6 +19,8 @@ export interface RouteContext {
   waits: PerCallerConcurrency
   /** Run state and logs through the shared watchers, tails, caches and read budgets. */
   live: LiveReads
-  /** The run-level check of what `caller` may see of a run of `entry`. */
-  see: (entry: JobEntry, caller: Caller, name: string) => SeeRun
+  /** `caller` asking about a run of `entry`: whose share of the read budgets pays, and the run-level tenant check. */
+  askerFor: (entry: JobEntry, caller: Caller, name: string) => RunAsker
+  /** Seals and opens the runs list's page tokens. */
+  pages: PageTokens
 }

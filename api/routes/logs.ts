@@ -4,7 +4,7 @@ import { LogsQuery, RunLogPage } from '../schemas/logs.js'
 import { RunParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 
-export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, see }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, askerFor }) => {
   app.get('/v1/jobs/:job/runs/:run/logs', {
     preHandler: budgets.reads,
     schema: {
@@ -17,7 +17,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     const entry = access.entryFor(request.params.job, request.caller)
     const { run: name } = request.params
     // From the run's shared log tail, or the finished-log cache; a spent budget adds Retry-After to what is cached.
-    const { page, retryAfterSeconds } = await live.readLogs(entry, name, request.query, see(entry, request.caller, name))
+    const { page, retryAfterSeconds } = await live.readLogs(entry, name, request.query, askerFor(entry, request.caller, name))
     if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds))
     return page
   })

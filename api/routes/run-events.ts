@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { ApiError } from '../errors.js'
 import { RunEventStream } from '../live/run-stream.js'
 import { parseCursor } from '../live/sse.js'
 import { READ_ERRORS } from '../schemas/error.js'
@@ -12,7 +13,7 @@ const STREAM_DESCRIPTION = [
   'its log is drained; then the stream closes. Send `Last-Event-ID` to resume after a log event without repeats.'
 ].join(' ')
 
-export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, live, see, waits, budgets }) => {
+export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, live, askerFor, waits, budgets }) => {
   app.get('/v1/jobs/:job/runs/:run/events', {
     // A connection (not each event) spends one read of the caller's JOBGATE_READ_RATE_LIMIT.
     preHandler: budgets.reads,
@@ -37,11 +38,18 @@ export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     const cursor = parseCursor(request.headers['last-event-id'])
     // A stream holds one of the caller's slots for held requests (JOBGATE_MAX_WAITS) until it closes.
     const release = waits.acquire(request.caller)
-    const stream = new RunEventStream({ live, entry, name, see: see(entry, request.caller, name), cursor, logs: request.query.logs !== 'false' })
-    stream.body.once('close', release)
+    const asker = askerFor(entry, request.caller, name)
+    const gone = new AbortController()
     // A client that leaves ends its subscription, whether before the first event or after.
-    reply.raw.once('close', () => { stream.close(); release() })
+    reply.raw.once('close', () => { gone.abort(); release() })
+    let stream: RunEventStream
     try {
+      // The run as this caller may see it first, as every run route does (waiting while its read share is spent).
+      await live.lookPatiently(entry, name, asker, { waitMs: Number.POSITIVE_INFINITY, signal: gone.signal })
+      if (gone.signal.aborted) throw new ApiError('CANCELLED', 'the client left before the stream began')
+      stream = new RunEventStream({ live, entry, name, asker, cursor, logs: request.query.logs !== 'false' })
+      stream.body.once('close', release)
+      reply.raw.once('close', () => { stream.close() })
       await stream.ready
     } catch (error) {
       release()

@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
-import { invalidArgument } from '../errors.js'
+import { ApiError, invalidArgument } from '../errors.js'
 import { idempotencyKeyProblem } from '../idempotency/index.js'
-import { runsVisibleTo } from '../policy/run-access.js'
+import { callerKey } from '../policy/caller-key.js'
+import { maySeeRun } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
 import { runRequestRoute } from '../runs/request-check.js'
+import { listVisibleRuns } from '../runs/run-list.js'
 import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
@@ -18,6 +20,9 @@ const WaitQuery = Type.Object({
   wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS }))
 }, { additionalProperties: false })
 
+const jsonRequired = (): ApiError => new ApiError('UNSUPPORTED_MEDIA_TYPE',
+  'a run request is a JSON object: send Content-Type: application/json and a body ({} for no overrides)')
+
 /** Aborts when the client hangs up before its answer was written. */
 function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   const controller = new AbortController()
@@ -25,7 +30,8 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
   return controller.signal
 }
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, cloudRun, starter, budgets, waits, live, see }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
+  const { access, cloudRun, starter, budgets, waits, live, askerFor, pages } = context
   app.post('/v1/jobs/:job/runs', {
     config: { auditTrigger: 'api' },
     preHandler: budgets.runs,
@@ -39,8 +45,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       body: Type.Optional(RunRequest),
       response: { 202: Run, ...START_RUN_ERRORS }
     },
-    // No body at all means no overrides; an explicit JSON null is still a 400.
-    preValidation: async request => { if (request.body === undefined) request.body = {} }
+    // A run request is JSON: a body-less or form POST (what any web page can send to a laptop's jobgate) starts nothing.
+    preValidation: async request => { if (request.body === undefined) throw jsonRequired() }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const key = request.headers['idempotency-key']
@@ -70,10 +76,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     const entry = access.entryFor(request.params.job, request.caller)
     const { run: name } = request.params
     const waitSeconds = request.query.wait ?? 0
-    const seen = see(entry, request.caller, name)
+    const asker = askerFor(entry, request.caller, name)
     // Every reader of a run shares one watcher and the finished-run cache (api/live/).
-    if (waitSeconds === 0) return await live.readRun(entry, name, seen)
-    const waiting = { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), see: seen }
+    if (waitSeconds === 0) return await live.readRun(entry, name, asker)
+    const waiting = { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), asker }
     return await waits.hold(request.caller, async () => await live.waitRun(entry, name, waiting))
   })
 
@@ -90,11 +96,16 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    // Another tenant's runs are left out: a page may hold fewer than pageSize runs.
-    const page = await runsVisibleTo(cloudRun, request.caller).listExecutions(entry, {
+    const { caller } = request
+    const reader = callerKey(caller)
+    // Another tenant's runs are skipped (reading on within the caller's share); the token is sealed by jobgate.
+    const page = await listVisibleRuns({
       pageSize: request.query.pageSize ?? 20,
-      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken })
-    })
+      ...(request.query.pageToken !== undefined && { pageToken: request.query.pageToken }),
+      binding: JSON.stringify([reader, entry.id]),
+      visible: execution => maySeeRun(entry, caller, execution),
+      readPage: async page => await live.callCloudRun(reader, async () => await cloudRun.listExecutions(entry, page))
+    }, pages)
     const runs = page.executions.map(execution => toRun(entry.id, execution))
       .sort((a, b) => (b.createTime ?? '').localeCompare(a.createTime ?? ''))
     return page.nextPageToken === undefined ? { runs } : { runs, nextPageToken: page.nextPageToken }
@@ -106,7 +117,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const execution = await runsVisibleTo(cloudRun, request.caller).cancelExecution(entry, request.params.run)
+    const { run: name } = request.params
+    const asker = askerFor(entry, request.caller, name)
+    // Known and visible first (a missing run and another tenant's answer alike); then Cloud Run's get and cancel on the caller's share.
+    await live.runs.look(entry, name, asker)
+    const execution = await live.callCloudRun(asker.reader, async () => await cloudRun.cancelExecution(entry, name, asker.see), 2)
     live.observe(entry, execution)
     auditCancel(request)
     return toRun(entry.id, execution)

@@ -8,6 +8,8 @@ export type Trigger = 'api' | 'pubsub' | 'tasks'
 export interface AuditRecord {
   entry: JobEntry
   caller: string
+  /** The caller's tenant, or the one a tenant-free caller named: two keys sharing a principal name are told apart by it. */
+  tenant?: string | undefined
   request: RunRequest
   trigger: Trigger
   idempotencyKey?: string
@@ -21,9 +23,23 @@ export interface AuditRecord {
   error?: unknown
 }
 
-/** Who, what and how it ended, once per line: as Cloud Logging labels (indexed), not repeated as payload fields. */
-const labels = (job: string, principal: string, outcome: string, audit: 'run' | 'cancel' = 'run'): { 'logging.googleapis.com/labels': Record<string, string> } =>
-  ({ 'logging.googleapis.com/labels': { jobgate_audit: audit, jobgate_job: job, jobgate_principal: principal, jobgate_outcome: outcome } })
+/** Who (principal and tenant), what and how it ended, once per line: as Cloud Logging labels (indexed), not repeated as payload fields. */
+const labels = (job: string, principal: string, tenant: string | undefined, outcome: string, audit: 'run' | 'cancel' = 'run'): { 'logging.googleapis.com/labels': Record<string, string> } =>
+  ({
+    'logging.googleapis.com/labels': {
+      jobgate_audit: audit,
+      jobgate_job: job,
+      jobgate_principal: principal,
+      ...(tenant !== undefined && { jobgate_tenant: tenant }),
+      jobgate_outcome: outcome
+    }
+  })
+
+/** The tenant a request's line names: the caller's own, or (tenant-free callers) the one it asked the run for. */
+export function auditTenant (entry: JobEntry, caller: { tenant?: string | undefined }, env?: Record<string, string>): string | undefined {
+  const key = entry.env.tenantKey
+  return caller.tenant ?? (key === undefined ? undefined : env?.[key])
+}
 
 function outcomeOf (record: AuditRecord, failure: ApiError | undefined): string {
   if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
@@ -51,9 +67,10 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
     ...(mayHaveStarted && { runMayHaveStarted: true }),
     execution: record.execution,
     ...(record.replaced !== undefined && { replaced: record.replaced }),
-    ...labels(record.entry.id, record.caller, outcome)
+    ...labels(record.entry.id, record.caller, record.tenant, outcome)
   }
-  const by = `${record.entry.id} by ${record.caller} (${record.trigger})`
+  // The trigger is a field of its own: the message stays short (a run request's line is at most 600 bytes).
+  const by = `${record.entry.id} by ${record.caller}`
   const replacing = record.replaced === undefined ? '' : `, replacing ${record.replaced.join(', ')}`
   if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}${replacing}`)
   else if (mayHaveStarted) log.error(line, `run of ${by}: OUTCOME UNKNOWN (${outcome}), a run may have started; check GET /v1/jobs/${record.entry.id}/runs`)
@@ -66,9 +83,11 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
  */
 export function auditRefusal (request: FastifyRequest, trigger: Trigger, error: Error): void {
   const outcome = apiErrorOf(error)?.status ?? 'INVALID_ARGUMENT'
-  const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
+  const unauthenticated = outcome === 'UNAUTHENTICATED'
+  const principal = unauthenticated ? 'unauthenticated' : request.caller.name
   const job = (request.params as { job?: string } | undefined)?.job ?? ''
-  request.log.warn({ trigger, ...labels(job, principal, outcome) }, `run of ${job} by ${principal} (${trigger}) refused: ${outcome}`)
+  const tenant = unauthenticated ? undefined : request.caller.tenant
+  request.log.warn({ trigger, ...labels(job, principal, tenant, outcome) }, `run of ${job} by ${principal} refused: ${outcome}`)
 }
 
 /**
@@ -77,9 +96,10 @@ export function auditRefusal (request: FastifyRequest, trigger: Trigger, error: 
  */
 export function auditCancel (request: FastifyRequest, _reply?: FastifyReply, error?: Error): void {
   const outcome = error === undefined ? 'cancelled' : apiErrorOf(error)?.status ?? 'INTERNAL'
-  const principal = outcome === 'UNAUTHENTICATED' ? 'unauthenticated' : request.caller.name
+  const unauthenticated = outcome === 'UNAUTHENTICATED'
+  const principal = unauthenticated ? 'unauthenticated' : request.caller.name
   const { job = '', run = '' } = (request.params as { job?: string, run?: string } | undefined) ?? {}
-  const line = { execution: run, ...labels(job, principal, outcome, 'cancel') }
+  const line = { execution: run, ...labels(job, principal, unauthenticated ? undefined : request.caller.tenant, outcome, 'cancel') }
   if (error === undefined) request.log.info(line, `run ${run} of ${job} cancelled by ${principal}`)
   else request.log.warn(line, `cancel of run ${run} of ${job} by ${principal} refused: ${outcome}`)
 }

@@ -11,7 +11,7 @@ import type { RunLifecycle } from '../lifecycle/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
-import { auditRunAttempt, type AuditRecord, type Trigger } from './audit.js'
+import { auditRunAttempt, auditTenant, type AuditRecord, type Trigger } from './audit.js'
 import { InflightLimit } from './inflight.js'
 
 export interface StartRunInput {
@@ -81,6 +81,8 @@ export class RunStarter {
     const audit: AuditRecord = {
       entry,
       caller: caller.name,
+      tenant: auditTenant(entry, caller, input.request.env),
+      // The request as sent: env names the caller chose (the tenant, which jobgate sets, is the jobgate_tenant label).
       request: input.request,
       trigger: input.trigger ?? 'api',
       ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
@@ -89,7 +91,6 @@ export class RunStarter {
     try {
       // Policy first: a request that may never run claims no key.
       const allowed = applyRunPolicy(entry, input.request, caller)
-      audit.request = allowed
       let replaced: string[] = []
       // Inside runOnce: a replayed key gets its first answer and never counts as a start against the concurrency policy.
       const start = async (): Promise<StoredResponse> => {

@@ -53,10 +53,21 @@ t.test('JOBGATE_MODE: explicit, or cloud on Cloud Run (K_SERVICE); GOOGLE_CLOUD_
 })
 
 t.test('HOST: 0.0.0.0 on Cloud Run, loopback elsewhere, or as set', async t => {
-  t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_MODE: 'local' }).host, '0.0.0.0')
+  const exposed = { JOBGATE_ALLOW_UNAUTHENTICATED: 'true' }
+  t.equal(loadConfig({ K_SERVICE: 'jobgate', JOBGATE_MODE: 'local', ...exposed }).host, '0.0.0.0')
   t.equal(loadConfig({}).host, '127.0.0.1')
   t.equal(loadConfig({ HOST: '::1' }).host, '::1')
-  t.equal(loadConfig({ HOST: '10.0.0.1', K_SERVICE: 'x', JOBGATE_MODE: 'local' }).host, '10.0.0.1')
+  t.equal(loadConfig({ HOST: '10.0.0.1', K_SERVICE: 'x', JOBGATE_MODE: 'local', ...exposed }).host, '10.0.0.1')
+})
+
+t.test('issue 23 finding 5: local mode without authentication listens beyond loopback only when told to', async t => {
+  for (const host of ['0.0.0.0', '::', '192.168.1.20', 'my-laptop.example']) {
+    refuses(t, { HOST: host }, 'HOST', /would let anyone who can reach this machine start jobs \(local mode, JOBGATE_AUTH=none\): listen on 127.0.0.1, turn authentication on, or set JOBGATE_ALLOW_UNAUTHENTICATED=true$/)
+    t.equal(loadConfig({ HOST: host, JOBGATE_ALLOW_UNAUTHENTICATED: 'true' }).host, host, `${host} with the opt-in`)
+  }
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', 'LOCALHOST']) t.equal(loadConfig({ HOST: host }).host, host, `${host}: loopback`)
+  const keys = JSON.stringify({ keys: [{ sha256: 'a'.repeat(64), principal: 'ci' }] })
+  t.equal(loadConfig({ HOST: '0.0.0.0', JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: keys }).host, '0.0.0.0', 'with authentication on, any address')
 })
 
 t.test('PORT', async t => {
@@ -180,13 +191,33 @@ t.test('JOBGATE_JOBS: errors name the variable and the place', async t => {
   refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{"container":"-bad"}}}' }, 'JOBGATE_JOBS', /container/)
   // Issue 10: an "open" alias of a tenant-scoped job would read every tenant's runs and logs.
   const aliases = { jobs: { reports: { job: 'reports-job', env: { tenantKey: 'TENANT_ID' }, principals: ['acme-ci'] }, open: { job: 'reports-job', principals: ['*'] } } }
-  refuses(t, { ...CLOUD, JOBGATE_JOBS: JSON.stringify(aliases) }, 'JOBGATE_JOBS', /^JOBGATE_JOBS: jobs "reports" and "open" are the same Cloud Run job \(my-project\/us-central1\/reports-job\)/)
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: JSON.stringify(aliases) }, 'JOBGATE_JOBS',
+    /^JOBGATE_JOBS: jobs "reports" and "open" are the same Cloud Run job \(job "reports-job" in region us-central1, project "my-project"\)/)
   refuses(t, { ...CLOUD, JOBGATE_JOBS: '{"jobs":{"echo":{},"other":{"job":"echo"}}}' }, 'JOBGATE_JOBS', /jobs "echo" and "other" are the same Cloud Run job/)
   t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: '{"jobs":{"a":{"job":"x"},"b":{"job":"x","region":"europe-west1"},"c":{"job":"x","project":"other-project"}}}' }).catalog.size, 3,
     'the same job name in another region or project is another job')
   for (const id of ['Echo', 'echo_job', '1echo', 'echo-', 'a'.repeat(64), '../x']) {
     refuses(t, { ...CLOUD, JOBGATE_JOBS: JSON.stringify({ jobs: { [id]: {} } }) }, 'JOBGATE_JOBS', /job id ".*" must be lowercase letters, digits and hyphens/)
   }
+})
+
+t.test('issue 23 finding 1: no two entries reach one Cloud Run job under any spelling (project id or number, letter case, region)', async t => {
+  const scoped = { job: 'echo', env: { tenantKey: 'TENANT_ID' }, principals: ['acme-ci'] }
+  const jobs = (alias: Record<string, unknown>): string => JSON.stringify({ jobs: { echo: scoped, alias: { job: 'echo', env: { allow: ['ECHO_*'] }, principals: ['*'], ...alias } } })
+  // The review's catalog: the project's number beside its id. jobgate cannot tell at start whether they are one project.
+  refuses(t, { ...CLOUD, JOBGATE_JOBS: jobs({ project: '123456789012' }) }, 'JOBGATE_JOBS',
+    /jobs "echo" and "alias" are possibly the same Cloud Run job \(job "echo" in region us-central1; project "my-project" and "123456789012" may be one project's id and number\)/)
+  refuses(t, { ...CLOUD, GOOGLE_CLOUD_PROJECT: '123456789012', JOBGATE_JOBS: jobs({ project: 'my-project' }) }, 'JOBGATE_JOBS', /possibly the same Cloud Run job/)
+  refuses(t, { ...CLOUD, GOOGLE_CLOUD_PROJECT: '123456789012', JOBGATE_JOBS: jobs({ project: '0123456789012' }) }, 'JOBGATE_JOBS', /are the same Cloud Run job/)
+  refuses(t, { ...CLOUD, GOOGLE_CLOUD_PROJECT: 'My-Project', JOBGATE_JOBS: jobs({ project: 'my-project' }) }, 'JOBGATE_JOBS', /are the same Cloud Run job/)
+  // One endpoint for every region (CLOUD_RUN_API_ENDPOINT, or local mode's emulator): the region tells nothing apart.
+  const otherRegion = jobs({ region: 'europe-west1' })
+  t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: otherRegion }).catalog.size, 2, 'on the regional hosts, another region is another job')
+  refuses(t, { ...CLOUD, CLOUD_RUN_API_ENDPOINT: 'https://europe-west1-run.googleapis.com', JOBGATE_JOBS: otherRegion }, 'JOBGATE_JOBS', /one endpoint serves every region/)
+  refuses(t, { JOBGATE_MODE: 'local', JOBGATE_JOBS: otherRegion }, 'JOBGATE_JOBS', /one endpoint serves every region/)
+  t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: jobs({ project: '999999999999', job: 'echo' }).replace('"echo":{"job":"echo"', '"echo":{"job":"echo","project":"123456789012"') }).catalog.size, 2,
+    'two numbers are two projects')
+  t.equal(loadConfig({ ...CLOUD, JOBGATE_JOBS: jobs({ project: 'other-project' }) }).catalog.size, 2, 'two ids are two projects')
 })
 
 t.test('JOBGATE_JOBS_FILE, the catalog as a file instead of JOBGATE_JOBS', async t => {

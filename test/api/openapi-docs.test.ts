@@ -17,3 +17,12 @@ t.test('/docs is answered by the docs app built at the first request: its pages,
   t.equal(missing.statusCode, 404)
   t.match(missing.json(), { error: { code: 404, status: 'NOT_FOUND' } }, 'in the contract\'s error shape')
 })
+
+t.test('issue 23: /docs (the console\'s origin) carries a CSP and may not be framed', async t => {
+  const { app } = await build(t)
+  for (const url of ['/docs', '/docs/', '/docs/static/index.html', '/docs/static/swagger-ui.css', '/docs/static/swagger-initializer.js']) {
+    const response = await app.inject(url)
+    t.match(response.headers['content-security-policy'], /(^|; )frame-ancestors 'none'(;|$)/, `${url}: frame-ancestors 'none'`)
+    t.match(response.headers['content-security-policy'], /(^|; )script-src 'self'(;|$)/, `${url}: no inline or foreign script`)
+  }
+})

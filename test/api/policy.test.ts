@@ -37,14 +37,20 @@ t.test('protected names are rejected in any case', async t => {
     'NODE_PATH', 'DOTNET_STARTUP_HOOKS', 'CORECLR_PROFILER_PATH', 'GODEBUG', 'PHPRC', 'GIT_SSH_COMMAND', 'GLIBC_TUNABLES', 'GCONV_PATH',
     'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'AWS_CA_BUNDLE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH',
     'GCE_METADATA_HOST', 'GCE_METADATA_IP', 'gce_metadata_root', 'STORAGE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'FIRESTORE_EMULATOR_HOST',
-    'CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'DYLD_INSERT_LIBRARIES'
+    'CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN', 'CLOUDSDK_CORE_PROJECT', 'GCLOUD_PROJECT', 'DYLD_INSERT_LIBRARIES',
+    // TLS trust in lower case too (a case-sensitive pattern let these through).
+    'ssl_cert_file', 'requests_ca_bundle', 'curl_ca_bundle', 'grpc_default_ssl_roots_file_path', 'openssl_conf', 'aws_ca_bundle', 'node_extra_ca_certs',
+    // Issue 23: build tools' and runtimes' option variables (run code), tool configuration files (redirect traffic).
+    'MAVEN_OPTS', 'GRADLE_OPTS', 'ERL_AFLAGS', 'ERL_ZFLAGS', 'LESSOPEN', 'lessclose', 'MONO_ENV_OPTIONS', 'SBT_OPTS', 'ANT_OPTS', 'JRUBY_OPTS',
+    'CATALINA_OPTS', 'WGETRC', 'CURL_HOME', 'BOTO_CONFIG', 'boto_path', 'NETRC'
   ]
   for (const name of protectedNames) {
     t.equal(isProtectedEnvName(name), true, name)
     rejects(t, () => applyRunPolicy(open, { env: { [name]: 'x' } }, free), 'INVALID_ARGUMENT', new RegExp(`^env\\.${name}: protected`))
   }
   // Only the listed names and prefixes: near misses are ordinary names.
-  for (const name of ['PORTS', 'MY_PORT', 'KSERVICE', 'CLOUD_RUNNER', 'GOOGLEX', 'LDX', 'PATHS', 'MYPATH', 'ENVIRONMENT', 'MY_ENV', 'HOMEPAGE', 'PROXYLESS', 'REPORT_DATE', 'TENANT_ID']) {
+  for (const name of ['PORTS', 'MY_PORT', 'KSERVICE', 'CLOUD_RUNNER', 'GOOGLEX', 'LDX', 'PATHS', 'MYPATH', 'ENVIRONMENT', 'MY_ENV', 'HOMEPAGE', 'PROXYLESS', 'REPORT_DATE', 'TENANT_ID',
+    'LESSON', 'MONOLITH', 'ERLANG_COOKIE_NAME', 'REPORT_OPTIONS', 'CURL_HOMEPAGE']) {
     t.equal(isProtectedEnvName(name), false, `${name} is not protected`)
   }
 })

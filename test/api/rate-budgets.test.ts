@@ -1,12 +1,18 @@
 import t, { type Test } from 'tap'
-import { fakeExecution } from '../helpers/fake-cloud-run.js'
-import { build } from '../helper.js'
+import { loadConfig } from '../../api/config.js'
+import { FakeCloudRun, fakeExecution } from '../helpers/fake-cloud-run.js'
+import { build, noLogs, UNIT_ENV } from '../helper.js'
 
-/** Callers named by headers: x-caller is the principal name, x-tenant its tenant. */
+/** Callers named by headers: x-caller is the principal name, x-tenant its tenant. Cloud Run's read budget (a guard of its own) stays out of the way. */
 async function setup (t: Test) {
-  return await build(t, {
+  const fake = new FakeCloudRun()
+  const config = loadConfig({ ...UNIT_ENV, JOBGATE_RUN_READS_PER_MINUTE: '1000000', JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { job: 'echo-job' } } }) })
+  const built = await build(t, {
+    config,
+    services: { cloudRun: fake, logs: noLogs },
     authenticate: async headers => ({ name: String(headers['x-caller']), ...(headers['x-tenant'] !== undefined && { tenant: String(headers['x-tenant']) }) })
   })
+  return { app: built.app, fake }
 }
 const as = (caller: string, tenant?: string): Record<string, string> => ({ 'x-caller': caller, ...(tenant !== undefined && { 'x-tenant': tenant }) })
 

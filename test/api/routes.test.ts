@@ -68,11 +68,15 @@ t.test('POST /v1/jobs/{job}/runs: 202, Location, a Run; the fake got exactly the
   }])
 })
 
-t.test('POST without a body, or with {}, runs the job as configured', async t => {
+t.test('POST with {} runs the job as configured; a body-less or form POST is a 415 and starts nothing', async t => {
   const { app, fake } = await setup(t)
-  t.equal((await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs' })).statusCode, 202)
+  // Issue 23: any web page can send these to a laptop's jobgate (fetch with mode no-cors), with no body meaning {}.
+  assertError(t, await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs' }), 415, 'UNSUPPORTED_MEDIA_TYPE', /send Content-Type: application\/json and a body \(\{\} for no overrides\)/)
+  assertError(t, await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', headers: { 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE')
+  assertError(t, await app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'a=1' }), 415, 'UNSUPPORTED_MEDIA_TYPE')
+  t.same(fake.calls, [], 'nothing reached Cloud Run')
   t.equal((await post(app, '/v1/jobs/echo/runs', {})).statusCode, 202)
-  t.same(fake.calls.map(c => c.argument), [{}, {}])
+  t.same(fake.calls.map(c => c.argument), [{}])
 })
 
 t.test('400: schema and policy violations never reach Cloud Run', async t => {
@@ -134,7 +138,7 @@ t.test('400/413/415: bodies that are not acceptable JSON', async t => {
 t.test('404: unknown job, unknown run, another job\'s run, unknown route', async t => {
   const { app, fake } = await setup(t)
   assertError(t, await post(app, '/v1/jobs/nope/runs', {}), 404, 'NOT_FOUND', 'job "nope" is not in jobgate\'s catalog')
-  assertError(t, await app.inject('/v1/jobs/nope/runs/x-1'), 404, 'NOT_FOUND', /not in jobgate's catalog/)
+  assertError(t, await app.inject('/v1/jobs/nope/runs/x-1'), 404, 'NOT_FOUND', /not in jobgate's catalog, or not open to you/)
   assertError(t, await app.inject('/v1/jobs/nope/runs'), 404, 'NOT_FOUND')
   assertError(t, await post(app, '/v1/jobs/nope/runs/x-1/cancel'), 404, 'NOT_FOUND')
   t.same(fake.calls, [], 'an unknown job never reaches Cloud Run')
@@ -220,7 +224,7 @@ t.test('?wait=N long-polls', async t => {
   })
 })
 
-t.test('GET /v1/jobs/{job}/runs: newest first, page size and token passed through', async t => {
+t.test('GET /v1/jobs/{job}/runs: newest first, page size passed through, Cloud Run\'s token sealed', async t => {
   const { app, fake } = await setup(t)
   fake.listPage = {
     executions: [
@@ -230,18 +234,24 @@ t.test('GET /v1/jobs/{job}/runs: newest first, page size and token passed throug
     ],
     nextPageToken: 'next/page='
   }
-  const response = await app.inject('/v1/jobs/echo/runs?pageSize=3&pageToken=prev%2Fpage%3D')
+  const response = await app.inject('/v1/jobs/echo/runs?pageSize=3')
   t.equal(response.statusCode, 200)
   const body = response.json<{ runs: Array<{ name: string, state: string }>, nextPageToken?: string }>()
   t.same(body.runs.map(r => r.name), ['echo-job-c', 'echo-job-b', 'echo-job-a'])
   t.equal(body.runs[0]?.state, 'SUCCEEDED')
-  t.equal(body.nextPageToken, 'next/page=')
-  t.same(fake.calls, [{ method: 'listExecutions', job: 'echo', argument: { pageSize: 3, pageToken: 'prev/page=' } }])
+  const token = body.nextPageToken ?? ''
+  t.match(token, /^[A-Za-z0-9_-]{40,}$/, 'a token of jobgate\'s own')
+  t.notMatch(Buffer.from(token, 'base64url').toString('latin1'), /next|page/, 'which does not show Cloud Run\'s')
+  t.same(fake.calls, [{ method: 'listExecutions', job: 'echo', argument: { pageSize: 3 } }])
 
   fake.listPage = { executions: [] }
-  const last = await app.inject('/v1/jobs/echo/runs')
+  const last = await app.inject(`/v1/jobs/echo/runs?pageToken=${token}`)
   t.same(last.json(), { runs: [] }, 'no token on the last page')
-  t.same(fake.calls[1]?.argument, { pageSize: 20 }, 'default page size, no token')
+  t.same(fake.calls[1]?.argument, { pageSize: 100, pageToken: 'next/page=' }, 'the next page goes on where Cloud Run\'s token left off')
+  assertError(t, await app.inject('/v1/jobs/echo/runs?pageToken=next%2Fpage%3D'), 400, 'INVALID_ARGUMENT', /pageToken: not a token jobgate handed out/)
+  t.equal(fake.calls.length, 2, 'a token jobgate did not seal reaches nothing upstream')
+  t.same((await app.inject('/v1/jobs/echo/runs')).json(), { runs: [] })
+  t.same(fake.calls[2]?.argument, { pageSize: 20 }, 'default page size, no token')
 })
 
 t.test('POST .../cancel returns the Run', async t => {
@@ -250,7 +260,7 @@ t.test('POST .../cancel returns the Run', async t => {
   const response = await post(app, '/v1/jobs/echo/runs/echo-job-5/cancel')
   t.equal(response.statusCode, 200)
   t.match(response.json(), { name: 'echo-job-5', state: 'CANCELLED', cancelledCount: 1 })
-  t.same(fake.calls, [{ method: 'cancelExecution', job: 'echo', argument: 'echo-job-5' }])
+  t.same(fake.calls.map(call => call.method), ['getExecution', 'cancelExecution'], 'the run read (the tenant check), then cancelled')
 })
 
 t.test('GET /v1/jobs lists the catalog with its limits', async t => {

@@ -24,6 +24,15 @@ t.test('tenant scope carries the tenant key', async t => {
     { policy: 'Forbid', maxRunning: 1, scope: 'tenant', tenantKey: 'TENANT_ID', onConflict: 'drop' })
 })
 
+t.test('issue 23 finding 2: on a tenant-scoped job a policy is per tenant, or the start is refused', async t => {
+  for (const policy of ['Forbid', 'Replace']) {
+    t.strictSame(entryWith({ env: { tenantKey: 'TENANT_ID' }, concurrency: { policy } })?.concurrency,
+      { policy, maxRunning: 1, scope: 'tenant', tenantKey: 'TENANT_ID', onConflict: 'retry' }, `${policy} without a scope: per tenant`)
+    refused(t, { env: { tenantKey: 'TENANT_ID' }, concurrency: { policy, scope: 'job' } },
+      /^JOBGATE_JOBS: job "report": concurrency.scope "job" on a tenant-scoped job \(env.tenantKey TENANT_ID\) would let one tenant's runs refuse, or be cancelled by, another's; use scope "tenant"/)
+  }
+})
+
 t.test('refused at start-up, naming the variable, the job and the field', async t => {
   refused(t, { concurrency: { policy: 'Forbid', scope: 'tenant' } }, /^JOBGATE_JOBS: job "report": concurrency.scope "tenant" needs env.tenantKey/)
   refused(t, { concurrency: { policy: 'Allow', scope: 'tenant' } }, /needs env.tenantKey/)

@@ -34,6 +34,25 @@ t.test('a start whose outcome is unknown keeps its slot (the run may exist, unse
   await t.rejects(control.start(forbid, {}, startWith(fake), silent), ConcurrencyConflict)
 })
 
+t.test('a start that fails with an unexpected error (not one of jobgate\'s) keeps its slot: the run may have started', async t => {
+  const { fake, control } = setup()
+  fake.fail('runJob', new TypeError('socket hung up in a way nobody mapped'))
+  t.match(await control.start(forbid, {}, startWith(fake), silent).catch((err: unknown) => err), { name: 'TypeError' })
+  await t.rejects(control.start(forbid, {}, startWith(fake), silent), ConcurrencyConflict, 'the next start is refused until the lease lapses')
+})
+
+t.test('the scope is the rule\'s, not the job\'s tenant key: a job-wide rule counts every tenant\'s runs', async t => {
+  // The catalog refuses this pair (a tenant-scoped job's rule is per tenant); the control step still follows the rule it is given.
+  const scoped = testEntry({ job: 'report-job', env: { tenantKey: 'TENANT_ID' } }, 'report')
+  const jobWide = { ...scoped, concurrency: { policy: 'Forbid' as const, maxRunning: 1, scope: 'job' as const, onConflict: 'retry' as const } }
+  const globexRun = fakeExecution('report-job-globx', 'report-job', { conditions: RUNNING })
+  const { fake, control } = setup()
+  fake.listPage = { executions: [{ ...globexRun, spec: { template: { spec: { containers: [{ env: [{ name: 'TENANT_ID', value: 'globex' }] }] } } } }] }
+  await t.rejects(control.start(jobWide, { env: { TENANT_ID: 'acme' } }, startWith(fake, jobWide), silent), ConcurrencyConflict)
+  const perTenant = { ...scoped, concurrency: { ...jobWide.concurrency, scope: 'tenant' as const, tenantKey: 'TENANT_ID' } }
+  t.match(await control.start(perTenant, { env: { TENANT_ID: 'acme' } }, startWith(fake, perTenant), silent), { replaced: [] }, 'per tenant, globex\'s run is not acme\'s')
+})
+
 t.test('a lease store that fails to record the run: the start still answers, and the failure is logged', async t => {
   const store = new MemoryLeaseStore()
   store.attach = async () => { throw new Error('store down') }

@@ -125,5 +125,13 @@ if (executablePath === undefined) {
     t.same(seen.paths.filter(path => path.includes('?wait=') || path.includes('/logs')), [], 'not by polling')
     t.same(seen.foreign, [], 'no request left jobgate\'s origin')
     t.same(seen.errors.filter(text => !text.includes('Failed to load resource')), [], 'no script error and no CSP violation')
+
+    // /docs shares the console's origin: it has a CSP of its own (never framed), and the UI works under it.
+    const before = seen.errors.length
+    await page.goto(`${stack.url}/docs`)
+    await page.locator('.swagger-ui .info .title', { hasText: 'jobgate' }).waitFor(WAIT)
+    await page.locator('.opblock-summary-path', { hasText: '/v1/jobs/{job}/runs/{run}/events' }).waitFor(WAIT)
+    t.same(seen.errors.slice(before), [], '/docs: no script error and no CSP violation')
+    t.same(seen.foreign, [], '/docs: no request left jobgate\'s origin')
   })
 }

@@ -77,7 +77,8 @@ t.test('API calls carry the pasted credential and turn every failure into one pr
   globals.sessionStorage = {
     getItem: (k: string) => store.get(k) ?? null,
     setItem: (k: string, v: string) => store.set(k, v),
-    removeItem: (k: string) => store.delete(k)
+    removeItem: (k: string) => store.delete(k),
+    clear: () => { store.clear() }
   }
   t.teardown(() => { delete globals.sessionStorage })
   t.same(authHeaders(), {}, 'signed out: no credential')
@@ -87,8 +88,9 @@ t.test('API calls carry the pasted credential and turn every failure into one pr
   t.same(authHeaders(), { authorization: 'Bearer eyJ' })
   store.set('jobgate.credential', '{broken')
   t.same(authHeaders(), {}, 'a damaged entry counts as signed out')
+  store.set('jobgate.sent.echo.echo-abcde', '{"env":{"API_TOKEN":"typed secret"}}')
   signOut()
-  t.equal(store.size, 0)
+  t.equal(store.size, 0, 'signing out forgets the credential and what the tab sent')
 
   t.equal(retryAfterSeconds('7'), 7)
   t.equal(retryAfterSeconds(new Date(Date.parse('2026-01-01T00:00:30Z')).toUTCString(), Date.parse('2026-01-01T00:00:00Z')), 30)

@@ -54,3 +54,17 @@ t.test('the stored record is one Firestore document per scoped key, with the TTL
     t.type(doc.fields.expireAt?.timestampValue, 'string')
   }
 })
+
+t.test('a runs-list page token one instance handed out opens on the other: the day\'s key is one Firestore document', async t => {
+  const [one, other] = instances
+  const first = await call(`${one}/v1/jobs/echo/runs?pageSize=1`)
+  t.equal(first.status, 200)
+  const token = first.body.nextPageToken as string
+  t.ok(token !== undefined, 'more than one run: a token')
+  const next = await call(`${other}/v1/jobs/echo/runs?pageSize=1&pageToken=${token}`)
+  t.equal(next.status, 200, JSON.stringify(next.body).slice(0, 200))
+  t.equal(next.body.runs.length, 1)
+  t.not(next.body.runs[0].name, first.body.runs[0].name, 'the page after, on the other instance')
+  const documents = await storedDocuments(setup, 100)
+  t.equal(documents.length, 5, 'the four keys above and the key of the day')
+})

@@ -1,6 +1,5 @@
 import t from 'tap'
 import { PollTimer } from '../../api/live/poll-timer.js'
-import type { ReadBudget } from '../../api/live/read-budget.js'
 
 const tick = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -21,7 +20,7 @@ t.test('cancel drops the pending read; stop also refuses later ones', async t =>
   poll.cancel()
   poll.stop()
   poll.after(0)
-  poll.afterBudget({ waitMs: () => 0 } as unknown as ReadBudget, 0)
+  poll.afterBudget(0, 0)
   await tick(30)
   t.equal(reads, 0)
   t.ok(poll.stopped)
@@ -31,11 +30,11 @@ t.test('cancel drops the pending read; stop also refuses later ones', async t =>
 t.test('a spent budget: the read waits for the budget, and never less than the floor', async t => {
   let reads = 0
   const poll = new PollTimer(() => { reads++ })
-  poll.afterBudget({ waitMs: () => 0 } as unknown as ReadBudget, 60_000)
+  poll.afterBudget(0, 60_000)
   await tick(30)
   t.equal(reads, 0, 'an empty wait still waits the floor')
   t.ok(poll.pending)
-  poll.afterBudget({ waitMs: () => 1 } as unknown as ReadBudget, 1)
+  poll.afterBudget(1, 1)
   await tick(30)
   t.equal(reads, 1, 'the re-armed, shorter wait replaced the long one')
   poll.stop()

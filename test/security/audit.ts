@@ -26,7 +26,7 @@ export function auditTests (t: Test, stack: Stack): void {
     // Refused before the run path (no caller, malformed body, not on the job): audited by the route, once.
     t.equal((await start('jg_wrong-key', 'echo', {})).statusCode, 401)
     t.equal((await start(KEYS.ci, 'echo', { unknown: 1 })).statusCode, 400)
-    t.equal((await start(KEYS.acme, 'echo', {})).statusCode, 403)
+    t.equal((await start(KEYS.acme, 'echo', {})).statusCode, 404)
 
     const lines = auditLines().slice(linesBefore)
     t.equal(lines.length, 7, 'seven attempts, seven lines')
@@ -34,7 +34,7 @@ export function auditTests (t: Test, stack: Stack): void {
     const refusal = (principal: string, outcome: string) => ({ severity: 'WARNING', trigger: 'api', [LABELS]: { jobgate_audit: 'run', jobgate_job: 'echo', jobgate_principal: principal, jobgate_outcome: outcome } })
     t.match(unauthenticated, refusal('unauthenticated', 'UNAUTHENTICATED'))
     t.match(malformed, refusal('ci', 'INVALID_ARGUMENT'))
-    t.match(notOnJob, refusal('acme-ci', 'PERMISSION_DENIED'))
+    t.match(notOnJob, refusal('acme-ci', 'NOT_FOUND'))
     t.notOk(JSON.stringify(lines).includes('jg_wrong-key'), 'a refused key is not logged')
     t.match(ok, {
       severity: 'INFO',
@@ -48,10 +48,12 @@ export function auditTests (t: Test, stack: Stack): void {
     for (const line of lines) {
       t.strictSame(['audit', 'principal', 'job', 'outcome', 'clearArgs', 'cloudRunJob'].filter(field => field in line!), [], 'labels are not repeated as fields; clearArgs only when true; the Cloud Run job is the catalog\'s (and the execution name\'s)')
     }
-    t.match(ok?.message, new RegExp(`run ${execution} of echo by ci \\(api\\) started`))
+    t.match(ok?.message, new RegExp(`^run ${execution} of echo by ci started$`))
     t.match(invalid, { severity: 'WARNING', envNames: ['LD_PRELOAD'], argsCount: 0, [LABELS]: { jobgate_job: 'echo', jobgate_principal: 'ci', jobgate_outcome: 'INVALID_ARGUMENT' } })
-    t.match(denied, { envNames: ['TENANT_ID', 'REPORT_X'], [LABELS]: { jobgate_job: 'tenant-echo', jobgate_principal: 'acme-ci', jobgate_outcome: 'PERMISSION_DENIED' } })
-    t.match(upstream, { envNames: ['TENANT_ID'], argsCount: 1, timeoutSeconds: 60, [LABELS]: { jobgate_job: 'tenant-echo', jobgate_principal: 'acme-ci', jobgate_outcome: 'UNAVAILABLE' } })
+    t.match(denied, { envNames: ['TENANT_ID', 'REPORT_X'], [LABELS]: { jobgate_job: 'tenant-echo', jobgate_principal: 'acme-ci', jobgate_tenant: 'acme', jobgate_outcome: 'PERMISSION_DENIED' } })
+    t.match(upstream, { envNames: [], argsCount: 1, timeoutSeconds: 60, [LABELS]: { jobgate_job: 'tenant-echo', jobgate_principal: 'acme-ci', jobgate_tenant: 'acme', jobgate_outcome: 'UNAVAILABLE' } })
+    t.match(notOnJob, { [LABELS]: { jobgate_tenant: 'acme' } }, 'a refusal before the run path names the tenant too')
+    t.notOk(JSON.stringify(ok).includes('jobgate_tenant'), 'a caller bound to no tenant on a job without one: no tenant label')
     for (const line of [invalid, denied, upstream]) t.equal(line?.execution, undefined, 'a run not started: no execution')
     t.notOk(stack.logText().includes(SECRET_VALUE), 'no env value in any log line')
     t.equal(stack.runCalls().length - callsBefore, 2, 'the started run and the failed one reached Cloud Run, no other')
@@ -69,7 +71,8 @@ export function auditTests (t: Test, stack: Stack): void {
     const execution = JSON.parse(started.body).name as string
     const line = stack.logText().split('\n').find(text => text.includes(`"execution":"${execution}"`)) ?? ''
     const parsed = JSON.parse(line) as Record<string, unknown>
-    t.match(parsed, { envNames: ['REPORT_DATE', 'REPORT_REGION', 'TENANT_ID'], [LABELS]: { jobgate_principal: 'acme-ci', jobgate_outcome: 'started' } }, 'tenant, principal and overrides in it')
+    // Issue 23 finding 6: two keys may share a principal name (docs/security.md); the tenant tells them apart.
+    t.match(parsed, { envNames: ['REPORT_DATE', 'REPORT_REGION'], [LABELS]: { jobgate_principal: 'acme-ci', jobgate_tenant: 'acme', jobgate_outcome: 'started' } }, 'tenant, principal and overrides in it')
     t.equal(parsed['logging.googleapis.com/trace'], `projects/${PROJECT}/traces/${trace}`, 'the trace that groups it under its request')
     t.equal(started.headers['x-request-id'], trace, 'the request id is the trace id, so the line carries it once')
     t.notOk('requestId' in parsed)

@@ -1,8 +1,9 @@
+import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { claims, newSigningKey, signIdToken } from '../auth/google-fixture.js'
 import { EMAIL, KEYS, apiKey, assertClientError, json, type Stack } from './stack.js'
 
-/** Every authentication path through the routes: 401, 403, 202. Needs a stack nothing has used yet. */
+/** Every authentication path through the routes: 401, 404, 202. Needs a stack nothing has used yet. */
 export function authenticationTests (t: Test, stack: Stack): void {
   const { app } = stack
   const now = (): number => Math.floor(Date.now() / 1000)
@@ -61,7 +62,7 @@ export function authenticationTests (t: Test, stack: Stack): void {
     t.same(stack.emulator.requests, [], 'the emulator (Run API and metadata server) received nothing')
   })
 
-  t.test('a known principal that is not on the job gets 403, before any upstream call', async t => {
+  t.test('a known principal that is not on the job gets the 404 of a job outside the catalog, before any upstream call', async t => {
     const denied: Array<[what: string, headers: Record<string, string>, job: string]> = [
       ['API key principal not listed', apiKey(KEYS.outsider), 'echo'],
       ['tenant-bound principal not listed', apiKey(KEYS.acme), 'echo'],
@@ -70,16 +71,20 @@ export function authenticationTests (t: Test, stack: Stack): void {
       ['a look-alike domain', { authorization: `Bearer ${idToken({ email: 'deploy@ci-project.iam.gserviceaccount.com.evil.example' })}` }, 'echo'],
       ['a Google identity on a job for API keys only', { authorization: `Bearer ${idToken()}` }, 'burst']
     ]
+    // Issue 23: "may not use" (403) and "not in the catalog" (404) told any caller which ids the catalog holds.
+    const answers = async (headers: Record<string, string>, job: string): Promise<LightMyRequestResponse[]> => [
+      await startEcho(headers, job),
+      ...await Promise.all([`/v1/jobs/${job}/runs`, `/v1/jobs/${job}/runs/${job}-abcde`, `/v1/jobs/${job}/runs/${job}-abcde/logs`].map(async url => await app.inject({ method: 'GET', url, headers }))),
+      await app.inject({ method: 'POST', url: `/v1/jobs/${job}/runs/${job}-abcde/cancel`, headers })
+    ]
     for (const [what, headers, job] of denied) {
-      const response = await startEcho(headers, job)
-      assertClientError(t, response, what, 403)
-      t.equal(JSON.parse(response.body).error.status, 'PERMISSION_DENIED')
-      for (const url of [`/v1/jobs/${job}/runs`, `/v1/jobs/${job}/runs/${job}-abcde`, `/v1/jobs/${job}/runs/${job}-abcde/logs`]) {
-        assertClientError(t, await app.inject({ method: 'GET', url, headers }), `${what}: GET ${url}`, 403)
+      const unknown = await answers(headers, 'not-in-catalog')
+      for (const [i, response] of (await answers(headers, job)).entries()) {
+        assertClientError(t, response, `${what} (${i})`, 404)
+        t.equal(response.body.replaceAll(job, 'JOB'), unknown[i]?.body.replaceAll('not-in-catalog', 'JOB'), `${what} (${i}): the same answer as a job outside the catalog`)
       }
-      assertClientError(t, await app.inject({ method: 'POST', url: `/v1/jobs/${job}/runs/${job}-abcde/cancel`, headers }), `${what}: cancel`, 403)
     }
-    assertClientError(t, await startEcho(apiKey(KEYS.ci), 'not-in-catalog'), 'a job outside the catalog', 404)
+    t.match(JSON.parse((await startEcho(apiKey(KEYS.outsider), 'echo')).body).error.message, /^job "echo" is not in jobgate's catalog, or not open to you$/)
     t.same(stack.emulator.requests, [], 'the emulator received nothing')
   })
 

@@ -232,7 +232,7 @@ runJson('a prefix without its underscore', { env: { REPORT: '1' } }, 400, restri
 runJson('a longer prefix', { env: { REPORTS_X: '1' } }, 400, restricted)
 runJson('clearArgs with args', { clearArgs: true, args: ['a'] }, 400, restricted)
 runJson('another tenant on the restricted job', { env: { TENANT_ID: 'globex' } }, 403, restricted)
-runJson('a valid body by a caller not on the job', { env: { DATE: '1' } }, 403, { job: 'restricted', auth: CI })
+runJson('a valid body by a caller not on the job (the 404 of an unknown job)', { env: { DATE: '1' } }, 404, { job: 'restricted', auth: CI })
 runJson('a valid body with no credentials', {}, 401, { auth: {} })
 runJson('a hostile body with no credentials', { env: { LD_PRELOAD: 'x' } }, 401, { auth: {} })
 runJson('a valid body with a wrong key', {}, 401, { auth: apiKey('jg_wrong') })

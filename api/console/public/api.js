@@ -9,7 +9,8 @@ export function credential () {
 
 export function signIn (kind, value) { sessionStorage.setItem(CREDENTIAL, JSON.stringify({ kind, value })) }
 
-export function signOut () { sessionStorage.removeItem(CREDENTIAL) }
+/** Forgets everything this tab kept: the credential and what it sent (`jobgate.sent.…`, which can hold a typed secret). */
+export function signOut () { sessionStorage.clear() }
 
 export function authHeaders () {
   const held = credential()
