@@ -42,6 +42,8 @@ export interface ServiceOverrides {
   tokens?: TokenSource
   /** Default: run records and events where JOBGATE_IDEMPOTENCY keeps state. */
   lifecycleStore?: Parameters<typeof openLifecycle>[0]['store']
+  /** What the job reconcilers read Cloud Run through; default: `cloudRun`. */
+  reconcilerCloudRun?: Parameters<typeof openLifecycle>[0]['cloudRun']
   /** The read budgets' and caches' clock; default: the system clock. */
   clock?: Clock
 }
@@ -128,7 +130,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
       config: config.lifecycle,
       idempotency: config.idempotency,
       catalog: config.catalog,
-      cloudRun,
+      cloudRun: overrides.reconcilerCloudRun ?? cloudRun,
       // The reconcilers' lists draw on the Cloud Run read budget as jobgate itself: a share like any caller's.
       budget: { tryTake: () => live.runBudget.tryTake(JOBGATE_READER), waitMs: () => live.runBudget.waitMs(JOBGATE_READER) },
       http,

@@ -99,7 +99,7 @@ export async function build (t: Teardown, options: BuildOptions = {}): Promise<B
   const fake = new FakeCloudRun()
   const logger: Logger = options.services?.logger ?? pino(loggerOptions(options.logLevel ?? 'info'), log.stream)
   const overrides: ServiceOverrides = {
-    ...(options.env === undefined && options.config === undefined && { cloudRun: fake, logs: noLogs }),
+    ...(options.env === undefined && options.config === undefined && { cloudRun: fake, reconcilerCloudRun: fake.unrecorded, logs: noLogs }),
     ...options.services,
     logger
   }

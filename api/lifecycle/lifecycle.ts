@@ -71,6 +71,8 @@ export class RunLifecycle {
   #catchingUp: Promise<void> | undefined
   #caughtUpAt = 0
   #closed = false
+  /** executions.list calls the reconcilers made here: what tests subtract from the upstream calls they count. */
+  lists = 0
 
   constructor (deps: LifecycleDeps) {
     this.#deps = deps
@@ -133,7 +135,7 @@ export class RunLifecycle {
     }
     const reconciler = this.#reconcilers.get(entry.id)
     reconciler?.add({ ...record, phase: 'started', execution: name, run: toRun(entry.id, execution) }, execution)
-    reconciler?.poke()
+    reconciler?.soon()
     this.#deps.runEnded?.(entry, name).then(() => { this.#reconcilers.get(entry.id)?.poke() }, () => {})
   }
 
@@ -171,6 +173,7 @@ export class RunLifecycle {
       staleMs: deps.staleMs,
       now: this.#now,
       observed: (job, execution) => { this.#observed?.(job, execution) },
+      counted: lists => { this.lists += lists },
       ...(deps.store.shared && { catchUp: async () => { await this.#catchUp() } }),
       idle: async () => await this.#release(reconciler)
     })

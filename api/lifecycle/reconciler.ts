@@ -9,7 +9,7 @@ import { callerKey } from '../policy/caller-key.js'
 import { runTenant } from '../policy/run-access.js'
 import { Backoff, type PollSchedule } from '../live/poll-schedule.js'
 import { PollTimer } from '../live/poll-timer.js'
-import { scanExecutions, type ScanResult } from './execution-scan.js'
+import { scanExecutions, type ScanResult, type ScanWanted } from './execution-scan.js'
 import type { Outbox } from './outbox.js'
 import type { TransitionRecorder } from './recorder.js'
 import type { RunRecord } from './run-record.js'
@@ -35,6 +35,8 @@ export interface ReconcilerDeps {
   now: () => number
   /** Told of every execution a scan saw: the live layer's watchers share it. */
   observed?: (entry: JobEntry, execution: Execution) => void
+  /** Told how many list calls each scan made: what tests and the bench count. */
+  counted?: (lists: number) => void
   /** Before each pass: other instances' new records (a shared store). */
   catchUp?: () => Promise<void>
   /** Nothing left to follow: release the job's lease; true when released (the reconciler stops). */
@@ -63,14 +65,13 @@ export class JobReconciler {
   /** Each followed run's execution as last seen, by execution name: what live readers get instead of a read of their own. */
   readonly #seen = new Map<string, Execution>()
   #scannedAt = 0
+  #scannedOkAt = 0
   readonly #timer = new PollTimer(() => { void this.#pass() })
   readonly #backoff: Backoff
   /** Outside runs created before this were seen (or are too old to look for): the next scan starts there. */
   #discoveredUpTo: number
   #passing = false
   #again = false
-  /** Scans made (each a pass with at least one list call): what tests and the bench count. */
-  passes = 0
 
   constructor (entry: JobEntry, deps: ReconcilerDeps) {
     this.entry = entry
@@ -82,8 +83,12 @@ export class JobReconciler {
   get stopped (): boolean { return this.#timer.stopped }
   get following (): number { return this.#records.size }
 
-  /** The execution of a run this reconciler follows, as last seen (undefined: not followed, or not seen yet). */
+  /**
+   * The execution of a run this reconciler follows, as last seen; undefined when it is not followed, not seen
+   * yet, or when the last good scan is too old (Cloud Run failing): readers then read it themselves.
+   */
   latest (execution: string): Execution | undefined {
+    if (this.#deps.now() - this.#scannedOkAt > 2 * this.#deps.schedule.maxMs) return undefined
     return this.#seen.get(execution)
   }
 
@@ -111,6 +116,13 @@ export class JobReconciler {
     this.#forget(id)
   }
 
+  /** A run just started: look after the schedule's first pause (starts in a burst share one list), unless due sooner. */
+  soon (): void {
+    if (this.stopped || this.#passing) return
+    this.#backoff.after(true)
+    this.#timer.sooner(this.#deps.schedule.firstMs)
+  }
+
   /** Reconcile now: a run just started, a cancel was answered, the emulator said a run ended. */
   poke (): void {
     if (this.stopped) return
@@ -135,12 +147,14 @@ export class JobReconciler {
       if (this.#records.size > 0 || external) {
         const scannedAt = this.#deps.now()
         this.#scannedAt = scannedAt
-        const scan = await scanExecutions(this.#deps.cloudRun, this.entry, this.#wanted(external), () => this.#deps.budget.tryTake())
+        const wanted = this.#wanted(external)
+        const scan = await scanExecutions(this.#deps.cloudRun, this.entry, wanted, () => this.#deps.budget.tryTake())
         if (scan.pages === 0) waitMs = this.#deps.budget.waitMs()
         else {
-          this.passes++
+          this.#deps.counted?.(scan.pages)
+          this.#scannedOkAt = scannedAt
           changed = await this.#adoptOutsideRuns(scan) || changed
-          changed = await this.#apply(scan) || changed
+          changed = await this.#apply(scan, wanted) || changed
           if (scan.complete) this.#discoveredUpTo = scannedAt
         }
       }
@@ -167,7 +181,7 @@ export class JobReconciler {
     this.#timer.after(this.#records.size > 0 ? ms : Math.max(ms, sweepIn, 1_000))
   }
 
-  #wanted (external: boolean): Parameters<typeof scanExecutions>[2] {
+  #wanted (external: boolean): ScanWanted {
     const names = new Set<string>()
     const markers = new Set<string>()
     let since = external ? this.#discoveredUpTo : Number.POSITIVE_INFINITY
@@ -206,13 +220,14 @@ export class JobReconciler {
     return adopted
   }
 
-  /** Records what the scan shows; true when anything moved. */
-  async #apply (scan: ScanResult): Promise<boolean> {
+  /** Records what the scan shows; true when anything moved. Runs added while it listed wait for the next scan. */
+  async #apply (scan: ScanResult, wanted: ScanWanted): Promise<boolean> {
     let changed = false
     for (const record of [...this.#records.values()]) {
       const execution = record.execution === undefined ? scan.byMarker.get(record.id) : scan.byName.get(record.execution)
+      const lookedFor = record.execution === undefined ? wanted.markers.has(record.id) : wanted.names.has(record.execution)
       if (execution !== undefined) changed = await this.#follow(record, execution) || changed
-      else if (scan.complete) changed = await this.#missing(record) || changed
+      else if (scan.complete && lookedFor) changed = await this.#missing(record) || changed
     }
     return changed
   }

@@ -4,6 +4,7 @@ const SPENT_BUDGET_FLOOR_MS = 100
 /** The next read of one poll loop: at most one pending, unref'd (a poll never keeps the process up), none once stopped. */
 export class PollTimer {
   #timer: NodeJS.Timeout | undefined
+  #dueAt = 0
   #stopped = false
   readonly #read: () => void
 
@@ -19,8 +20,17 @@ export class PollTimer {
   after (ms: number): void {
     if (this.#stopped) return
     this.cancel()
+    this.#dueAt = Date.now() + ms
     this.#timer = setTimeout(() => { this.#timer = undefined; this.#read() }, ms)
     this.#timer.unref()
+  }
+
+  /** Read again in `ms` unless a read is already due sooner. */
+  sooner (ms: number): void {
+    if (this.#stopped) return
+    const dueAt = Date.now() + ms
+    if (this.#timer !== undefined && this.#dueAt <= dueAt) return
+    this.after(ms)
   }
 
   /** Read again once the budget has room again (`budgetWaitMs`, from ReadBudget.waitMs), and no sooner than `atLeastMs`. */

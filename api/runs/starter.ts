@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
-import { toRun, toRunJobRequest } from '../cloudrun/mapping.js'
+import { hasOverrides, toRun, toRunJobRequest } from '../cloudrun/mapping.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
 import { apiErrorOf } from '../errors.js'
@@ -132,7 +132,9 @@ export class RunStarter {
   async #startNow (entry: JobEntry, request: RunRequest, caller: Caller, log: FastifyBaseLogger): Promise<StartedNow> {
     // Recorded before the start, and marked on the execution: a start whose answer is lost is still followed to its end.
     const pending = await this.#lifecycle?.beginStart(entry, request, caller)
-    const sent = pending === undefined ? request : { ...request, env: { ...request.env, ...pending.marker } }
+    // A run without overrides stays one: it needs only run.jobs.run (its lost answer then cannot be matched, see docs/events.md).
+    const marked = pending !== undefined && hasOverrides(toRunJobRequest(entry, request))
+    const sent = marked ? { ...request, env: { ...request.env, ...pending.marker } } : request
     const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, sent))
     try {
       const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)

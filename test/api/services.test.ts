@@ -18,7 +18,8 @@ t.test('createServices: start-up lines name what is open to whom and where keys 
   t.teardown(services.close)
   t.same(logs.lines.map(line => line.message), [
     'authentication is off (JOBGATE_AUTH=none): anyone who can reach jobgate can run its jobs',
-    'idempotency keys kept in memory (one instance only)'
+    'idempotency keys kept in memory (one instance only)',
+    'run events: GET /v1/events only (set JOBGATE_EVENTS_TOPIC to publish them to Pub/Sub)'
   ])
   t.equal(services.emulator, undefined, 'cloud mode starts no emulator')
   t.equal(services.config.runApiEndpoint, undefined)

@@ -2,6 +2,7 @@ import type { JobEntry } from '../../api/catalog.js'
 import type { CloudRunClient, ExecutionPage } from '../../api/cloudrun/client.js'
 import type { Condition, Execution, RunJobRequest } from '../../api/cloudrun/execution.js'
 import { notFound } from '../../api/errors.js'
+import { RUN_MARKER } from '../../api/lifecycle/index.js'
 
 export interface RecordedCall {
   method: 'runJob' | 'getExecution' | 'listExecutions' | 'cancelExecution'
@@ -22,12 +23,26 @@ export function fakeExecution (name: string, job: string, options: { created?: s
 export const RUNNING: Condition[] = [{ type: 'Completed', status: 'Unknown' }, { type: 'Started', status: 'True' }]
 export const SUCCEEDED: Condition[] = [{ type: 'Completed', status: 'True' }, { type: 'Started', status: 'True' }]
 
+/** A run request without jobgate's marker (api/lifecycle/), and the marker's value. */
+function withoutMarker (request: RunJobRequest): { request: RunJobRequest, marker?: string } {
+  const [container, ...others] = request.overrides?.containerOverrides ?? []
+  const marker = container?.env?.find(variable => variable.name === RUN_MARKER)?.value
+  if (container === undefined || marker === undefined) return { request }
+  const env = container.env?.filter(variable => variable.name !== RUN_MARKER) ?? []
+  const { env: _env, ...rest } = container
+  const stripped = env.length > 0 ? { ...rest, env } : rest
+  return { request: { overrides: { ...request.overrides, containerOverrides: [stripped, ...others] } }, marker }
+}
+
 /**
  * A CloudRunClient that records every call. Executions live in `executions` (name → the answers
  * successive reads give, the last one repeating); `fail` makes the next matching call throw.
+ * A run request is recorded without jobgate's own marker (each run carries one), kept in `markers`;
+ * `unrecorded` reads the same executions without recording (what the job's reconciler is handed).
  */
 export class FakeCloudRun implements CloudRunClient {
   readonly calls: RecordedCall[] = []
+  readonly markers: string[] = []
   readonly executions = new Map<string, Execution[]>()
   listPage: ExecutionPage = { executions: [] }
   readonly #failures = new Map<RecordedCall['method'], unknown>()
@@ -53,7 +68,9 @@ export class FakeCloudRun implements CloudRunClient {
     return next
   }
 
-  async runJob (entry: JobEntry, request: RunJobRequest): Promise<Execution> {
+  async runJob (entry: JobEntry, sent: RunJobRequest): Promise<Execution> {
+    const { request, marker } = withoutMarker(sent)
+    if (marker !== undefined) this.markers.push(marker)
     this.#record('runJob', entry, request)
     const name = `${entry.job}-${String(this.calls.length).padStart(5, '0')}`
     const execution = fakeExecution(name, entry.job, { taskCount: request.overrides?.taskCount ?? 1 })
@@ -69,6 +86,14 @@ export class FakeCloudRun implements CloudRunClient {
   async listExecutions (entry: JobEntry, page: { pageSize: number, pageToken?: string }): Promise<ExecutionPage> {
     this.#record('listExecutions', entry, page)
     return this.listPage
+  }
+
+  /** The same executions, read without recording or failing: the view the lifecycle's reconcilers get in unit tests. */
+  get unrecorded (): Pick<CloudRunClient, 'getExecution' | 'listExecutions'> {
+    return {
+      getExecution: async (entry, name) => this.#read(entry, name),
+      listExecutions: async () => ({ executions: [...this.executions.values()].flatMap(answers => answers.slice(-1)).reverse() })
+    }
   }
 
   async cancelExecution (entry: JobEntry, name: string, check?: (execution: Execution) => void): Promise<Execution> {

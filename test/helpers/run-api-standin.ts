@@ -6,7 +6,8 @@ const NAMESPACES = '/apis/run.googleapis.com/v1/namespaces/'
 
 /**
  * The Cloud Run Admin API v1, just enough for jobgate: `jobs/{job}:run` creates an execution,
- * `executions/{name}` reads it. An execution runs for `runForMs`, then has succeeded.
+ * `executions/{name}` reads it, `executions` lists them (newest first, as Cloud Run does). An
+ * execution runs for `runForMs`, then has succeeded.
  */
 export async function startRunApiStandIn (options: { runForMs?: number } = {}): Promise<StandIn> {
   const runForMs = options.runForMs ?? 1000
@@ -28,16 +29,23 @@ export async function startRunApiStandIn (options: { runForMs?: number } = {}): 
       sendJson(response, 200, execution)
       return
     }
-    const stored = request.method === 'GET' && collection === 'executions' ? executions.get(name ?? '') : undefined
-    if (stored !== undefined) {
+    const now = (stored: { execution: Execution, startedAt: number }): Execution => {
       const done = Date.now() - stored.startedAt >= runForMs
       const taskCount = stored.execution.spec?.taskCount ?? 1
-      sendJson(response, 200, {
+      return {
         ...stored.execution,
         status: done
           ? { conditions: [{ type: 'Completed', status: 'True' }, { type: 'Started', status: 'True' }], succeededCount: taskCount }
           : { conditions: [{ type: 'Completed', status: 'Unknown' }, { type: 'Started', status: 'True' }], runningCount: taskCount }
-      })
+      }
+    }
+    if (request.method === 'GET' && collection === 'executions' && name === undefined) {
+      sendJson(response, 200, { items: [...executions.values()].reverse().map(now) })
+      return
+    }
+    const stored = request.method === 'GET' && collection === 'executions' ? executions.get(name ?? '') : undefined
+    if (stored !== undefined) {
+      sendJson(response, 200, now(stored))
       return
     }
     sendJson(response, 404, { error: { code: 404, status: 'NOT_FOUND', message: `${url.pathname} not found` } })

@@ -6,7 +6,7 @@ import t from 'tap'
 import { build } from '../helper.js'
 import { countsOf, EventFollower, until } from './helpers.js'
 
-t.setTimeout(120_000)
+t.setTimeout(300_000)
 
 const stack = await build(t, {
   env: {
@@ -36,7 +36,7 @@ t.test('a run started outside jobgate: one started and one finished event', asyn
   const outside = await startOutside('echo')
   const inside = (await stack.app.inject({ method: 'POST', url: '/v1/jobs/echo/runs', payload: {} })).json<{ name: string }>().name
   await follower.waitFor(() => [outside, inside].every(run => follower.of(run).some(event => event.event === 'jobgate.run.finished')),
-    'both runs finished')
+    'both runs finished', 120_000)
   const counts = countsOf(follower.received)
   for (const run of [outside, inside]) {
     t.equal(counts.get(`jobgate.run.started jobs/echo/runs/${run}`), 1, `${run}: started once`)
@@ -48,8 +48,8 @@ t.test('a run started outside jobgate: one started and one finished event', asyn
 t.test('a job without events.external: outside runs get no events', async t => {
   const outside = await startOutside('plain')
   await until(() => stack.emulator.executions(undefined, 'plain').some(run => run.metadata.name === outside && run.status.completionTime !== undefined),
-    60_000, 'the outside run to end')
+    120_000, 'the outside run to end')
   const inside = (await stack.app.inject({ method: 'POST', url: '/v1/jobs/plain/runs', payload: {} })).json<{ name: string }>().name
-  await follower.waitFor(() => follower.of(inside).some(event => event.event === 'jobgate.run.finished'), 'jobgate\'s own run finished')
+  await follower.waitFor(() => follower.of(inside).some(event => event.event === 'jobgate.run.finished'), 'jobgate\'s own run finished', 120_000)
   t.same(follower.of(outside), [], 'nothing for the outside run')
 })
