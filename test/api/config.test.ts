@@ -283,14 +283,15 @@ t.test('the built server refuses a bad setting with one stderr line naming it', 
   const cases: Array<[Record<string, string>, string, string]> = [
     [{ PORT: 'eighty' }, 'PORT', 'must be a whole number from 0 to 65535, not "eighty"'],
     [{ JOBGATE_MODE: 'cloud', GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }, 'JOBGATE_AUTH', 'required in cloud mode'],
-    [{ JOBGATE_JOBS: '{"jobs":{"echo":{}}}', JOBGATE_JOBS_FILE: jobsFile }, 'JOBGATE_JOBS', 'set either JOBGATE_JOBS or JOBGATE_JOBS_FILE, not both']
+    [{ JOBGATE_JOBS: '{"jobs":{"echo":{}}}', JOBGATE_JOBS_FILE: jobsFile }, 'JOBGATE_JOBS', 'set either JOBGATE_JOBS or JOBGATE_JOBS_FILE, not both'],
+    [{ JOBGATE_EVENTS_TOPIC: 'run-events' }, 'JOBGATE_EVENTS_TOPIC', 'must be projects/PROJECT/topics/TOPIC']
   ]
   // In parallel: each start loads the whole server before it reads its settings.
   const results = await Promise.all(cases.map(async ([env]) => await runToExit(server, { PATH: process.env.PATH ?? '', ...env })))
   for (const [index, [, variable, problem]] of cases.entries()) {
     const result = results[index]
     if (result === undefined) throw new Error('unreachable')
-    t.not(result.status, 0, `${variable}: exits non-zero`)
+    t.equal(result.status, 78, `${variable}: exits 78 (EX_CONFIG)`)
     t.equal(result.signal, null)
     const lines = result.stderr.split('\n').filter(line => line !== '')
     t.equal(lines.length, 1, `${variable}: exactly one stderr line (${JSON.stringify(result.stderr)})`)
