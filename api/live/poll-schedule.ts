@@ -10,8 +10,11 @@ export const RUN_POLL: PollSchedule = { firstMs: 250, growth: 1.5, maxMs: 5_000 
 /** Logs (the scarcer quota): 1 s after new lines, ×1.5 per empty read, at most 10 s apart. */
 export const LOG_POLL: PollSchedule = { firstMs: 1_000, growth: 1.5, maxMs: 10_000 }
 
-/** A job's reconciler (api/lifecycle/): 1 s after a start or a change, ×1.5 per unchanged list, at most 5 s apart. */
-export const RECONCILE_POLL: PollSchedule = { firstMs: 1_000, growth: 1.5, maxMs: 5_000 }
+/**
+ * A job's reconciler (api/lifecycle/): 1 s after a start or a change, ×1.5 per unchanged list, at most 4.5 s
+ * apart, so a run's end is recorded within 5 s of it, the list's own time included.
+ */
+export const RECONCILE_POLL: PollSchedule = { firstMs: 1_000, growth: 1.5, maxMs: 4_500 }
 
 export class Backoff {
   readonly #schedule: PollSchedule

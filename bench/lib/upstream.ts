@@ -34,6 +34,8 @@ export async function startUpstream (): Promise<Upstream> {
   let delayMs = 0
   let counter = 0
   const started = new Map<string, number>()
+  /** Names in start order: `executions.list` answers newest first, in pages, as Cloud Run does. */
+  const order: string[] = []
   const server = createServer((request, response) => {
     request.resume()
     request.on('end', () => {
@@ -44,9 +46,20 @@ export async function startUpstream (): Promise<Upstream> {
       if (request.method === 'POST' && run?.[1] !== undefined) {
         const name = `${run[1]}-${(counter++).toString(36).padStart(5, '0')}`
         started.set(name, Date.now())
+        order.push(name)
         const answer = (): void => { send(response, 200, execution(run[1] ?? '', name, false)) }
         if (delayMs > 0) setTimeout(answer, delayMs)
         else answer()
+        return
+      }
+      if (request.method === 'GET' && path.endsWith('/executions')) {
+        const query = new URL(request.url ?? '', 'http://upstream').searchParams
+        const from = Number(query.get('continue') ?? '0')
+        const limit = Number(query.get('limit') ?? '100')
+        const names = order.slice(Math.max(0, order.length - from - limit), order.length - from).reverse()
+        const items = names.map(name => execution(name.replace(/-[0-9a-z]{5}$/, ''), name, Date.now() - (started.get(name) ?? 0) > 300))
+        const more = from + limit < order.length ? `,"metadata":{"continue":"${from + limit}"}` : ''
+        send(response, 200, `{"items":[${items.join(',')}]${more}}`)
         return
       }
       const get = /\/executions\/([-a-z0-9]+)$/.exec(path)
