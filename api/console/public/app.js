@@ -1,3 +1,4 @@
+import { activityPage } from './activity.js'
 import { ApiProblem, api, credential, signIn, signOut } from './api.js'
 import { jobPage, jobsPage } from './jobs.js'
 import { runPage } from './run.js'
@@ -96,6 +97,7 @@ async function route () {
     const parts = location.hash.slice(2).split('/').filter(part => part !== '').map(decodeURIComponent)
     const ctx = { main, signal, me: await whoAmI(signal), fail: showProblem, confirm: confirmStep }
     if (parts.length === 0) await jobsPage(ctx)
+    else if (parts[0] === 'activity' && parts.length === 1) await activityPage(ctx)
     else if (parts[0] === 'jobs' && parts.length === 2) await jobPage(ctx, parts[1])
     else if (parts[0] === 'jobs' && parts[2] === 'runs' && parts.length === 4) await runPage(ctx, parts[1], parts[3])
     else throw new ApiProblem(404, 'NOT_FOUND', `no console page "${location.hash}"`)
