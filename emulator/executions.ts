@@ -293,7 +293,7 @@ export class ExecutionRun {
           cancelledCount: this.#count('cancelled'),
           retriedCount: this.#tasks.filter(task => task.attempt > 0).length
         }),
-        ...(this.#context.consoleLogLinks && { logUri: executionLogUri(project, job, region, this.name) })
+        ...(this.#context.consoleLogLinks ? { logUri: executionLogUri(project, job, region, this.name) } : {})
       }
     }
     if (this.startTime) execution.status.startTime = this.startTime.toISOString()

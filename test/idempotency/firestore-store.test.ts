@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import {
-  createIdempotencyStore, fingerprint, loadIdempotencyConfig, openFirestoreStore, runOnce, type IdempotencyStore
+  createIdempotencyStore, fingerprint, firestoreTarget, loadIdempotencyConfig, openFirestoreStore, runOnce, type IdempotencyStore
 } from '../../api/idempotency/index.js'
 import { clearFirestore, livingProcessesInGroup, startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { accepted, coordinatorSuite, fakeStart, optionsFor } from './coordinator-suite.js'
@@ -92,6 +92,23 @@ t.test('createIdempotencyStore selects Firestore and its collection from the env
   await runOnce(store, options, fakeStart().start)
   const other = await openStore(collection)
   t.equal((await other.get(options.key))?.fingerprint, fingerprint({ a: 1 }))
+})
+
+t.test('JOBGATE_FIRESTORE_DATABASE picks the database the keys are written to', async t => {
+  const collection = `named-${randomUUID()}`
+  const config = loadIdempotencyConfig({
+    JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_IDEMPOTENCY_COLLECTION: collection, JOBGATE_FIRESTORE_DATABASE: 'jobgate-state'
+  })
+  t.same(firestoreTarget({ project: projectId, idempotency: config }), { projectId, databaseId: 'jobgate-state' })
+  t.same(firestoreTarget({ idempotency: config }), { databaseId: 'jobgate-state' }, 'no project: the client detects it')
+  const target = firestoreTarget({ project: projectId, idempotency: config })
+  const store = await createIdempotencyStore(config, { ...target, emulatorHost: emulator.hostPort })
+  t.teardown(async () => await store.close?.())
+  await store.claim('k', 'f', 60_000)
+  const documentIn = async (database: string): Promise<number> =>
+    (await fetch(`http://${emulator.hostPort}/v1/projects/${projectId}/databases/${database}/documents/${collection}/k`, { headers: { authorization: 'Bearer owner' } })).status
+  t.equal(await documentIn('jobgate-state'), 200, 'the key is in the named database')
+  t.equal(await documentIn('(default)'), 404, 'and not in the default one')
 })
 
 t.test('the emulator can be wiped between tests', async t => {
