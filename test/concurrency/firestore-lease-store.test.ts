@@ -10,8 +10,8 @@ import { leaseOf, leaseStoreSuite } from './lease-store-suite.js'
 
 t.setTimeout(180_000)
 
-const projectId = 'jobgate-test'
 const emulator = await startFirestoreEmulator(t)
+const projectId = emulator.project
 const collection = `leases-${randomUUID()}`
 
 async function openStore (): Promise<FirestoreLeaseStore> {

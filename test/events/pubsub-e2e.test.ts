@@ -25,10 +25,10 @@ const catalog = {
   }
 }
 const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000' }, services: { logger: logs.logger }, listen: true })
-const rest = pubsubRest(pubsub.hostPort, 'jobgate-test')
+const rest = pubsubRest(pubsub.hostPort, pubsub.project)
 await rest.createTopic('gcs-events')
 await rest.createPushSubscription('jobgate-echo', 'gcs-events', `${stack.url}/v1/push/pubsub/echo`)
-const subscription = 'projects/jobgate-test/subscriptions/jobgate-echo'
+const subscription = `projects/${pubsub.project}/subscriptions/jobgate-echo`
 
 const echoRuns = (): any[] => stack.emulator.executions(undefined, 'echo')
 /** Requests the push route received, with the status it answered (joined on the request id). */

@@ -5,14 +5,15 @@ import t from 'tap'
 import {
   createIdempotencyStore, fingerprint, firestoreTarget, loadIdempotencyConfig, openFirestoreStore, runOnce, type IdempotencyStore
 } from '../../api/idempotency/index.js'
-import { clearFirestore, livingProcessesInGroup, startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
+import { clearFirestore, startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
+import { closedPort } from '../helpers/misbehaving-server.js'
 import { accepted, coordinatorSuite, fakeStart, optionsFor } from './coordinator-suite.js'
 
 // A JVM start-up on a shared 2-core machine can be slow.
 t.setTimeout(180_000)
 
-const projectId = 'jobgate-test'
 const emulator = await startFirestoreEmulator(t)
+const projectId = emulator.project
 t.comment(`Firestore emulator ready in ${emulator.startupMs} ms on ${emulator.hostPort}`)
 
 /** A new client (as a separate API instance would have), closed when the file ends. */
@@ -125,16 +126,10 @@ t.test('without an emulator or a project the store targets real Firestore, lazil
   t.pass('opened and closed without network access')
 })
 
-t.test('stopping the emulator leaves no java process behind', async t => {
-  t.ok(livingProcessesInGroup(emulator.pgid).length >= 2, 'gcloud and java were running')
-  await emulator.stop()
-  t.same(livingProcessesInGroup(emulator.pgid), [])
-  await emulator.stop()
-  t.pass('stop() twice is harmless')
-})
-
 t.test('with Firestore unreachable, runOnce answers 503 and starts nothing', async t => {
+  const unreachable = await openFirestoreStore({ collection: 'c', projectId, emulatorHost: `127.0.0.1:${await closedPort()}` })
+  t.teardown(async () => await unreachable.close?.())
   const { start, calls } = fakeStart()
-  await t.rejects(runOnce(shared, optionsFor({}), start), { name: 'ApiError', status: 'UNAVAILABLE', httpCode: 503, runMayHaveStarted: false })
+  await t.rejects(runOnce(unreachable, optionsFor({}), start), { name: 'ApiError', status: 'UNAVAILABLE', httpCode: 503, runMayHaveStarted: false })
   t.equal(calls(), 0)
 })
