@@ -31,13 +31,16 @@ export interface RunningEmulator {
   env: Record<string, string>
   /** A project id no other test file uses: the emulator is shared, and clearFirestore wipes a whole project. */
   project: string
-  /** Shared by the tap run's files (stop() then leaves it to the run's end), or this file's own. */
+  /** Shared by the tap run's files (it ends with the run), or this file's own. */
   shared: boolean
   /** Process group id of the gcloud wrapper and its java child. */
   pgid: number
   /** Milliseconds from spawn until the HTTP port answered (by the file that started it). */
   startupMs: number
-  /** A private emulator: kills the whole process group, resolves once none of its processes is alive. Idempotent. */
+  /**
+   * This file's own emulator: kills the whole process group, resolves once none of its processes is alive. Idempotent.
+   * A shared one refuses: other files use it (start with `shared: false` to test an emulator going away).
+   */
   stop: () => Promise<void>
 }
 
@@ -87,7 +90,10 @@ export async function startEmulator (kind: EmulatorKind, t: TeardownHost, option
     return { ...emulator, project, shared: false, stop }
   }
   const where = await sharedInRun(run, `${kind}-emulator`, async () => await startShared(kind, readyTimeoutMs, run), readyTimeoutMs * ATTEMPTS + 30_000)
-  return { kind, ...where, env: { [envNameOf[kind]]: where.hostPort }, project, shared: true, stop: async () => {} }
+  const stop = async (): Promise<void> => {
+    throw new Error(`the ${kind} emulator is shared by this run's test files: start it with { shared: false } to stop it`)
+  }
+  return { kind, ...where, env: { [envNameOf[kind]]: where.hostPort }, project, shared: true, stop }
 }
 
 type Started = Omit<RunningEmulator, 'project' | 'shared'>

@@ -79,7 +79,7 @@ t.test('under tap, one emulator per run: it outlives the file that started it, s
   runner.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   for (const deadline = Date.now() + 150_000; output.split('\n').filter(Boolean).length < 2 && Date.now() < deadline;) await sleep(100)
   const [first, second] = output.split('\n').filter(Boolean).map(line => JSON.parse(line) as { pgid: number, hostPort: string, shared: boolean, dir: string })
-  t.match(first, { shared: true })
+  t.match(first, { shared: true, refusedToStop: 'the pubsub emulator is shared by this run\'s test files: start it with { shared: false } to stop it' })
   t.same(second, first, 'the second file got the first one\'s emulator')
   const pgid = first?.pgid ?? 0
   t.ok(livingProcessesInGroup(pgid).length >= 2, 'it outlived the file that started it')
