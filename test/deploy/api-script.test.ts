@@ -96,9 +96,8 @@ t.test('the settings reach the service intact through gcloud\'s own --set-env-va
 })
 
 t.test('with Firestore, --max-instances follows from the read budgets: instances × budget stays within the project\'s quotas', async t => {
+  // The default (2: 60 / 30 log reads, 1,000 / 300 Cloud Run reads) is in the Firestore test's argv.
   const shared = { ...required, JOBGATE_IDEMPOTENCY: 'firestore' }
-  const byDefault = world.run(script, shared)
-  t.equal(flagValue(find(byDefault, 'gcloud run deploy'), 'max-instances'), '2', 'min(60 / 30 log reads, 1,000 / 300 Cloud Run reads)')
   const settings = { JOBGATE_LOGGING_READS_PER_MINUTE: '10', JOBGATE_RUN_READS_PER_MINUTE: '100' }
   const result = world.run(script, { ...shared, ...settings })
   t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
@@ -259,7 +258,7 @@ t.test('Firestore: API enabled, Native database created when missing, TTL policy
   t.ok(result.calls.findIndex(call => call.args.includes('firestore-native')) < result.calls.findIndex(call => call.tool === 'docker'),
     'the database is settled before the image is built')
   const deploy = find(result, 'gcloud run deploy')
-  t.equal(flagValue(deploy, 'max-instances'), '2', 'several instances, sharing Firestore')
+  t.equal(flagValue(deploy, 'max-instances'), '2', 'several instances sharing Firestore: min(60 / 30 log reads, 1,000 / 300 Cloud Run reads)')
   t.match(parseWithGcloud(flagValue(deploy, 'set-env-vars') ?? ''), {
     JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_FIRESTORE_DATABASE: '(default)', JOBGATE_IDEMPOTENCY_COLLECTION: 'keys', JOBGATE_MAX_INFLIGHT_RUNS: '8'
   })
@@ -268,9 +267,7 @@ t.test('Firestore: API enabled, Native database created when missing, TTL policy
   t.equal(again.status, 0, 'exits 0', { stderr: again.stderr })
   t.notOk(find(again, 'gcloud firestore databases create'), 'an existing database is kept')
   t.equal(flagValue(find(again, 'gcloud firestore fields ttls update'), 'collection-group'), 'jobgate-idempotency', 'the default collection')
-
-  const memory = world.run(script, required)
-  t.notOk(memory.calls.some(call => call.args.some(arg => /firestore|datastore|FIRESTORE/.test(arg))), 'the memory store needs no Firestore')
+  // With the memory store, no Firestore call at all: the first test's exact sequence.
 })
 
 t.test('Firestore: a named database in a chosen location; a Datastore-mode database stops the script before the build', async t => {
@@ -309,9 +306,7 @@ t.test('more than one instance with the memory store is refused before anything 
         ' and concurrency leases): set JOBGATE_IDEMPOTENCY=firestore, or MAX_INSTANCES=1'])
     }
   }
-  const one = world.run(script, { ...required, MAX_INSTANCES: '1' })
-  t.equal(one.status, 0, 'one instance with the memory store is fine', { stderr: one.stderr })
-  t.equal(flagValue(find(one, 'gcloud run deploy'), 'max-instances'), '1')
+  // One instance with the memory store is the default: the first test's argv.
 })
 
 t.test('INVOKERS get roles/run.invoker on the service', async t => {
@@ -324,23 +319,26 @@ t.test('INVOKERS get roles/run.invoker on the service', async t => {
 })
 
 t.test('--dry-run runs nothing and prints exactly what a run executes', async t => {
-  const plain = { ...required, IMAGE_TAG: 'v7', JOBGATE_AUTH: 'google,apikey', JOBGATE_API_KEYS_SECRET: 'jobgate-keys', INVOKERS: 'user:me@example.com' }
-  for (const vars of [plain, { ...plain, JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_FIRESTORE_DATABASE: 'jobgate-state' }] as Array<Record<string, string>>) {
-    world.reset()
-    const dry = world.run(script, vars, ['--dry-run'])
-    t.equal(dry.status, 0, 'exits 0', { stderr: dry.stderr })
-    t.same(dry.calls, [], 'no gcloud or docker call')
-    t.match(dry.stdout, '--no-allow-unauthenticated')
-    if (vars.JOBGATE_IDEMPOTENCY === 'firestore') {
-      for (const step of ['gcloud services enable firestore.googleapis.com', 'gcloud firestore databases create --database jobgate-state',
-        '| grep -qx FIRESTORE_NATIVE', 'gcloud firestore fields ttls update expireAt', '--role roles/datastore.user']) t.match(dry.stdout, step)
-    }
-    const replayed = world.runText(dry.stdout)
-    t.equal(replayed.status, 0, 'the printed commands run', { stderr: replayed.stderr })
-    world.reset()
-    const real = world.run(script, vars)
-    t.same(replayed.calls, real.calls, 'pasting the printed commands does what the script does')
+  const vars = {
+    ...required,
+    IMAGE_TAG: 'v7',
+    JOBGATE_AUTH: 'google,apikey',
+    JOBGATE_API_KEYS_SECRET: 'jobgate-keys',
+    INVOKERS: 'user:me@example.com',
+    JOBGATE_IDEMPOTENCY: 'firestore',
+    JOBGATE_FIRESTORE_DATABASE: 'jobgate-state'
   }
+  const dry = world.run(script, vars, ['--dry-run'])
+  t.equal(dry.status, 0, 'exits 0', { stderr: dry.stderr })
+  t.same(dry.calls, [], 'no gcloud or docker call')
+  t.match(dry.stdout, '--no-allow-unauthenticated')
+  for (const step of ['gcloud services enable firestore.googleapis.com', 'gcloud firestore databases create --database jobgate-state',
+    '| grep -qx FIRESTORE_NATIVE', 'gcloud firestore fields ttls update expireAt', '--role roles/datastore.user']) t.match(dry.stdout, step)
+  const replayed = world.runText(dry.stdout)
+  t.equal(replayed.status, 0, 'the printed commands run', { stderr: replayed.stderr })
+  world.reset()
+  const real = world.run(script, vars)
+  t.same(replayed.calls, real.calls, 'pasting the printed commands does what the script does')
 })
 
 t.test('--help exits 0 and runs nothing', async t => {

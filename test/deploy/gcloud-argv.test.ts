@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StubWorld, repoRoot, type Call } from './stubs.js'
 
-t.setTimeout(180_000) // gcloud needs one to two seconds to start
+t.setTimeout(600_000) // gcloud needs one to two seconds to start, idle; tens of seconds on a loaded machine
 
 const world = new StubWorld()
 const gcloudHome = mkdtempSync(join(tmpdir(), 'jobgate-gcloud-'))
