@@ -44,6 +44,8 @@ export interface ExecutionContext {
   projectNumber: string
   /** Who started the execution (its creator annotation). */
   caller: string
+  /** Whether `status.logUri` links to the Cloud Console. */
+  consoleLogLinks: boolean
 }
 
 const conditionTypes = ['Completed', 'ResourcesAvailable', 'Started'] as const
@@ -291,7 +293,7 @@ export class ExecutionRun {
           cancelledCount: this.#count('cancelled'),
           retriedCount: this.#tasks.filter(task => task.attempt > 0).length
         }),
-        logUri: executionLogUri(project, job, region, this.name)
+        ...(this.#context.consoleLogLinks ? { logUri: executionLogUri(project, job, region, this.name) } : {})
       }
     }
     if (this.startTime) execution.status.startTime = this.startTime.toISOString()

@@ -82,7 +82,9 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const runner = new Runner(options.killGraceMs ?? 2000)
   const faults = new FaultInjector()
   const requests: RecordedRequest[] = []
-  const executionContext = (project: string): ExecutionContext => ({ runner, logs, log, projectNumber: projects.numberOf(project), caller })
+  const consoleLogLinks = options.consoleLogLinks ?? true
+  const executionContext = (project: string): ExecutionContext =>
+    ({ runner, logs, log, projectNumber: projects.numberOf(project), caller, consoleLogLinks })
   const addJob = (job: EmulatorJob): void => jobs.put(jobFromConfig(job, jobDefaults))
   for (const job of options.jobs ?? []) addJob(job)
 

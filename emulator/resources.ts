@@ -69,7 +69,8 @@ export interface V1ExecutionSpec {
 export interface V1ExecutionStatus extends ExecutionProgress {
   observedGeneration: number
   conditions: V1Condition[]
-  logUri: string
+  /** Absent when the emulator is told not to link to the Cloud Console (jobgate's local mode). */
+  logUri?: string
 }
 
 export interface V1Execution {

@@ -38,6 +38,7 @@ export function cloudRunContext (context: OperationContext): CallContext {
     notFound: context.execution === undefined
       ? `Cloud Run job "${entry.job}" does not exist in ${where}.`
       : runNotFoundMessage(entry, context.execution),
+    ...(context.op === 'cancel' && { failedPrecondition: `run "${context.execution ?? ''}" of job "${entry.id}" already ended; only a pending or running run can be cancelled.` }),
     ...(context.op === 'run' && { startsRun: { checkUrl: `/v1/jobs/${entry.id}/runs` } })
   }
 }

@@ -77,7 +77,11 @@ t.test('a run cancelled while waiting exits 3', async t => {
   const name = started.stdout.trim()
   t.match(name, /^echo-[a-z0-9]{5}$/)
   const waiting = jobgate(['status', 'echo', name, '--wait'])
-  await new Promise(resolve => setTimeout(resolve, 1500))
+  // Cancel once the CLI is following the run (its event stream is open), not after a guessed pause.
+  for (const deadline = Date.now() + 60_000; stack.services.live.streams.size === 0 && Date.now() < deadline;) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  t.equal(stack.services.live.streams.size, 1, 'the CLI follows the run')
   const cancelled = await call(`${stack.url}/v1/jobs/echo/runs/${name}/cancel`, { method: 'POST', headers: { 'x-api-key': KEY } })
   t.equal(cancelled.status, 200)
   t.equal((await waiting).code, 3)

@@ -75,12 +75,21 @@ t.test('failed attempts are retried and counted', async t => {
 t.test('cancel ends a running run as CANCELLED', async t => {
   const started = await call(api('/v1/jobs/echo/runs'), { body: { env: { ECHO_SLEEP_MS: '30000' }, taskCount: 2 } })
   const name = started.body.name as string
-  for (let i = 0; i < 50 && (await call(api(`/v1/jobs/echo/runs/${name}`))).body.state !== 'RUNNING'; i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const deadline = Date.now() + 60_000
+  while ((await call(api(`/v1/jobs/echo/runs/${name}`))).body.state !== 'RUNNING' && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
   const cancelled = await call(api(`/v1/jobs/echo/runs/${name}/cancel`), { method: 'POST' })
   t.equal(cancelled.status, 200)
   const run = (await call(api(`/v1/jobs/echo/runs/${name}?wait=20`))).body
   t.equal(run.state, 'CANCELLED')
   t.ok(run.cancelledCount >= 1)
+})
+
+t.test('cancelling a run that already ended is 400 FAILED_PRECONDITION, as Cloud Run answers', async t => {
+  const run = await runToEnd({})
+  t.equal(run.state, 'SUCCEEDED')
+  const again = await call(api(`/v1/jobs/echo/runs/${run.name as string}/cancel`), { method: 'POST' })
+  t.equal(again.status, 400)
+  t.same(again.body, { error: { code: 400, status: 'FAILED_PRECONDITION', message: `run "${run.name as string}" of job "echo" already ended; only a pending or running run can be cancelled.` } })
 })
 
 t.test('list is newest first', async t => {
