@@ -2,20 +2,23 @@ import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
+import { toTask } from '../cloudrun/task-mapping.js'
 import { ApiError, invalidArgument } from '../errors.js'
 import type { CloudLoggingClient, RunLogEntry, RunLogPage } from '../logging/client.js'
 import type { Run } from '../schemas/run.js'
+import type { RunTaskPage, TasksQuery } from '../schemas/tasks.js'
 import type { LiveConfig } from './config.js'
 import { LogTails } from './log-tail.js'
 import { LOG_POLL, RUN_POLL, type PollSchedule } from './poll-schedule.js'
 import { ReadBudget } from './read-budget.js'
 import { RunWatchers, type RunUpdate } from './run-watcher.js'
+import { TaskReads } from './task-reads.js'
 
 /** The tenant check: the execution when this caller may see it, else the 404 of a missing run. */
 export type SeeRun = (execution: Execution) => Execution
 
 export interface LiveReadsOptions {
-  cloudRun: Pick<CloudRunClient, 'getExecution'>
+  cloudRun: Pick<CloudRunClient, 'getExecution' | 'listTasks'>
   logs: Pick<CloudLoggingClient, 'runEntries'>
   config: LiveConfig
   runEnded?: (entry: JobEntry, name: string) => Promise<unknown>
@@ -23,7 +26,7 @@ export interface LiveReadsOptions {
   logSchedule?: PollSchedule
 }
 
-export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number }
+export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number, taskIndex?: number }
 
 /** A logs page and, when the budget kept it from being current, how long until it may be. */
 export interface LogsAnswer { page: RunLogPage, retryAfterSeconds?: number }
@@ -32,17 +35,20 @@ const budgetSpent = (what: string, budget: ReadBudget): ApiError => new ApiError
   `jobgate's ${what} read budget (${budget.perMinute} per minute) is spent and nothing is cached yet; retry in ${budget.retryAfterSeconds()} s`,
   { retryAfterSeconds: budget.retryAfterSeconds() })
 
-/** Offsets into the log as this instance holds it: the page tokens the logs route hands out. */
-function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
+/** Offsets into a list as this instance holds it (a run's log, its tasks): the page tokens those routes hand out. */
+function slice<T> (items: readonly T[], query: { pageToken?: string, pageSize?: number }): { items: T[], nextPageToken?: string } {
   const token = query.pageToken
   if (token !== undefined && !/^\d{1,9}$/.test(token)) throw invalidArgument('pageToken: not a token from this route (pass the nextPageToken of the previous page)')
-  const sinceMs = query.since === undefined ? Number.NaN : Date.parse(query.since)
-  const matching = Number.isNaN(sinceMs) ? entries : entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs))
   const start = token === undefined ? 0 : Number(token)
   const end = start + (query.pageSize ?? 100)
-  const page: RunLogPage = { entries: matching.slice(start, end) }
-  if (end < matching.length) page.nextPageToken = String(end)
-  return page
+  return end < items.length ? { items: items.slice(start, end), nextPageToken: String(end) } : { items: items.slice(start, end) }
+}
+
+function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
+  const sinceMs = query.since === undefined ? Number.NaN : Date.parse(query.since)
+  const matching = entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs) && (query.taskIndex === undefined || entry.taskIndex === query.taskIndex))
+  const { items, nextPageToken } = slice(matching, query)
+  return nextPageToken === undefined ? { entries: items } : { entries: items, nextPageToken }
 }
 
 /**
@@ -54,6 +60,7 @@ export class LiveReads {
   readonly logBudget: ReadBudget
   readonly runs: RunWatchers
   readonly logs: LogTails
+  readonly tasks: TaskReads
   /** Open event streams, ended when the server shuts down. */
   readonly streams = new Set<{ shutdown: () => void }>()
 
@@ -66,6 +73,7 @@ export class LiveReads {
       schedule: options.runSchedule ?? RUN_POLL,
       ...(options.runEnded !== undefined && { runEnded: options.runEnded })
     })
+    this.tasks = new TaskReads({ cloudRun: options.cloudRun, budget: this.runBudget })
     this.logs = new LogTails({
       logs: options.logs,
       budget: this.logBudget,
@@ -130,6 +138,14 @@ export class LiveReads {
     if (!tail.loaded) throw budgetSpent('Cloud Logging', this.logBudget)
     const page = pageOf(tail.entries, query)
     return tail.behind ? { page, retryAfterSeconds: this.logBudget.retryAfterSeconds() } : { page }
+  }
+
+  /** A page of a run's tasks, by index: read after the run itself, so another tenant's run is a 404 as everywhere. */
+  async readTasks (entry: JobEntry, name: string, query: TasksQuery, see: SeeRun): Promise<RunTaskPage> {
+    const execution = see(await this.runs.current(entry, name))
+    const tasks = (await this.tasks.read(entry, execution)).map(task => toTask(entry.id, name, task))
+    const { items, nextPageToken } = slice(tasks.filter(task => query.state === undefined || task.state === query.state), query)
+    return nextPageToken === undefined ? { tasks: items } : { tasks: items, nextPageToken }
   }
 
   /** An execution jobgate just got from Cloud Run (a start, a cancel): watchers and caches learn of it. */

@@ -28,13 +28,13 @@ export interface RunWatchersOptions {
   freshMs?: number
 }
 
-const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
-const budgetSpent = (budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXHAUSTED',
+export const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
+export const budgetSpent = (budget: ReadBudget): ApiError => new ApiError('RESOURCE_EXHAUSTED',
   `jobgate's Cloud Run read budget (${budget.perMinute} per minute) is spent for now; retry in ${budget.retryAfterSeconds()} s`,
   { retryAfterSeconds: budget.retryAfterSeconds() })
 
 /** Why a read must not be retried at once; a 429 from Cloud Run closes the budget for its Retry-After. */
-function noteFailure (budget: ReadBudget, error: unknown): ApiError {
+export function noteFailure (budget: ReadBudget, error: unknown): ApiError {
   const apiError = apiErrorOf(error) ?? new ApiError('INTERNAL', 'reading the run failed', { cause: error })
   if (apiError.status === 'RESOURCE_EXHAUSTED') budget.rateLimited(apiError.retryAfterSeconds)
   return apiError
