@@ -46,7 +46,8 @@ function slice<T> (items: readonly T[], query: { pageToken?: string, pageSize?: 
 
 function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
   const sinceMs = query.since === undefined ? Number.NaN : Date.parse(query.since)
-  const matching = entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs) && (query.taskIndex === undefined || entry.taskIndex === query.taskIndex))
+  const ofTask = (entry: RunLogEntry): boolean => query.taskIndex === undefined || entry.taskIndex === query.taskIndex
+  const matching = entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs) && ofTask(entry))
   const { items, nextPageToken } = slice(matching, query)
   return nextPageToken === undefined ? { entries: items } : { entries: items, nextPageToken }
 }

@@ -4,6 +4,7 @@ import { formatElapsed } from '../duration.js'
 import { ExitCode, exitCodeOfState } from '../exit-codes.js'
 import { handleInterrupt } from '../interrupt.js'
 import { formatLogEntry, LogFollower } from '../logs.js'
+import { describeFailedTask, failedTasks } from '../task-summary.js'
 import { elapsedMs, progressRenderer, type ProgressRenderer } from '../progress.js'
 import type { LogEntry, Run } from '../types.js'
 import { waitOnStream } from '../stream-wait.js'
@@ -20,10 +21,14 @@ export interface FollowOptions {
 }
 
 /** Log lines while waiting: on stdout, or on stderr when stdout is reserved for --json. */
-export const logPrinter = (ctx: Context) => (entry: LogEntry): void => {
-  if (ctx.json) ctx.terminal.err(formatLogEntry(entry))
-  else ctx.terminal.out(formatLogEntry(entry))
+export const logPrinter = (ctx: Context, options: { timestamps?: boolean } = {}) => (entry: LogEntry): void => {
+  const line = formatLogEntry(entry, options)
+  if (ctx.json) ctx.terminal.err(line)
+  else ctx.terminal.out(line)
 }
+
+/** A failed run's summary names this many failed tasks at most. */
+const FAILED_TASKS_SHOWN = 10
 
 /**
  * Seconds the server may hold each poll (it answers early when the run ends). The hold is also how
@@ -103,8 +108,27 @@ export async function followRun (ctx: Context, options: FollowOptions): Promise<
     terminal.err(`Stopped waiting (--wait-timeout): run ${run.name} is still ${run.state} and continues. Resume with: ${resumeHint}`)
     return { code: ExitCode.waitTimeout, run }
   }
-  terminal.err(summary(run, took, job))
+  terminal.err(summary(run, took))
+  if (run.state === 'FAILED') {
+    for (const line of await failureDetails(ctx, job, run)) terminal.err(line)
+    terminal.err(`Logs: jobgate logs ${shellWord(job)} ${shellWord(run.name)}${run.logUri === undefined ? '' : `  Cloud Logging: ${run.logUri}`}`)
+  }
   return { code: exitCodeOfState(run.state), run }
+}
+
+/** Why a run failed: its failed tasks, one line each, else (an older server, tasks unreadable) Cloud Run's message. */
+async function failureDetails (ctx: Context, job: string, run: Run): Promise<string[]> {
+  try {
+    const tasks = await failedTasks(ctx.client, job, run.name, FAILED_TASKS_SHOWN + 1, ctx.signal)
+    if (tasks.length > 0) {
+      const lines = tasks.slice(0, FAILED_TASKS_SHOWN).map(task => `  ${describeFailedTask(task)}`)
+      if (tasks.length > FAILED_TASKS_SHOWN) lines.push(`  … and more: jobgate tasks ${shellWord(job)} ${shellWord(run.name)} --failed`)
+      return lines
+    }
+  } catch {
+    // the run's own message below says what Cloud Run said
+  }
+  return run.message === undefined ? [] : [`  ${run.message}`]
 }
 
 /** An older server without the event stream: long-poll the run and read the logs route after each poll. */
@@ -131,10 +155,10 @@ async function pollForRun (
   return result
 }
 
-function summary (run: Run, took: string, job: string): string {
-  const tasks = `${run.succeededCount ?? 0} of ${run.taskCount ?? '?'} tasks succeeded, ${run.failedCount ?? 0} failed`
+function summary (run: Run, took: string): string {
+  const retried = (run.retriedCount ?? 0) > 0 ? `, ${run.retriedCount} retried` : ''
+  const tasks = `${run.succeededCount ?? 0} of ${run.taskCount ?? '?'} tasks succeeded, ${run.failedCount ?? 0} failed${retried}`
   if (run.state === 'SUCCEEDED') return `Run ${run.name} SUCCEEDED in ${took} (${tasks}).`
   if (run.state === 'CANCELLED') return `Run ${run.name} was CANCELLED after ${took} (${tasks}).`
-  const where = run.logUri === undefined ? '' : ` Cloud Logging: ${run.logUri}`
-  return `Run ${run.name} FAILED after ${took} (${tasks}). Logs: jobgate logs ${shellWord(job)} ${shellWord(run.name)}${where}`
+  return `Run ${run.name} FAILED after ${took} (${tasks}):`
 }

@@ -55,10 +55,19 @@ t.test('--json prints the final Run on stdout', async t => {
   t.equal(run.job, 'echo')
 })
 
-t.test('a failing job exits 1', async t => {
+t.test('a failing job exits 1 and names the failed task, its attempts and exit code; tasks shows every retry', async t => {
   const result = await jobgate(['run', 'echo', '--env', 'ECHO_EXIT_CODE=3', '--wait'])
   t.equal(result.code, 1)
-  t.match(result.stderr, /FAILED/)
+  t.match(result.stderr, /FAILED after \d+s \(0 of 1 tasks succeeded, 1 failed, 1 retried\):\n {2}task 0 failed after 4 attempts: exit code 3\n/)
+  const name = /Started run (echo-\S+) /.exec(result.stderr)?.[1] ?? ''
+  const tasks = await jobgate(['tasks', 'echo', name])
+  t.equal(tasks.code, 0, tasks.stderr)
+  t.match(tasks.stdout, /^TASK +STATE +ATTEMPTS +EXIT +STARTED +DURATION +MESSAGE\n0 +FAILED +4 +3 +/)
+  const runs = await jobgate(['runs', 'echo', '--limit', '1'])
+  t.match(runs.stdout, new RegExp(`^RUN +STATE +STARTED +DURATION +TASKS\n${name} +FAILED +\\S+ +\\d+s +0/1 \\(1 failed\\)\n$`))
+  const unknown = await jobgate(['run', 'nightly'])
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, 'jobgate: job \'nightly\' is not in jobgate\'s catalog; jobs you may use: echo')
 })
 
 t.test('--wait-timeout on a long job exits 4 and the run goes on', async t => {

@@ -60,7 +60,8 @@ t.test('a task that failed every attempt: retried 3 (4 attempts), its last exit 
     }
   })
   t.notOk('index' in task.status, 'index 0 is left out, as proto3 JSON does')
-  t.ok(task.status.startTime !== undefined && task.status.completionTime !== undefined && task.status.startTime <= task.status.completionTime)
+  const { startTime, completionTime } = task.status
+  t.ok(startTime !== undefined && completionTime !== undefined && startTime <= completionTime)
   t.equal(failed.status.retriedCount, 1, 'the execution counts retried tasks, the task counts its retries')
 })
 
@@ -83,7 +84,7 @@ t.test('tasks by index: a first attempt that failed, then succeeded; selectors o
 
 t.test('pages: limit and continue walk the whole list once', async t => {
   const all = (await list('')).items ?? []
-  t.equal(all.length, 5, "1 + 2 + 2 tasks in the project")
+  t.equal(all.length, 5, '1 + 2 + 2 tasks in the project')
   const walked: string[] = []
   let token: string | undefined
   do {
