@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process'
 import { createServer, type IncomingMessage } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
 import { call } from '../helpers/call.js'
+import { runProcess, type ProcessResult } from '../helpers/run-process.js'
 import { build } from '../helper.js'
 
 // The real `jobgate` process against the real API in local mode (emulator, child-process tasks).
@@ -19,20 +19,11 @@ const stack = await build(t, {
   }
 })
 
-interface Result { code: number | null, stdout: string, stderr: string }
-
-async function jobgate (args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, ['bin/jobgate.js', ...args], {
-    // A clean environment: no developer gcloud credentials, no inherited JOBGATE_* settings.
-    env: { PATH: process.env.PATH ?? '', CLOUDSDK_CONFIG: '/nonexistent', JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+async function jobgate (args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  // A clean environment: no developer gcloud credentials, no inherited JOBGATE_* settings.
+  return await runProcess(process.execPath, ['bin/jobgate.js', ...args], {
+    env: { PATH: process.env.PATH ?? '', CLOUDSDK_CONFIG: '/nonexistent', JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY, ...env }
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => { stdout += String(chunk) })
-  child.stderr.on('data', chunk => { stderr += String(chunk) })
-  const [code] = await once(child, 'exit') as [number | null]
-  return { code, stdout, stderr }
 }
 
 const runCalls = (): number => stack.emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith(':run')).length
