@@ -4,11 +4,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { expectedShrinkwrap } from '../../scripts/cli-shrinkwrap.mjs'
 import { build } from '../helper.js'
 import { startMetadataStandIn } from '../helpers/metadata-standin.js'
 import { runProcess } from '../helpers/run-process.js'
 
+const { expectedShrinkwrap } = await import('../../scripts/cli-shrinkwrap.mjs' as string) as { expectedShrinkwrap: () => string }
 const CLI_DIR = new URL('../../cli/', import.meta.url).pathname
 const cliPackage = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as { version: string }
 /** The server side of a CI pipeline must not come along with the CLI. */
@@ -36,7 +36,7 @@ t.test('npm pack gives a tarball that installs into an empty project and runs ru
   const packed = await runProcess('npm', ['pack', '--json', '--pack-destination', work], { cwd: CLI_DIR, env: cleanEnv })
   t.equal(packed.code, 0, packed.stderr)
   // prepack's build line comes first on stdout, then npm's JSON.
-  const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
+  const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string, files: Array<{ path: string }> }]
   t.same(files.map(file => file.path).sort(), ['dist/jobgate.mjs', 'npm-shrinkwrap.json', 'package.json'], 'the bundle, its pins and its manifest: no sources, no tests')
 
   const project = join(work, 'ci-project')
