@@ -1,4 +1,5 @@
 import type { ApiClient } from './api-client.js'
+import { formatElapsed } from './duration.js'
 import type { RunTask } from './types.js'
 
 /** Why a task's last attempt failed, in a few words: its exit code, else Cloud Run's message. */
@@ -24,4 +25,12 @@ export async function failedTasks (client: ApiClient, job: string, run: string, 
     pageToken = page.nextPageToken
   } while (pageToken !== undefined && tasks.length < limit)
   return tasks.slice(0, limit)
+}
+
+/** How long a task ran (or has run so far); '-' before it started. */
+export function taskDuration (task: RunTask, now: number): string {
+  const start = Date.parse(task.startTime ?? '')
+  if (Number.isNaN(start)) return '-'
+  const end = Date.parse(task.completionTime ?? '')
+  return formatElapsed((Number.isNaN(end) ? now : end) - start)
 }

@@ -1,19 +1,11 @@
 import { positional } from '../args.js'
 import type { Context } from '../context.js'
-import { formatElapsed } from '../duration.js'
 import { formatTable, shortTime } from '../table.js'
+import { taskDuration } from '../task-summary.js'
 import type { RunTask } from '../types.js'
 import type { CommandModule } from './index.js'
 
 interface TasksOptions { job: string, run: string, failed: boolean }
-
-/** How long a task ran (or has run so far); '-' before it started. */
-export function taskDuration (task: RunTask, now: number): string {
-  const start = Date.parse(task.startTime ?? '')
-  if (Number.isNaN(start)) return '-'
-  const end = Date.parse(task.completionTime ?? '')
-  return formatElapsed((Number.isNaN(end) ? now : end) - start)
-}
 
 /** The last attempt's exit code, or the signal that ended it. */
 const exitOf = (task: RunTask): string => task.exitCode !== undefined ? String(task.exitCode) : task.termSignal !== undefined ? `signal ${task.termSignal}` : '-'
