@@ -28,7 +28,8 @@ export function shrinkwrapFor (lock, cli) {
   while (queue.length > 0) {
     const path = queue.shift()
     if (tree[path] !== undefined) continue
-    const { dev, devOptional, peer, ...entry } = packages[path]
+    // Whether a package is a dev or peer dependency is the repository's matter, not the CLI's.
+    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = packages[path]
     tree[path] = entry
     for (const name of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) {
       const found = resolve(packages, path, name)

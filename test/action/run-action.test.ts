@@ -27,7 +27,9 @@ const inputsEnv = (inputs: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries({ wait: 'true', logs: 'true', ...inputs }).map(([name, value]) => [inputVariable(name), value]))
 
 /** One step in this process: its log, outputs and summary. */
-async function step (inputs: Record<string, string>, env: Record<string, string> = {}): Promise<{ code: number, log: string, outputs: Record<string, string>, summary: string }> {
+interface Step { code: number, log: string, outputs: Record<string, string>, summary: string }
+
+async function step (inputs: Record<string, string>, env: Record<string, string> = {}): Promise<Step> {
   const files = { GITHUB_OUTPUT: join(dir, `output-${Math.random()}`), GITHUB_STEP_SUMMARY: join(dir, `summary-${Math.random()}`) }
   for (const file of Object.values(files)) writeFileSync(file, '')
   const stdout = memorySink()

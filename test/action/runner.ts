@@ -56,7 +56,8 @@ export async function runStep (withInputs: Record<string, string>, env: Record<s
   try {
     const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary') }
     for (const file of Object.values(files)) writeFileSync(file, '')
-    const defaults = Object.entries(inputs).filter(([, input]) => input.default !== undefined).map(([name, input]) => [inputVariable(name), input.default as string])
+    const defaults = Object.entries(inputs).filter(([, input]) => input.default !== undefined)
+      .map(([name, input]) => [inputVariable(name), input.default as string])
     const given = Object.entries(withInputs).map(([name, value]) => [inputVariable(name), value])
     const result = await runProcess(process.execPath, [join(REPO, runs.main)], {
       cwd: dir,

@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 
 export interface ProcessResult { code: number | null, stdout: string, stderr: string }
+export interface RunOptions { env: Record<string, string>, cwd?: string }
 
 /** Runs `file args` to its end with exactly `env`, collecting what it printed. */
-export async function runProcess (file: string, args: readonly string[], options: { env: Record<string, string>, cwd?: string }): Promise<ProcessResult> {
+export async function runProcess (file: string, args: readonly string[], options: RunOptions): Promise<ProcessResult> {
   const child = spawn(file, args, { env: options.env, ...(options.cwd !== undefined && { cwd: options.cwd }), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
