@@ -1,9 +1,9 @@
-// The CLI as a CI runner gets it: `npm pack ./cli`, installed into an empty project, and the single-file build with
-// nothing beside it; each runs `run --wait` against jobgate in local mode.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+// The CLI as a CI runner gets it: `npm pack ./cli` installed into an empty project, and the single-file build with
+// nothing beside it; each runs `run --wait` against jobgate in local mode. (bench/scenarios/cli.ts measures the same.)
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import t from 'tap'
+import { bytesUnder, installCli } from '../../bench/lib/installed-cli.js'
 import { build } from '../helper.js'
 import { startMetadataStandIn } from '../helpers/metadata-standin.js'
 import { runProcess } from '../helpers/run-process.js'
@@ -15,39 +15,20 @@ const cliPackage = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8'
 const SERVER_PACKAGES = ['fastify', '@fastify', '@google-cloud', 'swagger-ui-dist', 'typebox', 'pino']
 const MAX_NODE_MODULES_BYTES = 15e6
 
-const work = mkdtempSync(join(tmpdir(), 'jobgate-cli-package-'))
-t.teardown(() => rmSync(work, { recursive: true, force: true }))
 const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
-// No developer credentials and no inherited settings; npm keeps its own cache (HOME) so the install reads it.
-const cleanEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? work, CLOUDSDK_CONFIG: join(work, 'no-gcloud') }
-
-function bytesUnder (dir: string): number {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).reduce((sum, name) => {
-    const stat = statSync(join(dir, name), { throwIfNoEntry: false })
-    return sum + (stat?.isFile() === true ? stat.size : 0)
-  }, 0)
-}
+const installed = installCli()
+t.teardown(installed.remove)
+// No developer credentials and no inherited settings.
+const cleanEnv = { PATH: process.env.PATH ?? '', HOME: installed.project, CLOUDSDK_CONFIG: join(installed.project, 'no-gcloud') }
 
 t.test('cli/npm-shrinkwrap.json is the repository lockfile\'s tree for the CLI\'s dependencies', async t => {
   t.equal(readFileSync(join(CLI_DIR, 'npm-shrinkwrap.json'), 'utf8'), expectedShrinkwrap(), 'run `node scripts/cli-shrinkwrap.mjs` after changing cli/package.json or the lockfile')
 })
 
 t.test('npm pack gives a tarball that installs into an empty project and runs run --wait', async t => {
-  const packed = await runProcess('npm', ['pack', '--json', '--pack-destination', work], { cwd: CLI_DIR, env: cleanEnv })
-  t.equal(packed.code, 0, packed.stderr)
-  // prepack's build line comes first on stdout, then npm's JSON.
-  const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string, files: Array<{ path: string }> }]
-  t.same(files.map(file => file.path).sort(), ['dist/jobgate.mjs', 'npm-shrinkwrap.json', 'package.json'], 'the bundle, its pins and its manifest: no sources, no tests')
-
-  const project = join(work, 'ci-project')
-  mkdirSync(project)
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'ci-project', private: true }))
-  const installed = await runProcess('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(work, filename)], { cwd: project, env: cleanEnv })
-  t.equal(installed.code, 0, installed.stderr)
-
-  const modules = join(project, 'node_modules')
-  const bytes = bytesUnder(modules)
-  t.ok(bytes <= MAX_NODE_MODULES_BYTES, `node_modules holds ${(bytes / 1e6).toFixed(1)} MB (at most ${MAX_NODE_MODULES_BYTES / 1e6} MB)`)
+  t.same([...installed.files].sort(), ['dist/jobgate.mjs', 'npm-shrinkwrap.json', 'package.json'], 'the bundle, its pins and its manifest: no sources, no tests')
+  t.ok(installed.nodeModulesBytes <= MAX_NODE_MODULES_BYTES, `node_modules holds ${(installed.nodeModulesBytes / 1e6).toFixed(1)} MB (at most ${MAX_NODE_MODULES_BYTES / 1e6} MB)`)
+  const modules = join(installed.project, 'node_modules')
   const top = readdirSync(modules)
   t.same(top.filter(name => SERVER_PACKAGES.includes(name)), [], 'none of fastify, Firestore, swagger, the schema library or the logger')
   t.ok(top.includes('google-auth-library'), 'google-auth-library, for Google ID tokens')
@@ -56,19 +37,18 @@ t.test('npm pack gives a tarball that installs into an empty project and runs ru
   t.equal(gaxios.version, pinned.packages['node_modules/gaxios']?.version, 'transitive versions as the shrinkwrap pins them')
 
   const bin = join(modules, '.bin', 'jobgate')
-  const version = await runProcess(bin, ['--version'], { cwd: project, env: cleanEnv })
+  const version = await runProcess(bin, ['--version'], { cwd: installed.project, env: cleanEnv })
   t.equal(version.stdout, `${cliPackage.version}\n`)
-  const run = await runProcess(bin, ['run', 'echo', '--arg', 'from-the-tarball', '--wait', '--logs'], { cwd: project, env: { ...cleanEnv, JOBGATE_URL: stack.url } })
+  const run = await runProcess(bin, ['run', 'echo', '--arg', 'from-the-tarball', '--wait', '--logs'], { cwd: installed.project, env: { ...cleanEnv, JOBGATE_URL: stack.url } })
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, /\[task 0\] INFO args args=\["from-the-tarball"\]/)
   t.match(run.stderr, /Run echo-\w+ SUCCEEDED in/)
 })
 
 t.test('the single-file build runs with Node alone, Google credentials included', async t => {
-  const alone = join(work, 'alone')
-  mkdirSync(alone)
-  copyFileSync(join(CLI_DIR, 'dist', 'jobgate-standalone.mjs'), join(alone, 'jobgate.mjs'))
+  const alone = dirname(installed.standalone)
   t.same(readdirSync(alone), ['jobgate.mjs'], 'no node_modules anywhere near it')
+  t.ok(bytesUnder(alone) > 500_000, 'google-auth-library is inside')
   // The metadata server mints the ID token: the bundled google-auth-library is what asks for it.
   const metadata = await startMetadataStandIn()
   t.teardown(() => metadata.close())
