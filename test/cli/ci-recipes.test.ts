@@ -53,7 +53,12 @@ t.test('the GitHub workflow: Workload Identity Federation, the action, its outpu
   const steps = workflow.jobs.migrate.steps as Array<{ id?: string, uses?: string, with?: Record<string, string>, run?: string, env?: Record<string, string> }>
   const wif = await startWorkloadIdentityStandIn()
   t.teardown(() => wif.close())
-  const vars: Record<string, string> = { 'vars.JOBGATE_URL': stack.url, 'vars.WIF_PROVIDER': 'projects/123/locations/global/workloadIdentityPools/github/providers/my-repo', 'vars.DEPLOY_SERVICE_ACCOUNT': 'deployer@my-project.iam.gserviceaccount.com', 'github.sha': SHA }
+  const vars: Record<string, string> = {
+    'vars.JOBGATE_URL': stack.url,
+    'vars.WIF_PROVIDER': 'projects/123/locations/global/workloadIdentityPools/github/providers/my-repo',
+    'vars.DEPLOY_SERVICE_ACCOUNT': 'deployer@my-project.iam.gserviceaccount.com',
+    'github.sha': SHA
+  }
   const outputs: Record<string, Record<string, string>> = {}
   const expand = (text: string): string => text.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, expression: string) => {
     const output = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expression)
