@@ -48,9 +48,11 @@ const runEnv = (name: string): Record<string, string | undefined> => {
 }
 const newestRun = (): string => stack.emulator.executions(undefined, 'migrate')[0]?.metadata.name ?? ''
 
+interface WorkflowStep { id?: string, uses?: string, with?: Record<string, string>, run?: string, env?: Record<string, string> }
+
 t.test('the GitHub workflow: Workload Identity Federation, the action, its outputs in a later step', async t => {
   const workflow = recipe('.github/workflows/deploy.yml')
-  const steps = workflow.jobs.migrate.steps as Array<{ id?: string, uses?: string, with?: Record<string, string>, run?: string, env?: Record<string, string> }>
+  const steps = workflow.jobs.migrate.steps as WorkflowStep[]
   const wif = await startWorkloadIdentityStandIn()
   t.teardown(() => wif.close())
   const vars: Record<string, string> = {
