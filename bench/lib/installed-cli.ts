@@ -38,8 +38,8 @@ export function bytesUnder (dir: string): number {
 /** The CLI as a CI runner gets it: `npm pack ./cli`, installed into an empty project (npm's cache first). */
 export function installCli (): InstalledCli {
   const dir = mkdtempSync(join(tmpdir(), 'jobgate-bench-cli-'))
-  // prepack's build line comes first on stdout, then npm's JSON.
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir], join(REPO, 'cli')).replace(/^[^[]*/, '')) as [{ filename: string, files: Array<{ path: string }> }]
+  // `npm run build` wrote cli/dist (the bench and `npm test` run it first): prepack need not build it again.
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], join(REPO, 'cli'))) as [{ filename: string, files: Array<{ path: string }> }]
   const project = join(dir, 'project')
   mkdirSync(project)
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'bench-ci', private: true }))

@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { Execution, Task } from '../../api/cloudrun/execution.js'
+import { taskState, toTask } from '../../api/cloudrun/task-mapping.js'
 import { UpstreamError } from '../../api/google/upstream-error.js'
 import { build } from '../helper.js'
 import { fakeExecution, RUNNING, SUCCEEDED } from '../helpers/fake-cloud-run.js'
@@ -120,4 +121,15 @@ t.test('a spent Cloud Run read budget is a 429 with Retry-After; Cloud Run\'s re
   t.equal(denied.statusCode, 403, denied.body)
   t.match(denied.json().error.message, 'run.tasks.list')
   t.equal(fake.calls.filter(call => call.method === 'listTasks').length, 0, 'the spent budget read nothing')
+})
+
+t.test('a task without the runningState label: its conditions say the state, as for executions', async t => {
+  const withConditions = (conditions: Array<{ type: string, status: string, reason?: string }>): Task => ({ status: { conditions } })
+  t.equal(taskState(withConditions([{ type: 'Completed', status: 'True' }])), 'SUCCEEDED')
+  t.equal(taskState(withConditions([{ type: 'Completed', status: 'False', reason: 'Failed' }])), 'FAILED')
+  t.equal(taskState(withConditions([{ type: 'Completed', status: 'False', reason: 'Cancelled' }])), 'CANCELLED')
+  t.equal(taskState(withConditions([{ type: 'Completed', status: 'Unknown' }, { type: 'Started', status: 'True' }])), 'RUNNING')
+  t.equal(taskState({}), 'PENDING')
+  t.match(toTask('echo', 'echo-1', { status: { retried: 2, lastAttemptResult: { status: { message: 'The configured timeout was reached' }, termSignal: 9 } } }),
+    { index: 0, state: 'PENDING', attempts: 2, termSignal: 9, message: 'The configured timeout was reached' }, 'a task waiting for its third attempt ran twice')
 })

@@ -22,6 +22,8 @@ const recipe = (file: string): any => {
   return parse(block[1] as string)
 }
 
+// A safety net only: each recipe starts node, bash, curl and npm, which a loaded 2-core machine makes slow.
+t.setTimeout(360_000)
 const work = mkdtempSync(join(tmpdir(), 'jobgate-ci-recipes-'))
 t.teardown(() => rmSync(work, { recursive: true, force: true }))
 const stack = await build(t, { env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify({ jobs: { migrate: {} } }) }, listen: true })
@@ -30,9 +32,10 @@ const SHA = '3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a'
 const baseEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? work, CLOUDSDK_CONFIG: join(work, 'gcloud'), npm_config_prefer_offline: 'true' }
 
 /** The release files, served over HTTP with their SHA-256, as a pipeline fetches them. */
-const packed = await runProcess('npm', ['pack', '--json', '--pack-destination', work], { cwd: join(REPO, 'cli'), env: baseEnv })
+// `npm test` built cli/dist first: prepack need not build it again.
+const packed = await runProcess('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: join(REPO, 'cli'), env: baseEnv })
 if (packed.code !== 0) throw new Error(`npm pack: ${packed.stderr}`)
-const tarball = readFileSync(join(work, (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string }])[0].filename))
+const tarball = readFileSync(join(work, (JSON.parse(packed.stdout) as [{ filename: string }])[0].filename))
 const single = readFileSync(join(REPO, 'cli/dist/jobgate-standalone.mjs'))
 const releases = await startStandIn((request, response) => {
   const body = request.url === '/jobgate-cli.tgz' ? tarball : request.url === '/jobgate.mjs' ? single : undefined

@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, sleep } from '../../cli/retry.js'
+import { describeFailedTask } from '../../cli/task-summary.js'
 import { startFakeApi, type FakeApi } from './fake-api.js'
 import { runCli } from './helpers.js'
 
@@ -114,6 +115,14 @@ t.test('tasks: a table by index with attempts and exit codes; --failed; --json',
   await runCli(['cancel', 'slow', slow], api.url)
   const none = await runCli(['tasks', 'slow', slow, '--failed'], api.url)
   t.match(none.stderr, `No failed task in run ${slow}.`)
+})
+
+t.test('why a task failed, in a few words: its exit code, else Cloud Run\'s message, else its signal', async t => {
+  const task = { index: 2, state: 'FAILED' as const, attempts: 1, links: { logs: '' } }
+  t.equal(describeFailedTask({ ...task, attempts: 4, exitCode: 3, message: 'The container exited with an error (exit code 3)' }), 'task 2 failed after 4 attempts: exit code 3')
+  t.equal(describeFailedTask({ ...task, termSignal: 15, message: 'The configured timeout was reached' }), 'task 2 failed after 1 attempt: The configured timeout was reached')
+  t.equal(describeFailedTask({ ...task, termSignal: 9 }), 'task 2 failed after 1 attempt: ended by signal 9')
+  t.equal(describeFailedTask({ ...task, exitCode: 0 }), 'task 2 failed after 1 attempt: no exit code reported')
 })
 
 t.test('a job that is not in the catalog is a usage error (exit 2) naming the jobs you may use', async t => {

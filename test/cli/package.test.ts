@@ -15,6 +15,8 @@ const cliPackage = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8'
 const SERVER_PACKAGES = ['fastify', '@fastify', '@google-cloud', 'swagger-ui-dist', 'typebox', 'pino']
 const MAX_NODE_MODULES_BYTES = 15e6
 
+// A safety net only: npm pack and npm install, then two CLI processes, on a machine that may be loaded.
+t.setTimeout(300_000)
 const stack = await build(t, { env: { JOBGATE_MODE: 'local' }, listen: true })
 const installed = installCli()
 t.teardown(installed.remove)

@@ -5,6 +5,7 @@ import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
 import { call } from '../helpers/call.js'
 import { runProcess, type ProcessResult } from '../helpers/run-process.js'
+import { runCli } from '../cli/helpers.js'
 import { build } from '../helper.js'
 
 // The real `jobgate` process against the real API in local mode (emulator, child-process tasks).
@@ -50,15 +51,19 @@ t.test('a failing job exits 1 and names the failed task, its attempts and exit c
   const result = await jobgate(['run', 'echo', '--env', 'ECHO_EXIT_CODE=3', '--wait'])
   t.equal(result.code, 1)
   t.match(result.stderr, /FAILED after \d+s \(0 of 1 tasks succeeded, 1 failed, 1 retried\):\n {2}task 0 failed after 4 attempts: exit code 3\n/)
+  // The same CLI in this process (a process each costs seconds on a loaded machine): the real routes behind tasks, runs, jobs.
   const name = /Started run (echo-\S+) /.exec(result.stderr)?.[1] ?? ''
-  const tasks = await jobgate(['tasks', 'echo', name])
+  const inProcess = async (argv: string[]): Promise<{ code: number, stdout: string, stderr: string }> =>
+    await runCli(argv, stack.url, { env: { JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY } })
+  const tasks = await inProcess(['tasks', 'echo', name])
   t.equal(tasks.code, 0, tasks.stderr)
   t.match(tasks.stdout, /^TASK +STATE +ATTEMPTS +EXIT +STARTED +DURATION +MESSAGE\n0 +FAILED +4 +3 +/)
-  const runs = await jobgate(['runs', 'echo', '--limit', '1'])
+  const runs = await inProcess(['runs', 'echo', '--limit', '1'])
   t.match(runs.stdout, new RegExp(`^RUN +STATE +STARTED +DURATION +TASKS\n${name} +FAILED +\\S+ +\\d+s +0/1 \\(1 failed\\)\n$`))
-  const unknown = await jobgate(['run', 'nightly'])
+  const unknown = await inProcess(['run', 'nightly'])
   t.equal(unknown.code, 2)
   t.match(unknown.stderr, 'jobgate: job \'nightly\' is not in jobgate\'s catalog; jobs you may use: echo')
+  t.match((await inProcess(['jobs'])).stdout, /^JOB +MAX TASKS +MAX TIMEOUT +ARGS +ENV +DESCRIPTION\necho +10000 +24h00m00s +up to 100 +TENANT_ID,ECHO_\*/)
 })
 
 t.test('--wait-timeout on a long job exits 4 and the run goes on', async t => {
