@@ -16,6 +16,7 @@ import { pubsubPushRoutes } from './push/pubsub-route.js'
 import { tasksPushRoutes } from './push/tasks-route.js'
 import { runEventRoutes } from './routes/run-events.js'
 import { runRoutes } from './routes/runs.js'
+import { taskRoutes } from './routes/tasks.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
@@ -67,6 +68,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
   await app.register(logRoutes, context)
+  await app.register(taskRoutes, context)
   await app.register(runEventRoutes, context)
   await app.register(pubsubPushRoutes, context)
   await app.register(tasksPushRoutes, context)

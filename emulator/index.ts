@@ -21,7 +21,7 @@ import { EmulatorServer } from './server.js'
 
 export type { EmulatorJob, EmulatorOptions, InjectedFailure, RecordedRequest, RequestMatch } from './options.js'
 export type { LogEntry } from './logs.js'
-export type { V1Condition, V1Execution, V1Job } from './resources.js'
+export type { V1Condition, V1Execution, V1Job, V1Task } from './resources.js'
 
 export interface Emulator {
   /** http://127.0.0.1:PORT: the base URL for CLOUD_RUN_API_ENDPOINT and CLOUD_LOGGING_API_ENDPOINT. */

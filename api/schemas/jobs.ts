@@ -20,3 +20,4 @@ export const JobSummary = Type.Object({
 export type JobSummary = Static<typeof JobSummary>
 
 export const JobList = Type.Object({ jobs: Type.Array(JobSummary) })
+export type JobList = Static<typeof JobList>

@@ -53,11 +53,29 @@ t.test('overrides reach every task, and the logs route shows them', async t => {
   t.equal(bad.status, 400)
 })
 
-t.test('a task exiting non-zero fails the run, with failedCount', async t => {
+t.test('a task exiting non-zero fails the run, with failedCount; its tasks show every retry and the exit code', async t => {
   const run = await runToEnd({ env: { ECHO_EXIT_CODE: '3' }, taskCount: 2 })
   t.equal(run.state, 'FAILED')
   t.equal(run.failedCount, 2)
   t.type(run.message, 'string')
+
+  // The echo job keeps Cloud Run's default of 3 retries: each task ran 4 times.
+  const taskReads = (): number => stack.emulator.requests.filter(request => request.path.endsWith('/tasks')).length
+  const tasks = await call(api(`/v1/jobs/echo/runs/${run.name as string}/tasks`))
+  t.equal(tasks.status, 200)
+  t.match(tasks.body.tasks, [
+    { index: 0, state: 'FAILED', attempts: 4, exitCode: 3, message: 'The container exited with an error (exit code 3)', startTime: /Z$/, completionTime: /Z$/ },
+    { index: 1, state: 'FAILED', attempts: 4, exitCode: 3 }
+  ])
+  t.equal(tasks.body.tasks.length, 2)
+  const before = taskReads()
+  t.same((await call(api(`/v1/jobs/echo/runs/${run.name as string}/tasks`))).body, tasks.body)
+  t.equal(taskReads(), before, 'the ended run\'s tasks came from the cache')
+
+  const own = await call(api(tasks.body.tasks[1].links.logs as string))
+  t.ok(own.body.entries.length > 0)
+  t.ok(own.body.entries.every((entry: any) => entry.taskIndex === 1), 'a task\'s log link holds its lines only')
+  t.same(own.body.entries.filter((entry: any) => entry.message === 'task').map((entry: any) => entry.payload.taskAttempt), [0, 1, 2, 3])
 })
 
 t.test('a task past its timeout is killed and the run fails', async t => {
