@@ -16,8 +16,16 @@ grants it least privilege and deploys the Cloud Run service (create or update):
   roles/run.jobsExecutorWithOverrides  on each job of the catalog (resource-level binding)
   roles/run.viewer, roles/logging.viewer on each project that holds a catalog job
   roles/secretmanager.secretAccessor   on the API-keys secret, when one is given
+  roles/datastore.user                 on PROJECT_ID, with JOBGATE_IDEMPOTENCY=firestore
 The service requires an identity token (--no-allow-unauthenticated) unless
 ALLOW_UNAUTHENTICATED=true, which is refused while JOBGATE_AUTH is none.
+
+One instance, or Firestore: instances must share idempotency keys and concurrency leases, or a
+retry that reaches another instance starts a second run. With the memory store (the default) the
+service gets --max-instances 1, and MAX_INSTANCES above 1 is refused. With
+JOBGATE_IDEMPOTENCY=firestore the script enables the Firestore API, creates the database when
+missing (Native mode, in FIRESTORE_LOCATION), turns on the TTL policy of the keys' expireAt field
+and grants roles/datastore.user; then MAX_INSTANCES may go up to what the read quotas allow.
 
 Required variables:
   PROJECT_ID               Google Cloud project id of the service
@@ -36,16 +44,19 @@ Optional variables:
   IMAGE_TAG                image tag            (default: git short sha, else a UTC timestamp)
   GOOGLE_CLOUD_PROJECT     default project of catalog jobs          (default: PROJECT_ID)
   CLOUD_RUN_REGION         default region of catalog jobs           (default: REGION)
+  JOBGATE_IDEMPOTENCY      memory (one instance) or firestore (shared by all instances) (default: memory)
+  JOBGATE_FIRESTORE_DATABASE  with firestore: the database, created when missing (default: (default))
+  FIRESTORE_LOCATION       with firestore: where a new database is created, e.g. nam5, eur3 (default: REGION)
   JOBGATE_RATE_LIMIT, JOBGATE_READ_RATE_LIMIT, JOBGATE_MAX_WAITS, JOBGATE_REQUEST_TIMEOUT_SECONDS,
-  JOBGATE_MAX_INFLIGHT_RUNS, JOBGATE_UPSTREAM_CONNECTIONS, JOBGATE_IDEMPOTENCY (firestore also grants
-  roles/datastore.user on PROJECT_ID), JOBGATE_IDEMPOTENCY_COLLECTION, JOBGATE_IDEMPOTENCY_TTL_SECONDS,
-  LOG_LEVEL, CLOUD_RUN_API_ENDPOINT, CLOUD_LOGGING_API_ENDPOINT
+  JOBGATE_MAX_INFLIGHT_RUNS, JOBGATE_UPSTREAM_CONNECTIONS, JOBGATE_IDEMPOTENCY_COLLECTION,
+  JOBGATE_IDEMPOTENCY_TTL_SECONDS, LOG_LEVEL, CLOUD_RUN_API_ENDPOINT, CLOUD_LOGGING_API_ENDPOINT
                            passed to the service when set
   JOBGATE_LOGGING_READS_PER_MINUTE, JOBGATE_RUN_READS_PER_MINUTE
                            read budgets per instance (default 30 and 300), passed when set
-  MAX_INSTANCES            --max-instances; default and upper bound: what keeps every instance's
-                           budgets within the project's quotas (60 log reads, 1,000 Cloud Run
-                           reads a minute): 2 with the default budgets
+  MAX_INSTANCES            --max-instances; 1 with the memory store (more is refused); with firestore,
+                           default and upper bound: what keeps every instance's budgets within the
+                           project's quotas (60 log reads, 1,000 Cloud Run reads a minute): 2 with
+                           the default budgets
   INVOKERS                 comma list of members given roles/run.invoker on the service,
                            e.g. serviceAccount:ci@my-project.iam.gserviceaccount.com
   ALLOW_UNAUTHENTICATED    true to skip Cloud Run's IAM check      (default: false)
@@ -91,6 +102,22 @@ console.log(JSON.stringify(catalog));
 console.log(Object.keys(jobs)[0]);
 for (const target of targets) console.log(target);
 EOF
+
+# jobgate's Firestore client speaks Native mode; a Datastore-mode database of that name cannot serve it.
+require_native_database() {
+  local type describe=(gcloud firestore databases describe --database "$1" --project "$PROJECT_ID" --format 'value(type)')
+  if [[ $DRY_RUN == true ]]; then
+    printf '%s | grep -qx FIRESTORE_NATIVE\n' "$(quote_command "${describe[@]}")"
+    return 0
+  fi
+  log "+ $(quote_command "${describe[@]}")"
+  type=$("${describe[@]}")
+  if [[ $type != FIRESTORE_NATIVE ]]; then
+    log "error: Firestore database $1 of $PROJECT_ID is in ${type:-an unknown} mode; jobgate needs Native mode:" \
+      "set JOBGATE_FIRESTORE_DATABASE to another database (it is created when missing)"
+    exit 1
+  fi
+}
 
 # Each JOBGATE_AUTH item must be known, and none stands alone.
 check_auth() {
@@ -146,6 +173,10 @@ check_format IMAGE_NAME '^[a-z0-9]+([._/-][a-z0-9]+)*$' 'an image name (a-z, 0-9
 check_format GOOGLE_CLOUD_PROJECT '^[a-z][a-z0-9-]{4,28}[a-z0-9]$' 'a project id'
 check_format CLOUD_RUN_REGION '^[a-z]+-[a-z]+[0-9]+$' 'a Cloud Run region such as europe-west1'
 check_format LOG_LEVEL '^(fatal|error|warn|info|debug|trace|silent)$' 'a pino level (fatal, error, warn, info, debug, trace, silent)'
+check_format JOBGATE_IDEMPOTENCY '^(memory|firestore)$' 'memory or firestore'
+check_format JOBGATE_FIRESTORE_DATABASE '^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$' \
+  'a Firestore database id: (default), or 4-63 characters a-z, 0-9, - starting with a letter'
+check_format FIRESTORE_LOCATION '^[a-z][a-z0-9-]*[0-9]$' 'a Firestore location such as nam5, eur3 or europe-west1'
 check_format INVOKERS '^((user|serviceAccount|group|domain|principal|principalSet):[^,]+)(,(user|serviceAccount|group|domain|principal|principalSet):[^,]+)*$' 'a comma list of IAM members such as serviceAccount:ci@p.iam.gserviceaccount.com'
 case ${ALLOW_UNAUTHENTICATED:-false} in
   false) INGRESS_FLAG=--no-allow-unauthenticated ;;
@@ -174,8 +205,17 @@ if [[ ${JOBGATE_LOGGING_READS_PER_MINUTE:-30} =~ ^[1-9][0-9]{0,6}$ && ${JOBGATE_
   elif [[ ${MAX_INSTANCES:-} =~ ^[0-9]+$ ]] && ((MAX_INSTANCES > QUOTA_INSTANCES)); then
     INVALID+=("MAX_INSTANCES=$MAX_INSTANCES × the read budgets would exceed the project's read quotas: at most $QUOTA_INSTANCES, or lower JOBGATE_LOGGING_READS_PER_MINUTE / JOBGATE_RUN_READS_PER_MINUTE")
   fi
-  : "${MAX_INSTANCES:=$QUOTA_INSTANCES}"
 fi
+# Instances share idempotency keys and concurrency leases only through Firestore: with the memory
+# store each keeps its own, and a retry or redelivery reaching another instance starts a second run.
+if [[ ${JOBGATE_IDEMPOTENCY:-memory} == firestore ]]; then
+  : "${MAX_INSTANCES:=${QUOTA_INSTANCES:-1}}"
+elif [[ ${MAX_INSTANCES:-1} =~ ^[0-9]+$ ]] && ((${MAX_INSTANCES:-1} > 1)); then
+  refusal="MAX_INSTANCES=$MAX_INSTANCES needs JOBGATE_IDEMPOTENCY=firestore, not ${JOBGATE_IDEMPOTENCY:-memory} (each instance would"
+  refusal+=" keep its own idempotency keys and concurrency leases): set JOBGATE_IDEMPOTENCY=firestore, or MAX_INSTANCES=1"
+  INVALID+=("$refusal")
+fi
+: "${MAX_INSTANCES:=1}"
 if [[ -n ${JOBGATE_JOBS:-} && -n ${CATALOG_FILE:-} ]]; then
   INVALID+=("set either CATALOG_FILE or JOBGATE_JOBS, not both")
 elif [[ -z ${JOBGATE_JOBS:-} && ! -f ${CATALOG_FILE:=jobs.json} ]]; then
@@ -202,9 +242,18 @@ SERVICE=${SERVICE_NAME:-jobgate-api}
 ACCOUNT_ID=${API_SERVICE_ACCOUNT:-jobgate-api}
 MEMBER="serviceAccount:$(service_account_email "$ACCOUNT_ID")"
 
+FIRESTORE=false
+if [[ ${JOBGATE_IDEMPOTENCY:-memory} == firestore ]]; then
+  FIRESTORE=true
+  DATABASE=${JOBGATE_FIRESTORE_DATABASE:-(default)}
+  COLLECTION=${JOBGATE_IDEMPOTENCY_COLLECTION:-jobgate-idempotency}
+fi
+
 ENV_VARS=("JOBGATE_MODE=cloud" "JOBGATE_AUTH=$JOBGATE_AUTH" "JOBGATE_JOBS=$CATALOG_JSON"
   "GOOGLE_CLOUD_PROJECT=$GOOGLE_CLOUD_PROJECT" "CLOUD_RUN_REGION=$CLOUD_RUN_REGION")
-for name in JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT JOBGATE_READ_RATE_LIMIT JOBGATE_MAX_WAITS JOBGATE_REQUEST_TIMEOUT_SECONDS JOBGATE_MAX_INFLIGHT_RUNS JOBGATE_UPSTREAM_CONNECTIONS JOBGATE_IDEMPOTENCY JOBGATE_IDEMPOTENCY_COLLECTION \
+if [[ $FIRESTORE == true ]]; then ENV_VARS+=("JOBGATE_FIRESTORE_DATABASE=$DATABASE"); fi
+for name in JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT JOBGATE_READ_RATE_LIMIT JOBGATE_MAX_WAITS JOBGATE_REQUEST_TIMEOUT_SECONDS \
+  JOBGATE_MAX_INFLIGHT_RUNS JOBGATE_UPSTREAM_CONNECTIONS JOBGATE_IDEMPOTENCY JOBGATE_IDEMPOTENCY_COLLECTION \
   JOBGATE_IDEMPOTENCY_TTL_SECONDS JOBGATE_LOGGING_READS_PER_MINUTE JOBGATE_RUN_READS_PER_MINUTE LOG_LEVEL CLOUD_RUN_API_ENDPOINT CLOUD_LOGGING_API_ENDPOINT; do
   if [[ -n ${!name:-} ]]; then ENV_VARS+=("$name=${!name}"); fi
 done
@@ -220,6 +269,17 @@ fi
 cd "$ROOT"
 if [[ $DRY_RUN == true ]]; then quote_command cd "$ROOT"; fi
 
+# Shared state first: a database in the wrong mode stops the script before anything is built.
+if [[ $FIRESTORE == true ]]; then
+  run gcloud services enable firestore.googleapis.com --project "$PROJECT_ID"
+  ensure gcloud firestore databases describe --database "$DATABASE" --project "$PROJECT_ID" \
+    -- gcloud firestore databases create --database "$DATABASE" --location "${FIRESTORE_LOCATION:-$REGION}" \
+    --type firestore-native --project "$PROJECT_ID"
+  require_native_database "$DATABASE"
+  # Keys and leases carry expireAt; without the policy nothing ever deletes them. --async: it takes minutes.
+  run gcloud firestore fields ttls update expireAt --collection-group "$COLLECTION" --enable-ttl \
+    --database "$DATABASE" --project "$PROJECT_ID" --async
+fi
 ensure_repository
 build_and_push Dockerfile.api "$IMAGE"
 ensure_service_account "$ACCOUNT_ID" "jobgate API"
@@ -238,8 +298,8 @@ for job_project in "${JOB_PROJECTS[@]}"; do
       --condition None --quiet
   done
 done
-# Several instances share idempotency keys in Firestore: read and write documents, nothing more.
-if [[ ${JOBGATE_IDEMPOTENCY:-memory} == firestore ]]; then
+# Several instances share idempotency keys and leases in Firestore: read and write documents, nothing more.
+if [[ $FIRESTORE == true ]]; then
   run_iam gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$MEMBER" --role roles/datastore.user \
     --condition None --quiet
 fi

@@ -3,7 +3,7 @@ import stylistic from '@stylistic/eslint-plugin'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', '.tap/', 'node_modules/'] },
+  { ignores: ['**/dist/', 'coverage/', '.tap/', 'node_modules/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // The house style (standard's: 2 spaces, single quotes, no semicolons, a space before a function's parentheses), enforced.

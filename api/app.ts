@@ -17,6 +17,7 @@ import { tasksPushRoutes } from './push/tasks-route.js'
 import { eventRoutes } from './routes/events.js'
 import { runEventRoutes } from './routes/run-events.js'
 import { runRoutes } from './routes/runs.js'
+import { taskRoutes } from './routes/tasks.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
@@ -68,6 +69,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
   await app.register(logRoutes, context)
+  await app.register(taskRoutes, context)
   await app.register(runEventRoutes, context)
   await app.register(eventRoutes, { ...context, lifecycle: services.lifecycle, source: config.lifecycle.source })
   await app.register(pubsubPushRoutes, context)

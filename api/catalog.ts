@@ -20,7 +20,7 @@ export interface JobEntry {
   job: string
   description?: string
   container?: string
-  env: { allow?: string[], tenantKey?: string }
+  env: { allow?: string[], tenantKey?: string, refuseSecretNames?: boolean }
   args: { allow: boolean, maxItems: number }
   maxTaskCount: number
   maxTimeoutSeconds: number

@@ -112,7 +112,9 @@ function fromUpstream (err: UpstreamError): ApiError {
   }
   const upstream = err.message
   switch (err.httpStatus) {
-    case 400: return new ApiError('INVALID_ARGUMENT', `${service} rejected the request: ${upstream}`, { cause: err })
+    case 400: return err.googleStatus === 'FAILED_PRECONDITION'
+      ? new ApiError('FAILED_PRECONDITION', context.failedPrecondition ?? `${service} refused the request in its current state: ${upstream}`, { cause: err })
+      : new ApiError('INVALID_ARGUMENT', `${service} rejected the request: ${upstream}`, { cause: err })
     // Rejected credentials prove nothing was processed.
     case 401: return new ApiError('UNAVAILABLE', `${service} did not accept jobgate's own credentials: ${upstream}`, {
       ...(context.startsRun !== undefined && { runMayHaveStarted: false }),

@@ -22,7 +22,15 @@ function emulatorJobs (catalog: JobCatalog): EmulatorJob[] {
  * clients at it: only base URLs change, so local mode runs the same code path as Cloud Run.
  */
 export async function startLocalMode (config: Config): Promise<LocalMode> {
-  const emulator = await startEmulator({ host: '127.0.0.1', port: 0, region: config.region, ...(config.project !== undefined && { projectId: config.project }), jobs: emulatorJobs(config.catalog) })
+  const emulator = await startEmulator({
+    host: '127.0.0.1',
+    port: 0,
+    region: config.region,
+    ...(config.project !== undefined && { projectId: config.project }),
+    jobs: emulatorJobs(config.catalog),
+    // A local run is in no Cloud Console: its logs are jobgate's own route (the Run's links.logs).
+    consoleLogLinks: false
+  })
   // google-auth-library's own variable: its metadata-server client asks the emulator for tokens.
   process.env.GCE_METADATA_HOST = emulator.hostPort
   return {

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError } from './config-error.js'
 import { loadConfig } from './config.js'
+import { listenError } from './listen-error.js'
 import { createLogger } from './plugins/request-log.js'
 import { createServices, type Services } from './services.js'
 
@@ -38,7 +39,7 @@ async function main (): Promise<void> {
   // Local mode only (loaded with the emulator): a Cloud Run instance never loads it.
   const localBanner = emulator === undefined ? undefined : (await import('./local-mode.js')).localBanner
   const { host, port } = services.config
-  await app.listen({ port, host })
+  await configured(async () => await app.listen({ port, host }).catch((err: unknown) => { throw listenError(err, host, port) }))
   const address = app.server.address()
   const url = `http://${host}:${typeof address === 'object' && address !== null ? address.port : port}`
   logger.info({ mode: config.mode, jobs: [...config.catalog.keys()] }, `jobgate listening on ${url}`)

@@ -4,7 +4,7 @@ import { CloudRunRestClient, type CloudRunClient } from './cloudrun/client.js'
 import type { Config } from './config.js'
 import { GoogleHttp, logRetries } from './google/http.js'
 import { CachedTokenSource, googleAuthFetcher, metadataServerFetcher, type TokenSource } from './google/token.js'
-import { createIdempotencyStore, type IdempotencyStore } from './idempotency/index.js'
+import { createIdempotencyStore, firestoreTarget, type IdempotencyStore } from './idempotency/index.js'
 import { openLifecycle, type Lifecycle } from './lifecycle/index.js'
 import { LiveReads } from './live/live-reads.js'
 import { JOBGATE_READER, type Clock } from './live/read-budget.js'
@@ -124,7 +124,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
     closers.push(async () => { live.close() })
 
     const idempotencyStore = overrides.idempotencyStore ?? await openStore(config, logger, closers)
-    const leases = await createLeaseStore(config.idempotency, config.catalog, config.project)
+    const leases = await createLeaseStore(config.idempotency, config.catalog, firestoreTarget(config))
     closers.push(async () => { await leases.close?.() })
     const lifecycle = await openLifecycle({
       config: config.lifecycle,
@@ -135,7 +135,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
       budget: { tryTake: () => live.runBudget.tryTake(JOBGATE_READER), waitMs: () => live.runBudget.waitMs(JOBGATE_READER) },
       http,
       log: logger,
-      ...(config.project !== undefined && { projectId: config.project }),
+      firestore: firestoreTarget(config),
       ...(runEnded !== undefined && { runEnded }),
       ...(overrides.lifecycleStore !== undefined && { store: overrides.lifecycleStore })
     })
@@ -174,9 +174,10 @@ export async function createServices (config: Config, overrides: ServiceOverride
 
 /** The configured store (Firestore's client is loaded only when selected), closed by close(). */
 async function openStore (config: Config, logger: Logger, closers: Array<() => Promise<void>>): Promise<IdempotencyStore> {
-  const store = await createIdempotencyStore(config.idempotency, config.project === undefined ? {} : { projectId: config.project })
+  const store = await createIdempotencyStore(config.idempotency, firestoreTarget(config))
   closers.push(async () => { await store.close?.() })
-  const where = config.idempotency.store === 'firestore' ? `Firestore collection "${config.idempotency.collection}"` : 'memory (one instance only)'
+  const { collection, database } = config.idempotency
+  const where = config.idempotency.store === 'firestore' ? `Firestore collection "${collection}" of database ${database}` : 'memory (one instance only)'
   logger.info({ store: config.idempotency.store }, `idempotency keys kept in ${where}`)
   return store
 }

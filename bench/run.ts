@@ -6,18 +6,10 @@
 import { readdirSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
+import { benchFlags } from './flags.js'
 import type { BenchOptions, Row, Scenario } from './scenario.js'
 
-const { values } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    samples: { type: 'string' },
-    'load-seconds': { type: 'string' },
-    'soak-seconds': { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    compare: { type: 'string' }
-  }
-})
+const { values } = parseArgs({ options: benchFlags })
 const quick = values.quick === true
 const options: BenchOptions = {
   samples: Number(values.samples ?? (quick ? 5 : 10)),

@@ -2,7 +2,7 @@ import type { Credentials } from './auth.js'
 import { openStream, parseEvents, readText, type StreamEvent } from './event-stream.js'
 import { send } from './http.js'
 import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, sleep, type RetryPolicy } from './retry.js'
-import type { LogPage, Run, RunRequest } from './types.js'
+import type { JobList, LogPage, Run, RunList, RunRequest, RunState, RunTaskPage } from './types.js'
 
 /** The server answered with an error (the contract's `{error:{code,status,message}}` when it is jobgate). */
 export class ApiResponseError extends Error {
@@ -62,6 +62,8 @@ interface CallOptions {
 }
 
 const requestTimeoutMs = 30_000
+
+interface TaskQuery { state?: RunState, pageToken?: string | undefined }
 
 /** The jobgate HTTP API as the CLI uses it: one method per route, retries and errors handled here. */
 export class ApiClient {
@@ -148,8 +150,26 @@ export class ApiClient {
     return parseEvents(incoming)
   }
 
-  listJobs (signal?: AbortSignal): Promise<unknown> {
+  listJobs (signal?: AbortSignal): Promise<JobList> {
     return this.#call('GET', 'v1/jobs', { signal, retryOn: retryableStatus.read })
+  }
+
+  /** One page of a job's runs, newest first. */
+  listRuns (job: string, page: { pageSize: number, pageToken?: string | undefined }, signal?: AbortSignal): Promise<RunList> {
+    return this.#call('GET', `v1/jobs/${enc(job)}/runs`, {
+      query: { pageSize: String(page.pageSize), pageToken: page.pageToken },
+      signal,
+      retryOn: retryableStatus.read
+    })
+  }
+
+  /** One page of a run's tasks, by index; `state` keeps one state. */
+  listTasks (job: string, run: string, page: TaskQuery, signal?: AbortSignal): Promise<RunTaskPage> {
+    return this.#call('GET', `v1/jobs/${enc(job)}/runs/${enc(run)}/tasks`, {
+      query: { state: page.state, pageSize: '1000', pageToken: page.pageToken },
+      signal,
+      retryOn: retryableStatus.read
+    })
   }
 
   async #call<T> (method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {

@@ -1,75 +1,46 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { commandTable, optionsOf, type CommandName, type OptionSpec } from './command-table.js'
 import { parseDurationSeconds } from './duration.js'
 import { UsageError } from './usage-error.js'
 
-type Options = NonNullable<ParseArgsConfig['options']>
+export type { CommandName } from './command-table.js'
 
-const globalOptions = {
-  url: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' }
-} satisfies Options
+export type Values = Readonly<Record<string, string | boolean | string[] | undefined>>
 
-const waitOptions = {
-  wait: { type: 'boolean' },
-  logs: { type: 'boolean' },
-  'wait-timeout': { type: 'string' }
-} satisfies Options
-
-const optionsOf = {
-  run: {
-    ...globalOptions,
-    ...waitOptions,
-    arg: { type: 'string', multiple: true },
-    env: { type: 'string', multiple: true },
-    'env-file': { type: 'string', multiple: true },
-    'clear-args': { type: 'boolean' },
-    tasks: { type: 'string' },
-    timeout: { type: 'string' }
-  },
-  status: { ...globalOptions, ...waitOptions },
-  logs: { ...globalOptions, follow: { type: 'boolean' } },
-  cancel: globalOptions,
-  jobs: globalOptions
-} satisfies Record<string, Options>
-
-export type CommandName = keyof typeof optionsOf
-export const commandNames = Object.keys(optionsOf) as CommandName[]
-
-interface Common { url: string | undefined, json: boolean }
-
-export interface WaitFlags {
-  wait: boolean
-  logs: boolean
-  waitTimeoutSeconds: number | undefined
+/** One command line as the table reads it; each command's `prepare` reads the values further. */
+export interface CommandInput {
+  name: CommandName
+  /** The positionals, by their names in the table (`job`, `run`). */
+  args: Readonly<Record<string, string>>
+  /** What came after `--` (only commands whose table entry has `trailing`). */
+  trailing: string[]
+  values: Values
+  url: string | undefined
+  json: boolean
 }
 
-export type Command =
+export type CommandLine =
   | { name: 'help', topic: CommandName | undefined }
   | { name: 'version' }
-  | Common & WaitFlags & {
-    name: 'run'
-    job: string
-    args: string[]
-    envPairs: string[]
-    envFiles: string[]
-    clearArgs: boolean
-    taskCount: number | undefined
-    timeoutSeconds: number | undefined
-  }
-  | Common & WaitFlags & { name: 'status', job: string, run: string }
-  | Common & { name: 'logs', job: string, run: string, follow: boolean }
-  | Common & { name: 'cancel', job: string, run: string }
-  | Common & { name: 'jobs' }
+  | { name: 'command', input: CommandInput }
 
-const isCommandName = (word: string | undefined): word is CommandName =>
-  word !== undefined && Object.hasOwn(optionsOf, word)
+type ParseOptions = NonNullable<ParseArgsConfig['options']>
+
+/** The table's options as node:util's parseArgs takes them. */
+const parseOptions = (options: Readonly<Record<string, OptionSpec>>): ParseOptions =>
+  Object.fromEntries(Object.entries(options).map(([name, { type, multiple, short }]) =>
+    [name, { type, ...(multiple === true && { multiple }), ...(short !== undefined && { short }) }]))
+
+const isCommandName = (word: string | undefined): word is CommandName => word !== undefined && Object.hasOwn(commandTable, word)
 
 /** Every option any command knows, so a first loose pass can find the command word wherever it is. */
-const allOptions: Options = Object.assign({ version: { type: 'boolean' } }, ...Object.values(optionsOf))
+const allOptions: ParseOptions = Object.assign(
+  { version: { type: 'boolean' } },
+  ...Object.keys(commandTable).map(name => parseOptions(optionsOf(name as CommandName)))
+)
 
-/** Turns argv (without node and the script) into a Command, or throws UsageError. */
-export function parseCommandLine (argv: readonly string[]): Command {
+/** Turns argv (without node and the script) into a command line, or throws UsageError. */
+export function parseCommandLine (argv: readonly string[]): CommandLine {
   const loose = parseArgs({ args: [...argv], options: allOptions, strict: false, allowPositionals: true, tokens: true })
   const commandToken = loose.tokens.find(token => token.kind === 'positional')
   if (commandToken === undefined) {
@@ -79,89 +50,73 @@ export function parseCommandLine (argv: readonly string[]): Command {
   }
   const word = commandToken.value
   const rest = argv.filter((_, index) => index !== commandToken.index)
-  if (word === 'help') return parseHelp(rest)
+  if (word === 'help') {
+    const topic = rest.find(arg => !arg.startsWith('-'))
+    if (topic !== undefined && !isCommandName(topic)) throw new UsageError(`unknown command '${topic}'`)
+    return { name: 'help', topic }
+  }
   if (!isCommandName(word)) throw new UsageError(`unknown command '${word}'`)
   return parseCommand(word, rest)
 }
 
-function parseHelp (rest: string[]): Command {
-  const topic = rest.find(arg => !arg.startsWith('-'))
-  if (topic !== undefined && !isCommandName(topic)) throw new UsageError(`unknown command '${topic}'`)
-  return { name: 'help', topic }
-}
-
-function parseCommand (name: CommandName, rest: string[]): Command {
+function parseCommand (name: CommandName, rest: string[]): CommandLine {
+  const spec = commandTable[name]
   let parsed
   try {
-    parsed = parseArgs({ args: rest, options: optionsOf[name], strict: true, allowPositionals: true, tokens: true })
+    parsed = parseArgs({ args: rest, options: parseOptions(optionsOf(name)), strict: true, allowPositionals: true, tokens: true })
   } catch (error) {
     throw new UsageError((error as Error).message, name)
   }
-  const values = parsed.values as Record<string, string | string[] | boolean | undefined>
+  const values = parsed.values as Values
   if (values.help === true) return { name: 'help', topic: name }
   const terminator = parsed.tokens.find(token => token.kind === 'option-terminator')
   const afterTerminator = (index: number): boolean => terminator !== undefined && index > terminator.index
   const positionalTokens = parsed.tokens.filter(token => token.kind === 'positional')
   const positionals = positionalTokens.filter(token => !afterTerminator(token.index)).map(token => token.value)
   const trailing = positionalTokens.filter(token => afterTerminator(token.index)).map(token => token.value)
-  const common: Common = { url: values.url as string | undefined, json: values.json === true }
-  const wantedPositionals = name === 'run' ? 1 : name === 'jobs' ? 0 : 2
-  if (name !== 'run' && trailing.length > 0) throw new UsageError('\'--\' is only for run (arguments for the job)', name)
-  if (positionals.length < wantedPositionals) throw new UsageError(`missing ${['<job>', '<run>'][positionals.length] ?? 'argument'}`, name)
-  if (positionals.length > wantedPositionals) throw new UsageError(`unexpected argument '${positionals[wantedPositionals] ?? ''}'`, name)
-  const [job = '', run = ''] = positionals
-
-  switch (name) {
-    case 'run': return parseRun(values, common, job, trailing)
-    case 'status': return { name, ...common, ...waitFlags(values, name), job, run }
-    case 'logs': return { name, ...common, job, run, follow: values.follow === true }
-    case 'cancel': return { name, ...common, job, run }
-    case 'jobs': return { name, ...common }
-  }
+  const wanted: readonly string[] = spec.positionals
+  if (!('trailing' in spec) && trailing.length > 0) throw new UsageError('\'--\' is only for run (arguments for the job)', name)
+  if (positionals.length < wanted.length) throw new UsageError(`missing <${wanted[positionals.length] ?? 'argument'}>`, name)
+  if (positionals.length > wanted.length) throw new UsageError(`unexpected argument '${positionals[wanted.length] ?? ''}'`, name)
+  const args = Object.fromEntries(wanted.map((argName, index) => [argName, positionals[index] as string]))
+  return { name: 'command', input: { name, args, trailing, values, url: values.url as string | undefined, json: values.json === true } }
 }
 
-type Values = Record<string, string | string[] | boolean | undefined>
-
-function parseRun (values: Values, common: Common, job: string, trailing: string[]): Command {
-  const args = [...(values.arg as string[] | undefined ?? []), ...trailing]
-  const clearArgs = values['clear-args'] === true
-  if (clearArgs && args.length > 0) throw new UsageError('--clear-args cannot be combined with --arg (the job would get both no args and some)', 'run')
-  const envPairs = values.env as string[] | undefined ?? []
-  for (const pair of envPairs) {
-    if (!/^[^=]+=/.test(pair)) throw new UsageError(`--env expects KEY=VALUE, got '${pair}'`, 'run')
-  }
-  return {
-    name: 'run',
-    ...common,
-    ...waitFlags(values, 'run'),
-    job,
-    args,
-    envPairs,
-    envFiles: values['env-file'] as string[] | undefined ?? [],
-    clearArgs,
-    taskCount: positiveInteger(values.tasks as string | undefined, '--tasks'),
-    timeoutSeconds: duration(values.timeout as string | undefined, '--timeout', 'run')
-  }
+/** Flags shared by the commands that follow a run. */
+export interface WaitFlags {
+  wait: boolean
+  logs: boolean
+  waitTimeoutSeconds: number | undefined
 }
 
-function waitFlags (values: Values, command: CommandName): WaitFlags {
-  const waitTimeoutSeconds = duration(values['wait-timeout'] as string | undefined, '--wait-timeout', command)
-  const logs = values.logs === true
+export function waitFlags (input: CommandInput): WaitFlags {
+  const waitTimeoutSeconds = duration(input, 'wait-timeout')
+  const logs = input.values.logs === true
   // --logs and --wait-timeout only make sense while waiting, so they imply --wait.
-  return { wait: values.wait === true || logs || waitTimeoutSeconds !== undefined, logs, waitTimeoutSeconds }
+  return { wait: input.values.wait === true || logs || waitTimeoutSeconds !== undefined, logs, waitTimeoutSeconds }
 }
 
-function positiveInteger (text: string | undefined, flag: string): number | undefined {
+export const stringValue = (input: CommandInput, flag: string): string | undefined => input.values[flag] as string | undefined
+export const stringValues = (input: CommandInput, flag: string): string[] => input.values[flag] as string[] | undefined ?? []
+
+/** `--flag N`: a whole number from 1 to `max`. */
+export function positiveInteger (input: CommandInput, flag: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const text = stringValue(input, flag)
   if (text === undefined) return undefined
-  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
-    throw new UsageError(`${flag} expects a whole number ≥ 1, got '${text}'`, 'run')
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`--${flag} expects a whole number ≥ 1${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got '${text}'`, input.name)
   }
   return Number(text)
 }
 
-function duration (text: string | undefined, flag: string, command: CommandName): number | undefined {
+/** `--flag S`: a duration in whole seconds. */
+export function duration (input: CommandInput, flag: string): number | undefined {
+  const text = stringValue(input, flag)
   if (text === undefined) return undefined
   const seconds = parseDurationSeconds(text)
-  if (seconds === undefined) throw new UsageError(`${flag} expects a duration like 90, 90s, 15m or 1h30m, got '${text}'`, command)
+  if (seconds === undefined) throw new UsageError(`--${flag} expects a duration like 90, 90s, 15m or 1h30m, got '${text}'`, input.name)
   return seconds
 }
+
+/** A positional argument by its name in the table (the parser made sure it is there). */
+export const positional = (input: CommandInput, name: string): string => input.args[name] ?? ''

@@ -1,4 +1,5 @@
 import type { GoogleAuth, IdTokenClient } from 'google-auth-library'
+import { federatedIdTokens, isImpersonatingExternalAccount } from './federated-id-token.js'
 
 /** Returns a Google ID token whose audience is the given URL. */
 export type IdTokenSource = (audience: string) => Promise<string>
@@ -17,20 +18,21 @@ export class AuthUnavailableError extends Error {
   }
 }
 
-type IdTokenClients = Pick<GoogleAuth, 'getIdTokenClient'>
+type IdTokenClients = Pick<GoogleAuth, 'getIdTokenClient'> & Partial<Pick<GoogleAuth, 'jsonContent' | 'fromJSON'>>
+type IdTokens = Pick<IdTokenClient, 'getRequestHeaders'>
 
 // Loaded on first use: runs with an API key never pay for google-auth-library's start-up.
 const defaultGoogleAuth = async (): Promise<IdTokenClients> => new (await import('google-auth-library')).GoogleAuth()
 
 /** ID tokens from Application Default Credentials; one client per audience, refreshed before expiry by the library. */
 export function googleIdTokenSource (auth?: IdTokenClients): IdTokenSource {
-  const clients = new Map<string, Promise<IdTokenClient>>()
+  const clients = new Map<string, Promise<IdTokens>>()
   let authPromise: Promise<IdTokenClients> | undefined
   return async audience => {
     let client = clients.get(audience)
     if (client === undefined) {
       authPromise ??= auth === undefined ? defaultGoogleAuth() : Promise.resolve(auth)
-      client = authPromise.then(a => a.getIdTokenClient(audience))
+      client = authPromise.then(async a => await idTokenClient(a, audience))
       clients.set(audience, client)
       client.catch(() => clients.delete(audience))
     }
@@ -39,6 +41,21 @@ export function googleIdTokenSource (auth?: IdTokenClients): IdTokenSource {
     const token = authorization.replace(/^Bearer\s+/i, '')
     if (token === '') throw new Error('the credentials returned no ID token')
     return token
+  }
+}
+
+/**
+ * The library's ID-token client for `audience`; for the Workload Identity Federation file that google-github-actions/auth
+ * leaves (which the library cannot mint ID tokens from), one that asks IAM Credentials for them, as that action does.
+ */
+async function idTokenClient (auth: IdTokenClients, audience: string): Promise<IdTokens> {
+  try {
+    return await auth.getIdTokenClient(audience)
+  } catch (error) {
+    const json = auth.jsonContent
+    if (auth.fromJSON === undefined || !isImpersonatingExternalAccount(json)) throw error
+    const { IdTokenClient } = await import('google-auth-library')
+    return new IdTokenClient({ targetAudience: audience, idTokenProvider: federatedIdTokens(auth.fromJSON.bind(auth), json) })
   }
 }
 
@@ -76,7 +93,7 @@ export async function resolveCredentials ({ env, url, idTokenSource }: ResolveOp
 function noCredentialsMessage (url: URL, error: unknown): string {
   const reason = error instanceof Error ? error.message : String(error)
   const federated = /Cannot fetch ID token in this environment/i.test(reason)
-    ? '\n  Note: Workload Identity Federation credentials cannot mint ID tokens by themselves; in GitHub Actions use\n  google-github-actions/auth with token_format: id_token and pass its id_token output as JOBGATE_ID_TOKEN.'
+    ? '\n  Note: Workload Identity Federation credentials mint ID tokens only through a service account: give\n  google-github-actions/auth a service_account, or use its token_format: id_token and pass the id_token output as JOBGATE_ID_TOKEN.'
     : ''
   return `no credentials for ${url.origin}: ${reason}
   Either set JOBGATE_API_KEY to an API key the server accepts (sent as X-API-Key),

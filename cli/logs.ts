@@ -5,10 +5,20 @@ import type { LogEntry } from './types.js'
 const shownElsewhere = new Set(['message', 'severity', 'timestamp', 'time', 'taskIndex', 'textPayload'])
 const maxPayloadChars = 2000
 
-/** `[task 0] INFO env env={"RELEASE":"v42"}`: who, how bad, what, then the payload's own fields compactly. */
-export function formatLogEntry (entry: LogEntry): string {
+/** The entry's time in UTC to the millisecond (Cloud Logging may send nanoseconds or an offset), as written when unreadable. */
+const utc = (timestamp: string): string => {
+  const at = Date.parse(timestamp)
+  return Number.isNaN(at) ? timestamp : new Date(at).toISOString()
+}
+
+/**
+ * `[task 0] INFO env env={"RELEASE":"v42"}`: who, how bad, what, then the payload's own fields compactly;
+ * with `timestamps`, the entry's time first.
+ */
+export function formatLogEntry (entry: LogEntry, options: { timestamps?: boolean } = {}): string {
   const who = typeof entry.taskIndex === 'number' ? `task ${entry.taskIndex}` : 'run'
   const parts = [`[${who}]`, entry.severity ?? 'DEFAULT']
+  if (options.timestamps === true) parts.unshift(utc(entry.timestamp))
   if (entry.message !== undefined && entry.message !== '') parts.push(entry.message)
   const extra = Object.entries(entry.payload ?? {})
     .filter(([key]) => !shownElsewhere.has(key) && !key.startsWith('logging.googleapis.com/'))

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { ApiClient, ApiResponseError, NetworkError } from './api-client.js'
-import { parseCommandLine, type Command, type CommandName } from './args.js'
+import { parseCommandLine, type CommandInput } from './args.js'
+import type { CommandName } from './command-table.js'
+import { commandModules, type CommandModule } from './commands/index.js'
 import { AuthUnavailableError, googleIdTokenSource, resolveCredentials, silenceMetadataLookupWarnings, type Credentials, type IdTokenSource } from './auth.js'
 import { shellWord, type Context } from './context.js'
 import { ExitCode } from './exit-codes.js'
@@ -50,59 +52,70 @@ function withDefaults (io: Partial<CliIo>): CliIo {
 export async function main (argv: readonly string[], partialIo: Partial<CliIo> = {}): Promise<number> {
   const io = withDefaults(partialIo)
   const terminal = new Terminal(io.stdout, io.stderr, io.isTTY, io.columns)
-  let command: Command
+  let input: CommandInput
+  let command: CommandModule<unknown>
+  let prepared: unknown
   try {
-    command = parseCommandLine(argv)
+    const line = parseCommandLine(argv)
+    if (line.name === 'version') {
+      terminal.out(cliVersion())
+      return ExitCode.succeeded
+    }
+    if (line.name === 'help') {
+      io.stdout.write(line.topic === undefined ? generalHelp : commandHelp(line.topic))
+      return ExitCode.succeeded
+    }
+    input = line.input
+    // Each command's module is loaded when it runs, so `--version` and `--help` load almost nothing.
+    command = await commandModules[input.name]()
+    prepared = command.prepare(input)
   } catch (error) {
     return usageFailure(terminal, error as UsageError)
   }
-  if (command.name === 'version') {
-    terminal.out(cliVersion())
-    return ExitCode.succeeded
-  }
-  if (command.name === 'help') {
-    io.stdout.write(command.topic === undefined ? generalHelp : commandHelp(command.topic))
-    return ExitCode.succeeded
-  }
 
-  let ctx: Context
+  let client: ApiClient | undefined
   let credentials: Credentials | undefined
   try {
-    const url = apiUrl(command.url ?? io.env.JOBGATE_URL, command.name)
+    const url = apiUrl(input.url ?? io.env.JOBGATE_URL, input.name)
     credentials = await resolveCredentials({ env: io.env, url, idTokenSource: io.idTokenSource })
-    const client = new ApiClient({
+    client = new ApiClient({
       baseUrl: url,
       credentials,
       userAgent: userAgent(),
       ...(io.retryPolicy === undefined ? {} : { retryPolicy: io.retryPolicy }),
       onRetry: notice => terminal.err(`jobgate: ${notice}`)
     })
-    ctx = {
+    const ctx: Context = {
       terminal,
       client,
-      json: command.json,
+      json: input.json,
       signal: io.signal,
       stdin: io.stdin,
       env: io.env,
       now: io.now,
       readFile: path => readFile(path, 'utf8'),
-      urlFlag: command.url === undefined ? '' : ` --url ${shellWord(command.url)}`
+      urlFlag: input.url === undefined ? '' : ` --url ${shellWord(input.url)}`
     }
-    return await dispatch(command, ctx)
+    return await command.execute(prepared, ctx)
   } catch (error) {
-    return failure(terminal, error, io.signal, credentials)
+    return failure(terminal, await unknownJob(error, input, client, io.signal), io.signal, credentials)
   }
 }
 
-/** Each command's module is loaded when it runs, so `--version` and `--help` load almost nothing. */
-async function dispatch (command: Exclude<Command, { name: 'help' | 'version' }>, ctx: Context): Promise<number> {
-  switch (command.name) {
-    case 'run': return await (await import('./commands/run.js')).runCommand(command, ctx)
-    case 'status': return await (await import('./commands/status.js')).statusCommand(command, ctx)
-    case 'logs': return await (await import('./commands/logs.js')).logsCommand(command, ctx)
-    case 'cancel': return await (await import('./commands/cancel.js')).cancelCommand(command, ctx)
-    case 'jobs': return await (await import('./commands/jobs.js')).jobsCommand(command, ctx)
+/** A 404 for a job that is not in the catalog is a usage error, naming the jobs the caller may use; other errors stay as they are. */
+async function unknownJob (error: unknown, input: CommandInput, client?: ApiClient, signal?: AbortSignal): Promise<unknown> {
+  const job = input.args.job
+  const notFound = error instanceof ApiResponseError && error.httpStatus === 404
+  if (!notFound || job === undefined || client === undefined || signal?.aborted === true) return error
+  let known: string[]
+  try {
+    known = (await client.listJobs(signal)).jobs.map(entry => entry.id)
+  } catch {
+    return error
   }
+  if (known.includes(job)) return error
+  const choices = known.length === 0 ? 'you may use no job' : `jobs you may use: ${known.join(', ')}`
+  return new UsageError(`job '${job}' is not in jobgate's catalog; ${choices}`, input.name)
 }
 
 function apiUrl (text: string | undefined, command: CommandName): URL {

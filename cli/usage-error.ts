@@ -1,4 +1,4 @@
-import type { CommandName } from './args.js'
+import type { CommandName } from './command-table.js'
 
 /** A mistake in the command line or the local configuration: exit 2 with usage on stderr. */
 export class UsageError extends Error {

@@ -56,7 +56,7 @@ export const permissionDenied = (permission: string, resource: string): GoogleEr
   new GoogleError('PERMISSION_DENIED', `Permission '${permission}' denied on resource '${resource}' (or resource may not exist).`)
 
 /** Cloud Run v1's wording for a missing job or execution. */
-export const resourceNotFound = (name: string, kind: 'JOB' | 'EXECUTION', region: string, project: string): GoogleError =>
+export const resourceNotFound = (name: string, kind: 'JOB' | 'EXECUTION' | 'TASK', region: string, project: string): GoogleError =>
   new GoogleError('NOT_FOUND', `Resource '${name}' of kind '${kind}' in region '${region}' in project '${project}' does not exist.`)
 
 export const unauthenticated = (): GoogleError => new GoogleError('UNAUTHENTICATED',

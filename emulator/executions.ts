@@ -5,9 +5,10 @@ import type { LogStore } from './logs.js'
 import type { ExecutionTemplate } from './overrides.js'
 import {
   API_VERSION, CREATOR_ANNOTATION, executionLogUri, JOB_LABEL, JOB_UID_LABEL, LOCATION_LABEL, withoutZeros,
-  type ConditionStatus, type V1Condition, type V1Execution, type V1ExecutionReference
+  type ConditionStatus, type V1Condition, type V1Execution, type V1ExecutionReference, type V1Task
 } from './resources.js'
 import type { Runner, TaskExit, TaskProcess } from './runner.js'
+import { attemptFailure, taskName, taskResource, type TaskPhase, type TaskRecord } from './tasks.js'
 
 /**
  * One execution of a job, run the way Cloud Run runs it:
@@ -23,16 +24,11 @@ import type { Runner, TaskExit, TaskProcess } from './runner.js'
  *   (what Cloud Run reports; jobgate maps exactly this to CANCELLED) and `cancelledCount` set.
  */
 
-type TaskPhase = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled'
-
-interface TaskState {
-  index: number
-  phase: TaskPhase
-  attempt: number
+/** A task as the execution schedules it: its v1 record, and the process of its running attempt. */
+interface TaskState extends TaskRecord {
   timedOut: boolean
   process?: TaskProcess
   timer?: NodeJS.Timeout
-  failure?: string
 }
 
 export type Outcome = 'succeeded' | 'failed' | 'cancelled'
@@ -44,17 +40,12 @@ export interface ExecutionContext {
   projectNumber: string
   /** Who started the execution (its creator annotation). */
   caller: string
+  /** Whether `status.logUri` links to the Cloud Console. */
+  consoleLogLinks: boolean
 }
 
 const conditionTypes = ['Completed', 'ResourcesAvailable', 'Started'] as const
 type ConditionType = typeof conditionTypes[number]
-
-function failureOf (exit: TaskExit, timedOut: boolean): string {
-  if (timedOut) return 'The configured timeout was reached'
-  if (exit.error !== undefined) return `The container could not be started: ${exit.error}`
-  if (exit.signal !== null) return `The container was terminated by signal ${exit.signal}`
-  return `The container exited with an error (exit code ${exit.code ?? 'unknown'})`
-}
 
 export class ExecutionRun {
   readonly uid = randomUUID()
@@ -80,7 +71,7 @@ export class ExecutionRun {
     context: ExecutionContext
   ) {
     this.#context = context
-    this.#tasks = Array.from({ length: template.taskCount }, (_, index) => ({ index, phase: 'pending', attempt: 0, timedOut: false }))
+    this.#tasks = Array.from({ length: template.taskCount }, (_, index) => ({ index, uid: randomUUID(), phase: 'pending', attempt: 0, timedOut: false }))
     for (const type of conditionTypes) this.#setCondition(type, 'Unknown')
   }
 
@@ -130,6 +121,7 @@ export class ExecutionRun {
   #launch (task: TaskState): void {
     task.phase = 'running'
     task.timedOut = false
+    task.startedAt ??= new Date()
     if (this.startTime === undefined) {
       this.startTime = new Date()
       this.#setCondition('ResourcesAvailable', 'True')
@@ -176,6 +168,7 @@ export class ExecutionRun {
     clearTimeout(task.timer)
     delete task.process
     const succeeded = exit.code === 0 && !task.timedOut
+    task.lastAttempt = { exit, timedOut: task.timedOut }
     this.#context.log(`${this.name}: task ${task.index} attempt ${task.attempt} ended (code ${exit.code}, signal ${exit.signal}${task.timedOut ? ', timed out' : ''}${exit.error ? `, ${exit.error}` : ''})`)
     if (succeeded) {
       task.phase = 'succeeded'
@@ -186,8 +179,8 @@ export class ExecutionRun {
       task.phase = 'pending'
     } else {
       task.phase = 'failed'
-      task.failure = failureOf(exit, task.timedOut)
     }
+    if (task.phase !== 'pending') task.endedAt = new Date()
     this.#version++
     if (this.#cancelRequested || this.#closed) this.#settleCancel()
     else this.#pump()
@@ -203,7 +196,8 @@ export class ExecutionRun {
     } else if (first) {
       this.outcome = 'failed'
       const others = failed.length > 1 ? ` (${failed.length} of ${this.#tasks.length} tasks failed)` : ''
-      this.#setCondition('Completed', 'False', 'NonZeroExitCode', `Task ${this.name}-task${first.index} failed with message: ${first.failure}.${others}`)
+      const why = first.lastAttempt === undefined ? 'unknown' : attemptFailure(first.lastAttempt.exit, first.lastAttempt.timedOut)
+      this.#setCondition('Completed', 'False', 'NonZeroExitCode', `Task ${taskName(this.name, first.index)} failed with message: ${why}.${others}`)
     } else {
       this.outcome = 'succeeded'
       const seconds = Math.round((this.completionTime.getTime() - (this.startTime ?? this.createdAt).getTime()) / 1000)
@@ -211,6 +205,11 @@ export class ExecutionRun {
     }
     this.#context.log(`${this.name}: ${this.outcome}`)
     this.#finished()
+  }
+
+  #cancelPending (task: TaskState): void {
+    task.phase = 'cancelled'
+    task.endedAt = new Date()
   }
 
   #settleCancel (): void {
@@ -223,7 +222,7 @@ export class ExecutionRun {
     if (!this.#cancelRequested) {
       this.#cancelRequested = true
       for (const task of this.#tasks) {
-        if (task.phase === 'pending') task.phase = 'cancelled'
+        if (task.phase === 'pending') this.#cancelPending(task)
         task.process?.stop()
       }
       this.#setCondition('Completed', 'Unknown', 'Cancelling', 'The execution is being cancelled.')
@@ -237,7 +236,7 @@ export class ExecutionRun {
     this.#closed = true
     for (const task of this.#tasks) {
       clearTimeout(task.timer)
-      if (task.phase === 'pending') task.phase = 'cancelled'
+      if (task.phase === 'pending') this.#cancelPending(task)
     }
     this.#settleCancel()
   }
@@ -247,6 +246,13 @@ export class ExecutionRun {
     if (this.outcome === 'failed') return 'EXECUTION_FAILED'
     if (this.outcome === 'cancelled') return 'EXECUTION_CANCELLED'
     return this.startTime ? 'EXECUTION_RUNNING' : 'EXECUTION_PENDING'
+  }
+
+  /** The execution's v1 Tasks, by index. */
+  tasks (): V1Task[] {
+    const execution = this.resource()
+    const { project, region, name: job } = this.job
+    return this.#tasks.map(task => taskResource(execution, task, executionLogUri(project, job, region, this.name, task.index)))
   }
 
   reference (): V1ExecutionReference {
@@ -291,7 +297,7 @@ export class ExecutionRun {
           cancelledCount: this.#count('cancelled'),
           retriedCount: this.#tasks.filter(task => task.attempt > 0).length
         }),
-        logUri: executionLogUri(project, job, region, this.name)
+        ...(this.#context.consoleLogLinks ? { logUri: executionLogUri(project, job, region, this.name) } : {})
       }
     }
     if (this.startTime) execution.status.startTime = this.startTime.toISOString()

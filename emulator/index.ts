@@ -21,7 +21,7 @@ import { EmulatorServer } from './server.js'
 
 export type { EmulatorJob, EmulatorOptions, InjectedFailure, RecordedRequest, RequestMatch } from './options.js'
 export type { LogEntry } from './logs.js'
-export type { V1Condition, V1Execution, V1Job } from './resources.js'
+export type { V1Condition, V1Execution, V1Job, V1Task } from './resources.js'
 
 export interface Emulator {
   /** http://127.0.0.1:PORT: the base URL for CLOUD_RUN_API_ENDPOINT and CLOUD_LOGGING_API_ENDPOINT. */
@@ -82,7 +82,9 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
   const runner = new Runner(options.killGraceMs ?? 2000)
   const faults = new FaultInjector()
   const requests: RecordedRequest[] = []
-  const executionContext = (project: string): ExecutionContext => ({ runner, logs, log, projectNumber: projects.numberOf(project), caller })
+  const consoleLogLinks = options.consoleLogLinks ?? true
+  const executionContext = (project: string): ExecutionContext =>
+    ({ runner, logs, log, projectNumber: projects.numberOf(project), caller, consoleLogLinks })
   const addJob = (job: EmulatorJob): void => jobs.put(jobFromConfig(job, jobDefaults))
   for (const job of options.jobs ?? []) addJob(job)
 

@@ -227,7 +227,7 @@ export function templateMetadata (labels: Record<string, string>, annotations: R
   return metadata
 }
 
-export function selfLink (projectNumber: string, collection: 'jobs' | 'executions', name: string): string {
+export function selfLink (projectNumber: string, collection: 'jobs' | 'executions' | 'tasks', name: string): string {
   return `/apis/run.googleapis.com/v1/namespaces/${projectNumber}/${collection}/${name}`
 }
 

@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   logger?: (line: string) => void
   /** How long a task has between SIGTERM and SIGKILL (cancel, timeout, close); default 2000. */
   killGraceMs?: number
+  /** Put Cloud Run's Cloud Console link in an execution's `status.logUri`; default true, as Cloud Run does. */
+  consoleLogLinks?: boolean
 }
 
 /** One request as the emulator received it (test hook). */

@@ -13,6 +13,10 @@ export const LAST_UPDATED_LABEL = 'run.googleapis.com/lastUpdatedTime'
 export const CREATOR_ANNOTATION = 'run.googleapis.com/creator'
 export const LAST_MODIFIER_ANNOTATION = 'run.googleapis.com/lastModifier'
 export const LAUNCH_STAGE_ANNOTATION = 'run.googleapis.com/launch-stage'
+/** What a Task carries to find its execution, and its state (gcloud's `--succeeded`/`--failed` filters select on it). */
+export const EXECUTION_LABEL = 'run.googleapis.com/execution'
+export const EXECUTION_UID_LABEL = 'run.googleapis.com/executionUid'
+export const RUNNING_STATE_LABEL = 'run.googleapis.com/runningState'
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown'
 
@@ -69,7 +73,8 @@ export interface V1ExecutionSpec {
 export interface V1ExecutionStatus extends ExecutionProgress {
   observedGeneration: number
   conditions: V1Condition[]
-  logUri: string
+  /** Absent when the emulator is told not to link to the Cloud Console (jobgate's local mode). */
+  logUri?: string
 }
 
 export interface V1Execution {
@@ -78,6 +83,33 @@ export interface V1Execution {
   metadata: V1ObjectMeta
   spec: V1ExecutionSpec
   status: V1ExecutionStatus
+}
+
+/** How one task's last attempt ended: `exitCode` when the container exited, `termSignal` when it was killed. */
+export interface V1TaskAttemptResult {
+  exitCode?: number
+  termSignal?: number
+  status: { code?: number, message?: string }
+}
+
+export interface V1TaskStatus {
+  observedGeneration: number
+  conditions: V1Condition[]
+  /** Left out for task 0, as proto3 JSON leaves out zeros; so is `retried` for a task that ran once. */
+  index?: number
+  retried?: number
+  startTime?: string
+  completionTime?: string
+  lastAttemptResult?: V1TaskAttemptResult
+  logUri: string
+}
+
+export interface V1Task {
+  apiVersion: string
+  kind: 'Task'
+  metadata: V1ObjectMeta
+  spec: V1TaskSpec
+  status: V1TaskStatus
 }
 
 export interface V1ExecutionReference {
@@ -131,12 +163,13 @@ export function deletedStatus (kind: 'jobs' | 'executions', name: string, uid: s
 }
 
 /** The Cloud Console link Cloud Run puts in `status.logUri`: the logs of one execution. */
-export function executionLogUri (project: string, job: string, region: string, execution: string): string {
+export function executionLogUri (project: string, job: string, region: string, execution: string, taskIndex?: number): string {
   const filter = [
     'resource.type="cloud_run_job"',
     `resource.labels.job_name="${job}"`,
     `resource.labels.location="${region}"`,
-    `labels."run.googleapis.com/execution_name"="${execution}"`
+    `labels."run.googleapis.com/execution_name"="${execution}"`,
+    ...(taskIndex === undefined ? [] : [`labels."run.googleapis.com/task_index"="${taskIndex}"`])
   ].join('\n')
   return `https://console.cloud.google.com/logs/viewer?project=${encodeURIComponent(project)}&advancedFilter=${encodeURIComponent(filter)}`
 }

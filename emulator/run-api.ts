@@ -5,8 +5,9 @@ import { jobFromResource, jobResource, type JobDefaults, type JobRecord, type Jo
 import { applyOverrides, parseRunJobRequest } from './overrides.js'
 import type { Permissions } from './auth.js'
 import type { Projects } from './projects.js'
-import { deletedStatus, listOf, type V1Job } from './resources.js'
+import { deletedStatus, listOf, type V1Job, type V1Task } from './resources.js'
 import { parseLabelSelector } from './selector.js'
+import { parseTaskName } from './tasks.js'
 
 export const RUN_PREFIX = '/apis/run.googleapis.com/v1/namespaces/'
 
@@ -38,7 +39,7 @@ function page<T> (items: T[], keyOf: (item: T) => string, query: URLSearchParams
   return more ? { items: slice, next: Buffer.from(keyOf(last)).toString('base64url') } : { items: slice }
 }
 
-/** The Cloud Run Admin API v1 routes for jobs and executions under /apis/run.googleapis.com/v1/namespaces/{ns}/. */
+/** The Cloud Run Admin API v1 routes for jobs, executions and tasks under /apis/run.googleapis.com/v1/namespaces/{ns}/. */
 export class RunApi {
   readonly #deps: RunApiDeps
 
@@ -65,7 +66,7 @@ export class RunApi {
   async handle (request: EmulatorRequest): Promise<EmulatorResponse> {
     const segments = request.path.slice(RUN_PREFIX.length).split('/').map(decodeURIComponent)
     const [namespace, collection, item, ...rest] = segments
-    if (!namespace || rest.length > 0 || (collection !== 'jobs' && collection !== 'executions')) return notFound(request)
+    if (!namespace || rest.length > 0 || (collection !== 'jobs' && collection !== 'executions' && collection !== 'tasks')) return notFound(request)
     const project = this.#deps.projects.idOf(namespace)
     const { permissions } = this.#deps
     const check = (permission: string, name?: string): void =>
@@ -79,6 +80,9 @@ export class RunApi {
       if (verb === undefined && method === 'GET') { check('run.jobs.get', name); return json(this.#jobResource(this.#deps.jobs.require(project, name, this.#deps.region))) }
       if (verb === undefined && method === 'PUT') return this.#replaceJob(project, name, request, check)
       if (verb === undefined && method === 'DELETE') return this.#deleteJob(project, name, check)
+    } else if (collection === 'tasks') {
+      if (item === undefined && method === 'GET') return this.#listTasks(project, request.query, check)
+      if (verb === undefined && method === 'GET') { check('run.tasks.get', name); return json(this.#requireTask(project, name)) }
     } else {
       if (item === undefined && method === 'GET') return this.#listExecutions(project, request.query, check)
       if (verb === undefined && method === 'GET') { check('run.executions.get', name); return json(this.#requireExecution(project, name).resource()) }
@@ -138,6 +142,22 @@ export class RunApi {
     const runs = this.#deps.executions.list(project).map(run => run.resource()).filter(run => selector(run.metadata.labels))
     const { items, next } = page(runs, run => run.metadata.name, query)
     return json(listOf('ExecutionsList', items, next))
+  }
+
+  /** Every task of the project's executions (newest execution first, each by index) that the selector picks. */
+  #listTasks (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
+    check('run.tasks.list')
+    const selector = parseLabelSelector(query.get('labelSelector') ?? undefined)
+    const tasks = this.#deps.executions.list(project).flatMap(run => run.tasks()).filter(task => selector(task.metadata.labels))
+    const { items, next } = page(tasks, task => task.metadata.name, query)
+    return json(listOf('TasksList', items, next))
+  }
+
+  #requireTask (project: string, name: string): V1Task {
+    const parsed = parseTaskName(name)
+    const task = parsed === undefined ? undefined : this.#deps.executions.get(project, parsed.execution)?.tasks()[parsed.index]
+    if (task === undefined) throw resourceNotFound(name, 'TASK', this.#deps.region, project)
+    return task
   }
 
   async #cancelExecution (project: string, name: string, check: (p: string, name: string) => void): Promise<EmulatorResponse> {

@@ -1,5 +1,7 @@
-/** Variable names whose values must never be printed (contract §5). */
-export const secretNamePattern = /TOKEN|SECRET|PASSWORD|KEY|CREDENTIAL/i
+import { secretNamePattern } from '../common/secret-names.js'
+
+/** Variable names whose values must never be printed (contract §5): the same the API may refuse as overrides. */
+export { secretNamePattern }
 
 export const REDACTED = '[REDACTED]'
 

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, normalize, relative } from 'node:path'
 
-const ROOTS = ['api', 'cli', 'common', 'emulator', 'job', 'bench']
+const ROOTS = ['api', 'cli', 'action', 'common', 'emulator', 'job', 'bench']
 const root = new URL('..', import.meta.url).pathname
 const sources = ROOTS.flatMap(dir => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
   .filter(name => name.endsWith('.ts') && !name.endsWith('.d.ts')).map(name => normalize(join(dir, name))))

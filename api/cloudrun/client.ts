@@ -2,11 +2,16 @@ import type { JobEntry } from '../catalog.js'
 import type { GoogleHttp } from '../google/http.js'
 import { UpstreamError } from '../google/upstream-error.js'
 import { cloudRunContext, type OperationContext } from './errors.js'
-import { JOB_LABEL, type Execution, type ExecutionList, type RunJobRequest } from './execution.js'
+import { EXECUTION_LABEL, JOB_LABEL, type Execution, type ExecutionList, type RunJobRequest, type Task, type TaskList } from './execution.js'
 import { hasOverrides } from './mapping.js'
 
 export interface ExecutionPage {
   executions: Execution[]
+  nextPageToken?: string
+}
+
+export interface TaskPage {
+  tasks: Task[]
   nextPageToken?: string
 }
 
@@ -16,6 +21,8 @@ export interface CloudRunClient {
   listExecutions (entry: JobEntry, page: { pageSize: number, pageToken?: string }): Promise<ExecutionPage>
   /** `check` sees the execution read before the cancel and may refuse it by throwing. */
   cancelExecution (entry: JobEntry, name: string, check?: (execution: Execution) => void): Promise<Execution>
+  /** One page of an execution's tasks (namespaces.tasks.list with a label selector on the execution and the job). */
+  listTasks (entry: JobEntry, execution: string, page: { pageSize: number, pageToken?: string }): Promise<TaskPage>
 }
 
 /** The Cloud Run Admin API v1 (namespaces.jobs / namespaces.executions) over the regional host. */
@@ -60,6 +67,17 @@ export class CloudRunRestClient implements CloudRunClient {
     const url = `${this.#namespaceUrl(entry)}/executions?${query.toString()}`
     const list = await this.#call<ExecutionList>({ op: 'list', entry }, { method: 'GET', url, retry: 'safe' })
     const result: ExecutionPage = { executions: list.items ?? [] }
+    if (list.metadata?.continue !== undefined && list.metadata.continue !== '') result.nextPageToken = list.metadata.continue
+    return result
+  }
+
+  async listTasks (entry: JobEntry, execution: string, page: { pageSize: number, pageToken?: string }): Promise<TaskPage> {
+    // The job's label too: an execution name of another job lists nothing.
+    const query = new URLSearchParams({ labelSelector: `${EXECUTION_LABEL}=${execution},${JOB_LABEL}=${entry.job}`, limit: String(page.pageSize) })
+    if (page.pageToken !== undefined) query.set('continue', page.pageToken)
+    const url = `${this.#namespaceUrl(entry)}/tasks?${query.toString()}`
+    const list = await this.#call<TaskList>({ op: 'tasks', entry, execution }, { method: 'GET', url, retry: 'safe' })
+    const result: TaskPage = { tasks: list.items ?? [] }
     if (list.metadata?.continue !== undefined && list.metadata.continue !== '') result.nextPageToken = list.metadata.continue
     return result
   }

@@ -1,14 +1,14 @@
 import type { JobEntry } from '../catalog.js'
 import type { CallContext } from '../google/upstream-error.js'
 
-export type Operation = 'run' | 'get' | 'list' | 'cancel'
+export type Operation = 'run' | 'get' | 'list' | 'cancel' | 'tasks'
 
 export interface OperationContext {
   op: Operation
   entry: JobEntry
   /** For `run`: whether overrides were sent (they need a stronger permission). */
   withOverrides?: boolean
-  /** For `get` / `cancel`: the execution name. */
+  /** For `get` / `cancel` / `tasks`: the execution name. */
   execution?: string
 }
 
@@ -21,10 +21,11 @@ function permissionFor (context: OperationContext): { permission: string, role: 
     case 'cancel': return { permission: 'run.executions.cancel', role: 'roles/run.jobsExecutorWithOverrides' }
     case 'get': return { permission: 'run.executions.get', role: 'roles/run.viewer' }
     case 'list': return { permission: 'run.executions.list', role: 'roles/run.viewer' }
+    case 'tasks': return { permission: 'run.tasks.list', role: 'roles/run.viewer' }
   }
 }
 
-const API_METHOD: Record<Operation, string> = { run: 'jobs.run', get: 'executions.get', list: 'executions.list', cancel: 'executions.cancel' }
+const API_METHOD: Record<Operation, string> = { run: 'jobs.run', get: 'executions.get', list: 'executions.list', cancel: 'executions.cancel', tasks: 'tasks.list' }
 
 /** What a failed Cloud Run call means to the user: the permission or resource involved (the edge words it). */
 export function cloudRunContext (context: OperationContext): CallContext {
@@ -38,6 +39,7 @@ export function cloudRunContext (context: OperationContext): CallContext {
     notFound: context.execution === undefined
       ? `Cloud Run job "${entry.job}" does not exist in ${where}.`
       : runNotFoundMessage(entry, context.execution),
+    ...(context.op === 'cancel' && { failedPrecondition: `run "${context.execution ?? ''}" of job "${entry.id}" already ended; only a pending or running run can be cancelled.` }),
     ...(context.op === 'run' && { startsRun: { checkUrl: `/v1/jobs/${entry.id}/runs` } })
   }
 }

@@ -54,3 +54,26 @@ export interface ExecutionList {
 }
 
 export const JOB_LABEL = 'run.googleapis.com/job'
+
+/** What Cloud Run v1 says of one task of an execution (namespaces.tasks). */
+export interface Task {
+  metadata?: { name?: string, labels?: Record<string, string> }
+  status?: {
+    index?: number
+    retried?: number
+    startTime?: string
+    completionTime?: string
+    conditions?: Condition[]
+    lastAttemptResult?: { exitCode?: number, termSignal?: number, status?: { code?: number, message?: string } }
+    logUri?: string
+  }
+}
+
+export interface TaskList {
+  items?: Task[]
+  metadata?: { continue?: string }
+}
+
+/** The labels Cloud Run puts on a task: its execution, and its state. */
+export const EXECUTION_LABEL = 'run.googleapis.com/execution'
+export const RUNNING_STATE_LABEL = 'run.googleapis.com/runningState'

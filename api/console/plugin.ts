@@ -17,6 +17,7 @@ export const CONSOLE_ASSETS: Readonly<Record<string, string>> = {
   'run.js': 'text/javascript; charset=utf-8',
   'run-watch.js': 'text/javascript; charset=utf-8',
   'sse.js': 'text/javascript; charset=utf-8',
+  'tasks.js': 'text/javascript; charset=utf-8',
   'view.js': 'text/javascript; charset=utf-8'
 }
 

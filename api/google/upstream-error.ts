@@ -7,6 +7,8 @@ export interface CallContext {
   permissionAdvice: string
   /** The sentence for a 404. */
   notFound: string
+  /** The sentence for a 400 FAILED_PRECONDITION: the state that forbids the call (default: the service's own words). */
+  failedPrecondition?: string
   /** The call starts a run: the edge says whether one may have started, and where to check. */
   startsRun?: { checkUrl: string }
 }

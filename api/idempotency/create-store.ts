@@ -1,13 +1,11 @@
 import type { IdempotencyConfig } from './config.js'
+import type { FirestoreClientOptions } from './firestore-client.js'
 import { openFirestoreStore } from './firestore-store.js'
 import { MemoryStore } from './memory-store.js'
 import type { IdempotencyStore } from './store.js'
 
-export interface StoreDeps {
-  /** Project of the Firestore database (e.g. GOOGLE_CLOUD_PROJECT). */
-  projectId?: string
-  /** `host:port` of a Firestore emulator (FIRESTORE_EMULATOR_HOST wins when set). */
-  emulatorHost?: string
+/** The Firestore target (see firestoreTarget) and a clock. */
+export interface StoreDeps extends FirestoreClientOptions {
   now?: () => number
 }
 

@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Firestore, Timestamp } from '@google-cloud/firestore'
 import { googleAuthLibrary } from '../google/auth-library.js'
+import type { IdempotencyConfig } from './config.js'
 
 export interface FirestoreClientOptions {
   /** Project of the Firestore database; detected from the environment when absent. */
   projectId?: string
+  /** The database; default `(default)`. */
+  databaseId?: string
   /** `host:port` of a Firestore emulator. FIRESTORE_EMULATOR_HOST, when set, wins (the client's own rule). */
   emulatorHost?: string
 }
@@ -14,6 +17,11 @@ export interface FirestoreClient {
   timestamp: typeof Timestamp
 }
 
+/** Where every Firestore user of the process connects (keys, leases, …): the configured project and database. */
+export function firestoreTarget (config: { project?: string | undefined, idempotency: Pick<IdempotencyConfig, 'database'> }): FirestoreClientOptions {
+  return { ...(config.project !== undefined && { projectId: config.project }), databaseId: config.idempotency.database }
+}
+
 /** A Firestore client over REST; `@google-cloud/firestore` is imported only here, when a Firestore store is selected. */
 export async function openFirestoreClient (options: FirestoreClientOptions): Promise<FirestoreClient> {
   const { Firestore, Timestamp } = await import('@google-cloud/firestore')
@@ -21,6 +29,7 @@ export async function openFirestoreClient (options: FirestoreClientOptions): Pro
   const db: Firestore = new Firestore({
     preferRest: true,
     ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
+    ...(options.databaseId === undefined ? {} : { databaseId: options.databaseId }),
     ...(emulatorHost === undefined ? {} : { host: emulatorHost, ssl: false, authClient: await emulatorAuthClient() })
   })
   return { db, timestamp: Timestamp }

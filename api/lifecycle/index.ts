@@ -7,6 +7,7 @@ import type { JobCatalog, JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import { GoogleHttp } from '../google/http.js'
 import type { IdempotencyConfig } from '../idempotency/config.js'
+import type { FirestoreClientOptions } from '../idempotency/index.js'
 import type { LifecycleConfig } from './config.js'
 import { EventFeed } from './event-feed.js'
 import { RunLifecycle } from './lifecycle.js'
@@ -25,7 +26,8 @@ export interface LifecycleSetup {
   config: LifecycleConfig
   /** Where state lives: memory, or Firestore shared by every instance (JOBGATE_IDEMPOTENCY). */
   idempotency: Pick<IdempotencyConfig, 'store' | 'collection' | 'staleMs'>
-  projectId?: string
+  /** The Firestore project and database every Firestore user of the process shares (firestoreTarget). */
+  firestore?: FirestoreClientOptions
   catalog: JobCatalog
   cloudRun: Pick<CloudRunClient, 'listExecutions' | 'getExecution'>
   budget: ReadAllowance
@@ -60,7 +62,7 @@ async function openStore (setup: LifecycleSetup, onDrop: (event: StoredEvent) =>
     collection: idempotency.collection,
     retentionMs: config.retentionMs,
     unpublishedRetentionMs: config.outboxMaxWaitMs + 86_400_000,
-    ...(setup.projectId !== undefined && { projectId: setup.projectId })
+    ...setup.firestore
   })
 }
 

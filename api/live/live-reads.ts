@@ -3,19 +3,22 @@ import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
+import { toTask } from '../cloudrun/task-mapping.js'
 import { ApiError, apiErrorOf, invalidArgument } from '../errors.js'
 import type { CloudLoggingClient, RunLogEntry, RunLogPage } from '../logging/client.js'
 import type { Run } from '../schemas/run.js'
+import type { RunTaskPage, TasksQuery } from '../schemas/tasks.js'
 import type { LiveConfig } from './config.js'
 import { LogTails } from './log-tail.js'
 import { LOG_POLL, RUN_POLL, type PollSchedule } from './poll-schedule.js'
 import { ReadBudget, type Clock, type Reader } from './read-budget.js'
 import { RunWatchers, type RunAsker, type RunUpdate } from './run-watcher.js'
+import { TaskReads } from './task-reads.js'
 
 export type { RunAsker, SeeRun } from './run-watcher.js'
 
 export interface LiveReadsOptions {
-  cloudRun: Pick<CloudRunClient, 'getExecution'>
+  cloudRun: Pick<CloudRunClient, 'getExecution' | 'listTasks'>
   logs: Pick<CloudLoggingClient, 'runEntries'>
   config: LiveConfig
   runEnded?: (entry: JobEntry, name: string) => Promise<unknown>
@@ -28,7 +31,7 @@ export interface LiveReadsOptions {
 /** How long a look may wait for the asker's share to allow a read, and what ends it early. */
 export interface PatientLook { waitMs: number, signal?: AbortSignal }
 
-export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number }
+export interface LogsQuery { since?: string, pageToken?: string, pageSize?: number, taskIndex?: number }
 
 /** A logs page and, when the budget kept it from being current, how long until it may be. */
 export interface LogsAnswer { page: RunLogPage, retryAfterSeconds?: number }
@@ -36,17 +39,21 @@ export interface LogsAnswer { page: RunLogPage, retryAfterSeconds?: number }
 /** A 429 that waiting can cure: a spent share, or Cloud Run's own 429 (which closed the budget). */
 const isSpent = (error: unknown): boolean => apiErrorOf(error)?.status === 'RESOURCE_EXHAUSTED'
 
-/** Offsets into the log as this instance holds it: the page tokens the logs route hands out. */
-function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
+/** Offsets into a list as this instance holds it (a run's log, its tasks): the page tokens those routes hand out. */
+function slice<T> (items: readonly T[], query: { pageToken?: string, pageSize?: number }): { items: T[], nextPageToken?: string } {
   const token = query.pageToken
   if (token !== undefined && !/^\d{1,9}$/.test(token)) throw invalidArgument('pageToken: not a token from this route (pass the nextPageToken of the previous page)')
-  const sinceMs = query.since === undefined ? Number.NaN : Date.parse(query.since)
-  const matching = Number.isNaN(sinceMs) ? entries : entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs))
   const start = token === undefined ? 0 : Number(token)
   const end = start + (query.pageSize ?? 100)
-  const page: RunLogPage = { entries: matching.slice(start, end) }
-  if (end < matching.length) page.nextPageToken = String(end)
-  return page
+  return end < items.length ? { items: items.slice(start, end), nextPageToken: String(end) } : { items: items.slice(start, end) }
+}
+
+function pageOf (entries: readonly RunLogEntry[], query: LogsQuery): RunLogPage {
+  const sinceMs = query.since === undefined ? Number.NaN : Date.parse(query.since)
+  const ofTask = (entry: RunLogEntry): boolean => query.taskIndex === undefined || entry.taskIndex === query.taskIndex
+  const matching = entries.filter(entry => !(Date.parse(entry.timestamp) < sinceMs) && ofTask(entry))
+  const { items, nextPageToken } = slice(matching, query)
+  return nextPageToken === undefined ? { entries: items } : { entries: items, nextPageToken }
 }
 
 /**
@@ -58,6 +65,7 @@ export class LiveReads {
   readonly logBudget: ReadBudget
   readonly runs: RunWatchers
   readonly logs: LogTails
+  readonly tasks: TaskReads
   /** Open event streams, ended when the server shuts down. */
   readonly streams = new Set<{ shutdown: () => void }>()
 
@@ -72,6 +80,7 @@ export class LiveReads {
       schedule: options.runSchedule ?? RUN_POLL,
       ...(options.runEnded !== undefined && { runEnded: options.runEnded })
     })
+    this.tasks = new TaskReads({ cloudRun: options.cloudRun, callCloudRun: async (reader, call) => await this.callCloudRun(reader, call) })
     this.logs = new LogTails({
       logs: options.logs,
       budget: this.logBudget,
@@ -170,6 +179,14 @@ export class LiveReads {
       if (failure?.status === 'RESOURCE_EXHAUSTED') this.runBudget.rateLimited(failure.retryAfterSeconds)
       throw error
     }
+  }
+
+  /** A page of a run's tasks, by index: read after the run itself, so another tenant's run is a 404 as everywhere. */
+  async readTasks (entry: JobEntry, name: string, query: TasksQuery, asker: RunAsker): Promise<RunTaskPage> {
+    const execution = await this.runs.look(entry, name, asker)
+    const tasks = (await this.tasks.read(entry, execution, asker.reader)).map(task => toTask(entry.id, name, task))
+    const { items, nextPageToken } = slice(tasks.filter(task => query.state === undefined || task.state === query.state), query)
+    return nextPageToken === undefined ? { tasks: items } : { tasks: items, nextPageToken }
   }
 
   /** An execution jobgate just got from Cloud Run (a start, a cancel): watchers and caches learn of it. */

@@ -49,7 +49,7 @@ export interface RunWatchersOptions {
   freshMs?: number
 }
 
-const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
+export const ended = (execution: Execution): boolean => isTerminal(executionState(execution))
 
 /** An upstream read of a moment ago (or still under way), shared by concurrent readers, and who paid for it. */
 interface RecentRead { at: number, read: Promise<Execution>, paidBy: Set<Reader>, settled: boolean }
@@ -65,7 +65,7 @@ function visible (see: SeeRun, execution: Execution): boolean {
 }
 
 /** Why a read must not be retried at once; a 429 from Cloud Run closes the budget for its Retry-After. */
-function noteFailure (budget: ReadBudget, error: unknown): ApiError {
+export function noteFailure (budget: ReadBudget, error: unknown): ApiError {
   const apiError = apiErrorOf(error) ?? new ApiError('INTERNAL', 'reading the run failed', { cause: error })
   if (apiError.status === 'RESOURCE_EXHAUSTED') budget.rateLimited(apiError.retryAfterSeconds)
   return apiError

@@ -3,6 +3,7 @@ import type { JobEntry } from '../catalog.js'
 import { invalidArgument, permissionDenied } from '../errors.js'
 import type { RunRequest } from '../schemas/run.js'
 import { isProtectedEnvName } from './protected-env.js'
+import { refuseSecretOverride } from './secret-env.js'
 
 /** Who is asking, as far as policy cares: the authenticated Principal without how it was proven. */
 export type Caller = Pick<Principal, 'name' | 'tenant' | 'tenantFree'>
@@ -22,6 +23,7 @@ function checkEnv (entry: JobEntry, env: Record<string, string>): void {
       throw permissionDenied(`env.${name}: a letter-case variant of job "${entry.id}"'s tenant key ${String(entry.env.tenantKey)}, which only jobgate sets`)
     }
     if (isProtectedEnvName(name)) throw invalidArgument(`env.${name}: protected; it cannot be overridden`)
+    refuseSecretOverride(entry, name)
     const allow = entry.env.allow
     if (allow !== undefined && name !== entry.env.tenantKey && !allowedByList(name, allow)) {
       throw invalidArgument(`env.${name}: not allowed for job "${entry.id}" (allowed: ${allow.join(', ') || 'none'})`)

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { JobEntry } from '../catalog.js'
+import { errorResponses } from '../schemas/error.js'
 import { JobList, type JobSummary } from '../schemas/jobs.js'
 import type { RouteContext } from './context.js'
 
@@ -21,7 +22,7 @@ const NoQuery = Type.Object({}, { additionalProperties: false })
 
 export const jobRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access }) => {
   app.get('/v1/jobs', {
-    schema: { summary: 'The jobs the caller may run, with their limits', querystring: NoQuery, response: { 200: JobList } }
+    schema: { summary: 'The jobs the caller may run, with their limits', querystring: NoQuery, response: { 200: JobList, ...errorResponses(400, 401) } }
   }, async request => {
     return { jobs: access.visibleTo(request.caller).map(summary) }
   })

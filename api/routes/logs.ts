@@ -11,7 +11,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
       summary: 'The log lines a run\'s tasks wrote, oldest first, from Cloud Logging',
       params: RunParams,
       querystring: LogsQuery,
-      response: { 200: RunLogPage, ...errorResponses(400, 403, 404, 429, 502) }
+      response: { 200: RunLogPage, ...errorResponses(400, 401, 403, 404, 429, 502) }
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)

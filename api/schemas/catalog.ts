@@ -7,7 +7,10 @@ export const CLOUD_RUN_MAX_TIMEOUT_SECONDS = 168 * 3600
 
 export const EnvPolicy = Type.Object({
   allow: Type.Optional(Type.Array(Type.String({ pattern: '^([A-Za-z0-9_]+\\*?|\\*)$' }), { description: 'names or NAME_* prefixes that may be overridden; "*": any name that is not protected' })),
-  tenantKey: Type.Optional(EnvName)
+  tenantKey: Type.Optional(EnvName),
+  refuseSecretNames: Type.Optional(Type.Boolean({
+    description: 'refuse overrides whose names look like secrets (*TOKEN*, *SECRET*, *PASSWORD*, *KEY*, *CREDENTIAL*): an override is stored in the execution'
+  }))
 }, { additionalProperties: false })
 
 export const ArgsPolicy = Type.Object({

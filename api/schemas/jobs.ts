@@ -10,9 +10,14 @@ export const JobSummary = Type.Object({
     maxTaskCount: Type.Integer(),
     maxTimeoutSeconds: Type.Integer(),
     args: Type.Object({ allow: Type.Boolean(), maxItems: Type.Integer() }),
-    env: Type.Object({ allow: Type.Optional(Type.Array(Type.String())), tenantKey: Type.Optional(Type.String()) })
+    env: Type.Object({
+      allow: Type.Optional(Type.Array(Type.String())),
+      tenantKey: Type.Optional(Type.String()),
+      refuseSecretNames: Type.Optional(Type.Boolean())
+    })
   })
 })
 export type JobSummary = Static<typeof JobSummary>
 
 export const JobList = Type.Object({ jobs: Type.Array(JobSummary) })
+export type JobList = Static<typeof JobList>

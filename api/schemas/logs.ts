@@ -23,5 +23,6 @@ export const RFC3339 = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?
 export const LogsQuery = Type.Object({
   since: Type.Optional(Type.String({ pattern: RFC3339, maxLength: 40, description: 'only entries at or after this time: followers ask for what is new' })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  pageToken: Type.Optional(Type.String({ maxLength: 4096, pattern: '^[A-Za-z0-9_=+/.-]*$' }))
+  pageToken: Type.Optional(Type.String({ maxLength: 4096, pattern: '^[A-Za-z0-9_=+/.-]*$' })),
+  taskIndex: Type.Optional(Type.Integer({ minimum: 0, description: 'only the lines of this task (a task\'s links.logs)' }))
 }, { additionalProperties: false })

@@ -1,11 +1,12 @@
-import type { Command } from '../args.js'
-import type { Context } from '../context.js'
-
-type CancelCommand = Extract<Command, { name: 'cancel' }>
+import { positional } from '../args.js'
+import type { CommandModule } from './index.js'
 
 /** `jobgate cancel`: asks the API to cancel; exit 0 when it accepted. */
-export async function cancelCommand (command: CancelCommand, ctx: Context): Promise<number> {
-  const run = await ctx.client.cancelRun(command.job, command.run, ctx.signal)
-  ctx.terminal.out(ctx.json ? JSON.stringify(run, null, 2) : `Cancel requested for run ${run.name} of job ${command.job}; state now ${run.state}.`)
-  return 0
+export const command: CommandModule<{ job: string, run: string }> = {
+  prepare: input => ({ job: positional(input, 'job'), run: positional(input, 'run') }),
+  async execute ({ job, run: name }, ctx) {
+    const run = await ctx.client.cancelRun(job, name, ctx.signal)
+    ctx.terminal.out(ctx.json ? JSON.stringify(run, null, 2) : `Cancel requested for run ${run.name} of job ${job}; state now ${run.state}.`)
+    return 0
+  }
 }

@@ -1,36 +1,34 @@
-import type { Command } from '../args.js'
 import type { Context } from '../context.js'
+import { formatElapsed } from '../duration.js'
+import { formatTable } from '../table.js'
+import type { JobSummary } from '../types.js'
+import type { CommandModule } from './index.js'
 
-type JobsCommand = Extract<Command, { name: 'jobs' }>
-
-/** The catalog entries as [id, limits], whether the API sends a list or a map. */
-export function jobEntries (body: unknown): Array<[string, Record<string, unknown>]> {
-  const jobs = (body as { jobs?: unknown } | null)?.jobs ?? body
-  if (Array.isArray(jobs)) {
-    return jobs.map((job: Record<string, unknown>) => {
-      const { id, name, job: jobName, ...rest } = job
-      return [String(id ?? name ?? jobName ?? '?'), rest]
-    })
-  }
-  if (jobs !== null && typeof jobs === 'object') return Object.entries(jobs as Record<string, Record<string, unknown>>)
-  return []
+/** What a caller may override: the env names (and the tenant variable jobgate sets), the args. */
+function envOf ({ limits: { env } }: JobSummary): string {
+  const allowed = env.allow === undefined ? 'any' : env.allow.length === 0 ? 'none' : env.allow.join(',')
+  return env.tenantKey === undefined ? allowed : `${allowed} (tenant: ${env.tenantKey})`
 }
 
-const compact = (value: unknown): string => typeof value === 'string' ? value : JSON.stringify(value)
+export const jobsTable = (jobs: readonly JobSummary[]): string => formatTable(
+  ['JOB', 'MAX TASKS', 'MAX TIMEOUT', 'ARGS', 'ENV', 'DESCRIPTION'],
+  jobs.map(job => [
+    job.id,
+    String(job.limits.maxTaskCount),
+    formatElapsed(job.limits.maxTimeoutSeconds * 1000),
+    job.limits.args.allow ? `up to ${job.limits.args.maxItems}` : 'none',
+    envOf(job),
+    job.description ?? ''
+  ])
+)
 
-/** `jobgate jobs`: what the caller may run, one job per line with its limits. */
-export async function jobsCommand (_command: JobsCommand, ctx: Context): Promise<number> {
+/** `jobgate jobs`: what the caller may run, one job per row with its limits. */
+async function jobsCommand (_options: unknown, ctx: Context): Promise<number> {
   const body = await ctx.client.listJobs(ctx.signal)
-  if (ctx.json) {
-    ctx.terminal.out(JSON.stringify(body, null, 2))
-    return 0
-  }
-  const entries = jobEntries(body)
-  if (entries.length === 0) ctx.terminal.err('No jobs you may run.')
-  const width = Math.max(0, ...entries.map(([id]) => id.length))
-  for (const [id, limits] of entries) {
-    const details = Object.entries(limits ?? {}).map(([key, value]) => `${key}=${compact(value)}`).join(' ')
-    ctx.terminal.out(`${id.padEnd(width)}  ${details}`.trimEnd())
-  }
+  if (ctx.json) ctx.terminal.out(JSON.stringify(body, null, 2))
+  else if (body.jobs.length === 0) ctx.terminal.err('No jobs you may run.')
+  else ctx.terminal.out(jobsTable(body.jobs))
   return 0
 }
+
+export const command: CommandModule<unknown> = { prepare: () => ({}), execute: jobsCommand }

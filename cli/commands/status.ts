@@ -1,11 +1,12 @@
-import type { Command } from '../args.js'
+import { positional, waitFlags, type WaitFlags } from '../args.js'
 import type { Context } from '../context.js'
 import { formatElapsed } from '../duration.js'
 import { elapsedMs, taskCounts } from '../progress.js'
 import type { Run } from '../types.js'
 import { followRun, logPrinter } from './follow.js'
+import type { CommandModule } from './index.js'
 
-type StatusCommand = Extract<Command, { name: 'status' }>
+interface StatusOptions extends WaitFlags { job: string, run: string, timestamps: boolean }
 
 /** A run, one field per line, for people. */
 export function runDetails (run: Run, now: number): string {
@@ -14,24 +15,31 @@ export function runDetails (run: Run, now: number): string {
     ['job', run.job],
     ['state', run.state],
     ['tasks', taskCounts(run)],
+    ['retried', run.retriedCount > 0 ? `${run.retriedCount} task${run.retriedCount === 1 ? '' : 's'} (jobgate tasks ${run.job} ${run.name})` : undefined],
     ['elapsed', formatElapsed(elapsedMs(run, now, now))],
     ['created', run.createTime],
     ['started', run.startTime],
     ['completed', run.completionTime],
+    ['message', run.message],
     ['logs', run.logUri]
   ]
   return rows.filter(([, value]) => value !== undefined && value !== '').map(([label, value]) => `${label.padEnd(10)} ${value ?? ''}`).join('\n')
 }
 
 /** `jobgate status`: show a run, or with --wait follow it to its end (how one resumes waiting). */
-export async function statusCommand (command: StatusCommand, ctx: Context): Promise<number> {
-  const run = await ctx.client.getRun(command.job, command.run, { signal: ctx.signal })
-  if (!command.wait) {
+async function statusCommand (options: StatusOptions, ctx: Context): Promise<number> {
+  const run = await ctx.client.getRun(options.job, options.run, { signal: ctx.signal })
+  if (!options.wait) {
     ctx.terminal.out(ctx.json ? JSON.stringify(run, null, 2) : runDetails(run, ctx.now()))
     return 0
   }
-  const printEntry = command.logs ? logPrinter(ctx) : undefined
-  const result = await followRun(ctx, { job: command.job, run, printEntry, progress: true, waitTimeoutSeconds: command.waitTimeoutSeconds })
+  const printEntry = options.logs ? logPrinter(ctx, options) : undefined
+  const result = await followRun(ctx, { job: options.job, run, printEntry, progress: true, waitTimeoutSeconds: options.waitTimeoutSeconds })
   if (ctx.json) ctx.terminal.out(JSON.stringify(result.run, null, 2))
   return result.code
+}
+
+export const command: CommandModule<StatusOptions> = {
+  prepare: input => ({ ...waitFlags(input), job: positional(input, 'job'), run: positional(input, 'run'), timestamps: input.values.timestamps === true }),
+  execute: statusCommand
 }

@@ -1,7 +1,8 @@
 /** docs/api.md is the API reference: its routes table lists exactly the OpenAPI document's routes and status codes. */
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { build } from '../helper.js'
+import { hashApiKey } from '../../api/auth/index.js'
+import { build, UNIT_ENV } from '../helper.js'
 
 const DOC = 'docs/api.md'
 const text = readFileSync(new URL(`../../${DOC}`, import.meta.url), 'utf8')
@@ -36,6 +37,37 @@ t.test(`${DOC} lists every route of /openapi.json with its status codes, and not
   for (const route of documented.keys()) {
     if (!served.has(route)) t.fail(`${DOC}: ${route} is documented but not served (or hidden from OpenAPI); remove its row or serve it`)
   }
+})
+
+t.test('/openapi.json lists 401 on every route that refuses a request without credentials, and 403 where principals apply', async t => {
+  const strangerKey = 'jg_stranger_key_for_the_doc_walk_00'
+  const keys = { keys: [{ sha256: hashApiKey(strangerKey), principal: 'stranger', tenantFree: true }] }
+  const jobs = { echo: { job: 'echo-job', principals: ['ci'], pubsub: {} } }
+  const { app } = await build(t, { env: { ...UNIT_ENV, JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS: JSON.stringify(keys), JOBGATE_JOBS: JSON.stringify({ jobs }) } })
+  const openapi = (await app.inject('/openapi.json')).json<{ paths: Record<string, Record<string, { responses?: Record<string, unknown> }>> }>()
+  let walked = 0
+  for (const [path, operations] of Object.entries(openapi.paths)) {
+    // Any route of a job, and any run of it: principals are checked before the run is looked up.
+    const url = path.replace('{job}', 'echo').replace(/\{[a-z]+\}/gi, 'echo-job-abcde')
+    for (const [method, operation] of Object.entries(operations)) {
+      const route = `${method.toUpperCase()} ${path}`
+      const listed = Object.keys(operation.responses ?? {})
+      const send = async (headers: Record<string, string>): Promise<number> => (await app.inject({
+        method: method.toUpperCase() as 'GET',
+        url,
+        headers: { ...headers, ...(method !== 'get' && { 'content-type': 'application/json' }) },
+        ...(method !== 'get' && { payload: '{}' })
+      })).statusCode
+      const anonymous = await send({})
+      t.equal(anonymous, 401, `${route} refuses a request without credentials`)
+      t.ok(listed.includes('401'), `${route} lists 401`)
+      const stranger = await send({ 'x-api-key': strangerKey })
+      // A job's routes all apply its principals; a route without a job lists 403 when it answers it.
+      if (path.includes('{job}') || stranger === 403) t.ok(listed.includes('403'), `${route} lists 403 (the stranger got ${stranger})`)
+      walked++
+    }
+  }
+  t.ok(walked >= 10, `${walked} routes walked`)
 })
 
 t.test('code and docs cite the reference in the repository, never the contract file outside it', async t => {

@@ -148,6 +148,11 @@ t.test('errors: 400 → INVALID_ARGUMENT with Cloud Run\'s words', async t => {
   t.equal(requests, 1)
 })
 
+t.test('errors: 400 FAILED_PRECONDITION keeps its status, in the operation\'s words or Cloud Run\'s', async t => {
+  const { err } = await failureOf(t, runPlain, { status: 400, body: googleError(400, 'FAILED_PRECONDITION', 'job is being deleted') })
+  t.same(err.toBody(), { error: { code: 400, status: 'FAILED_PRECONDITION', message: 'Cloud Run refused the request in its current state: job is being deleted' } })
+})
+
 t.test('errors: 401 → 502: jobgate\'s own credentials, and no run started', async t => {
   const { err } = await failureOf(t, runWithOverrides, { status: 401, body: googleError(401, 'UNAUTHENTICATED', 'bad token') })
   t.match(err, { status: 'UNAVAILABLE', httpCode: 502, runMayHaveStarted: false, message: /own credentials: bad token/ })

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { DEFAULT_MAX_ARGS, DEFAULT_MAX_TIMEOUT_SECONDS, loadCatalog, parseCatalog } from '../../api/catalog.js'
 import { ConfigError } from '../../api/config-error.js'
 import { LOCAL_PROJECT, loadConfig } from '../../api/config.js'
+import { listenError } from '../../api/listen-error.js'
 
 const CLOUD = { JOBGATE_MODE: 'cloud', JOBGATE_AUTH: 'none', JOBGATE_ALLOW_UNAUTHENTICATED: 'true', GOOGLE_CLOUD_PROJECT: 'my-project', JOBGATE_JOBS: '{"jobs":{"echo":{}}}' }
 
@@ -298,4 +300,25 @@ t.test('the built server refuses a bad setting with one stderr line naming it', 
     t.ok(lines[0]?.startsWith(`jobgate: configuration error: ${variable}: ${problem}`), `${variable}: ${String(lines[0])}`)
     t.equal(result.stdout, '', 'nothing logged: it never started')
   }
+})
+
+t.test('the built server on a port in use: one stderr line naming PORT, exit 78', async t => {
+  const holder = createServer()
+  await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { holder.close() })
+  const port = (holder.address() as AddressInfo).port
+  const server = new URL('../../dist/api/server.js', import.meta.url).pathname
+  const result = await runToExit(server, { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port) })
+  t.equal(result.status, 78)
+  t.same(result.stderr.split('\n').filter(line => line !== ''),
+    [`jobgate: configuration error: PORT: ${port} on 127.0.0.1 is in use by another process; stop it, or set PORT to a free port`])
+})
+
+t.test('listenError names the setting behind a socket that cannot be opened, and passes other errors on', async t => {
+  const failure = (code: string): Error => Object.assign(new Error(code), { code })
+  t.match(listenError(failure('EACCES'), '0.0.0.0', 80), { variable: 'PORT', message: 'PORT: 80 on 0.0.0.0 needs privileges this process lacks; set PORT to 1024 or above' })
+  t.match(listenError(failure('EADDRNOTAVAIL'), '10.9.8.7', 8080), { variable: 'HOST', message: 'HOST: 10.9.8.7 is not an address of this machine' })
+  const other = failure('EMFILE')
+  t.equal(listenError(other, '127.0.0.1', 8080), other)
+  t.equal(listenError(undefined, '127.0.0.1', 8080), undefined)
 })

@@ -207,16 +207,21 @@ t.test('?wait=N long-polls', async t => {
   })
 
   t.test('and stops polling when the client hangs up', async t => {
-    const { app, fake } = await setup(t)
+    const { app, fake, services } = await setup(t)
     fake.executions.set('echo-job-4', [fakeExecution('echo-job-4', 'echo-job', { conditions: RUNNING })])
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
     const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/jobs/echo/runs/echo-job-4?wait=60' })
     request.on('error', () => {})
     request.end()
-    for (let i = 0; i < 500 && fake.calls.length === 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    const until = async (done: () => boolean): Promise<void> => {
+      for (const deadline = Date.now() + 30_000; !done() && Date.now() < deadline;) await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    await until(() => fake.calls.length > 0)
     request.destroy()
-    await new Promise(resolve => setTimeout(resolve, 100))
+    // The run's watcher ends when its last waiter leaves: from then on nothing may poll.
+    await until(() => services.live.runs.size === 0)
+    t.equal(services.live.runs.size, 0, 'the watcher stopped')
     const polls = fake.calls.length
     t.ok(polls >= 1, 'it had polled and was waiting for the next poll')
     await new Promise(resolve => setTimeout(resolve, 800))

@@ -3,22 +3,28 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseCommandLine } from '../../cli/args.js'
-import { buildRunRequest } from '../../cli/commands/run.js'
+import { buildRunRequest, prepareRun, type RunOptions } from '../../cli/commands/run.js'
 import { formatElapsed, parseDurationSeconds } from '../../cli/duration.js'
 import { parseEnvFile } from '../../cli/env-file.js'
 import { exitCodeOfState } from '../../cli/exit-codes.js'
 import { UsageError } from '../../cli/usage-error.js'
 import { cliVersion } from '../../cli/version.js'
+import { commandNames } from '../../cli/command-table.js'
 import { startFakeApi } from './fake-api.js'
-import { runCli } from './helpers.js'
+import { prepared, runCli } from './helpers.js'
+
+/** `jobgate run …` as the run command reads it. */
+async function runOptions (argv: string[]): Promise<RunOptions> {
+  const line = parseCommandLine(argv)
+  if (line.name !== 'command') throw new Error(`not a command: ${line.name}`)
+  return prepareRun(line.input)
+}
 
 t.test('run: every flag, repeatable ones in order, values containing "="', async t => {
-  const command = parseCommandLine(['run', 'migrate', '--arg', 'a', '--env', 'A=1', '--env', 'URL=x?y=z', '--arg=-b', '--env-file', 'f.env',
-    '--tasks', '3', '--timeout', '15m', '--logs', '--wait-timeout', '1h30m', '--json', '--url', 'http://h', '--', '--c', 'd'])
-  t.same(command, {
-    name: 'run',
-    url: 'http://h',
-    json: true,
+  const argv = ['run', 'migrate', '--arg', 'a', '--env', 'A=1', '--env', 'URL=x?y=z', '--arg=-b', '--env-file', 'f.env',
+    '--tasks', '3', '--timeout', '15m', '--logs', '--wait-timeout', '1h30m', '--json', '--url', 'http://h', '--timestamps', '--', '--c', 'd']
+  t.match(parseCommandLine(argv), { name: 'command', input: { name: 'run', url: 'http://h', json: true, args: { job: 'migrate' }, trailing: ['--c', 'd'] } })
+  t.same(await runOptions(argv), {
     wait: true,
     logs: true,
     waitTimeoutSeconds: 5400,
@@ -28,17 +34,22 @@ t.test('run: every flag, repeatable ones in order, values containing "="', async
     envFiles: ['f.env'],
     clearArgs: false,
     taskCount: 3,
-    timeoutSeconds: 900
+    timeoutSeconds: 900,
+    timestamps: true
   })
 })
 
 t.test('global options may come before the command; --logs and --wait-timeout imply --wait', async t => {
-  t.match(parseCommandLine(['--url', 'http://h', 'status', 'echo', 'r1']), { name: 'status', url: 'http://h', job: 'echo', run: 'r1', wait: false })
-  t.match(parseCommandLine(['status', 'echo', 'r1', '--wait-timeout', '10']), { wait: true, logs: false, waitTimeoutSeconds: 10 })
-  t.match(parseCommandLine(['run', 'echo', '--clear-args']), { clearArgs: true, args: [], wait: false })
-  t.match(parseCommandLine(['logs', 'echo', 'r1', '--follow']), { name: 'logs', follow: true })
-  t.match(parseCommandLine(['cancel', 'echo', 'r1']), { name: 'cancel', run: 'r1' })
-  t.match(parseCommandLine(['jobs', '--json']), { name: 'jobs', json: true })
+  t.match(parseCommandLine(['--url', 'http://h', 'status', 'echo', 'r1']), { input: { name: 'status', url: 'http://h', args: { job: 'echo', run: 'r1' } } })
+  t.match(await prepared(['--url', 'http://h', 'status', 'echo', 'r1']), { job: 'echo', run: 'r1', wait: false })
+  t.match(await prepared(['status', 'echo', 'r1', '--wait-timeout', '10']), { wait: true, logs: false, waitTimeoutSeconds: 10 })
+  t.match(await prepared(['run', 'echo', '--clear-args']), { clearArgs: true, args: [], wait: false })
+  t.same(await prepared(['logs', 'echo', 'r1', '--follow']), { job: 'echo', run: 'r1', follow: true, timestamps: false })
+  t.same(await prepared(['cancel', 'echo', 'r1']), { job: 'echo', run: 'r1' })
+  t.same(await prepared(['tasks', 'echo', 'r1', '--failed']), { job: 'echo', run: 'r1', failed: true })
+  t.same(await prepared(['runs', 'echo']), { job: 'echo', limit: 20 })
+  t.same(await prepared(['runs', 'echo', '--limit', '1000']), { job: 'echo', limit: 1000 })
+  t.match(parseCommandLine(['jobs', '--json']), { input: { name: 'jobs', json: true } })
 })
 
 t.test('help and version', async t => {
@@ -50,6 +61,7 @@ t.test('help and version', async t => {
 })
 
 t.test('usage errors name the command whose usage to show', async t => {
+  const prepares = (argv: string[]): Promise<unknown> => prepared(argv)
   const cases: Array<[string[], RegExp, string | undefined]> = [
     [[], /missing command/, undefined],
     [['deploy'], /unknown command 'deploy'/, undefined],
@@ -68,10 +80,13 @@ t.test('usage errors name the command whose usage to show', async t => {
     [['status', 'echo', 'r', '--tasks', '3'], /Unknown option '--tasks'/, 'status'],
     [['jobs', '--wait'], /Unknown option '--wait'/, 'jobs'],
     [['logs', 'echo', 'r', '--', 'x'], /only for run/, 'logs'],
-    [['run', 'echo', '--tasks'], /argument missing/, 'run']
+    [['run', 'echo', '--tasks'], /argument missing/, 'run'],
+    [['runs', 'echo', '--limit', '1001'], /--limit expects a whole number ≥ 1 and ≤ 1000, got '1001'/, 'runs'],
+    [['tasks', 'echo'], /missing <run>/, 'tasks'],
+    [['runs'], /missing <job>/, 'runs']
   ]
   for (const [argv, message, command] of cases) {
-    t.throws(() => parseCommandLine(argv), { name: 'UsageError', message, command }, argv.join(' '))
+    await t.rejects(prepares(argv), { name: 'UsageError', message, command }, argv.join(' '))
   }
 })
 
@@ -121,17 +136,12 @@ t.test('the run request: env files in order, then --env wins; unset fields left 
   t.teardown(() => rm(dir, { recursive: true }))
   await writeFile(join(dir, 'a.env'), 'A=from-a\nB=from-a\n')
   await writeFile(join(dir, 'b.env'), 'B=from-b\nC=from-b\n')
-  const command = parseCommandLine(['run', 'echo', '--env-file', join(dir, 'a.env'), '--env-file', join(dir, 'b.env'), '--env', 'C=flag', '--tasks', '2', '--timeout', '60', '--arg', 'x'])
-  if (command.name !== 'run') throw new Error('not run')
+  const command = await runOptions(['run', 'echo', '--env-file', join(dir, 'a.env'), '--env-file', join(dir, 'b.env'), '--env', 'C=flag', '--tasks', '2', '--timeout', '60', '--arg', 'x'])
   const { readFile } = await import('node:fs/promises')
   const read = (path: string): Promise<string> => readFile(path, 'utf8')
   t.same(await buildRunRequest(command, read), { args: ['x'], env: { A: 'from-a', B: 'from-b', C: 'flag' }, taskCount: 2, timeoutSeconds: 60 })
-  const bare = parseCommandLine(['run', 'echo'])
-  if (bare.name !== 'run') throw new Error('not run')
-  t.same(await buildRunRequest(bare, read), {})
-  const clear = parseCommandLine(['run', 'echo', '--clear-args'])
-  if (clear.name !== 'run') throw new Error('not run')
-  t.same(await buildRunRequest(clear, read), { clearArgs: true })
+  t.same(await buildRunRequest(await runOptions(['run', 'echo']), read), {})
+  t.same(await buildRunRequest(await runOptions(['run', 'echo', '--clear-args']), read), { clearArgs: true })
 })
 
 t.test('main: usage errors exit 2 with the usage on stderr and nothing on stdout', async t => {
@@ -145,7 +155,7 @@ t.test('main: usage errors exit 2 with the usage on stderr and nothing on stdout
   }
   const none = await runCli([], api.url)
   t.equal(none.code, 2)
-  t.match(none.stderr, 'Usage: jobgate <run|status|logs|cancel|jobs>')
+  t.match(none.stderr, 'Usage: jobgate <run|status|logs|tasks|runs|cancel|jobs>')
   t.equal(api.requests.length, 0, 'nothing reached the API')
 })
 
@@ -178,7 +188,8 @@ t.test('main: help on stdout with examples and the exit code table; version', as
   t.equal(general.code, 0)
   t.match(general.stdout, 'jobgate run migrate --env RELEASE=v42 --wait --logs')
   t.match(general.stdout, '4    --wait-timeout passed; the run continues')
-  for (const command of ['run', 'status', 'logs', 'cancel', 'jobs']) {
+  for (const command of commandNames) {
+    t.match(general.stdout, new RegExp(`^  ${command} +\\S`, 'm'), `--help lists ${command}`)
     const help = await runCli([command, '--help'], undefined)
     t.equal(help.code, 0)
     t.match(help.stdout, new RegExp(`^Usage: jobgate ${command}`))

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { AuthUnavailableError, audienceOf, googleIdTokenSource, resolveCredentials, silenceMetadataLookupWarnings } from '../../cli/auth.js'
+import { startWorkloadIdentityStandIn } from '../helpers/wif-standin.js'
 import { startFakeApi } from './fake-api.js'
 import { noGoogle, runCli } from './helpers.js'
 
@@ -36,7 +37,7 @@ t.test('no credentials for a remote API: a clear message naming both options', a
   const federated = await resolveCredentials({
     env: {}, url: remote, idTokenSource: async () => { throw new Error('Cannot fetch ID token in this environment, use GCE or set the GOOGLE_APPLICATION_CREDENTIALS') }
   }).catch(e => e)
-  t.match(federated.message, 'google-github-actions/auth with token_format: id_token')
+  t.match(federated.message, 'google-github-actions/auth a service_account, or use its token_format: id_token')
   const odd = await resolveCredentials({ env: {}, url: remote, idTokenSource: async () => { throw 'a string' } }).catch(e => e)
   t.match(odd.message, ': a string')
 
@@ -132,4 +133,25 @@ t.test('metadata lookup warnings are dropped, other warnings pass', async t => {
   target.emitWarning('something else', 'DeprecationWarning')
   target.emitWarning('plain')
   t.same(seen, [['something else', 'DeprecationWarning'], ['plain']])
+})
+
+t.test('the Workload Identity Federation file google-github-actions/auth leaves: ID tokens through IAM Credentials', async t => {
+  const wif = await startWorkloadIdentityStandIn()
+  const dir = await mkdtemp(join(tmpdir(), 'jobgate-wif-'))
+  const saved = { ...process.env }
+  process.env.GOOGLE_APPLICATION_CREDENTIALS = wif.credentialsFile(dir)
+  process.env.CLOUDSDK_CONFIG = dir
+  t.teardown(async () => {
+    process.env = saved
+    await wif.close()
+    await rm(dir, { recursive: true })
+  })
+  const audience = 'https://jobgate-abc123-ew.a.run.app'
+  const api = await startFakeApi({ bearerToken: wif.idTokenFor(audience) })
+  t.teardown(() => api.close())
+  const source = googleIdTokenSource()
+  const cli = await runCli(['run', 'echo', '--wait', '--url', api.url], undefined, { idTokenSource: async () => await source(audience) })
+  t.equal(cli.code, 0, cli.stderr)
+  t.ok(api.requests.length > 0 && api.requests.every(request => request.headers.authorization === `Bearer ${wif.idTokenFor(audience)}`))
+  t.same(wif.idTokenAudiences(), [audience], 'one ID token, minted once and reused until it nears expiry')
 })

@@ -1,8 +1,8 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { jobEntries } from '../../cli/commands/jobs.js'
 import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, sleep } from '../../cli/retry.js'
+import { describeFailedTask } from '../../cli/task-summary.js'
 import { startFakeApi, type FakeApi } from './fake-api.js'
 import { runCli } from './helpers.js'
 
@@ -16,7 +16,7 @@ t.test('status: details for people, the Run for scripts, exit 0 whatever the sta
   const name = [...api.runs.keys()].at(-1) ?? ''
   const plain = await runCli(['status', 'fail', name], api.url)
   t.equal(plain.code, 0)
-  t.match(plain.stdout, new RegExp(`^run +${name}\njob +fail\nstate +FAILED\ntasks +\\[#+\\] 1/1  succeeded 0  failed 1  running 0\nelapsed +\\d+s\ncreated +\\S+\nstarted +\\S+\ncompleted +\\S+\nlogs +https://`))
+  t.match(plain.stdout, new RegExp(`^run +${name}\njob +fail\nstate +FAILED\ntasks +\\[#+\\] 1/1  succeeded 0  failed 1  running 0\nretried +1 task \\(jobgate tasks fail ${name}\\)\nelapsed +\\d+s\ncreated +\\S+\nstarted +\\S+\ncompleted +\\S+\nmessage +Task \\S+ failed with message: .+\nlogs +https://`))
   const json = await runCli(['status', 'fail', name, '--json'], api.url)
   t.match(JSON.parse(json.stdout), { name, state: 'FAILED', failedCount: 1 })
 })
@@ -48,27 +48,92 @@ t.test('cancel: the Run as JSON; cancelling a finished run changes nothing', asy
   t.equal(again.code, 3, 'waiting on a cancelled run exits 3')
 })
 
-t.test('jobs: one line per job with its limits, or the API body with --json', async t => {
+t.test('jobs: a table of the jobs with their limits, or the API body with --json', async t => {
   const plain = await runCli(['jobs'], api.url)
   t.equal(plain.code, 0)
-  t.match(plain.stdout, /^echo +maxTaskCount=100 maxTimeoutSeconds=3600\n/)
-  t.equal(plain.stdout.trim().split('\n').length, 4)
+  const lines = plain.stdout.trimEnd().split('\n')
+  t.match(lines[0], /^JOB +MAX TASKS +MAX TIMEOUT +ARGS +ENV +DESCRIPTION$/)
+  t.match(lines[1], /^echo +100 +1h00m00s +up to 100 +any$/)
+  t.equal(lines.length, 5, 'a header and the four jobs')
   const json = await runCli(['jobs', '--json'], api.url)
-  t.match(JSON.parse(json.stdout), { jobs: [{ id: 'echo' }] })
+  t.match(JSON.parse(json.stdout), { jobs: [{ id: 'echo', limits: { maxTaskCount: 100 } }] })
 })
 
-t.test('jobs: list or map shapes, and an empty catalog', async t => {
-  t.same(jobEntries({ jobs: [{ id: 'a', maxTaskCount: 1 }, { name: 'b' }, { job: 'c' }, {}] }), [['a', { maxTaskCount: 1 }], ['b', {}], ['c', {}], ['?', {}]])
-  t.same(jobEntries({ jobs: { echo: { env: { allow: ['A'] } } } }), [['echo', { env: { allow: ['A'] } }]])
-  t.same(jobEntries([{ id: 'x' }]), [['x', {}]])
-  t.same(jobEntries(null), [])
-  t.same(jobEntries('nonsense'), [])
-  const server = createServer((_, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"jobs":{"echo":{"env":{"allow":["DATE"]},"maxTaskCount":5}}}') })
+t.test('jobs: env rules and descriptions as a person reads them', async t => {
+  const limits = { maxTaskCount: 5, maxTimeoutSeconds: 90, args: { allow: false, maxItems: 0 } }
+  const body = { jobs: [
+    { id: 'report', project: 'p', region: 'r', job: 'report', description: 'nightly report', limits: { ...limits, env: { allow: ['DATE', 'REPORT_*'], tenantKey: 'TENANT_ID' } } },
+    { id: 'locked', project: 'p', region: 'r', job: 'locked', limits: { ...limits, env: { allow: [] } } }
+  ] }
+  const server = createServer((_, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const map = await runCli(['jobs'], url)
-  t.equal(map.stdout, 'echo  env={"allow":["DATE"]} maxTaskCount=5\n')
+  t.equal((await runCli(['jobs'], url)).stdout, [
+    'JOB     MAX TASKS  MAX TIMEOUT  ARGS  ENV                                DESCRIPTION',
+    'report  5          1m30s        none  DATE,REPORT_* (tenant: TENANT_ID)  nightly report',
+    'locked  5          1m30s        none  none',
+    ''
+  ].join('\n'))
+})
+
+t.test('runs: newest first as a table (name, state, started, duration, tasks), --limit across pages, --json', async t => {
+  const own = await startFakeApi()
+  t.teardown(() => own.close())
+  for (const job of ['echo', 'echo', 'fail']) await runCli(['run', job, '--wait', '--tasks', '2'], own.url)
+  const table = await runCli(['runs', 'echo'], own.url)
+  t.equal(table.code, 0)
+  const lines = table.stdout.trimEnd().split('\n')
+  t.match(lines[0], /^RUN +STATE +STARTED +DURATION +TASKS$/)
+  t.match(lines[1], /^echo-job-00002 +SUCCEEDED +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +\d+s +2\/2$/)
+  t.match(lines[2], /^echo-job-00001 /)
+  t.equal(lines.length, 3)
+  t.match((await runCli(['runs', 'fail'], own.url)).stdout, /FAILED .* 1\/2 \(1 failed\)\n$/)
+  const limited = await runCli(['runs', 'echo', '--limit', '1', '--json'], own.url)
+  t.same(JSON.parse(limited.stdout).map((run: { name: string }) => run.name), ['echo-job-00002'])
+  t.same(own.requests.filter(r => r.path === '/v1/jobs/echo/runs' && r.method === 'GET').at(-1)?.query, { pageSize: '1' })
+  const none = await runCli(['runs', 'slow'], own.url)
+  t.equal(none.code, 0)
+  t.equal(none.stdout, '')
+  t.match(none.stderr, 'No runs of job slow.')
+})
+
+t.test('tasks: a table by index with attempts and exit codes; --failed; --json', async t => {
+  const failed = await runCli(['run', 'fail', '--tasks', '3', '--wait'], api.url)
+  const name = /Run (fail-job-\d+) FAILED/.exec(failed.stderr)?.[1] ?? ''
+  const table = await runCli(['tasks', 'fail', name], api.url)
+  t.equal(table.code, 0)
+  const lines = table.stdout.trimEnd().split('\n')
+  t.match(lines[0], /^TASK +STATE +ATTEMPTS +EXIT +STARTED +DURATION +MESSAGE$/)
+  t.match(lines[1], /^0 +FAILED +4 +3 +\S+Z +\d+s +The container exited with an error \(exit code 3\)$/)
+  t.match(lines[2], /^1 +SUCCEEDED +1 +0 +\S+Z +\d+s$/)
+  t.equal(lines.length, 4)
+  const onlyFailed = await runCli(['tasks', 'fail', name, '--failed', '--json'], api.url)
+  t.same(JSON.parse(onlyFailed.stdout).map((task: { index: number }) => task.index), [0])
+  const running = await runCli(['run', 'slow', '--tasks', '2'], api.url)
+  const slow = running.stdout.trim()
+  await runCli(['cancel', 'slow', slow], api.url)
+  const none = await runCli(['tasks', 'slow', slow, '--failed'], api.url)
+  t.match(none.stderr, `No failed task in run ${slow}.`)
+})
+
+t.test('why a task failed, in a few words: its exit code, else Cloud Run\'s message, else its signal', async t => {
+  const task = { index: 2, state: 'FAILED' as const, attempts: 1, links: { logs: '' } }
+  t.equal(describeFailedTask({ ...task, attempts: 4, exitCode: 3, message: 'The container exited with an error (exit code 3)' }), 'task 2 failed after 4 attempts: exit code 3')
+  t.equal(describeFailedTask({ ...task, termSignal: 15, message: 'The configured timeout was reached' }), 'task 2 failed after 1 attempt: The configured timeout was reached')
+  t.equal(describeFailedTask({ ...task, termSignal: 9 }), 'task 2 failed after 1 attempt: ended by signal 9')
+  t.equal(describeFailedTask({ ...task, exitCode: 0 }), 'task 2 failed after 1 attempt: no exit code reported')
+})
+
+t.test('a job that is not in the catalog is a usage error (exit 2) naming the jobs you may use', async t => {
+  for (const argv of [['run', 'nope', '--wait'], ['runs', 'nope'], ['status', 'nope', 'nope-1'], ['tasks', 'nope', 'nope-1']]) {
+    const result = await runCli(argv, api.url)
+    t.equal(result.code, 2, argv.join(' '))
+    t.match(result.stderr, /^jobgate: job 'nope' is not in jobgate's catalog; jobs you may use: echo, fail, slow, progress\nUsage: jobgate /)
+  }
+  const missingRun = await runCli(['status', 'echo', 'echo-job-99999'], api.url)
+  t.equal(missingRun.code, 5, 'a missing run of a known job stays an API error')
+  t.match(missingRun.stderr, 'NOT_FOUND 404')
 })
 
 t.test('an API under a path prefix keeps its prefix', async t => {
@@ -79,6 +144,7 @@ t.test('an API under a path prefix keeps its prefix', async t => {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const empty = await runCli(['jobs'], `${base}/jobgate`)
   t.equal(empty.code, 0)
+  t.equal(empty.stdout, '')
   t.match(empty.stderr, 'No jobs you may run.')
   await runCli(['jobs'], `${base}/jobgate/`)
   t.same(seen, ['/jobgate/v1/jobs', '/jobgate/v1/jobs'])

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { LogEntry, Run, RunRequest, RunState } from '../../cli/types.js'
+import type { LogEntry, Run, RunRequest, RunState, RunTask } from '../../cli/types.js'
 
 export interface Step {
   atMs: number
@@ -151,7 +151,9 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
       succeededCount: step.succeeded ?? 0,
       failedCount: step.failed ?? 0,
       cancelledCount: cancelled ? run.taskCount - (step.succeeded ?? 0) - (step.failed ?? 0) : 0,
-      retriedCount: 0,
+      // Every failed task of the fake ran four times.
+      retriedCount: step.failed ?? 0,
+      ...(state === 'FAILED' && { message: `Task ${run.name}-task0 failed with message: The container exited with an error (exit code 3).` }),
       logUri: `https://console.cloud.google.com/logs/query?run=${run.name}`,
       links: { self: `/v1/jobs/${run.job}/runs/${run.name}`, logs: `/v1/jobs/${run.job}/runs/${run.name}/logs` }
     }
@@ -164,7 +166,6 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
   }
 
   const startRun = (job: string, rawBody: string, key: string | undefined): { status: number, run: Run, replay: boolean } => {
-    if (jobs[job] === undefined) throw new HttpError(404, 'NOT_FOUND', `job "${job}" is not in the catalog`)
     let request: RunRequest
     try {
       request = rawBody === '' ? {} : JSON.parse(rawBody)
@@ -198,6 +199,24 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
     })
     if (key !== undefined) idempotency.set(key, { body: rawBody, runName: name })
     return { status: 202, run: snapshot(name), replay: false }
+  }
+
+  /** The run's tasks as its counts tell: failed ones first (4 attempts, exit code 3), then succeeded, running, the rest. */
+  const tasksOf = (run: Run): RunTask[] => Array.from({ length: run.taskCount }, (_, index): RunTask => {
+    const links = { logs: `/v1/jobs/${run.job}/runs/${run.name}/logs?taskIndex=${index}` }
+    const started = run.startTime === undefined ? {} : { startTime: run.startTime }
+    const times = { ...started, ...(run.completionTime !== undefined && { completionTime: run.completionTime }) }
+    if (index < run.failedCount) return { index, state: 'FAILED', attempts: 4, exitCode: 3, message: 'The container exited with an error (exit code 3)', ...times, links }
+    if (index < run.failedCount + run.succeededCount) return { index, state: 'SUCCEEDED', attempts: 1, exitCode: 0, ...times, links }
+    if (index < run.failedCount + run.succeededCount + run.runningCount) return { index, state: 'RUNNING', attempts: 1, ...started, links }
+    return run.state === 'CANCELLED' ? { index, state: 'CANCELLED', attempts: 0, links } : { index, state: 'PENDING', attempts: 0, links }
+  })
+
+  /** One page of `items` from `?pageToken=` (an offset) and `?pageSize=`, as the real routes page. */
+  const pageOf = <T>(items: T[], url: URL, size: number): { items: T[], next?: string } => {
+    const start = Number(url.searchParams.get('pageToken') ?? '0')
+    const end = start + Number(url.searchParams.get('pageSize') ?? size)
+    return end < items.length ? { items: items.slice(start, end), next: String(end) } : { items: items.slice(start, end) }
   }
 
   const visibleLogs = (run: FakeRun): LogEntry[] => {
@@ -237,7 +256,20 @@ export async function startFakeApi (options: FakeApiOptions = {}): Promise<FakeA
     const [v1, jobsWord, job, runsWord, runName, action] = parts
     if (v1 !== 'v1' || jobsWord !== 'jobs') throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${url.pathname}`)
     if (job === undefined && req.method === 'GET') {
-      return { status: 200, payload: { jobs: Object.keys(jobs).map(id => ({ id, maxTaskCount: 100, maxTimeoutSeconds: 3600 })) } }
+      const limits = { maxTaskCount: 100, maxTimeoutSeconds: 3600, args: { allow: true, maxItems: 100 }, env: {} }
+      return { status: 200, payload: { jobs: Object.keys(jobs).map(id => ({ id, project: 'fake-project', region: 'europe-west1', job: `${id}-job`, limits })) } }
+    }
+    if (job !== undefined && jobs[job] === undefined) throw new HttpError(404, 'NOT_FOUND', `job "${job}" is not in jobgate's catalog`)
+    if (job !== undefined && runsWord === 'runs' && runName === undefined && req.method === 'GET') {
+      const newestFirst = [...runs.values()].filter(run => run.job === job).reverse().map(run => snapshot(run.name))
+      const { items, next } = pageOf(newestFirst, url, 20)
+      return { status: 200, payload: next === undefined ? { runs: items } : { runs: items, nextPageToken: next } }
+    }
+    if (job !== undefined && runName !== undefined && action === 'tasks' && req.method === 'GET') {
+      findRun(job, runName)
+      const state = url.searchParams.get('state')
+      const { items, next } = pageOf(tasksOf(snapshot(runName)).filter(task => state === null || task.state === state), url, 100)
+      return { status: 200, payload: next === undefined ? { tasks: items } : { tasks: items, nextPageToken: next } }
     }
     if (job !== undefined && runsWord === 'runs' && runName === undefined && req.method === 'POST') {
       const key = req.headers['idempotency-key'] as string | undefined

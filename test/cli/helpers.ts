@@ -1,3 +1,5 @@
+import { parseCommandLine } from '../../cli/args.js'
+import { commandModules } from '../../cli/commands/index.js'
 import type { CliIo } from '../../cli/main.js'
 import { main } from '../../cli/main.js'
 
@@ -33,4 +35,11 @@ export async function runCli (argv: string[], url: string | undefined, io: Parti
     ...io
   })
   return { code, stdout: stdout.text(), stderr: stderr.text() }
+}
+
+/** A command line as its command's `prepare` reads it, or the help / version line. */
+export async function prepared (argv: string[]): Promise<unknown> {
+  const line = parseCommandLine(argv)
+  if (line.name !== 'command') return line
+  return (await commandModules[line.input.name]()).prepare(line.input)
 }

@@ -22,6 +22,22 @@ t.test('entry format: task, severity, message, then the payload fields that say 
   t.ok(long.length < 2100 && long.endsWith('…'), 'huge payloads are cut')
 })
 
+t.test('--timestamps: each line starts with its time in UTC (nanoseconds and offsets read, an odd one kept as sent)', async t => {
+  const entry = { taskIndex: 1, severity: 'INFO', message: 'done' }
+  t.equal(formatLogEntry(wire({ ...entry, timestamp: '2026-11-23T10:00:01.123456789Z' }), { timestamps: true }), '2026-11-23T10:00:01.123Z [task 1] INFO done')
+  t.equal(formatLogEntry(wire({ ...entry, timestamp: '2026-11-23T12:00:01+02:00' }), { timestamps: true }), '2026-11-23T10:00:01.000Z [task 1] INFO done')
+  t.equal(formatLogEntry(wire({ ...entry, timestamp: 'soon' }), { timestamps: true }), 'soon [task 1] INFO done')
+  const started = await runCli(['run', 'echo', '--wait', '--logs', '--timestamps'], api.url)
+  t.equal(started.code, 0)
+  const lines = started.stdout.trimEnd().split('\n')
+  t.ok(lines.length >= 3)
+  for (const line of lines) t.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[task 0\] INFO /)
+  const name = /Started run (\S+) /.exec(started.stderr)?.[1] ?? ''
+  const again = await runCli(['logs', 'echo', name, '--timestamps'], api.url)
+  t.same(again.stdout, started.stdout, 'logs --timestamps prints the same lines')
+  t.notMatch((await runCli(['logs', 'echo', name], api.url)).stdout, /^\d{4}-/m, 'without the flag, no times')
+})
+
 t.test('entry identity: insertId when present, else the whole entry', async t => {
   t.equal(entryKey(wire({ insertId: 'abc', message: 'x' })), 'abc')
   t.equal(entryKey(wire({ timestamp: 't', taskIndex: 0, message: 'x' })), entryKey(wire({ timestamp: 't', taskIndex: 0, message: 'x' })))

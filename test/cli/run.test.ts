@@ -26,7 +26,24 @@ t.test('a failed run exits 1 and points at its logs', async t => {
   const { code, stdout, stderr } = await runCli(['run', 'fail', '--wait', '--logs'], api.url)
   t.equal(code, 1)
   t.match(stdout, '[task 0] ERROR migration 42 failed')
-  t.match(stderr, /Run fail-job-\d+ FAILED after \d+s \(0 of 1 tasks succeeded, 1 failed\)\. Logs: jobgate logs fail fail-job-\d+ Cloud Logging: https:/)
+  t.match(stderr, /Run fail-job-\d+ FAILED after \d+s \(0 of 1 tasks succeeded, 1 failed, 1 retried\):\n {2}task 0 failed after 4 attempts: exit code 3\nLogs: jobgate logs fail fail-job-\d+ {2}Cloud Logging: https:/)
+})
+
+t.test('a failed run names its failed tasks (ten at most); without the tasks route, Cloud Run\'s message', async t => {
+  const broken = await startFakeApi({ jobs: { broken: { steps: (_, n) => [{ atMs: 0, state: 'PENDING' }, { atMs: 50, state: 'FAILED', failed: n }] } } })
+  t.teardown(() => broken.close())
+  const many = await runCli(['run', 'broken', '--tasks', '12', '--wait'], broken.url)
+  t.equal(many.code, 1)
+  const named = many.stderr.split('\n').filter(line => /^ {2}task \d+ failed after 4 attempts: exit code 3$/.test(line))
+  t.equal(named.length, 10)
+  t.match(many.stderr, /\n {2}… and more: jobgate tasks broken broken-job-\d+ --failed\n/)
+
+  const older = await startFakeApi()
+  t.teardown(() => older.close())
+  older.inject({ path: /\/tasks$/, times: 10, fault: { status: 404, body: { error: { code: 404, status: 'NOT_FOUND', message: 'no route GET /tasks' } } } })
+  const plain = await runCli(['run', 'fail', '--wait'], older.url)
+  t.equal(plain.code, 1)
+  t.match(plain.stderr, /FAILED after \d+s \(0 of 1 tasks succeeded, 1 failed, 1 retried\):\n {2}Task fail-job-\d+-task0 failed with message: The container exited with an error \(exit code 3\)\.\nLogs: /)
 })
 
 t.test('--wait-timeout 1 on a long run exits 4, says how to resume, and the run goes on', async t => {

@@ -71,5 +71,5 @@ t.test('the slots are documents beside the idempotency keys', async t => {
   const documents = await storedDocuments(setup, 300)
   const slots = documents.filter(doc => /\/lease-[0-9a-f]{64}-\d+$/.test(doc.name))
   t.ok(slots.length >= 1, 'lease documents exist')
-  for (const doc of slots) t.match(doc.fields.scope?.stringValue, /^\["local-project","us-central1","(report|nightly)",/)
+  for (const doc of slots) t.match(doc.fields.scope?.stringValue, new RegExp(`^\\["${setup.firestore.project}","us-central1","(report|nightly)",`))
 })

@@ -17,6 +17,9 @@ const account = 'jobgate-api@my-project.iam.gserviceaccount.com'
 const member = `serviceAccount:${account}`
 const image = (tag: string): string => `europe-west1-docker.pkg.dev/my-project/jobgate/jobgate-api:${tag}`
 
+// About 60 runs of the script, each starting node once: minutes on a loaded machine.
+t.setTimeout(600_000)
+
 const world = new StubWorld()
 t.teardown(() => world.remove())
 t.beforeEach(() => world.reset())
@@ -59,7 +62,7 @@ t.test('first run: the exact command sequence, least-privilege IAM, a private se
     ['gcloud', 'projects', 'add-iam-policy-binding', 'other-project', '--member', member, '--role', 'roles/logging.viewer', '--condition', 'None', '--quiet'],
     ['gcloud', 'run', 'deploy', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1', '--image', image('v7'),
       '--service-account', account, '--no-allow-unauthenticated', '--set-env-vars', flagValue(deploy, 'set-env-vars'),
-      '--max-instances', '2', '--clear-secrets', '--quiet'],
+      '--max-instances', '1', '--clear-secrets', '--quiet'],
     ['gcloud', 'run', 'services', 'describe', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1',
       '--format', 'value(status.url)']
   ])
@@ -92,17 +95,18 @@ t.test('the settings reach the service intact through gcloud\'s own --set-env-va
   t.same(JSON.parse(env.JOBGATE_JOBS ?? ''), catalog, 'the catalog JSON survives, commas and all')
 })
 
-t.test('--max-instances follows from the read budgets: instances × budget stays within the project\'s quotas', async t => {
-  // The default (2: 60 / 30 log reads, 1,000 / 300 Cloud Run reads) is in the first test's argv.
+t.test('with Firestore, --max-instances follows from the read budgets: instances × budget stays within the project\'s quotas', async t => {
+  // The default (2: 60 / 30 log reads, 1,000 / 300 Cloud Run reads) is in the Firestore test's argv.
+  const shared = { ...required, JOBGATE_IDEMPOTENCY: 'firestore' }
   const settings = { JOBGATE_LOGGING_READS_PER_MINUTE: '10', JOBGATE_RUN_READS_PER_MINUTE: '100' }
-  const result = world.run(script, { ...required, ...settings })
+  const result = world.run(script, { ...shared, ...settings })
   t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
   t.equal(flagValue(find(result, 'gcloud run deploy'), 'max-instances'), '6', 'min(60 / 10, 1,000 / 100)')
   t.match(parseWithGcloud(flagValue(find(result, 'gcloud run deploy'), 'set-env-vars') ?? ''), settings, 'the budgets reach the service')
-  const tooMany = world.run(script, { ...required, MAX_INSTANCES: '3' })
+  const tooMany = world.run(script, { ...shared, MAX_INSTANCES: '3' })
   t.not(tooMany.status, 0)
   t.match(tooMany.stderr, /MAX_INSTANCES=3 .* at most 2/)
-  t.notOk(find(tooMany, 'gcloud run deploy'))
+  t.same(tooMany.calls, [], 'nothing ran')
   const greedy = world.run(script, { ...required, JOBGATE_LOGGING_READS_PER_MINUTE: '61', JOBGATE_RUN_READS_PER_MINUTE: 'lots' })
   t.not(greedy.status, 0)
   t.match(greedy.stderr, /JOBGATE_RUN_READS_PER_MINUTE must be a whole number/)
@@ -239,14 +243,70 @@ t.test('IAM bindings are retried while a new service account propagates', async 
   t.notOk(find(broken, 'gcloud run deploy'), 'no deploy without the permissions it needs')
 })
 
-t.test('Firestore idempotency: its settings are passed and roles/datastore.user is granted; not otherwise', async t => {
+t.test('Firestore: API enabled, Native database created when missing, TTL policy on, datastore.user granted, the service told', async t => {
   const result = world.run(script, { ...required, JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_IDEMPOTENCY_COLLECTION: 'keys', JOBGATE_MAX_INFLIGHT_RUNS: '8' })
   t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
-  t.match(parseWithGcloud(flagValue(find(result, 'gcloud run deploy'), 'set-env-vars') ?? ''), { JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_IDEMPOTENCY_COLLECTION: 'keys', JOBGATE_MAX_INFLIGHT_RUNS: '8' })
-  const binding = findAll(result, 'gcloud projects add-iam-policy-binding').find(call => call.args.includes('roles/datastore.user'))
-  t.equal(binding === undefined ? 'no binding' : argv(binding), `gcloud projects add-iam-policy-binding my-project --member ${member} --role roles/datastore.user --condition None --quiet`)
-  const memory = world.run(script, required)
-  t.notOk(memory.calls.some(call => call.args.includes('roles/datastore.user')), 'the memory store needs no Firestore role')
+  const firestoreCalls = result.calls.filter(call => call.args[0] !== 'run' && call.args.some(arg => /firestore|datastore/.test(arg))).map(argv)
+  t.same(firestoreCalls, [
+    'gcloud services enable firestore.googleapis.com --project my-project',
+    'gcloud firestore databases describe --database (default) --project my-project',
+    'gcloud firestore databases create --database (default) --location europe-west1 --type firestore-native --project my-project',
+    'gcloud firestore databases describe --database (default) --project my-project --format value(type)',
+    'gcloud firestore fields ttls update expireAt --collection-group keys --enable-ttl --database (default) --project my-project --async',
+    `gcloud projects add-iam-policy-binding my-project --member ${member} --role roles/datastore.user --condition None --quiet`
+  ])
+  t.ok(result.calls.findIndex(call => call.args.includes('firestore-native')) < result.calls.findIndex(call => call.tool === 'docker'),
+    'the database is settled before the image is built')
+  const deploy = find(result, 'gcloud run deploy')
+  t.equal(flagValue(deploy, 'max-instances'), '2', 'several instances sharing Firestore: min(60 / 30 log reads, 1,000 / 300 Cloud Run reads)')
+  t.match(parseWithGcloud(flagValue(deploy, 'set-env-vars') ?? ''), {
+    JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_FIRESTORE_DATABASE: '(default)', JOBGATE_IDEMPOTENCY_COLLECTION: 'keys', JOBGATE_MAX_INFLIGHT_RUNS: '8'
+  })
+
+  const again = world.run(script, { ...required, JOBGATE_IDEMPOTENCY: 'firestore' })
+  t.equal(again.status, 0, 'exits 0', { stderr: again.stderr })
+  t.notOk(find(again, 'gcloud firestore databases create'), 'an existing database is kept')
+  t.equal(flagValue(find(again, 'gcloud firestore fields ttls update'), 'collection-group'), 'jobgate-idempotency', 'the default collection')
+  // With the memory store, no Firestore call at all: the first test's exact sequence.
+})
+
+t.test('Firestore: a named database in a chosen location; a Datastore-mode database stops the script before the build', async t => {
+  const named = { ...required, JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_FIRESTORE_DATABASE: 'jobgate-state', FIRESTORE_LOCATION: 'eur3', MAX_INSTANCES: '2' }
+  const result = world.run(script, named)
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  t.equal(argv(find(result, 'gcloud firestore databases create') ?? { tool: 'gcloud', cwd: '', args: [] }),
+    'gcloud firestore databases create --database jobgate-state --location eur3 --type firestore-native --project my-project')
+  t.equal(flagValue(find(result, 'gcloud firestore fields ttls update'), 'database'), 'jobgate-state')
+  t.match(parseWithGcloud(flagValue(find(result, 'gcloud run deploy'), 'set-env-vars') ?? ''), { JOBGATE_FIRESTORE_DATABASE: 'jobgate-state' })
+
+  world.reset()
+  writeFileSync(join(world.state, 'db-jobgate-state'), 'DATASTORE_MODE\n')
+  const datastore = world.run(script, named)
+  t.equal(datastore.status, 1)
+  t.match(datastore.stderr, 'error: Firestore database jobgate-state of my-project is in DATASTORE_MODE mode; jobgate needs Native mode')
+  t.notOk(datastore.calls.some(call => call.tool === 'docker' || argv(call).startsWith('gcloud run deploy')), 'nothing built or deployed')
+
+  for (const [setting, message] of [[{ JOBGATE_FIRESTORE_DATABASE: 'DB' }, 'JOBGATE_FIRESTORE_DATABASE must be'], [{ FIRESTORE_LOCATION: 'x y' }, 'FIRESTORE_LOCATION must be']] as const) {
+    const bad = world.run(script, { ...named, ...setting })
+    t.equal(bad.status, 2, message)
+    t.match(bad.stderr, message)
+    t.same(bad.calls, [])
+  }
+})
+
+t.test('more than one instance with the memory store is refused before anything runs, in one line naming both settings', async t => {
+  for (const vars of [{ MAX_INSTANCES: '2' }, { MAX_INSTANCES: '2', JOBGATE_IDEMPOTENCY: 'memory' }] as Array<Record<string, string>>) {
+    for (const args of [[], ['--dry-run']]) {
+      const result = world.run(script, { ...required, ...vars }, args)
+      t.equal(result.status, 2, JSON.stringify({ ...vars, args }))
+      t.same(result.calls, [], 'nothing ran')
+      t.equal(result.stdout, '', 'nothing printed to run')
+      const errors = result.stderr.split('\n').filter(line => line.startsWith('error: '))
+      t.same(errors, ['error: MAX_INSTANCES=2 needs JOBGATE_IDEMPOTENCY=firestore, not memory (each instance would keep its own idempotency keys' +
+        ' and concurrency leases): set JOBGATE_IDEMPOTENCY=firestore, or MAX_INSTANCES=1'])
+    }
+  }
+  // One instance with the memory store is the default: the first test's argv.
 })
 
 t.test('INVOKERS get roles/run.invoker on the service', async t => {
@@ -259,11 +319,21 @@ t.test('INVOKERS get roles/run.invoker on the service', async t => {
 })
 
 t.test('--dry-run runs nothing and prints exactly what a run executes', async t => {
-  const vars = { ...required, IMAGE_TAG: 'v7', JOBGATE_AUTH: 'google,apikey', JOBGATE_API_KEYS_SECRET: 'jobgate-keys', INVOKERS: 'user:me@example.com' }
+  const vars = {
+    ...required,
+    IMAGE_TAG: 'v7',
+    JOBGATE_AUTH: 'google,apikey',
+    JOBGATE_API_KEYS_SECRET: 'jobgate-keys',
+    INVOKERS: 'user:me@example.com',
+    JOBGATE_IDEMPOTENCY: 'firestore',
+    JOBGATE_FIRESTORE_DATABASE: 'jobgate-state'
+  }
   const dry = world.run(script, vars, ['--dry-run'])
   t.equal(dry.status, 0, 'exits 0', { stderr: dry.stderr })
   t.same(dry.calls, [], 'no gcloud or docker call')
   t.match(dry.stdout, '--no-allow-unauthenticated')
+  for (const step of ['gcloud services enable firestore.googleapis.com', 'gcloud firestore databases create --database jobgate-state',
+    '| grep -qx FIRESTORE_NATIVE', 'gcloud firestore fields ttls update expireAt', '--role roles/datastore.user']) t.match(dry.stdout, step)
   const replayed = world.runText(dry.stdout)
   t.equal(replayed.status, 0, 'the printed commands run', { stderr: replayed.stderr })
   world.reset()

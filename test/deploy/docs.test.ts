@@ -29,10 +29,11 @@ t.test('the Cloud Logging filter is the exact one to paste', async t => {
 
 t.test('every variable the scripts require is explained', async t => {
   for (const name of ['PROJECT_ID', 'REGION', 'REPOSITORY', 'JOB_NAME', 'JOBGATE_AUTH', 'JOBGATE_AUDIENCE', 'CATALOG_FILE',
-    'JOBGATE_API_KEYS_SECRET', 'ALLOW_UNAUTHENTICATED', 'INVOKERS']) {
+    'JOBGATE_API_KEYS_SECRET', 'ALLOW_UNAUTHENTICATED', 'INVOKERS', 'MAX_INSTANCES', 'JOBGATE_IDEMPOTENCY', 'JOBGATE_FIRESTORE_DATABASE',
+    'FIRESTORE_LOCATION']) {
     t.ok(doc.includes(name), name)
   }
-  for (const role of ['roles/run.jobsExecutorWithOverrides', 'roles/run.viewer', 'roles/logging.viewer', 'roles/run.invoker']) {
+  for (const role of ['roles/run.jobsExecutorWithOverrides', 'roles/run.viewer', 'roles/logging.viewer', 'roles/run.invoker', 'roles/datastore.user']) {
     t.ok(doc.includes(role), role)
   }
 })

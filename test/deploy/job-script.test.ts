@@ -7,6 +7,9 @@ import { StubWorld, argv, flagValue, gitShortSha, repoRoot } from './stubs.js'
 const script = join(repoRoot, 'build-deploy-job.sh')
 const required = { PROJECT_ID: 'my-project', REGION: 'europe-west1', REPOSITORY: 'jobgate', JOB_NAME: 'echo-job' }
 
+// A few dozen runs of the script: minutes on a loaded machine.
+t.setTimeout(300_000)
+
 const world = new StubWorld()
 t.teardown(() => world.remove())
 t.beforeEach(() => world.reset())

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stub for `gcloud` and `docker` in the deploy-script tests (test/deploy/stubs.ts copies it into a
 # temp bin/ under both names). Appends {tool, cwd, args} as one JSON line to $STUB_LOG; keeps the
-# service accounts and repositories it "created" in $STUB_STATE, so `describe` fails until `create`;
+# service accounts, repositories and Firestore databases (file content: the mode) it "created" in
+# $STUB_STATE, so `describe` fails until `create`;
 # fails calls whose argv contains $STUB_FAIL_ONCE (the first such call only) or $STUB_FAIL_ALWAYS.
 set -u
 json() {
@@ -40,6 +41,11 @@ case "$tool ${1:-} ${2:-} ${3:-}" in
     [[ -e $STUB_STATE/repo-$4 ]] || { echo "ERROR: NOT_FOUND: $4" >&2; exit 1; } ;;
   "gcloud artifacts repositories create")
     touch "$STUB_STATE/repo-$4" ;;
+  "gcloud firestore databases describe")
+    [[ -e $STUB_STATE/db-$(flag --database) ]] || { echo "ERROR: NOT_FOUND: database" >&2; exit 1; }
+    if [[ -n $(flag --format) ]]; then cat "$STUB_STATE/db-$(flag --database)"; fi ;;
+  "gcloud firestore databases create")
+    echo FIRESTORE_NATIVE >"$STUB_STATE/db-$(flag --database)" ;;
   "gcloud run services describe")
     printf 'https://%s-123456789012.%s.run.app\n' "$4" "$(flag --region)" ;;
   "docker buildx build "*)

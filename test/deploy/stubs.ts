@@ -20,6 +20,9 @@ export interface ScriptResult {
   calls: Call[]
 }
 
+/** A deadline, not a pace: a script run takes a second when the machine is idle, tens of seconds when it is loaded. */
+const SPAWN_DEADLINE_MS = 180_000
+
 // One bash stub plays both tools; see its header for what it records and answers.
 const stubSource = join(repoRoot, 'test/deploy/stub-tool.sh')
 
@@ -65,14 +68,14 @@ export class StubWorld {
   // Runs `bash script args…` from `cwd`; the calls returned are only this run's.
   run (script: string, vars: Record<string, string>, args: string[] = [], cwd = repoRoot): ScriptResult {
     const before = this.calls().length
-    const result = spawnSync('bash', [script, ...args], { cwd, env: this.env(vars), encoding: 'utf8', timeout: 30_000 })
+    const result = spawnSync('bash', [script, ...args], { cwd, env: this.env(vars), encoding: 'utf8', timeout: SPAWN_DEADLINE_MS })
     return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: this.calls().slice(before) }
   }
 
   // Runs text as a bash script (used to replay what --dry-run printed).
   runText (text: string, vars: Record<string, string> = {}): ScriptResult {
     const before = this.calls().length
-    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', text], { env: this.env(vars), encoding: 'utf8', timeout: 30_000 })
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', text], { env: this.env(vars), encoding: 'utf8', timeout: SPAWN_DEADLINE_MS })
     return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: this.calls().slice(before) }
   }
 
@@ -112,7 +115,7 @@ export function parseWithGcloud (setEnvVars: string): Record<string, string> {
     'flags.AddSetEnvVarsFlag(parser)',
     'print(json.dumps(dict(parser.parse_args(["--set-env-vars", sys.argv[1]]).set_env_vars)))'
   ].join('\n')
-  const result = spawnSync(python, ['-c', program, setEnvVars], { encoding: 'utf8', timeout: 30_000 })
+  const result = spawnSync(python, ['-c', program, setEnvVars], { encoding: 'utf8', timeout: SPAWN_DEADLINE_MS })
   if (result.status !== 0) throw new Error(`gcloud's parser rejected the value: ${result.stderr}`)
   return JSON.parse(result.stdout) as Record<string, string>
 }

@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process'
 import { createServer, type IncomingMessage } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { hashApiKey } from '../../api/auth/index.js'
 import { call } from '../helpers/call.js'
+import { runProcess, type ProcessResult } from '../helpers/run-process.js'
+import { runCli } from '../cli/helpers.js'
 import { build } from '../helper.js'
 
 // The real `jobgate` process against the real API in local mode (emulator, child-process tasks).
@@ -19,20 +20,11 @@ const stack = await build(t, {
   }
 })
 
-interface Result { code: number | null, stdout: string, stderr: string }
-
-async function jobgate (args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, ['bin/jobgate.js', ...args], {
-    // A clean environment: no developer gcloud credentials, no inherited JOBGATE_* settings.
-    env: { PATH: process.env.PATH ?? '', CLOUDSDK_CONFIG: '/nonexistent', JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+async function jobgate (args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  // A clean environment: no developer gcloud credentials, no inherited JOBGATE_* settings.
+  return await runProcess(process.execPath, ['bin/jobgate.js', ...args], {
+    env: { PATH: process.env.PATH ?? '', CLOUDSDK_CONFIG: '/nonexistent', JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY, ...env }
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => { stdout += String(chunk) })
-  child.stderr.on('data', chunk => { stderr += String(chunk) })
-  const [code] = await once(child, 'exit') as [number | null]
-  return { code, stdout, stderr }
 }
 
 const runCalls = (): number => stack.emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith(':run')).length
@@ -55,10 +47,23 @@ t.test('--json prints the final Run on stdout', async t => {
   t.equal(run.job, 'echo')
 })
 
-t.test('a failing job exits 1', async t => {
+t.test('a failing job exits 1 and names the failed task, its attempts and exit code; tasks shows every retry', async t => {
   const result = await jobgate(['run', 'echo', '--env', 'ECHO_EXIT_CODE=3', '--wait'])
   t.equal(result.code, 1)
-  t.match(result.stderr, /FAILED/)
+  t.match(result.stderr, /FAILED after \d+s \(0 of 1 tasks succeeded, 1 failed, 1 retried\):\n {2}task 0 failed after 4 attempts: exit code 3\n/)
+  // The same CLI in this process (a process each costs seconds on a loaded machine): the real routes behind tasks, runs, jobs.
+  const name = /Started run (echo-\S+) /.exec(result.stderr)?.[1] ?? ''
+  const inProcess = async (argv: string[]): Promise<{ code: number, stdout: string, stderr: string }> =>
+    await runCli(argv, stack.url, { env: { JOBGATE_URL: stack.url, JOBGATE_API_KEY: KEY } })
+  const tasks = await inProcess(['tasks', 'echo', name])
+  t.equal(tasks.code, 0, tasks.stderr)
+  t.match(tasks.stdout, /^TASK +STATE +ATTEMPTS +EXIT +STARTED +DURATION +MESSAGE\n0 +FAILED +4 +3 +/)
+  const runs = await inProcess(['runs', 'echo', '--limit', '1'])
+  t.match(runs.stdout, new RegExp(`^RUN +STATE +STARTED +DURATION +TASKS\n${name} +FAILED +\\S+ +\\d+s +0/1 \\(1 failed\\)\n$`))
+  const unknown = await inProcess(['run', 'nightly'])
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, 'jobgate: job \'nightly\' is not in jobgate\'s catalog; jobs you may use: echo')
+  t.match((await inProcess(['jobs'])).stdout, /^JOB +MAX TASKS +MAX TIMEOUT +ARGS +ENV +DESCRIPTION\necho +10000 +24h00m00s +up to 100 +TENANT_ID,ECHO_\*/)
 })
 
 t.test('--wait-timeout on a long job exits 4 and the run goes on', async t => {
@@ -77,7 +82,11 @@ t.test('a run cancelled while waiting exits 3', async t => {
   const name = started.stdout.trim()
   t.match(name, /^echo-[a-z0-9]{5}$/)
   const waiting = jobgate(['status', 'echo', name, '--wait'])
-  await new Promise(resolve => setTimeout(resolve, 1500))
+  // Cancel once the CLI is following the run (its event stream is open), not after a guessed pause.
+  for (const deadline = Date.now() + 60_000; stack.services.live.streams.size === 0 && Date.now() < deadline;) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  t.equal(stack.services.live.streams.size, 1, 'the CLI follows the run')
   const cancelled = await call(`${stack.url}/v1/jobs/echo/runs/${name}/cancel`, { method: 'POST', headers: { 'x-api-key': KEY } })
   t.equal(cancelled.status, 200)
   t.equal((await waiting).code, 3)

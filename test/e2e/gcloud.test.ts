@@ -167,6 +167,21 @@ async function main (binary: string): Promise<void> {
     t.equal(new Set(names).size, runs.length, 'one execution per command')
   })
 
+  t.test('executions tasks list and describe show the failed run\'s task, its state and exit code', async t => {
+    const failed = names[runs.length - 1] as string
+    const [listed, described] = await Promise.all([
+      gcloud('run', 'jobs', 'executions', 'tasks', 'list', `--execution=${failed}`),
+      gcloud('run', 'jobs', 'executions', 'tasks', 'describe', `${failed}-task0`)
+    ])
+    ok(t, listed, 'tasks list')
+    // INDEX STATE TASK STARTED COMPLETED RETRIES, one row per task.
+    t.match(listed.stdout, new RegExp(`\\b0\\s+Failed\\s+${failed}-task0\\s+\\d{4}-\\d\\d-\\d\\d \\S+ UTC\\s+\\d{4}-\\d\\d-\\d\\d \\S+ UTC\\s+0\\s*$`, 'm'))
+    ok(t, described, 'tasks describe')
+    t.match(described.stdout, /Running state:\s+Failed/)
+    t.match(described.stdout, /Exit Code:\s+3\n\s+Message:\s+The container exited with an error \(exit code 3\)/)
+    t.match(described.stdout, /Max Retries:\s+0/)
+  })
+
   t.test('gcloud logging read shows every run\'s overrides in the job\'s log output', async t => {
     const entries = await gcloud.json<LogEntry[]>('logging', 'read', 'resource.type="cloud_run_job"', '--limit=1000')
     t.ok(entries.length > 0)
@@ -174,7 +189,7 @@ async function main (binary: string): Promise<void> {
       const name = names[i] as string
       t.test(`${name}: ${run.flags.join(' ')}`, async t => run.logs(t, entries.filter(e => e.labels['run.googleapis.com/execution_name'] === name)))
     }
-    t.ok(gcloud.invocations() <= 20, `${gcloud.invocations()} gcloud commands in all`)
+    t.ok(gcloud.invocations() <= 22, `${gcloud.invocations()} gcloud commands in all`)
   })
 }
 

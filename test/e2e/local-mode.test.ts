@@ -53,11 +53,29 @@ t.test('overrides reach every task, and the logs route shows them', async t => {
   t.equal(bad.status, 400)
 })
 
-t.test('a task exiting non-zero fails the run, with failedCount', async t => {
+t.test('a task exiting non-zero fails the run, with failedCount; its tasks show every retry and the exit code', async t => {
   const run = await runToEnd({ env: { ECHO_EXIT_CODE: '3' }, taskCount: 2 })
   t.equal(run.state, 'FAILED')
   t.equal(run.failedCount, 2)
   t.type(run.message, 'string')
+
+  // The echo job keeps Cloud Run's default of 3 retries: each task ran 4 times.
+  const taskReads = (): number => stack.emulator.requests.filter(request => request.path.endsWith('/tasks')).length
+  const tasks = await call(api(`/v1/jobs/echo/runs/${run.name as string}/tasks`))
+  t.equal(tasks.status, 200)
+  t.match(tasks.body.tasks, [
+    { index: 0, state: 'FAILED', attempts: 4, exitCode: 3, message: 'The container exited with an error (exit code 3)', startTime: /Z$/, completionTime: /Z$/ },
+    { index: 1, state: 'FAILED', attempts: 4, exitCode: 3 }
+  ])
+  t.equal(tasks.body.tasks.length, 2)
+  const before = taskReads()
+  t.same((await call(api(`/v1/jobs/echo/runs/${run.name as string}/tasks`))).body, tasks.body)
+  t.equal(taskReads(), before, 'the ended run\'s tasks came from the cache')
+
+  const own = await call(api(tasks.body.tasks[1].links.logs as string))
+  t.ok(own.body.entries.length > 0)
+  t.ok(own.body.entries.every((entry: any) => entry.taskIndex === 1), 'a task\'s log link holds its lines only')
+  t.same(own.body.entries.filter((entry: any) => entry.message === 'task').map((entry: any) => entry.payload.taskAttempt), [0, 1, 2, 3])
 })
 
 t.test('a task past its timeout is killed and the run fails', async t => {
@@ -75,12 +93,21 @@ t.test('failed attempts are retried and counted', async t => {
 t.test('cancel ends a running run as CANCELLED', async t => {
   const started = await call(api('/v1/jobs/echo/runs'), { body: { env: { ECHO_SLEEP_MS: '30000' }, taskCount: 2 } })
   const name = started.body.name as string
-  for (let i = 0; i < 50 && (await call(api(`/v1/jobs/echo/runs/${name}`))).body.state !== 'RUNNING'; i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const deadline = Date.now() + 60_000
+  while ((await call(api(`/v1/jobs/echo/runs/${name}`))).body.state !== 'RUNNING' && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
   const cancelled = await call(api(`/v1/jobs/echo/runs/${name}/cancel`), { method: 'POST' })
   t.equal(cancelled.status, 200)
   const run = (await call(api(`/v1/jobs/echo/runs/${name}?wait=20`))).body
   t.equal(run.state, 'CANCELLED')
   t.ok(run.cancelledCount >= 1)
+})
+
+t.test('cancelling a run that already ended is 400 FAILED_PRECONDITION, as Cloud Run answers', async t => {
+  const run = await runToEnd({})
+  t.equal(run.state, 'SUCCEEDED')
+  const again = await call(api(`/v1/jobs/echo/runs/${run.name as string}/cancel`), { method: 'POST' })
+  t.equal(again.status, 400)
+  t.same(again.body, { error: { code: 400, status: 'FAILED_PRECONDITION', message: `run "${run.name as string}" of job "echo" already ended; only a pending or running run can be cancelled.` } })
 })
 
 t.test('list is newest first', async t => {

@@ -18,7 +18,8 @@ const cloudRun: CloudRunClient = {
   },
   getExecution: unused,
   listExecutions: unused,
-  cancelExecution: unused
+  cancelExecution: unused,
+  listTasks: unused
 }
 
 t.test('without a default project the memory store is opened, used by the REST route and closed with the app', async t => {

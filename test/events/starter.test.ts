@@ -15,7 +15,7 @@ const timings = { ttlMs: 60_000, waitMs: 0, staleMs: 60_000 }
 /** A Cloud Run client that starts one fixed execution, or fails as told. */
 function cloudRun (runJob: CloudRunClient['runJob']): CloudRunClient {
   const unused = async (): Promise<never> => { throw new Error('not used') }
-  return { runJob, getExecution: unused, listExecutions: unused, cancelExecution: unused }
+  return { runJob, getExecution: unused, listExecutions: unused, cancelExecution: unused, listTasks: unused }
 }
 
 /** A memory store whose writes after the claim fail, as a store losing its connection mid-request would. */

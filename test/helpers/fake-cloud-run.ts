@@ -1,11 +1,11 @@
 import type { JobEntry } from '../../api/catalog.js'
-import type { CloudRunClient, ExecutionPage } from '../../api/cloudrun/client.js'
-import type { Condition, Execution, RunJobRequest } from '../../api/cloudrun/execution.js'
+import type { CloudRunClient, ExecutionPage, TaskPage } from '../../api/cloudrun/client.js'
+import type { Condition, Execution, RunJobRequest, Task } from '../../api/cloudrun/execution.js'
 import { notFound } from '../../api/errors.js'
 import { RUN_MARKER } from '../../api/lifecycle/index.js'
 
 export interface RecordedCall {
-  method: 'runJob' | 'getExecution' | 'listExecutions' | 'cancelExecution'
+  method: 'runJob' | 'getExecution' | 'listExecutions' | 'cancelExecution' | 'listTasks'
   /** The catalog id of the job. */
   job: string
   argument: unknown
@@ -45,6 +45,8 @@ export class FakeCloudRun implements CloudRunClient {
   readonly markers: string[] = []
   readonly executions = new Map<string, Execution[]>()
   listPage: ExecutionPage = { executions: [] }
+  /** Execution name → its tasks, paged by the `pageSize` asked, as Cloud Run pages by `limit`. */
+  readonly tasks = new Map<string, Task[]>()
   readonly #failures = new Map<RecordedCall['method'], unknown>()
 
   fail (method: RecordedCall['method'], err: unknown): this {
@@ -94,6 +96,14 @@ export class FakeCloudRun implements CloudRunClient {
       getExecution: async (entry, name) => this.#read(entry, name),
       listExecutions: async () => ({ executions: [...this.executions.values()].flatMap(answers => answers.slice(-1)).reverse() })
     }
+  }
+
+  async listTasks (entry: JobEntry, execution: string, page: { pageSize: number, pageToken?: string }): Promise<TaskPage> {
+    this.#record('listTasks', entry, { execution, ...page })
+    const all = this.tasks.get(execution) ?? []
+    const start = Number(page.pageToken ?? 0)
+    const end = start + page.pageSize
+    return end < all.length ? { tasks: all.slice(start, end), nextPageToken: String(end) } : { tasks: all.slice(start) }
   }
 
   async cancelExecution (entry: JobEntry, name: string, check?: (execution: Execution) => void): Promise<Execution> {

@@ -5,8 +5,6 @@ import { build } from '../helper.js'
 import { startFirestoreEmulator, type RunningEmulator, type TeardownHost } from './gcloud-emulators.js'
 import { captureLogs, type CapturedLogs } from './log-capture.js'
 
-export const PROJECT = 'local-project'
-
 export interface TwoInstances {
   /** The two API instances' base URLs. */
   urls: [string, string]
@@ -33,10 +31,12 @@ export interface TwoInstancesOptions {
 
 export async function startTwoInstances (t: TeardownHost, options: TwoInstancesOptions): Promise<TwoInstances> {
   const firestore = await startFirestoreEmulator(t)
+  // The Firestore emulator is shared with other test files: this file's project keeps its documents apart.
+  const project = firestore.project
   // The Firestore client's own variable: both instances' stores talk to the emulator.
   process.env.FIRESTORE_EMULATOR_HOST = firestore.hostPort
   const collection = `${options.collectionPrefix}-${randomUUID()}`
-  const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: options.jobs.map(name => ({ project: PROJECT, name })) })
+  const emulator = await startEmulator({ projectId: project, region: 'us-central1', jobs: options.jobs.map(name => ({ project, name })) })
   t.teardown(async () => await emulator.close())
   // google-auth-library's own variable: both instances take their access token from the emulator's metadata server.
   process.env.GCE_METADATA_HOST = emulator.hostPort
@@ -47,7 +47,7 @@ export async function startTwoInstances (t: TeardownHost, options: TwoInstancesO
         JOBGATE_MODE: 'cloud',
         JOBGATE_AUTH: 'none',
         JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-        GOOGLE_CLOUD_PROJECT: PROJECT,
+        GOOGLE_CLOUD_PROJECT: project,
         CLOUD_RUN_API_ENDPOINT: emulator.url,
         CLOUD_LOGGING_API_ENDPOINT: emulator.url,
         JOBGATE_JOBS: JSON.stringify(options.catalog),
@@ -69,7 +69,7 @@ interface StoredDocument { name: string, fields: Record<string, any> }
 /** The documents of the instances' collection, read from the Firestore emulator's REST API. */
 export async function storedDocuments (setup: TwoInstances, pageSize: number): Promise<StoredDocument[]> {
   const { firestore, collection } = setup
-  const url = `http://${firestore.hostPort}/v1/projects/${PROJECT}/databases/(default)/documents/${collection}?pageSize=${pageSize}`
+  const url = `http://${firestore.hostPort}/v1/projects/${firestore.project}/databases/(default)/documents/${collection}?pageSize=${pageSize}`
   const res = await fetch(url, { headers: { authorization: 'Bearer owner' } })
   const { documents = [] } = await res.json() as { documents?: StoredDocument[] }
   return documents

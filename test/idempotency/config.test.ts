@@ -5,7 +5,7 @@ import { statusOf } from '../../api/idempotency/firestore-store.js'
 
 t.test('defaults', async t => {
   t.same(loadIdempotencyConfig({}), {
-    store: 'memory', collection: 'jobgate-idempotency', ttlMs: 86_400_000, staleMs: 120_000, waitMs: 10_000, maxEntries: 10_000
+    store: 'memory', collection: 'jobgate-idempotency', database: '(default)', ttlMs: 86_400_000, staleMs: 120_000, waitMs: 10_000, maxEntries: 10_000
   })
   t.same(loadIdempotencyConfig({ JOBGATE_IDEMPOTENCY: ' ', JOBGATE_IDEMPOTENCY_TTL_SECONDS: '' }).store, 'memory', 'blank means default')
 })
@@ -14,11 +14,12 @@ t.test('every variable is read', async t => {
   t.same(loadIdempotencyConfig({
     JOBGATE_IDEMPOTENCY: 'firestore',
     JOBGATE_IDEMPOTENCY_COLLECTION: 'keys',
+    JOBGATE_FIRESTORE_DATABASE: 'jobgate-state',
     JOBGATE_IDEMPOTENCY_TTL_SECONDS: '3600',
     JOBGATE_IDEMPOTENCY_STALE_SECONDS: '300',
     JOBGATE_IDEMPOTENCY_WAIT_SECONDS: '0',
     JOBGATE_IDEMPOTENCY_MAX_ENTRIES: '50'
-  }), { store: 'firestore', collection: 'keys', ttlMs: 3_600_000, staleMs: 300_000, waitMs: 0, maxEntries: 50 })
+  }), { store: 'firestore', collection: 'keys', database: 'jobgate-state', ttlMs: 3_600_000, staleMs: 300_000, waitMs: 0, maxEntries: 50 })
 })
 
 t.test('bad values throw ConfigError naming the variable', async t => {
@@ -28,6 +29,9 @@ t.test('bad values throw ConfigError naming the variable', async t => {
     ['JOBGATE_IDEMPOTENCY_COLLECTION', '..', /reserved/],
     ['JOBGATE_IDEMPOTENCY_COLLECTION', '__keys__', /reserved/],
     ['JOBGATE_IDEMPOTENCY_COLLECTION', 'x'.repeat(1501), /1500 bytes/],
+    ['JOBGATE_FIRESTORE_DATABASE', 'Jobgate', /must be \(default\) or 4-63 characters a-z, 0-9, - starting with a letter, not "Jobgate"/],
+    ['JOBGATE_FIRESTORE_DATABASE', 'db', /4-63 characters/],
+    ['JOBGATE_FIRESTORE_DATABASE', 'state-', /4-63 characters/],
     ['JOBGATE_IDEMPOTENCY_TTL_SECONDS', '0', /whole number ≥ 1/],
     ['JOBGATE_IDEMPOTENCY_TTL_SECONDS', '1.5', /whole number/],
     ['JOBGATE_IDEMPOTENCY_STALE_SECONDS', '-1', /whole number/],

@@ -164,11 +164,12 @@ export function coordinatorSuite (t: Test, makeStore: () => IdempotencyStore): v
 
   t.test('after the TTL the key is forgotten and may start again', async t => {
     const store = makeStore()
-    const options = optionsFor({}, { ttlMs: 300 })
+    // Wide enough that a loaded machine repeats the request within the TTL.
+    const options = optionsFor({}, { ttlMs: 2000 })
     const { start, calls } = fakeStart()
     await runOnce(store, options, start)
     t.ok((await runOnce(store, options, start)).replayed)
-    await sleep(350)
+    await sleep(2100)
     t.equal(await store.get(options.key), undefined)
     t.same(await runOnce(store, options, start), { response: accepted('run-1'), replayed: false })
     t.equal(calls(), 2)

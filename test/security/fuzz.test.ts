@@ -20,7 +20,8 @@ const recordingClient: CloudRunClient = {
   },
   getExecution: unused,
   listExecutions: unused,
-  cancelExecution: unused
+  cancelExecution: unused,
+  listTasks: unused
 }
 const stack = await startStack(t, { cloudRun: recordingClient, logLevel: 'warn' })
 

@@ -1,6 +1,7 @@
 import { ApiProblem, api, runPath } from './api.js'
 import { watchRun } from './run-watch.js'
 import { ENDED, describePayload, duration, when } from './format.js'
+import { taskTable } from './tasks.js'
 import { badge, h, show } from './view.js'
 
 /** The DOM keeps at most this many log lines; the API keeps them all. */
@@ -69,6 +70,7 @@ export async function runPage (ctx, job, name) {
   const cancelStatus = h('span', { role: 'status' })
   const receivedSection = h('div', { class: 'received' })
   const log = h('ol', { class: 'log', role: 'log', 'aria-labelledby': 'log-title' })
+  const tasks = taskTable(job, name, signal)
 
   let shownState
   const render = () => {
@@ -80,8 +82,10 @@ export async function runPage (ctx, job, name) {
     const done = run.succeededCount + run.failedCount + run.cancelledCount
     progress.max = Math.max(run.taskCount, 1)
     progress.value = done
-    progressText.textContent = `${run.succeededCount} succeeded · ${run.failedCount} failed · ${run.runningCount} running · ${run.cancelledCount} cancelled · of ${run.taskCount}`
+    const retried = run.retriedCount > 0 ? ` · ${run.retriedCount} retried` : ''
+    progressText.textContent = `${run.succeededCount} succeeded · ${run.failedCount} failed · ${run.runningCount} running · ${run.cancelledCount} cancelled · of ${run.taskCount}${retried}`
     cancel.hidden = ENDED.has(run.state)
+    tasks.update(run)
   }
   const renderReceived = () => receivedSection.replaceChildren(...receivedView(received, sent).filter(Boolean))
   const onLog = entry => {
@@ -114,6 +118,7 @@ export async function runPage (ctx, job, name) {
     facts,
     h('div', { class: 'progress' }, h('label', { for: 'progress' }, 'Tasks done '), progress, ' ', progressText),
     h('div', { class: 'actions' }, cancel, cancelStatus),
+    tasks.section,
     h('section', { 'aria-labelledby': 'received-title' }, h('h2', { id: 'received-title' }, 'What the tasks received'), receivedSection),
     h('section', { 'aria-labelledby': 'log-title' }, h('h2', { id: 'log-title' }, 'Log'), log))
   render()
