@@ -23,11 +23,6 @@ export class TcpGate {
 
   get hostPort (): string { return `127.0.0.1:${this.#port}` }
 
-  /** Relays to another `host:port` from the next connection on (a restarted service). */
-  retarget (target: string): void {
-    this.#target = target
-  }
-
   async #listen (port: number): Promise<void> {
     const server = createServer(client => {
       const [host, targetPort] = this.#target.split(':') as [string, string]

@@ -7,8 +7,8 @@ import { lifecycleStoreSuite, recordOf, recordStart } from './store-suite.js'
 
 t.setTimeout(180_000)
 
-const projectId = 'jobgate-lifecycle-test'
 const emulator = await startFirestoreEmulator(t)
+const projectId = emulator.project // the emulator is shared by the run's test files
 const collection = `lifecycle-${randomUUID()}`
 
 async function openStore (): Promise<FirestoreLifecycleStore> {

@@ -16,8 +16,8 @@ import { MessageCollector } from './pubsub-helpers.js'
 
 t.setTimeout(240_000)
 
-const PROJECT = 'webhook-project'
 const pubsub = await startPubsubEmulator(t)
+const PROJECT = pubsub.project // the emulator is shared by the run's test files
 const rest = pubsubRest(pubsub.hostPort, PROJECT)
 
 interface Push {
