@@ -125,8 +125,23 @@ export class ApiClient {
     run: string,
     options: { logs: boolean, lastEventId?: string | undefined, signal?: AbortSignal | undefined }
   ): Promise<AsyncGenerator<StreamEvent>> {
-    const url = new URL(`v1/jobs/${enc(job)}/runs/${enc(run)}/events`, withTrailingSlash(this.#options.baseUrl))
-    if (!options.logs) url.searchParams.set('logs', 'false')
+    return await this.#openEvents(`v1/jobs/${enc(job)}/runs/${enc(run)}/events`, options.logs ? {} : { logs: 'false' }, options)
+  }
+
+  /** Every run event the caller may see (GET /v1/events), of one job when `job` is given; `lastEventId` resumes after that event. */
+  async streamRunEvents (
+    options: { job?: string | undefined, lastEventId?: string | undefined, signal?: AbortSignal | undefined }
+  ): Promise<AsyncGenerator<StreamEvent>> {
+    return await this.#openEvents('v1/events', options.job === undefined ? {} : { job: options.job }, options)
+  }
+
+  async #openEvents (
+    path: string,
+    query: Record<string, string>,
+    options: { lastEventId?: string | undefined, signal?: AbortSignal | undefined }
+  ): Promise<AsyncGenerator<StreamEvent>> {
+    const url = new URL(path, withTrailingSlash(this.#options.baseUrl))
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value)
     const headers: Record<string, string> = {
       accept: 'text/event-stream',
       'user-agent': this.#options.userAgent,

@@ -107,6 +107,20 @@ export const commandTable = {
     options: {},
     examples: ['jobgate cancel migrate migrate-x7k2p']
   },
+  events: {
+    summary: 'follow run events as they happen (started, finished) of every job you may use, or one',
+    positionals: [],
+    options: {
+      job: { type: 'string', value: 'J', help: 'only the runs of job J' },
+      after: { type: 'string', value: 'CURSOR', help: 'resume after this event (its id; --json prints it as jobgatecursor)' },
+      count: { type: 'string', value: 'N', help: 'exit 0 after N events' }
+    },
+    notes: 'Runs until Ctrl-C (exit 130) or --count events. A dropped connection resumes after the last event\nprinted: none is printed twice. With --json, one CloudEvent per line on stdout.',
+    examples: [
+      'jobgate events',
+      'jobgate events --job report --json | jq -r \'select(.type == "jobgate.run.finished") | .data.state\''
+    ]
+  },
   jobs: {
     summary: 'the jobs you may run, with their limits',
     positionals: [],

@@ -18,5 +18,6 @@ export const commandModules: Record<CommandName, () => Promise<CommandModule<unk
   tasks: async () => (await import('./tasks.js')).command,
   runs: async () => (await import('./runs.js')).command,
   cancel: async () => (await import('./cancel.js')).command,
+  events: async () => (await import('./events.js')).command,
   jobs: async () => (await import('./jobs.js')).command
 }
