@@ -1,4 +1,5 @@
 import t from 'tap'
+import { callerKey } from '../../api/policy/caller-key.js'
 import type { Execution, Task } from '../../api/cloudrun/execution.js'
 import { taskState, toTask } from '../../api/cloudrun/task-mapping.js'
 import { UpstreamError } from '../../api/google/upstream-error.js'
@@ -108,7 +109,8 @@ t.test('a spent Cloud Run read budget is a 429 with Retry-After; Cloud Run\'s re
   const { app, fake, services } = await setup(t)
   // The run itself is read (and cached as ended) first; then the budget runs dry.
   await app.inject({ url: '/v1/jobs/reports/runs/reports-job-acme1', headers: as('acme') })
-  while (services.live.runBudget.tryTake()) { /* spend it */ }
+  const acme = callerKey({ name: 'ci', tenant: 'acme' })
+  while (services.live.runBudget.tryTake(acme)) { /* spend acme's share */ }
   const spent = await app.inject({ url: '/v1/jobs/reports/runs/reports-job-acme1/tasks', headers: as('acme') })
   t.equal(spent.statusCode, 429)
   t.equal(spent.json().error.status, 'RESOURCE_EXHAUSTED')
