@@ -22,7 +22,7 @@ export const actionOutputs = {
   state: 'The run\'s last state seen: PENDING, RUNNING, SUCCEEDED, FAILED or CANCELLED',
   'succeeded-count': 'Tasks that succeeded',
   'failed-count': 'Tasks that failed',
-  'log-url': 'The run\'s log lines in the Cloud Console'
+  'log-url': 'The run\'s log lines: the Cloud Console\'s page, or jobgate\'s logs route when there is none (local mode)'
 } as const
 
 export type OutputName = keyof typeof actionOutputs

@@ -126,7 +126,7 @@ export async function runAction (io: ActionIo): Promise<number> {
   commands.line(`Started run ${run.name} of job ${inputs.job}.`)
   files.output('run', run.name)
   if (!inputs.wait) {
-    files.runOutputs(run)
+    files.runOutputs(run, inputs.url)
     files.summary(jobSummary({ job: inputs.job, run, tasks: undefined, lastLines: [], stillRunning: false, now: now() }))
     return 0
   }
@@ -144,11 +144,11 @@ export async function runAction (io: ActionIo): Promise<number> {
       onRun: latest => { run = latest }
     }))
   } catch (error) {
-    files.runOutputs(run)
+    files.runOutputs(run, inputs.url)
     return apiFailure(commands, error, `following run ${run.name} (it may still be going)`)
   }
   run = result.run
-  files.runOutputs(run)
+  files.runOutputs(run, inputs.url)
   // The summary's tables: best effort, a server without the tasks route still gets its summary.
   const tasks = await client.listTasks(inputs.job, run.name, {}).then(page => page.tasks, () => undefined)
   const failed = run.state === 'FAILED' ? await failedTasks(client, inputs.job, run.name, FAILED_TASKS_ANNOTATED + 1).catch(() => []) : []

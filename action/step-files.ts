@@ -26,16 +26,20 @@ export class StepFiles {
     appendFileSync(this.#outputFile, `${name}<<${delimiter}\n${value}\n${delimiter}\n`)
   }
 
-  /** Every output that follows from the run as last seen. */
-  runOutputs (run: Run): void {
+  /** Every output that follows from the run as last seen; `apiUrl` makes jobgate's logs link absolute. */
+  runOutputs (run: Run, apiUrl: URL): void {
     this.output('run', run.name)
     this.output('state', run.state)
     this.output('succeeded-count', String(run.succeededCount))
     this.output('failed-count', String(run.failedCount))
-    this.output('log-url', run.logUri ?? '')
+    this.output('log-url', logUrl(run, apiUrl))
   }
 
   summary (markdown: string): void {
     if (this.#summaryFile !== undefined) appendFileSync(this.#summaryFile, markdown)
   }
 }
+
+/** The Cloud Console's page of the run's log lines, or (local mode has none) jobgate's own logs route. */
+export const logUrl = (run: Run, apiUrl: URL): string =>
+  run.logUri ?? new URL(run.links.logs.replace(/^\//, ''), apiUrl.href.endsWith('/') ? apiUrl : `${apiUrl.href}/`).href
