@@ -17,6 +17,7 @@ grants it least privilege and deploys the Cloud Run service (create or update):
   roles/run.viewer, roles/logging.viewer on each project that holds a catalog job
   roles/secretmanager.secretAccessor   on the API-keys secret, when one is given
   roles/datastore.user                 on PROJECT_ID, with JOBGATE_IDEMPOTENCY=firestore
+  roles/pubsub.publisher               on the events topic, with JOBGATE_EVENTS_TOPIC
 The service requires an identity token (--no-allow-unauthenticated) unless
 ALLOW_UNAUTHENTICATED=true, which is refused while JOBGATE_AUTH is none.
 
@@ -26,6 +27,12 @@ service gets --max-instances 1, and MAX_INSTANCES above 1 is refused. With
 JOBGATE_IDEMPOTENCY=firestore the script enables the Firestore API, creates the database when
 missing (Native mode, in FIRESTORE_LOCATION), turns on the TTL policy of the keys' expireAt field
 and grants roles/datastore.user; then MAX_INSTANCES may go up to what the read quotas allow.
+
+Run events: with JOBGATE_EVENTS_TOPIC the script enables Pub/Sub, creates the topic when missing,
+grants the account roles/pubsub.publisher on it, and deploys with --no-cpu-throttling and
+--min-instances 1: the reconcilers and the outbox work between requests, when Cloud Run would
+otherwise throttle the CPU. With Firestore it also adds the outbox's composite index and the TTL
+policies of the run records and events.
 
 Required variables:
   PROJECT_ID               Google Cloud project id of the service
@@ -47,9 +54,11 @@ Optional variables:
   JOBGATE_IDEMPOTENCY      memory (one instance) or firestore (shared by all instances) (default: memory)
   JOBGATE_FIRESTORE_DATABASE  with firestore: the database, created when missing (default: (default))
   FIRESTORE_LOCATION       with firestore: where a new database is created, e.g. nam5, eur3 (default: REGION)
+  JOBGATE_EVENTS_TOPIC     projects/PROJECT/topics/TOPIC: publish run events there (created when missing)
   JOBGATE_RATE_LIMIT, JOBGATE_READ_RATE_LIMIT, JOBGATE_MAX_WAITS, JOBGATE_REQUEST_TIMEOUT_SECONDS,
   JOBGATE_MAX_INFLIGHT_RUNS, JOBGATE_UPSTREAM_CONNECTIONS, JOBGATE_IDEMPOTENCY_COLLECTION,
-  JOBGATE_IDEMPOTENCY_TTL_SECONDS, LOG_LEVEL, CLOUD_RUN_API_ENDPOINT, CLOUD_LOGGING_API_ENDPOINT
+  JOBGATE_IDEMPOTENCY_TTL_SECONDS, JOBGATE_LEASE_SECONDS, LOG_LEVEL, CLOUD_RUN_API_ENDPOINT,
+  CLOUD_LOGGING_API_ENDPOINT
                            passed to the service when set
   JOBGATE_LOGGING_READS_PER_MINUTE, JOBGATE_RUN_READS_PER_MINUTE
                            read budgets per instance (default 30 and 300), passed when set
@@ -177,6 +186,9 @@ check_format JOBGATE_IDEMPOTENCY '^(memory|firestore)$' 'memory or firestore'
 check_format JOBGATE_FIRESTORE_DATABASE '^(\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$' \
   'a Firestore database id: (default), or 4-63 characters a-z, 0-9, - starting with a letter'
 check_format FIRESTORE_LOCATION '^[a-z][a-z0-9-]*[0-9]$' 'a Firestore location such as nam5, eur3 or europe-west1'
+check_format JOBGATE_EVENTS_TOPIC '^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$' \
+  'a Pub/Sub topic name: projects/PROJECT/topics/TOPIC'
+check_format JOBGATE_LEASE_SECONDS '^([3-9]|[1-9][0-9]{1,2})$' 'a whole number of seconds from 3 to 999'
 check_format INVOKERS '^((user|serviceAccount|group|domain|principal|principalSet):[^,]+)(,(user|serviceAccount|group|domain|principal|principalSet):[^,]+)*$' 'a comma list of IAM members such as serviceAccount:ci@p.iam.gserviceaccount.com'
 case ${ALLOW_UNAUTHENTICATED:-false} in
   false) INGRESS_FLAG=--no-allow-unauthenticated ;;
@@ -252,12 +264,20 @@ fi
 ENV_VARS=("JOBGATE_MODE=cloud" "JOBGATE_AUTH=$JOBGATE_AUTH" "JOBGATE_JOBS=$CATALOG_JSON"
   "GOOGLE_CLOUD_PROJECT=$GOOGLE_CLOUD_PROJECT" "CLOUD_RUN_REGION=$CLOUD_RUN_REGION")
 if [[ $FIRESTORE == true ]]; then ENV_VARS+=("JOBGATE_FIRESTORE_DATABASE=$DATABASE"); fi
-for name in JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT JOBGATE_READ_RATE_LIMIT JOBGATE_MAX_WAITS JOBGATE_REQUEST_TIMEOUT_SECONDS \
+for name in JOBGATE_EVENTS_TOPIC JOBGATE_LEASE_SECONDS JOBGATE_AUDIENCE JOBGATE_RATE_LIMIT JOBGATE_READ_RATE_LIMIT JOBGATE_MAX_WAITS JOBGATE_REQUEST_TIMEOUT_SECONDS \
   JOBGATE_MAX_INFLIGHT_RUNS JOBGATE_UPSTREAM_CONNECTIONS JOBGATE_IDEMPOTENCY JOBGATE_IDEMPOTENCY_COLLECTION \
   JOBGATE_IDEMPOTENCY_TTL_SECONDS JOBGATE_LOGGING_READS_PER_MINUTE JOBGATE_RUN_READS_PER_MINUTE LOG_LEVEL CLOUD_RUN_API_ENDPOINT CLOUD_LOGGING_API_ENDPOINT; do
   if [[ -n ${!name:-} ]]; then ENV_VARS+=("$name=${!name}"); fi
 done
 DEPLOY_FLAGS=(--set-env-vars "$(env_vars_flag_value "${ENV_VARS[@]}")" --max-instances "$MAX_INSTANCES")
+if [[ -n ${JOBGATE_EVENTS_TOPIC:-} ]]; then
+  TOPIC_PROJECT=$(cut -d/ -f2 <<<"$JOBGATE_EVENTS_TOPIC")
+  TOPIC=${JOBGATE_EVENTS_TOPIC##*/}
+  # Events are published between requests (a run ends while nobody asks): the CPU must stay on, on one instance at least.
+  DEPLOY_FLAGS+=(--no-cpu-throttling --min-instances 1)
+else
+  DEPLOY_FLAGS+=(--cpu-throttling --min-instances 0) # what a deploy with events left behind is undone
+fi
 if [[ -n ${JOBGATE_API_KEYS_SECRET:-} ]]; then
   SECRET_NAME=${JOBGATE_API_KEYS_SECRET%%:*}
   SECRET_VERSION=${JOBGATE_API_KEYS_SECRET#"$SECRET_NAME"}
@@ -277,8 +297,20 @@ if [[ $FIRESTORE == true ]]; then
     --type firestore-native --project "$PROJECT_ID"
   require_native_database "$DATABASE"
   # Keys and leases carry expireAt; without the policy nothing ever deletes them. --async: it takes minutes.
-  run gcloud firestore fields ttls update expireAt --collection-group "$COLLECTION" --enable-ttl \
-    --database "$DATABASE" --project "$PROJECT_ID" --async
+  # Run records and events (api/lifecycle) expire the same way, in collections of their own.
+  for group in "$COLLECTION" "$COLLECTION-runs" "$COLLECTION-events"; do
+    run gcloud firestore fields ttls update expireAt --collection-group "$group" --enable-ttl \
+      --database "$DATABASE" --project "$PROJECT_ID" --async
+  done
+  # The outbox reads a job's unpublished events in order: a query Firestore serves only from this index.
+  run_allowing ALREADY_EXISTS gcloud firestore indexes composite create --collection-group "$COLLECTION-events" \
+    --field-config field-path=job,order=ascending --field-config field-path=published,order=ascending \
+    --field-config field-path=recordedAt,order=ascending --database "$DATABASE" --project "$PROJECT_ID" --async
+fi
+if [[ -n ${JOBGATE_EVENTS_TOPIC:-} ]]; then
+  run gcloud services enable pubsub.googleapis.com --project "$TOPIC_PROJECT"
+  ensure gcloud pubsub topics describe "$TOPIC" --project "$TOPIC_PROJECT" \
+    -- gcloud pubsub topics create "$TOPIC" --project "$TOPIC_PROJECT"
 fi
 ensure_repository
 build_and_push Dockerfile.api "$IMAGE"
@@ -302,6 +334,11 @@ done
 if [[ $FIRESTORE == true ]]; then
   run_iam gcloud projects add-iam-policy-binding "$PROJECT_ID" --member "$MEMBER" --role roles/datastore.user \
     --condition None --quiet
+fi
+# Run events: publish to the one topic, nothing more.
+if [[ -n ${JOBGATE_EVENTS_TOPIC:-} ]]; then
+  run_iam gcloud pubsub topics add-iam-policy-binding "$TOPIC" --project "$TOPIC_PROJECT" \
+    --member "$MEMBER" --role roles/pubsub.publisher --quiet
 fi
 if [[ -n ${SECRET_NAME:-} ]]; then
   run_iam gcloud secrets add-iam-policy-binding "$SECRET_NAME" --project "$PROJECT_ID" \

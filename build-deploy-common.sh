@@ -61,6 +61,21 @@ ensure() {
   fi
 }
 
+# Run a command that a second run of the script finds done: an error naming MARKER (e.g. ALREADY_EXISTS) is success.
+run_allowing() {
+  local marker=$1 output
+  shift
+  if [[ $DRY_RUN == true ]]; then
+    printf '%s || true  # %s on a later run\n' "$(quote_command "$@")" "$marker"
+    return 0
+  fi
+  log "+ $(quote_command "$@")"
+  if ! output=$("$@" 2>&1); then
+    if [[ $output != *"$marker"* ]]; then log "$output"; return 1; fi
+    log "  $marker: nothing to do"
+  fi
+}
+
 # IAM is eventually consistent: a service account created seconds ago can be unknown to a
 # policy binding for a short while, so bindings are retried (IAM_RETRIES times, IAM_RETRY_DELAY s apart).
 run_iam() {

@@ -62,7 +62,7 @@ t.test('first run: the exact command sequence, least-privilege IAM, a private se
     ['gcloud', 'projects', 'add-iam-policy-binding', 'other-project', '--member', member, '--role', 'roles/logging.viewer', '--condition', 'None', '--quiet'],
     ['gcloud', 'run', 'deploy', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1', '--image', image('v7'),
       '--service-account', account, '--no-allow-unauthenticated', '--set-env-vars', flagValue(deploy, 'set-env-vars'),
-      '--max-instances', '1', '--clear-secrets', '--quiet'],
+      '--max-instances', '1', '--cpu-throttling', '--min-instances', '0', '--clear-secrets', '--quiet'],
     ['gcloud', 'run', 'services', 'describe', 'jobgate-api', '--project', 'my-project', '--region', 'europe-west1',
       '--format', 'value(status.url)']
   ])
@@ -252,7 +252,11 @@ t.test('Firestore: API enabled, Native database created when missing, TTL policy
     'gcloud firestore databases describe --database (default) --project my-project',
     'gcloud firestore databases create --database (default) --location europe-west1 --type firestore-native --project my-project',
     'gcloud firestore databases describe --database (default) --project my-project --format value(type)',
-    'gcloud firestore fields ttls update expireAt --collection-group keys --enable-ttl --database (default) --project my-project --async',
+    ...['keys', 'keys-runs', 'keys-events'].map(group =>
+      `gcloud firestore fields ttls update expireAt --collection-group ${group} --enable-ttl --database (default) --project my-project --async`),
+    'gcloud firestore indexes composite create --collection-group keys-events --field-config field-path=job,order=ascending' +
+    ' --field-config field-path=published,order=ascending --field-config field-path=recordedAt,order=ascending --database (default)' +
+    ' --project my-project --async',
     `gcloud projects add-iam-policy-binding my-project --member ${member} --role roles/datastore.user --condition None --quiet`
   ])
   t.ok(result.calls.findIndex(call => call.args.includes('firestore-native')) < result.calls.findIndex(call => call.tool === 'docker'),
@@ -268,6 +272,49 @@ t.test('Firestore: API enabled, Native database created when missing, TTL policy
   t.notOk(find(again, 'gcloud firestore databases create'), 'an existing database is kept')
   t.equal(flagValue(find(again, 'gcloud firestore fields ttls update'), 'collection-group'), 'jobgate-idempotency', 'the default collection')
   // With the memory store, no Firestore call at all: the first test's exact sequence.
+})
+
+t.test('run events: the topic created when missing, publisher on it alone, the CPU kept on; with Firestore the outbox index and TTLs', async t => {
+  const vars = { ...required, JOBGATE_IDEMPOTENCY: 'firestore', JOBGATE_EVENTS_TOPIC: 'projects/events-project/topics/run-events', JOBGATE_LEASE_SECONDS: '20' }
+  const result = world.run(script, vars)
+  t.equal(result.status, 0, 'exits 0', { stderr: result.stderr })
+  t.same(result.calls.filter(call => call.args.some(arg => /pubsub/.test(arg))).map(argv), [
+    'gcloud services enable pubsub.googleapis.com --project events-project',
+    'gcloud pubsub topics describe run-events --project events-project',
+    'gcloud pubsub topics create run-events --project events-project',
+    `gcloud pubsub topics add-iam-policy-binding run-events --project events-project --member ${member} --role roles/pubsub.publisher --quiet`
+  ])
+  t.same(findAll(result, 'gcloud firestore fields ttls update').map(call => flagValue(call, 'collection-group')),
+    ['jobgate-idempotency', 'jobgate-idempotency-runs', 'jobgate-idempotency-events'], 'keys, run records and events expire')
+  t.equal(argv(find(result, 'gcloud firestore indexes composite create') ?? { tool: 'gcloud', cwd: '', args: [] }),
+    'gcloud firestore indexes composite create --collection-group jobgate-idempotency-events --field-config field-path=job,order=ascending' +
+    ' --field-config field-path=published,order=ascending --field-config field-path=recordedAt,order=ascending --database (default)' +
+    ' --project my-project --async')
+  const deploy = find(result, 'gcloud run deploy')
+  t.ok(deploy?.args.includes('--no-cpu-throttling'), 'the reconcilers and the outbox run between requests')
+  t.equal(flagValue(deploy, 'min-instances'), '1')
+  t.match(parseWithGcloud(flagValue(deploy, 'set-env-vars') ?? ''), {
+    JOBGATE_EVENTS_TOPIC: 'projects/events-project/topics/run-events', JOBGATE_LEASE_SECONDS: '20'
+  })
+
+  const again = world.run(script, vars)
+  t.equal(again.status, 0, 'a second run: the index\'s ALREADY_EXISTS is what it wants', { stderr: again.stderr })
+  t.match(again.stderr, 'ALREADY_EXISTS: nothing to do')
+  t.notOk(find(again, 'gcloud pubsub topics create'), 'an existing topic is kept')
+  world.reset()
+  const broken = world.run(script, { ...vars, STUB_FAIL_ALWAYS: 'indexes composite create' })
+  t.equal(broken.status, 1, 'any other failure of the index stops the script')
+  t.match(broken.stderr, 'stub: failing as asked')
+  t.notOk(find(broken, 'gcloud run deploy'), 'nothing deployed')
+  const later = world.run(script, required)
+  t.ok(find(later, 'gcloud run deploy')?.args.includes('--cpu-throttling'), 'without events, a redeploy undoes the always-on CPU')
+  t.equal(flagValue(find(later, 'gcloud run deploy'), 'min-instances'), '0')
+  for (const topic of ['run-events', 'projects/p/topics/t', 'projects/my-project/subscriptions/x']) {
+    const bad = world.run(script, { ...required, JOBGATE_EVENTS_TOPIC: topic })
+    t.equal(bad.status, 2, topic)
+    t.match(bad.stderr, 'JOBGATE_EVENTS_TOPIC must be a Pub/Sub topic name: projects/PROJECT/topics/TOPIC')
+    t.same(bad.calls, [])
+  }
 })
 
 t.test('Firestore: a named database in a chosen location; a Datastore-mode database stops the script before the build', async t => {

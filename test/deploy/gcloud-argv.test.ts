@@ -22,7 +22,8 @@ const runs: Array<[string, Record<string, string>]> = [
   ['build-deploy-job.sh', { ...base, JOB_NAME: 'echo-job', PARALLELISM: '2' }],
   ['build-deploy-api.sh', { ...base, JOBGATE_AUTH: 'google', JOBGATE_AUDIENCE: 'https://a.run.app', INVOKERS: 'user:me@example.com' }],
   ['build-deploy-api.sh', { ...base, JOBGATE_AUTH: 'apikey', JOBGATE_API_KEYS_SECRET: 'keys:2', ALLOW_UNAUTHENTICATED: 'true', LOG_LEVEL: 'debug' }],
-  ['build-deploy-api.sh', { ...base, JOBGATE_AUTH: 'google', JOBGATE_AUDIENCE: 'https://a.run.app', JOBGATE_IDEMPOTENCY: 'firestore' }]
+  ['build-deploy-api.sh', { ...base, JOBGATE_AUTH: 'google', JOBGATE_AUDIENCE: 'https://a.run.app', JOBGATE_IDEMPOTENCY: 'firestore',
+    JOBGATE_EVENTS_TOPIC: 'projects/my-project/topics/run-events' }]
 ]
 
 // One representative per shape: the command words plus the set of flags used.

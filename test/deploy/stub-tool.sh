@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stub for `gcloud` and `docker` in the deploy-script tests (test/deploy/stubs.ts copies it into a
 # temp bin/ under both names). Appends {tool, cwd, args} as one JSON line to $STUB_LOG; keeps the
-# service accounts, repositories and Firestore databases (file content: the mode) it "created" in
+# service accounts, repositories, topics, composite indexes and Firestore databases (file content: the mode) it "created" in
 # $STUB_STATE, so `describe` fails until `create`;
 # fails calls whose argv contains $STUB_FAIL_ONCE (the first such call only) or $STUB_FAIL_ALWAYS.
 set -u
@@ -46,6 +46,14 @@ case "$tool ${1:-} ${2:-} ${3:-}" in
     if [[ -n $(flag --format) ]]; then cat "$STUB_STATE/db-$(flag --database)"; fi ;;
   "gcloud firestore databases create")
     echo FIRESTORE_NATIVE >"$STUB_STATE/db-$(flag --database)" ;;
+  "gcloud firestore indexes composite")
+    index=$STUB_STATE/index-$(flag --collection-group)
+    [[ ! -e $index ]] || { echo "ERROR: (gcloud.firestore.indexes.composite.create) ALREADY_EXISTS: index already exists" >&2; exit 1; }
+    touch "$index" ;;
+  "gcloud pubsub topics describe")
+    [[ -e $STUB_STATE/topic-$4 ]] || { echo "ERROR: NOT_FOUND: $4" >&2; exit 1; } ;;
+  "gcloud pubsub topics create")
+    touch "$STUB_STATE/topic-$4" ;;
   "gcloud run services describe")
     printf 'https://%s-123456789012.%s.run.app\n' "$4" "$(flag --region)" ;;
   "docker buildx build "*)
