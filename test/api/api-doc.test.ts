@@ -61,10 +61,12 @@ t.test('/openapi.json lists 401 on every route that refuses a request without cr
       const anonymous = await send({})
       t.equal(anonymous, 401, `${route} refuses a request without credentials`)
       t.ok(listed.includes('401'), `${route} lists 401`)
+      walked++
+      // A stranger's firehose is a 200 stream (of nothing it may see) that never ends: test/lifecycle/firehose.test.ts.
+      if (path === '/v1/events') continue
       const stranger = await send({ 'x-api-key': strangerKey })
       // A job's routes all apply its principals; a route without a job lists 403 when it answers it.
       if (path.includes('{job}') || stranger === 403) t.ok(listed.includes('403'), `${route} lists 403 (the stranger got ${stranger})`)
-      walked++
     }
   }
   t.ok(walked >= 10, `${walked} routes walked`)
