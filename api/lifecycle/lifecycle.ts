@@ -152,6 +152,11 @@ export class RunLifecycle {
     return this.#reconcilers.get(entry.id)?.latest(execution)
   }
 
+  /** A followed run as a pass at most `maxAgeMs` old saw it (after the next pass, when older or when something changed). */
+  async current (entry: JobEntry, execution: string, maxAgeMs: number): Promise<Execution | undefined> {
+    return await this.#reconcilers.get(entry.id)?.current(execution, maxAgeMs)
+  }
+
   /** A live reader waits on a followed run of `entry`: its reconciler looks soon. */
   hurry (entry: JobEntry): void {
     this.#reconcilers.get(entry.id)?.hurry()

@@ -72,6 +72,10 @@ export class JobReconciler {
   #discoveredUpTo: number
   #passing = false
   #again = false
+  /** Something said the job changed (a start, a cancel, the emulator) since the last pass began: its view may be behind. */
+  #dirty = false
+  /** Readers waiting for the next pass's view (current()). */
+  #waiters: Array<() => void> = []
 
   constructor (entry: JobEntry, deps: ReconcilerDeps) {
     this.entry = entry
@@ -89,6 +93,21 @@ export class JobReconciler {
    */
   latest (execution: string): Execution | undefined {
     if (this.#deps.now() - this.#scannedOkAt > 2 * this.#deps.schedule.maxMs) return undefined
+    return this.#seen.get(execution)
+  }
+
+  /**
+   * The run as a pass at most `maxAgeMs` old saw it, with nothing since saying it changed and no pass under way;
+   * otherwise after the pass under way or the next one (one pass for every reader of the job). Undefined when this
+   * reconciler does not follow the run.
+   */
+  async current (execution: string, maxAgeMs: number): Promise<Execution | undefined> {
+    if (this.latest(execution) === undefined) return undefined
+    if (!this.#dirty && !this.#passing && this.#deps.now() - this.#scannedOkAt <= maxAgeMs) return this.latest(execution)
+    await new Promise<void>(resolve => {
+      this.#waiters.push(resolve)
+      if (!this.#passing) this.poke()
+    })
     return this.#seen.get(execution)
   }
 
@@ -126,6 +145,7 @@ export class JobReconciler {
   /** Reconcile now: a run just started, a cancel was answered, the emulator said a run ended. */
   poke (): void {
     if (this.stopped) return
+    this.#dirty = true
     if (this.#passing) { this.#again = true; return }
     this.#timer.cancel()
     void this.#pass()
@@ -133,12 +153,15 @@ export class JobReconciler {
 
   stop (): void {
     this.#timer.stop()
+    for (const resolve of this.#waiters.splice(0)) resolve()
   }
 
   async #pass (): Promise<void> {
     if (this.#passing || this.stopped) return
     this.#passing = true
     this.#again = false
+    this.#dirty = false
+    const serving = this.#waiters.splice(0)
     let changed = false
     let waitMs: number | undefined
     try {
@@ -170,6 +193,8 @@ export class JobReconciler {
       waitMs = this.#backoff.after(false)
     } finally {
       this.#passing = false
+      // Readers who came during this pass are served by it, unless something changed meanwhile (then by the next).
+      for (const resolve of this.#again ? serving : [...serving, ...this.#waiters.splice(0)]) resolve()
     }
     if (this.#again) { void this.#pass(); return }
     this.#schedule(waitMs ?? this.#backoff.after(changed))

@@ -32,6 +32,8 @@ export type RunListener = (update: RunUpdate) => void
 export interface RunFollower {
   /** The run's execution as last seen, when this instance follows the run (it then reports every change through observe). */
   latest: (entry: JobEntry, name: string) => Execution | undefined
+  /** The run as a recent pass saw it, waiting for the next pass when the last is older than `maxAgeMs` or something changed. */
+  current: (entry: JobEntry, name: string, maxAgeMs: number) => Promise<Execution | undefined>
   /** A reader waits on a followed run: look soon. */
   hurry: (entry: JobEntry) => void
 }
@@ -219,7 +221,7 @@ export class RunWatchers {
     const key = watchKey(entry, name)
     const missing = (): ApiError => notFound(runNotFoundMessage(entry, name))
     if (this.notFound.has(asker.reader, key)) throw missing()
-    const known = this.finished.get(key) ?? this.#watchers.get(entry, name)?.execution ?? this.follower?.latest(entry, name)
+    const known = this.finished.get(key) ?? this.#watchers.get(entry, name)?.execution ?? await this.#followed(entry, name, key)
     if (known !== undefined && visible(asker.see, known)) return known
     try {
       // This reader's own read of a moment ago is shared for free: it says nothing of anyone else's runs.
@@ -233,6 +235,12 @@ export class RunWatchers {
       if (apiErrorOf(error)?.httpCode === 404) this.notFound.add(asker.reader, key)
       throw error
     }
+  }
+
+  /** A run this instance's reconciler follows, as fresh as a read would be (it may have ended meanwhile: the cache has it then). */
+  async #followed (entry: JobEntry, name: string, key: string): Promise<Execution | undefined> {
+    const seen = await this.follower?.current(entry, name, this.options.freshMs ?? 1_000)
+    return this.finished.get(key) ?? seen
   }
 
   /** A read still under way, or answered less than `freshMs` after it began. */

@@ -3,6 +3,7 @@
  * or the Console would) get their started and finished events too; jobgate's own runs still once.
  */
 import t from 'tap'
+import { startOutside as startOutsideAt } from '../helpers/outside-run.js'
 import { build } from '../helper.js'
 import { countsOf, EventFollower, until } from './helpers.js'
 
@@ -18,19 +19,7 @@ const stack = await build(t, {
 const follower = await EventFollower.open(stack.url)
 t.teardown(() => { follower.close() })
 
-/** `gcloud run jobs execute`: a run Cloud Run starts with no jobgate in between. */
-async function startOutside (job: string): Promise<string> {
-  const { hostPort, url } = stack.emulator
-  const token = await fetch(`http://${hostPort}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { 'metadata-flavor': 'Google' } })
-  const { access_token: accessToken } = await token.json() as { access_token: string }
-  const response = await fetch(`${url}/apis/run.googleapis.com/v1/namespaces/local-project/jobs/${job}:run`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
-    body: '{}'
-  })
-  const execution = await response.json() as { metadata: { name: string } }
-  return execution.metadata.name
-}
+const startOutside = async (job: string): Promise<string> => await startOutsideAt(stack.emulator, job)
 
 t.test('a run started outside jobgate: one started and one finished event', async t => {
   const outside = await startOutside('echo')

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { startOutside } from '../helpers/outside-run.js'
 import { localStack, logReads, readEvents, runReads, startRun } from './helpers.js'
 
 // Counts, not timings: every upstream call is in the emulator's request log.
@@ -81,7 +82,8 @@ t.test('the Cloud Logging budget holds under a burst of 200 log reads; a spent b
 
 t.test('an upstream 429 causes no retry storm: the budget closes for its Retry-After', async t => {
   const stack = await localStack(t, { JOBGATE_MAX_WAITS: '1000' })
-  const run = await startRun(stack, 0)
+  // Started outside jobgate: no reconciler follows it, its readers read Cloud Run.
+  const run = await startOutside(stack.emulator, 'echo')
   await stack.emulator.waitForExecution(run)
   stack.emulator.failNext({ method: 'GET', pathPattern: /\/executions\// }, { status: 429, headers: { 'retry-after': '30' }, count: 1000 })
   const answers = await Promise.all(Array.from({ length: 50 }, async () => await fetch(`${stack.url}/v1/jobs/echo/runs/${run}?wait=2`)))
