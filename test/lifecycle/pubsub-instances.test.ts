@@ -17,7 +17,8 @@ t.setTimeout(400_000)
 
 const TOPIC = 'run-events'
 const firestore = await startFirestoreEmulator(t)
-const pubsub = await startPubsubEmulator(t)
+// A Pub/Sub emulator of its own: the run's shared one serves other files' failing pushes one at a time, and this file times delivery.
+const pubsub = await startPubsubEmulator(t, { shared: false })
 // The emulators are shared by the run's test files: this file's own project keeps its topics and documents apart.
 const PROJECT = pubsub.project
 // jobgate reaches Pub/Sub through a gate the test can shut: Pub/Sub "down" whatever the emulator does meanwhile.
@@ -56,6 +57,10 @@ async function startInstance (): Promise<RunningServer> {
     JOBGATE_RATE_LIMIT: '100000'
   }, 60_000)
   t.teardown(() => { server.child.kill('SIGKILL') })
+  // An instance that dies on its own is a defect: say how, with its last words.
+  void server.exited.then(({ code, signal }) => {
+    if (signal !== 'SIGKILL') t.fail(`an instance exited by itself (${code ?? signal}): ${server.stderr().slice(-2000)} ${server.stdout.slice(-5).join('\n')}`)
+  })
   return server
 }
 const instances = await Promise.all([startInstance(), startInstance()])

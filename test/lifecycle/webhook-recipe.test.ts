@@ -16,7 +16,8 @@ import { MessageCollector } from './pubsub-helpers.js'
 
 t.setTimeout(480_000)
 
-const pubsub = await startPubsubEmulator(t)
+// A Pub/Sub emulator of its own: the shared one serves every file's failing pushes one at a time, and dead-lettering waits on them.
+const pubsub = await startPubsubEmulator(t, { shared: false })
 const PROJECT = pubsub.project // the emulator is shared by the run's test files
 const rest = pubsubRest(pubsub.hostPort, PROJECT)
 
