@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const cacheDir = join(root, 'node_modules', '.cache', 'jobgate-ts')
 let typescript
+// The output depends on the compiler and on the options below: both are part of every cache key.
+const compiler = readFileSync(join(root, 'node_modules', 'typescript', 'package.json'), 'utf8') + readFileSync(fileURLToPath(import.meta.url), 'utf8')
 
 /** A relative `.js` import of a `.ts` source (NodeNext style) resolves to the source. */
 export async function resolve (specifier, context, next) {
@@ -24,7 +26,7 @@ export async function load (url, context, next) {
   if (!url.startsWith('file:') || !/\.m?ts$/.test(new URL(url).pathname) || url.includes('/node_modules/')) return await next(url, context)
   const path = fileURLToPath(url)
   const text = readFileSync(path, 'utf8')
-  const key = createHash('sha256').update(path).update('\0').update(text).digest('hex')
+  const key = createHash('sha256').update(compiler).update('\0').update(path).update('\0').update(text).digest('hex')
   const cached = join(cacheDir, `${key}.js`)
   try {
     return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true }
