@@ -10,7 +10,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const cacheDir = join(root, 'node_modules', '.cache', 'jobgate-ts')
 let typescript
 // The output depends on the compiler and on the options below: both are part of every cache key.
-const compiler = readFileSync(join(root, 'node_modules', 'typescript', 'package.json'), 'utf8') + readFileSync(fileURLToPath(import.meta.url), 'utf8')
+const compiler = readFileSync(join(root, 'node_modules', 'typescript', 'package.json'), 'utf8') +
+  readFileSync(fileURLToPath(import.meta.url), 'utf8')
 
 /** A relative `.js` import of a `.ts` source (NodeNext style) resolves to the source. */
 export async function resolve (specifier, context, next) {
