@@ -1,5 +1,5 @@
 import type { JobEntry } from '../catalog.js'
-import type { Run, RunRequest, RunState } from '../schemas/run.js'
+import type { ExecutionState, Run, RunRequest } from '../schemas/run.js'
 import type { Condition, ContainerOverride, Execution, RunJobRequest } from './execution.js'
 
 /** The contract's run request as Cloud Run's `RunJobRequest`; only what the caller sent is overridden. */
@@ -24,7 +24,7 @@ const conditionOf = (execution: Execution, type: string): Condition | undefined 
   execution.status?.conditions?.find(condition => condition.type === type)
 
 /** The contract's state rules, from the execution's conditions and counts. */
-export function executionState (execution: Execution): RunState {
+export function executionState (execution: Execution): ExecutionState {
   const completed = conditionOf(execution, 'Completed')
   const status = execution.status ?? {}
   if (completed?.status === 'True') return 'SUCCEEDED'
