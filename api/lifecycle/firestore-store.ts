@@ -131,7 +131,10 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     if (record.tenant !== undefined) stored.tenant = record.tenant
     if (record.execution !== undefined) stored.execution = record.execution
     if (record.run !== undefined) stored.run = JSON.stringify(record.run)
-    if (record.queue !== undefined) Object.assign(stored, { lane: record.queue.lane, request: JSON.stringify(record.queue.request), expiresAt: record.queue.expiresAt })
+    if (record.queue !== undefined) {
+      const { lane, request, expiresAt } = record.queue
+      Object.assign(stored, { lane, request: JSON.stringify(request), expiresAt })
+    }
     return stored
   }
 
