@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Query, Timestamp, WriteBatch } from '@google-cloud/firestore'
 import { openFirestoreClient, statusOf, whileAborted, type FirestoreClientOptions } from '../idempotency/firestore-client.js'
 import type { Run, RunRequest } from '../schemas/run.js'
-import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
+import type { EventCursor, QueuedPart, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 import { roundRobinPosition } from './queue-order.js'
 import { byLogOrder, isAfter } from './run-record.js'
 import { seqOf, seqParts } from './seq.js'
@@ -38,6 +38,7 @@ interface RecordDocument {
   lane?: string
   request?: string
   expiresAt?: number
+  claimedAt?: number
   /** The Run as JSON text: Firestore maps cannot hold every JSON value. */
   run?: string
   /** Commit time of the begin: other instances read new records by it. */
@@ -73,7 +74,11 @@ function recordOf (stored: RecordDocument): RunRecord {
   if (stored.tenant !== undefined) record.tenant = stored.tenant
   if (stored.execution !== undefined) record.execution = stored.execution
   if (stored.run !== undefined) record.run = JSON.parse(stored.run) as Run
-  if (stored.request !== undefined) record.queue = { request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0 }
+  if (stored.request !== undefined) {
+    const queue: QueuedPart = { request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0 }
+    if (stored.claimedAt !== undefined) queue.claimedAt = stored.claimedAt
+    record.queue = queue
+  }
   return record
 }
 
@@ -132,8 +137,8 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     if (record.execution !== undefined) stored.execution = record.execution
     if (record.run !== undefined) stored.run = JSON.stringify(record.run)
     if (record.queue !== undefined) {
-      const { lane, request, expiresAt } = record.queue
-      Object.assign(stored, { lane, request: JSON.stringify(request), expiresAt })
+      const { lane, request, expiresAt, claimedAt } = record.queue
+      Object.assign(stored, { lane, request: JSON.stringify(request), expiresAt, ...(claimedAt !== undefined && { claimedAt }) })
     }
     return stored
   }
@@ -169,8 +174,9 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     return first === undefined ? undefined : recordOfDoc(first)
   }
 
-  async queued (job: string, limit: number): Promise<RunRecord[]> {
-    return (await this.#queuedOf(job).orderBy('createdAt').limit(limit).get()).docs.map(recordOfDoc)
+  async queued (job: string, limit: number, lane?: string): Promise<RunRecord[]> {
+    const queued = lane === undefined ? this.#queuedOf(job) : this.#queuedOf(job).where('lane', '==', lane)
+    return (await queued.orderBy('createdAt').limit(limit).get()).docs.map(recordOfDoc)
   }
 
   async expiredQueued (job: string, now: number, limit: number): Promise<RunRecord[]> {
@@ -214,7 +220,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   async claim (id: string): Promise<RunRecord | undefined> {
-    return await this.#fromPhase(id, 'queued', record => ({ ...record, phase: 'starting' }))
+    return await this.#fromPhase(id, 'queued', record => ({ ...record, phase: 'starting', queue: { ...record.queue as QueuedPart, claimedAt: this.#now() } }))
   }
 
   async requeue (id: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 import { ApiError } from '../errors.js'
 import { roundRobinPosition } from './queue-order.js'
-import { isAfter } from './run-record.js'
+import { isAfter, type QueuedPart } from './run-record.js'
 import { seqMs, SeqClock } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
@@ -110,8 +110,9 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return next === undefined ? undefined : structuredClone(next)
   }
 
-  async queued (job: string, limit: number): Promise<RunRecord[]> {
-    return this.#queue.oldest(job, limit, () => true).map(record => structuredClone(record))
+  async queued (job: string, limit: number, lane?: string): Promise<RunRecord[]> {
+    const oldest = lane === undefined ? this.#queue.oldest(job, limit, () => true) : this.#queue.inLane(job, lane).slice(0, limit)
+    return oldest.map(record => structuredClone(record))
   }
 
   async expiredQueued (job: string, now: number, limit: number): Promise<RunRecord[]> {
@@ -125,7 +126,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
   async claim (id: string): Promise<RunRecord | undefined> {
     const queued = this.#queue.take(id)
     if (queued === undefined) return undefined
-    const claimed: RunRecord = { ...queued, phase: 'starting' }
+    const claimed: RunRecord = { ...queued, phase: 'starting', queue: { ...queued.queue as QueuedPart, claimedAt: this.#now() } }
     this.#open.set(id, claimed)
     return structuredClone(claimed)
   }
@@ -272,6 +273,10 @@ class MemoryQueue {
       if ((afterLane === undefined || lane > afterLane) && (best === undefined || lane < best)) best = lane
     }
     return best === undefined ? undefined : this.#jobs.get(job)?.get(best)?.[0]
+  }
+
+  inLane (job: string, lane: string): readonly RunRecord[] {
+    return this.#jobs.get(job)?.get(lane) ?? []
   }
 
   oldest (job: string, limit: number, wanted: (record: RunRecord) => boolean): RunRecord[] {

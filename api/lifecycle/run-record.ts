@@ -15,7 +15,12 @@ export interface QueuedPart {
   lane: string
   /** Epoch ms after which the run ends unstarted (queueTimeoutSeconds). */
   expiresAt: number
+  /** Epoch ms of the claim that admitted it: when its start began. */
+  claimedAt?: number
 }
+
+/** When the run's start began: its creation, or for a queued run its admission. */
+export const startBegan = (record: RunRecord): number => record.queue?.claimedAt ?? record.createdAt
 
 export interface RunRecord {
   /** jobgate's own id of the run; the execution carries it as RUN_MARKER, so a start whose answer was lost is found again. */
@@ -37,8 +42,7 @@ export interface RunRecord {
   queue?: QueuedPart
 }
 
-/** The env variable jobgate sets on every execution it starts: the run record's id. */
-export const RUN_MARKER = 'JOBGATE_RUN'
+export { RUN_MARKER } from '../cloudrun/mapping.js'
 
 export type Transition = 'queued' | 'started' | 'finished'
 
@@ -96,17 +100,6 @@ export const isAfter = (event: Pick<StoredEvent, 'seq' | 'id'>, cursor: EventCur
 /** The log's order: by seq, then id. */
 export const byLogOrder = (a: StoredEvent, b: StoredEvent): number =>
   a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-
-/** A queued run's id: `{job}-q` and 9 of [a-z0-9], which no execution name (5 after the dash) and no other run id has. */
-const QUEUED_ID = /-q[a-z0-9]{9}$/
-export const isQueuedRunId = (name: string): boolean => QUEUED_ID.test(name)
-
-/** The Run of a queued run: its name is its id, and once started it names its execution. */
-export function queuedRunName (job: string, id: string, run: Run): Run {
-  if (run.name === id) return run
-  const self = runPath(job, id)
-  return { ...run, name: id, execution: run.name, links: { self, logs: `${self}/logs` } }
-}
 
 /** A run that has not started: QUEUED, or how it ended unstarted. */
 export function unstartedRun (record: RunRecord, end?: Pick<Run, 'state' | 'message' | 'reason'>, at?: number): Run {

@@ -44,8 +44,8 @@ export interface LifecycleStore {
    * one step of the round-robin across lanes. Undefined when no lane after it has a queued run.
    */
   nextQueued: (job: string, afterLane: string | undefined) => Promise<RunRecord | undefined>
-  /** Queued runs of `job`, oldest first, up to `limit`: what a runs list shows first. */
-  queued: (job: string, limit: number) => Promise<RunRecord[]>
+  /** Queued runs of `job` (of one lane, when given), oldest first, up to `limit`: what a runs list shows first. */
+  queued: (job: string, limit: number, lane?: string) => Promise<RunRecord[]>
   /** Queued runs of `job` whose time ran out at `now`, up to `limit`. */
   expiredQueued: (job: string, now: number, limit: number) => Promise<RunRecord[]>
   /** How many runs the round-robin admits before this queued one, plus one (each lane's share up to its place in its lane). */
