@@ -22,12 +22,14 @@ export const DEFAULT_QUEUE_TIMEOUT_SECONDS = 86_400
 /**
  * The rule of a catalog entry's `concurrency` field; throws an Error naming the problem (the catalog turns it into a ConfigError).
  * On a tenant-scoped job (env.tenantKey) a policy is per tenant: a job-wide one would let one tenant's start be refused
- * by, name, or (Replace) cancel another tenant's runs.
+ * by, name, or (Replace) cancel another tenant's runs. Queue may be job-wide there: a start past the limit waits its
+ * tenant's turn (round-robin across tenants) and learns nothing of other tenants' runs.
  */
 export function concurrencyRuleOf (policy: ConcurrencyPolicy, tenantKey: string | undefined): ConcurrencyRule | undefined {
   const scope = policy.scope ?? (tenantKey === undefined ? 'job' : 'tenant')
   if (scope === 'tenant' && tenantKey === undefined) throw new Error('concurrency.scope "tenant" needs env.tenantKey (the variable that names the tenant)')
-  if (scope === 'job' && tenantKey !== undefined) {
+  // Queue refuses, names and cancels nothing: tenants may share one job-wide limit, and take turns under it.
+  if (scope === 'job' && tenantKey !== undefined && policy.policy !== 'Queue') {
     throw new Error(`concurrency.scope "job" on a tenant-scoped job (env.tenantKey ${tenantKey}) would let one tenant's runs refuse, or be cancelled by, another's; use scope "tenant" (the default there)`)
   }
   if (policy.policy === 'Allow') return undefined

@@ -167,6 +167,11 @@ export class RunLifecycle {
     return record?.job === entry.id && record.queue !== undefined ? record : undefined
   }
 
+  /** The oldest queued runs of `entry` (of one lane, when given), up to `limit`. */
+  async queuedRuns (entry: JobEntry, limit: number, lane?: string): Promise<RunRecord[]> {
+    return await this.#deps.store.queued(entry.id, limit, lane)
+  }
+
   /** Where a queued run stands in its job's admission order (1 = next). */
   async position (record: RunRecord): Promise<number> {
     return await this.#deps.store.position(record)
@@ -178,7 +183,7 @@ export class RunLifecycle {
   }
 
   /**
-   * Resolves once the queued run `id` left the queue (admitted or ended), `waitMs` passed or `signal` aborted:
+   * Resolves once the queued run `id` has an execution or ended, `waitMs` passed or `signal` aborted:
    * this instance's events wake it at once, a look at the record each second catches other instances' admissions.
    */
   async awaitAdmission (entry: JobEntry, id: string, waitMs: number, signal?: AbortSignal): Promise<RunRecord | undefined> {
@@ -186,7 +191,8 @@ export class RunLifecycle {
     for (;;) {
       const record = await this.queuedRecord(entry, id)
       const left = deadline - this.#now()
-      if (record === undefined || record.phase !== 'queued' || left <= 0 || signal?.aborted === true) return record
+      const moved = record === undefined || record.execution !== undefined || record.phase === 'finished'
+      if (moved || left <= 0 || signal?.aborted === true) return record
       await new Promise<void>(resolve => {
         const done = (): void => { clearTimeout(timer); stop(); signal?.removeEventListener('abort', done); resolve() }
         const timer = setTimeout(done, Math.min(left, ADMISSION_CHECK_MS))
