@@ -3,6 +3,7 @@ import type { JobEntry } from '../catalog.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { apiErrorOf } from '../errors.js'
 import { QUEUE_TIMEOUT } from '../schemas/run.js'
+import type { CeilingHit } from './ceilings.js'
 import type { TransitionRecorder } from './recorder.js'
 import { unstartedRun, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
@@ -10,7 +11,7 @@ import type { LifecycleStore } from './store.js'
 /** How an admitted run's start went. */
 export type AdmitOutcome =
   | { started: Execution }
-  /** The policy's slot (or a project ceiling) was taken after all: the run goes back to its place. */
+  /** The policy's slot was taken after all: the run goes back to its place. */
   | { full: true }
   | { failed: unknown, provenNotStarted: boolean }
 
@@ -22,6 +23,8 @@ export interface AdmissionDeps {
   recorder: TransitionRecorder
   log: Logger
   now: () => number
+  /** The project-wide ceilings (ceilings.ts): undefined when a start may go ahead now. */
+  ceiling: (entry: JobEntry) => Promise<CeilingHit | undefined>
   /** The starter, once it exists (services wire it after the lifecycle). */
   start: () => AdmitStart | undefined
   /** A claimed run is about to start: its reconciler follows it from now (a crash leaves it findable by its marker). */
@@ -81,7 +84,7 @@ export class JobAdmission {
       const scopeKey = next.tenant ?? ''
       if (rule.scope === 'tenant' && (running.get(scopeKey) ?? 0) >= rule.maxRunning) continue
       const outcome = await this.#admit(start, next)
-      if (outcome === 'full' && rule.scope === 'job') break
+      if (outcome === 'ceiling' || (outcome === 'full' && rule.scope === 'job')) break
       if (outcome !== 'started') continue
       admitted++
       total++
@@ -99,12 +102,14 @@ export class JobAdmission {
   }
 
   /** Claims and starts one run; a run whose time ran out is never started late. */
-  async #admit (start: AdmitStart, next: RunRecord): Promise<'started' | 'full' | 'skipped'> {
+  async #admit (start: AdmitStart, next: RunRecord): Promise<'started' | 'full' | 'ceiling' | 'skipped'> {
     const { store, recorder, log } = this.#deps
     if ((next.queue?.expiresAt ?? Infinity) <= this.#deps.now()) {
       await this.#timeOut(next)
       return 'skipped'
     }
+    // The project-wide ceilings, counted before the claim (a claimed run counts as running).
+    if (await this.#deps.ceiling(this.entry) !== undefined) return 'ceiling'
     const record = await store.claim(next.id)
     if (record === undefined) return 'skipped'
     this.#deps.claimed(record)

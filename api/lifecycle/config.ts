@@ -1,5 +1,6 @@
 import { ConfigError } from '../config-error.js'
 import { quote, text, wholeNumber, type Env } from '../env.js'
+import type { CeilingConfig } from './ceilings.js'
 import { topicProblem } from './pubsub-publisher.js'
 
 export interface LifecycleConfig {
@@ -17,7 +18,12 @@ export interface LifecycleConfig {
   retentionMs: number
   /** How long an event may wait for Pub/Sub before it is given up. */
   outboxMaxWaitMs: number
+  /** JOBGATE_MAX_RUNNING_EXECUTIONS and JOBGATE_RUN_STARTS_PER_MINUTE (ceilings.ts). */
+  ceilings: CeilingConfig
 }
+
+/** Below Cloud Run's 1,000 running executions per project and region: room for runs started by other means. */
+export const DEFAULT_MAX_RUNNING_EXECUTIONS = 800
 
 const HOUR_MS = 3_600_000
 export const EVENTS_RETENTION_MS = 24 * HOUR_MS
@@ -46,6 +52,10 @@ export function loadLifecycleConfig (env: Env, project: string | undefined, regi
     source: sourceOf(env, project, region),
     leaseMs: wholeNumber(env, 'JOBGATE_LEASE_SECONDS', { fallback: 15, min: 2, max: 600 }) * 1000,
     retentionMs: EVENTS_RETENTION_MS,
-    outboxMaxWaitMs: OUTBOX_MAX_WAIT_MS
+    outboxMaxWaitMs: OUTBOX_MAX_WAIT_MS,
+    ceilings: {
+      maxRunningExecutions: wholeNumber(env, 'JOBGATE_MAX_RUNNING_EXECUTIONS', { fallback: DEFAULT_MAX_RUNNING_EXECUTIONS, min: 1, max: 100_000 }),
+      runStartsPerMinute: wholeNumber(env, 'JOBGATE_RUN_STARTS_PER_MINUTE', { fallback: 0, min: 0, max: 1_000_000 })
+    }
   }
 }

@@ -9,6 +9,7 @@ import { callerKey } from '../policy/caller-key.js'
 import type { Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
 import { JobAdmission, type AdmitStart } from './admission.js'
+import { ProjectCeilings, type CeilingHit } from './ceilings.js'
 import type { LifecycleConfig } from './config.js'
 import { Outbox } from './outbox.js'
 import type { EventPublisher } from './pubsub-publisher.js'
@@ -80,6 +81,7 @@ export class RunLifecycle {
   #caughtUpAt = 0
   #closed = false
   #admitStart: AdmitStart | undefined
+  readonly #ceilings: ProjectCeilings
   /** executions.list calls the reconcilers made here: what tests subtract from the upstream calls they count. */
   lists = 0
 
@@ -89,6 +91,7 @@ export class RunLifecycle {
     const publisher = deps.publisher === undefined ? {} : { publisher: deps.publisher }
     this.outbox = new Outbox({ store: deps.store, log: deps.log, maxWaitMs: deps.config.outboxMaxWaitMs, now: this.#now, ...publisher })
     this.recorder = new TransitionRecorder(deps.store, this.outbox, this.#now)
+    this.#ceilings = new ProjectCeilings(deps.store, deps.catalog, deps.config.ceilings, this.#now)
     // Renew held leases well before they lapse; with a shared store, also take over jobs whose holder died.
     this.#leaseTimer = setInterval(() => { void this.#tendLeases() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
     this.#leaseTimer.unref()
@@ -154,6 +157,11 @@ export class RunLifecycle {
     const { store } = this.#deps
     if (entry.concurrency?.scope === 'tenant') return (await store.queued(entry.id, 1, tenant ?? '')).length > 0
     return await store.nextQueued(entry.id, undefined) !== undefined
+  }
+
+  /** Whether the project-wide ceilings let a start of `entry` go ahead now (undefined), or why not. */
+  async ceiling (entry: JobEntry): Promise<CeilingHit | undefined> {
+    return await this.#ceilings.check(entry)
   }
 
   /** The starter that admits queued runs (services wire it once both exist). */
@@ -274,6 +282,7 @@ export class RunLifecycle {
       log: this.#deps.log,
       now: this.#now,
       start: () => this.#admitStart,
+      ceiling: async entry => await this.#ceilings.check(entry),
       claimed: record => { reconciler().add(record) },
       released: id => { reconciler().drop(id) },
       started: async (record, execution) => { await this.#started(entry, record, execution) }

@@ -1,7 +1,7 @@
 import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 import { ApiError } from '../errors.js'
 import { roundRobinPosition } from './queue-order.js'
-import { isAfter, type QueuedPart } from './run-record.js'
+import { isAfter, startBegan, type QueuedPart } from './run-record.js'
 import { seqMs, SeqClock } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
@@ -143,6 +143,15 @@ export class MemoryLifecycleStore implements LifecycleStore {
     this.#keepFinished(structuredClone(record))
     this.#recorded.add(event.id)
     return this.#log1(event)
+  }
+
+  async countOpen (jobs: readonly string[]): Promise<number> {
+    return [...this.#open.values()].filter(record => jobs.includes(record.job)).length
+  }
+
+  async countBegunSince (jobs: readonly string[], since: number): Promise<number> {
+    const begun = (record: RunRecord): boolean => jobs.includes(record.job) && startBegan(record) >= since
+    return [...this.#open.values()].filter(begun).length + [...this.#finished.values()].filter(begun).length
   }
 
   /** Appends an event that cannot have been recorded before (its run was queued until now). */

@@ -6,7 +6,7 @@ import { hasOverrides, toRun, toRunJobRequest } from '../cloudrun/mapping.js'
 import { ConcurrencyConflict } from '../concurrency/conflict.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
-import { apiErrorOf } from '../errors.js'
+import { ApiError, apiErrorOf } from '../errors.js'
 import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
 import { RUN_MARKER, type AdmitStart, type RunLifecycle } from '../lifecycle/index.js'
 import { callerKey } from '../policy/caller-key.js'
@@ -140,6 +140,10 @@ export class RunStarter {
       ({ response: storedRun(await (queue as RunLifecycle).enqueue(entry, request, caller)), replaced: [], queued: true })
     const tenant = tenantKey === undefined ? undefined : request.env?.[tenantKey]
     if (queue !== undefined && await queue.hasQueued(entry, tenant)) return await enqueue()
+    // The project-wide ceilings: a Queue job waits under them, any other start is refused for now.
+    const hit = await this.#lifecycle?.ceiling(entry)
+    if (hit !== undefined && queue !== undefined) return await enqueue()
+    if (hit !== undefined) throw new ApiError('RESOURCE_EXHAUSTED', hit.message, { retryAfterSeconds: hit.retryAfterSeconds })
     // Recorded before the start, and marked on the execution: a start whose answer is lost is still followed to its end.
     const pending = await this.#lifecycle?.beginStart(entry, request, caller)
     // A run without overrides stays one: it needs only run.jobs.run (its lost answer then cannot be matched, see docs/events.md).
