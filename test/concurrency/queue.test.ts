@@ -15,7 +15,8 @@ const catalog = {
     queue: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue' } },
     short: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', queueTimeoutSeconds: 1 } },
     fair: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', scope: 'job' } },
-    pertenant: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue' } }
+    pertenant: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue' } },
+    pushed: { env: { allow: ['ECHO_*'] }, pubsub: { env: { ECHO_SLEEP_MS: '{attributes.sleepMs}' } }, concurrency: { policy: 'Queue' } }
   }
 }
 const logs = captureLogs()
@@ -124,4 +125,28 @@ t.test('per-tenant scope: one tenant\'s queue does not hold another tenant back'
   t.equal((await runOf('pertenant', globex.body.name, 60)).body.state, 'SUCCEEDED')
   await cancel('pertenant', acme.body.name)
   t.equal((await runOf('pertenant', acmeQueued.body.name, 60)).body.state, 'SUCCEEDED')
+})
+
+t.test('push triggers queue too: a Pub/Sub or Cloud Tasks delivery past the limit is queued and acknowledged, once per message', async t => {
+  const envelope = (messageId: string, sleepMs: string): object =>
+    ({ subscription: 'projects/p/subscriptions/s', message: { messageId, publishTime: '2026-12-06T10:00:00Z', attributes: { sleepMs }, data: '' } })
+  const push = async (messageId: string, sleepMs: string) => await call(`${stack.url}/v1/push/pubsub/pushed`, { body: envelope(messageId, sleepMs) })
+  const task = async (name: string) => await call(`${stack.url}/v1/push/tasks/pushed`, {
+    body: { env: QUICK },
+    headers: { 'x-cloudtasks-queuename': 'q', 'x-cloudtasks-taskname': name }
+  })
+  const running = await push('m1', '600000')
+  t.equal(running.status, 200)
+  const queued = await push('m2', '0')
+  t.match(queued, { status: 200, body: { state: 'QUEUED' } }, 'acknowledged (2xx): Pub/Sub does not redeliver')
+  const again = await push('m2', '0')
+  t.match(again, { status: 200, body: { name: queued.body.name } }, 'a redelivery answers with the same queued run')
+  t.equal(again.headers.get('idempotency-replayed'), 'true')
+  const fromTasks = await task('t1')
+  t.match(fromTasks, { status: 200, body: { state: 'QUEUED' } })
+  t.equal((await task('t1')).body.name, fromTasks.body.name, 'a retried task too')
+  t.equal(startsOf('pushed').length, 1)
+  await cancel('pushed', running.body.name)
+  for (const run of [queued.body.name, fromTasks.body.name]) t.equal((await runOf('pushed', run, 60)).body.state, 'SUCCEEDED')
+  t.same(startsOf('pushed').slice(1).map(env => env.JOBGATE_RUN), [queued.body.name, fromTasks.body.name], 'each message and task started one run')
 })
