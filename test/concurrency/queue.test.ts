@@ -6,6 +6,7 @@ import t from 'tap'
 import { build } from '../helper.js'
 import { call } from '../helpers/call.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
+import { runCli } from '../cli/helpers.js'
 import { eventually } from '../lifecycle/pubsub-helpers.js'
 
 const SLEEP = { ECHO_SLEEP_MS: '600000' }
@@ -149,4 +150,21 @@ t.test('push triggers queue too: a Pub/Sub or Cloud Tasks delivery past the limi
   await cancel('pushed', running.body.name)
   for (const run of [queued.body.name, fromTasks.body.name]) t.equal((await runOf('pushed', run, 60)).body.state, 'SUCCEEDED')
   t.same(startsOf('pushed').slice(1).map(env => env.JOBGATE_RUN), [queued.body.name, fromTasks.body.name], 'each message and task started one run')
+})
+
+t.test('the CLI: `run` says QUEUED (position N); `run --wait` follows it through its admission and exits as the run ended', async t => {
+  const blocker = await start('queue', SLEEP)
+  const first = await runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0'], stack.url)
+  t.equal(first.code, 0)
+  t.match(first.stderr, /^Queued run queue-q[a-z0-9]{9} of job queue \(QUEUED \(position 1\)\)\. Follow it with: jobgate status queue queue-q/)
+  const status = await runCli(['status', 'queue', first.stdout.trim()], stack.url)
+  t.match(status.stdout, /QUEUED \(position 1\)/)
+  const waiting = runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0', '--wait'], stack.url)
+  await eventually(async () => (await runOf('queue', first.stdout.trim())).body.state === 'QUEUED' &&
+    (await call(`${stack.url}/v1/jobs/queue/runs`)).body.runs.filter((run: any) => run.state === 'QUEUED').length === 2, 60_000, 'the second queued')
+  await cancel('queue', blocker.body.name)
+  const waited = await waiting
+  t.equal(waited.code, 0, waited.stderr)
+  t.match(waited.stderr, /^Queued run queue-q[a-z0-9]{9} of job queue: QUEUED \(position 2\)\./)
+  t.match(waited.stderr, /Run queue-q[a-z0-9]{9} SUCCEEDED/)
 })
