@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../api/config.js'
 import { ConfigError } from '../../api/config-error.js'
+import { loadLifecycleConfig } from '../../api/lifecycle/config.js'
 import { build } from '../helper.js'
 import { call } from '../helpers/call.js'
 
@@ -27,8 +28,9 @@ async function stack (t: Test, ceilings: Record<string, string>): Promise<{ url:
   return { url: built.url, starts }
 }
 
-t.test('settings: defaults (800 running, no starts ceiling) and one-line refusals', async t => {
-  t.same(loadConfig({ JOBGATE_MODE: 'local' }).lifecycle.ceilings, { maxRunningExecutions: 800, runStartsPerMinute: 0 })
+t.test('settings: defaults (800 running in cloud mode, none in local mode, no starts ceiling) and one-line refusals', async t => {
+  t.same(loadLifecycleConfig({}, 'p', 'europe-west1').ceilings, { maxRunningExecutions: 800, runStartsPerMinute: 0 })
+  t.same(loadConfig({ JOBGATE_MODE: 'local' }).lifecycle.ceilings, { maxRunningExecutions: 100_000, runStartsPerMinute: 0 }, 'the emulator has no quota')
   for (const [variable, value, message] of [
     ['JOBGATE_MAX_RUNNING_EXECUTIONS', '0', /^JOBGATE_MAX_RUNNING_EXECUTIONS: must be a whole number from 1 to 100000, not "0"$/],
     ['JOBGATE_MAX_RUNNING_EXECUTIONS', '1e3', /^JOBGATE_MAX_RUNNING_EXECUTIONS: must be a whole number/],
