@@ -8,7 +8,7 @@ import type { LogEntry, Run, RunTask } from '../cli/types.js'
 /** The job summary shows at most this many tasks (a run may have 10,000). */
 export const SUMMARY_TASKS = 100
 
-const icons: Record<Run['state'], string> = { PENDING: '⏳', RUNNING: '⏳', SUCCEEDED: '✅', FAILED: '❌', CANCELLED: '⛔' }
+const icons: Record<Run['state'], string> = { QUEUED: '⏳', PENDING: '⏳', RUNNING: '⏳', SUCCEEDED: '✅', FAILED: '❌', CANCELLED: '⛔' }
 
 /** A table cell: pipes escaped, on one line. */
 const cell = (text: string): string => text.replace(/\r?\n/g, ' ').replaceAll('|', '\\|')

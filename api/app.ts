@@ -20,6 +20,7 @@ import { runRoutes } from './routes/runs.js'
 import { taskRoutes } from './routes/tasks.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
+import { QueuedRuns } from './runs/queued-runs.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
 import type { Services } from './services.js'
 import type { JobEntry } from './catalog.js'
@@ -64,7 +65,8 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   const { access, cloudRun, starter, waits, live, pages } = services
   // Open streams would hold the server's close open: end them first (clients resume elsewhere with Last-Event-ID).
   app.addHook('preClose', async () => { live.endStreams() })
-  const context = { access, cloudRun, starter, waits, budgets: app.budgets, live, askerFor, pages }
+  const queued = new QueuedRuns(services.lifecycle.runs)
+  const context = { access, cloudRun, starter, waits, budgets: app.budgets, live, askerFor, pages, queued }
   await app.register(healthRoutes, { ready: options.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)

@@ -113,7 +113,7 @@ export function loadConfig (env: Env = process.env): Config {
     requestTimeoutSeconds: wholeNumber(env, 'JOBGATE_REQUEST_TIMEOUT_SECONDS', { fallback: 10, min: 1, max: 600 }),
     idempotency: loadIdempotencyConfig(env),
     live: loadLiveConfig(env, mode),
-    lifecycle: loadLifecycleConfig(env, project, region)
+    lifecycle: loadLifecycleConfig(env, project, region, mode === 'local')
   }
   checkLocalExposure(env, mode, host, config.auth)
   if (project !== undefined) config.project = project

@@ -150,6 +150,8 @@ export async function createServices (config: Config, overrides: ServiceOverride
     const concurrency = new ConcurrencyControl(cloudRun, leases, { pendingMs: config.idempotency.staleMs })
     const idempotency = { ...config.idempotency, store: idempotencyStore }
     const starter = new RunStarter(cloudRun, config.maxInflightRuns, idempotency, concurrency, lifecycle.runs)
+    // Queue jobs: the reconcilers admit queued runs through the starter's guarded start.
+    lifecycle.runs.admitWith(starter.admitter(logger))
     return {
       config,
       logger,

@@ -25,13 +25,17 @@ export function taskCounts (run: Run): string {
   return parts.join('  ')
 }
 
+/** A run's state as people read it: `QUEUED (position 12)` while a Queue policy holds it. */
+export const stateLabel = (run: Pick<Run, 'state' | 'position'>): string =>
+  run.state === 'QUEUED' && run.position !== undefined ? `QUEUED (position ${run.position})` : run.state
+
 /** The one-line picture of a run: name, state, bar, counts, elapsed. */
 export const describeRun = (run: Run, elapsedMs: number): string =>
-  [run.name, run.state.padEnd(9), taskCounts(run), formatElapsed(elapsedMs)].join('  ')
+  [run.name, stateLabel(run).padEnd(9), taskCounts(run), formatElapsed(elapsedMs)].join('  ')
 
 /** What must differ for the plain renderer to print another line: state or counts, not time. */
 export const changeKey = (run: Run): string =>
-  [run.state, run.taskCount, run.succeededCount, run.failedCount, run.runningCount, run.cancelledCount].map(v => v ?? 0).join('|')
+  [stateLabel(run), run.taskCount, run.succeededCount, run.failedCount, run.runningCount, run.cancelledCount].map(v => v ?? 0).join('|')
 
 /** Elapsed time of a run: since its createTime when known, else since we started watching. */
 export function elapsedMs (run: Run, now: number, watchingSince: number): number {

@@ -1,5 +1,5 @@
 import type { JobEntry } from '../catalog.js'
-import type { Run, RunRequest, RunState } from '../schemas/run.js'
+import type { ExecutionState, Run, RunRequest } from '../schemas/run.js'
 import type { Condition, ContainerOverride, Execution, RunJobRequest } from './execution.js'
 
 /** The contract's run request as Cloud Run's `RunJobRequest`; only what the caller sent is overridden. */
@@ -24,7 +24,7 @@ const conditionOf = (execution: Execution, type: string): Condition | undefined 
   execution.status?.conditions?.find(condition => condition.type === type)
 
 /** The contract's state rules, from the execution's conditions and counts. */
-export function executionState (execution: Execution): RunState {
+export function executionState (execution: Execution): ExecutionState {
   const completed = conditionOf(execution, 'Completed')
   const status = execution.status ?? {}
   if (completed?.status === 'True') return 'SUCCEEDED'
@@ -37,6 +37,29 @@ export function executionState (execution: Execution): RunState {
 }
 
 export const runPath = (jobId: string, runName: string): string => `/v1/jobs/${jobId}/runs/${runName}`
+
+/** The env variable jobgate sets on every execution it starts: the id of its run record (api/lifecycle/). */
+export const RUN_MARKER = 'JOBGATE_RUN'
+
+/** The value of the marker on an execution jobgate started: the run record's id. */
+export function markerOf (execution: Execution): string | undefined {
+  for (const container of execution.spec?.template?.spec?.containers ?? []) {
+    const value = container.env?.find(variable => variable.name === RUN_MARKER)?.value
+    if (value !== undefined) return value
+  }
+  return undefined
+}
+
+/** A queued run's id: `{job}-q` and 9 of [a-z0-9], which no execution name (5 after the dash) and no other run id has. */
+const QUEUED_ID = /-q[a-z0-9]{9}$/
+export const isQueuedRunId = (name: string): boolean => QUEUED_ID.test(name)
+
+/** A run that was queued keeps its id as its name for its whole life; once started it also names its execution. */
+export function queuedRunName (jobId: string, id: string, run: Run): Run {
+  if (run.name === id) return run
+  const self = runPath(jobId, id)
+  return { ...run, name: id, execution: run.name, links: { self, logs: `${self}/logs` } }
+}
 
 /** A v1 Execution as the contract's Run. */
 export function toRun (jobId: string, execution: Execution): Run {
@@ -61,5 +84,6 @@ export function toRun (jobId: string, execution: Execution): Run {
   if (status.logUri !== undefined) run.logUri = status.logUri
   const failure = conditionOf(execution, 'Completed')
   if (state === 'FAILED' && failure?.message !== undefined) run.message = failure.message
-  return run
+  const marker = markerOf(execution)
+  return marker !== undefined && isQueuedRunId(marker) ? queuedRunName(jobId, marker, run) : run
 }

@@ -1,14 +1,14 @@
-import type { RunState } from '../schemas/run.js'
+import type { ExecutionState } from '../schemas/run.js'
 import type { RunTask } from '../schemas/tasks.js'
 import { RUNNING_STATE_LABEL, type Task } from './execution.js'
 import { runPath } from './mapping.js'
 
-const runningStates: Record<string, RunState> = {
+const runningStates: Record<string, ExecutionState> = {
   Pending: 'PENDING', Running: 'RUNNING', Succeeded: 'SUCCEEDED', Failed: 'FAILED', Cancelled: 'CANCELLED', Abandoned: 'CANCELLED'
 }
 
 /** A task's state: Cloud Run's runningState label, else its conditions (as for executions). */
-export function taskState (task: Task): RunState {
+export function taskState (task: Task): ExecutionState {
   const labelled = runningStates[task.metadata?.labels?.[RUNNING_STATE_LABEL] ?? '']
   if (labelled !== undefined) return labelled
   const conditions = task.status?.conditions ?? []

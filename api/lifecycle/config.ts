@@ -1,5 +1,6 @@
 import { ConfigError } from '../config-error.js'
 import { quote, text, wholeNumber, type Env } from '../env.js'
+import type { CeilingConfig } from './ceilings.js'
 import { topicProblem } from './pubsub-publisher.js'
 
 export interface LifecycleConfig {
@@ -17,7 +18,14 @@ export interface LifecycleConfig {
   retentionMs: number
   /** How long an event may wait for Pub/Sub before it is given up. */
   outboxMaxWaitMs: number
+  /** JOBGATE_MAX_RUNNING_EXECUTIONS and JOBGATE_RUN_STARTS_PER_MINUTE (ceilings.ts). */
+  ceilings: CeilingConfig
 }
+
+/** Below Cloud Run's 1,000 running executions per project and region: room for runs started by other means. */
+export const DEFAULT_MAX_RUNNING_EXECUTIONS = 800
+/** The largest JOBGATE_MAX_RUNNING_EXECUTIONS, and local mode's default: the embedded emulator has no quota. */
+const MAX_RUNNING_EXECUTIONS = 100_000
 
 const HOUR_MS = 3_600_000
 export const EVENTS_RETENTION_MS = 24 * HOUR_MS
@@ -36,7 +44,7 @@ function pubsubEndpointOf (env: Env): { pubsubEndpoint: string, pubsubEmulator: 
   return { pubsubEndpoint: `http://${host}`, pubsubEmulator: true }
 }
 
-export function loadLifecycleConfig (env: Env, project: string | undefined, region: string): LifecycleConfig {
+export function loadLifecycleConfig (env: Env, project: string | undefined, region: string, local = false): LifecycleConfig {
   const topic = text(env, 'JOBGATE_EVENTS_TOPIC')
   const problem = topic === undefined ? undefined : topicProblem(topic)
   if (topic !== undefined && problem !== undefined) throw new ConfigError('JOBGATE_EVENTS_TOPIC', `${problem}, not ${quote(topic)}`)
@@ -46,6 +54,14 @@ export function loadLifecycleConfig (env: Env, project: string | undefined, regi
     source: sourceOf(env, project, region),
     leaseMs: wholeNumber(env, 'JOBGATE_LEASE_SECONDS', { fallback: 15, min: 2, max: 600 }) * 1000,
     retentionMs: EVENTS_RETENTION_MS,
-    outboxMaxWaitMs: OUTBOX_MAX_WAIT_MS
+    outboxMaxWaitMs: OUTBOX_MAX_WAIT_MS,
+    ceilings: {
+      maxRunningExecutions: wholeNumber(env, 'JOBGATE_MAX_RUNNING_EXECUTIONS', {
+        fallback: local ? MAX_RUNNING_EXECUTIONS : DEFAULT_MAX_RUNNING_EXECUTIONS,
+        min: 1,
+        max: MAX_RUNNING_EXECUTIONS
+      }),
+      runStartsPerMinute: wholeNumber(env, 'JOBGATE_RUN_STARTS_PER_MINUTE', { fallback: 0, min: 0, max: 1_000_000 })
+    }
   }
 }

@@ -1,7 +1,7 @@
 import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
-import { RUN_MARKER } from './run-record.js'
+import { markerOf } from '../cloudrun/mapping.js'
 
 /** What one scan looks for: executions by name, and starts whose answer was lost, by the marker jobgate set on them. */
 export interface ScanWanted {
@@ -27,15 +27,6 @@ export interface ScanResult {
 /** Cloud Run's clock and ours differ; an execution is matched even if it looks this much older than its record. */
 const CLOCK_SLACK_MS = 5 * 60_000
 const MAX_PAGES = 10
-
-/** The value of the marker on an execution jobgate started: the run record's id. */
-export function markerOf (execution: Execution): string | undefined {
-  for (const container of execution.spec?.template?.spec?.containers ?? []) {
-    const value = container.env?.find(variable => variable.name === RUN_MARKER)?.value
-    if (value !== undefined) return value
-  }
-  return undefined
-}
 
 const createdMs = (execution: Execution): number => Date.parse(execution.metadata?.creationTimestamp ?? '') || Number.POSITIVE_INFINITY
 

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Timestamp } from '@google-cloud/firestore'
+import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Query, Timestamp, WriteBatch } from '@google-cloud/firestore'
 import { openFirestoreClient, statusOf, whileAborted, type FirestoreClientOptions } from '../idempotency/firestore-client.js'
-import type { Run } from '../schemas/run.js'
-import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
+import type { Run, RunRequest } from '../schemas/run.js'
+import type { EventCursor, QueuedPart, RunEvent, RunRecord, StoredEvent } from './run-record.js'
+import { roundRobinPosition } from './queue-order.js'
 import { byLogOrder, isAfter } from './run-record.js'
 import { seqOf, seqParts } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
@@ -29,7 +30,15 @@ interface RecordDocument {
   phase: RunRecord['phase']
   execution?: string
   createdAt: number
+  /** Starting or started: what a reconciler follows. */
   open: boolean
+  /** Waiting for admission (concurrency policy Queue). */
+  queued?: boolean
+  /** A queued run's lane, request (JSON text) and deadline (epoch ms). */
+  lane?: string
+  request?: string
+  expiresAt?: number
+  claimedAt?: number
   /** The Run as JSON text: Firestore maps cannot hold every JSON value. */
   run?: string
   /** Commit time of the begin: other instances read new records by it. */
@@ -65,8 +74,18 @@ function recordOf (stored: RecordDocument): RunRecord {
   if (stored.tenant !== undefined) record.tenant = stored.tenant
   if (stored.execution !== undefined) record.execution = stored.execution
   if (stored.run !== undefined) record.run = JSON.parse(stored.run) as Run
+  if (stored.request !== undefined) {
+    const queue: QueuedPart = { request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0 }
+    if (stored.claimedAt !== undefined) queue.claimedAt = stored.claimedAt
+    record.queue = queue
+  }
   return record
 }
+
+const recordOfDoc = (doc: DocumentSnapshot): RunRecord => recordOf(doc.data() as RecordDocument)
+
+/** Lanes whose sizes a position is computed from; past it, the position counts these lanes only. */
+const POSITION_LANES = 100
 
 function eventOf (snapshot: DocumentSnapshot): StoredEvent {
   const stored = snapshot.data() as EventDocument
@@ -103,20 +122,130 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   #recordDocument (record: RunRecord): RecordDocument {
-    const open = record.phase !== 'finished'
+    const finished = record.phase === 'finished'
     const stored: RecordDocument = {
       id: record.id,
       job: record.job,
       principal: record.principal,
       phase: record.phase,
       createdAt: record.createdAt,
-      open,
-      expireAt: this.#timestamp.fromMillis(this.#now() + (open ? OPEN_RECORD_TTL_MS : this.#options.retentionMs))
+      open: record.phase === 'starting' || record.phase === 'started',
+      queued: record.phase === 'queued',
+      expireAt: this.#timestamp.fromMillis(this.#now() + (finished ? this.#options.retentionMs : OPEN_RECORD_TTL_MS))
     }
     if (record.tenant !== undefined) stored.tenant = record.tenant
     if (record.execution !== undefined) stored.execution = record.execution
     if (record.run !== undefined) stored.run = JSON.stringify(record.run)
+    if (record.queue !== undefined) {
+      const { lane, request, expiresAt, claimedAt } = record.queue
+      Object.assign(stored, { lane, request: JSON.stringify(request), expiresAt, ...(claimedAt !== undefined && { claimedAt }) })
+    }
     return stored
+  }
+
+  #eventDocument (event: RunEvent): EventDocument {
+    const { data, ...fields } = event
+    return {
+      ...fields,
+      data: JSON.stringify(data),
+      published: false,
+      recordedAt: this.#serverTime(),
+      expireAt: this.#timestamp.fromMillis(this.#now() + this.#options.unpublishedRetentionMs)
+    }
+  }
+
+  #queuedOf (job: string): Query {
+    return this.#records.where('job', '==', job).where('queued', '==', true)
+  }
+
+  async enqueue (record: RunRecord, event: RunEvent): Promise<StoredEvent> {
+    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => await this.#db.batch()
+      .create(this.#records.doc(record.id), this.#recordDocument(record))
+      .create(this.#events.doc(eventDocId(event.id)), this.#eventDocument(event))
+      .commit()
+    const [written] = await whileAborted(commit)
+    return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
+  }
+
+  async nextQueued (job: string, afterLane: string | undefined): Promise<RunRecord | undefined> {
+    const lanes = afterLane === undefined ? this.#queuedOf(job) : this.#queuedOf(job).where('lane', '>', afterLane)
+    const query = await lanes.orderBy('lane').orderBy('createdAt').limit(1).get()
+    const [first] = query.docs
+    return first === undefined ? undefined : recordOfDoc(first)
+  }
+
+  async queued (job: string, limit: number, lane?: string): Promise<RunRecord[]> {
+    const queued = lane === undefined ? this.#queuedOf(job) : this.#queuedOf(job).where('lane', '==', lane)
+    return (await queued.orderBy('createdAt').limit(limit).get()).docs.map(recordOfDoc)
+  }
+
+  async expiredQueued (job: string, now: number, limit: number): Promise<RunRecord[]> {
+    return (await this.#queuedOf(job).where('expiresAt', '<=', now).orderBy('expiresAt').limit(limit).get()).docs.map(recordOfDoc)
+  }
+
+  async position (record: RunRecord): Promise<number> {
+    const lane = record.queue?.lane ?? ''
+    const count = async (query: Query): Promise<number> => (await query.count().get()).data().count
+    const place = 1 + await count(this.#queuedOf(record.job).where('lane', '==', lane).where('createdAt', '<', record.createdAt))
+    // Each other lane counts up to `place` runs: one count per lane, found by stepping from lane to lane.
+    const sizes: Array<[string, number]> = []
+    for (let next = await this.nextQueued(record.job, undefined); next !== undefined && sizes.length < POSITION_LANES;) {
+      const other = next.queue?.lane ?? ''
+      if (other !== lane) sizes.push([other, await count(this.#queuedOf(record.job).where('lane', '==', other).limit(place))])
+      next = await this.nextQueued(record.job, other)
+    }
+    return roundRobinPosition(place, lane, sizes)
+  }
+
+  /**
+   * Writes `next(record)` (and whatever `also` adds to the batch) only while the record is in `phase` as read:
+   * a precondition on the version read, not a transaction, so racing claims never wait on a document lock.
+   * The record as written; undefined when it was in another phase or changed meanwhile.
+   */
+  async #fromPhase (id: string, phase: RunRecord['phase'], next: (record: RunRecord) => RunRecord, also?: (batch: WriteBatch) => void): Promise<RunRecord | undefined> {
+    const doc = this.#records.doc(id)
+    const snapshot = await doc.get()
+    if ((snapshot.data() as RecordDocument | undefined)?.phase !== phase) return undefined
+    const record = next(recordOfDoc(snapshot))
+    const fields = { ...this.#recordDocument(record), ...(record.phase === 'starting' && { begunAt: this.#serverTime() }) }
+    const batch = this.#db.batch().update(doc, fields, { lastUpdateTime: snapshot.updateTime as Timestamp })
+    also?.(batch)
+    try {
+      await batch.commit()
+      return record
+    } catch (err) {
+      if (statusOf(err) === 'FAILED_PRECONDITION') return undefined
+      throw err
+    }
+  }
+
+  /** `query` narrowed to `jobs`: Firestore's `in` takes 30 values; more jobs count them all (one project and region, usually). */
+  #ofJobs (jobs: readonly string[], query: Query): Query {
+    return jobs.length <= 30 ? query.where('job', 'in', [...jobs]) : query
+  }
+
+  async countOpen (jobs: readonly string[]): Promise<number> {
+    return (await this.#ofJobs(jobs, this.#records.where('open', '==', true)).count().get()).data().count
+  }
+
+  async countBegunSince (jobs: readonly string[], since: number): Promise<number> {
+    const begun = this.#records.where('begunAt', '>=', this.#timestamp.fromMillis(since))
+    return (await this.#ofJobs(jobs, begun).count().get()).data().count
+  }
+
+  async claim (id: string): Promise<RunRecord | undefined> {
+    return await this.#fromPhase(id, 'queued', record => ({ ...record, phase: 'starting', queue: { ...record.queue as QueuedPart, claimedAt: this.#now() } }))
+  }
+
+  async requeue (id: string): Promise<void> {
+    await this.#fromPhase(id, 'starting', record => record.queue === undefined ? record : { ...record, phase: 'queued' })
+  }
+
+  async settle (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
+    const eventDoc = this.#events.doc(eventDocId(event.id))
+    const settled = await this.#fromPhase(record.id, 'queued', () => record, batch => { batch.create(eventDoc, this.#eventDocument(event)) })
+    // The event's commit time, read back, is its place in the log.
+    return settled === undefined ? undefined : eventOf(await eventDoc.get())
   }
 
   async begin (record: RunRecord): Promise<void> {
@@ -139,14 +268,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   async transition (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
-    const { data, ...fields } = event
-    const stored: EventDocument = {
-      ...fields,
-      data: JSON.stringify(data),
-      published: false,
-      recordedAt: this.#serverTime(),
-      expireAt: this.#timestamp.fromMillis(this.#now() + this.#options.unpublishedRetentionMs)
-    }
+    const stored = this.#eventDocument(event)
     // A batch commits once: each try builds its own.
     const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => await this.#db.batch()
       .create(this.#events.doc(eventDocId(event.id)), stored)
@@ -265,7 +387,8 @@ class FirestoreJobLeases implements JobLeaseStore {
       // Inside the transaction: a start that records a run meanwhile either is seen here or finds the lease released.
       const open = await transaction.get(this.#records.where('job', '==', job).where('open', '==', true).limit(1))
       const waiting = await transaction.get(this.#events.where('job', '==', job).where('published', '==', false).limit(1))
-      if (!open.empty || !waiting.empty) return false
+      const queued = await transaction.get(this.#records.where('job', '==', job).where('queued', '==', true).limit(1))
+      if (!open.empty || !waiting.empty || !queued.empty) return false
       transaction.set(doc, { ...lease, until: 0, idle: true } satisfies LeaseDocument)
       return true
     }))

@@ -20,6 +20,8 @@ import type { LifecycleStore } from './store.js'
 export { loadLifecycleConfig, type LifecycleConfig } from './config.js'
 export { formatEventCursor, parseEventCursor, type EventFeed, type FeedListener } from './event-feed.js'
 export type { PendingStart, RunLifecycle } from './lifecycle.js'
+export type { AdmitStart } from './admission.js'
+export type { RunRecord } from './run-record.js'
 export { EVENT_TYPES, RUN_MARKER, type EventCursor, type StoredEvent } from './run-record.js'
 
 export interface LifecycleSetup {

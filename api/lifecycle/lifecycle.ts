@@ -7,7 +7,9 @@ import { toRun } from '../cloudrun/mapping.js'
 import { RECONCILE_POLL, type PollSchedule } from '../live/poll-schedule.js'
 import { callerKey } from '../policy/caller-key.js'
 import type { Caller } from '../policy/run-policy.js'
-import type { RunRequest } from '../schemas/run.js'
+import type { Run, RunRequest } from '../schemas/run.js'
+import { JobAdmission, type AdmitStart } from './admission.js'
+import { ProjectCeilings, type CeilingHit } from './ceilings.js'
 import type { LifecycleConfig } from './config.js'
 import { Outbox } from './outbox.js'
 import type { EventPublisher } from './pubsub-publisher.js'
@@ -46,11 +48,18 @@ export interface PendingStart {
   failed: (provenNotStarted: boolean) => Promise<void>
 }
 
-/** 10 characters of [a-z0-9]: never the 5 of a Cloud Run execution suffix, so a run id is never an execution's name. */
-function runIdSuffix (): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
-  return [...randomBytes(10)].map(byte => alphabet[byte % alphabet.length]).join('')
-}
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
+const randomText = (length: number, alphabet = ALPHABET): string => [...randomBytes(length)].map(byte => alphabet[byte % alphabet.length]).join('')
+
+/**
+ * 10 characters of [a-z0-9]: never the 5 of a Cloud Run execution suffix, so a run id is never an execution's name;
+ * a queued run's begins with q, no other's does (isQueuedRunId).
+ */
+const runIdSuffix = (): string => randomText(1, ALPHABET.replace('q', '')) + randomText(9)
+const queuedIdSuffix = (): string => `q${randomText(9)}`
+
+/** How often a `?wait` on a queued run looks at its record, when no event of this instance says it moved. */
+const ADMISSION_CHECK_MS = 1_000
 
 /**
  * Runs beyond one request: every run jobgate starts has a record from before its start until its end,
@@ -71,6 +80,8 @@ export class RunLifecycle {
   #catchingUp: Promise<void> | undefined
   #caughtUpAt = 0
   #closed = false
+  #admitStart: AdmitStart | undefined
+  readonly #ceilings: ProjectCeilings
   /** executions.list calls the reconcilers made here: what tests subtract from the upstream calls they count. */
   lists = 0
 
@@ -80,6 +91,7 @@ export class RunLifecycle {
     const publisher = deps.publisher === undefined ? {} : { publisher: deps.publisher }
     this.outbox = new Outbox({ store: deps.store, log: deps.log, maxWaitMs: deps.config.outboxMaxWaitMs, now: this.#now, ...publisher })
     this.recorder = new TransitionRecorder(deps.store, this.outbox, this.#now)
+    this.#ceilings = new ProjectCeilings(deps.store, deps.catalog, deps.config.ceilings, this.#now)
     // Renew held leases well before they lapse; with a shared store, also take over jobs whose holder died.
     this.#leaseTimer = setInterval(() => { void this.#tendLeases() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
     this.#leaseTimer.unref()
@@ -96,22 +108,23 @@ export class RunLifecycle {
   get reconcilers (): readonly JobReconciler[] { return [...this.#reconcilers.values()] }
 
   /** Records a run about to start; the start carries the marker and reports back through the handle. */
-  async beginStart (entry: JobEntry, request: RunRequest, caller: Caller): Promise<PendingStart> {
+  #newRecord (entry: JobEntry, request: RunRequest, caller: Caller, id: string, phase: RunRecord['phase']): RunRecord {
     const tenantKey = entry.env.tenantKey
     const tenant = tenantKey === undefined ? undefined : request.env?.[tenantKey]
-    const record: RunRecord = {
-      id: `${entry.id.slice(0, 40)}-${runIdSuffix()}`,
-      job: entry.id,
-      principal: callerKey(caller),
-      phase: 'starting',
-      createdAt: this.#now(),
-      ...(tenant !== undefined && { tenant })
-    }
-    await this.#deps.store.begin(record)
-    // A job this instance follows needs nothing more; otherwise make sure someone does (usually: one read).
+    return { id: `${entry.id.slice(0, 40)}-${id}`, job: entry.id, principal: callerKey(caller), phase, createdAt: this.#now(), ...(tenant !== undefined && { tenant }) }
+  }
+
+  /** A job this instance follows needs nothing more; otherwise make sure someone does (usually: one read). */
+  async #followed (entry: JobEntry): Promise<JobReconciler | undefined> {
     const held = this.#reconcilers.get(entry.id)
-    if (held !== undefined && !held.stopped) held.add(record)
-    else if (await this.#deps.store.leases.acquire(entry.id, this.#claim)) this.#follow(entry).add(record)
+    if (held !== undefined && !held.stopped) return held
+    return await this.#deps.store.leases.acquire(entry.id, this.#claim) ? this.#follow(entry) : undefined
+  }
+
+  async beginStart (entry: JobEntry, request: RunRequest, caller: Caller): Promise<PendingStart> {
+    const record = this.#newRecord(entry, request, caller, runIdSuffix(), 'starting')
+    await this.#deps.store.begin(record)
+    ;(await this.#followed(entry))?.add(record)
     return {
       id: record.id,
       marker: { [RUN_MARKER]: record.id },
@@ -123,6 +136,77 @@ export class RunLifecycle {
           this.#deps.log.warn({ err, run: record.id }, `run events: could not forget run ${record.id}; it lapses after the stale bound`)
         })
       }
+    }
+  }
+
+  /**
+   * Queues a run the job's Queue policy holds back: its record (the request as the policy allowed it) and
+   * `jobgate.run.queued`. The job's reconciler admits it when a slot frees; the answer is the QUEUED Run.
+   */
+  async enqueue (entry: JobEntry, request: RunRequest, caller: Caller): Promise<Run> {
+    const record = this.#newRecord(entry, request, caller, queuedIdSuffix(), 'queued')
+    const timeoutMs = entry.concurrency?.queueTimeoutMs ?? 0
+    record.queue = { request, lane: record.tenant ?? record.principal, expiresAt: record.createdAt + timeoutMs }
+    const run = await this.recorder.queued(record)
+    ;(await this.#followed(entry))?.soon()
+    return run
+  }
+
+  /** Whether runs of `entry` wait in its queue (of `tenant`'s lane with per-tenant scope): a new start queues behind them. */
+  async hasQueued (entry: JobEntry, tenant: string | undefined): Promise<boolean> {
+    const { store } = this.#deps
+    if (entry.concurrency?.scope === 'tenant') return (await store.queued(entry.id, 1, tenant ?? '')).length > 0
+    return await store.nextQueued(entry.id, undefined) !== undefined
+  }
+
+  /** Whether the project-wide ceilings let a start of `entry` go ahead now (undefined), or why not. */
+  async ceiling (entry: JobEntry): Promise<CeilingHit | undefined> {
+    return await this.#ceilings.check(entry)
+  }
+
+  /** The starter that admits queued runs (services wire it once both exist). */
+  admitWith (start: AdmitStart): void {
+    this.#admitStart = start
+  }
+
+  /** A queued run's record (any phase), for the routes that take its name. */
+  async queuedRecord (entry: JobEntry, id: string): Promise<RunRecord | undefined> {
+    const record = await this.#deps.store.record(id)
+    return record?.job === entry.id && record.queue !== undefined ? record : undefined
+  }
+
+  /** The oldest queued runs of `entry` (of one lane, when given), up to `limit`. */
+  async queuedRuns (entry: JobEntry, limit: number, lane?: string): Promise<RunRecord[]> {
+    return await this.#deps.store.queued(entry.id, limit, lane)
+  }
+
+  /** Where a queued run stands in its job's admission order (1 = next). */
+  async position (record: RunRecord): Promise<number> {
+    return await this.#deps.store.position(record)
+  }
+
+  /** Cancels a run still queued: CANCELLED, never started; undefined when it was admitted meanwhile (cancel its execution). */
+  async cancelQueued (record: RunRecord, by: string): Promise<Run | undefined> {
+    return await this.recorder.settle(record, { state: 'CANCELLED', message: `cancelled by ${by} while queued; never started` })
+  }
+
+  /**
+   * Resolves once the queued run `id` has an execution or ended, `waitMs` passed or `signal` aborted:
+   * this instance's events wake it at once, a look at the record each second catches other instances' admissions.
+   */
+  async awaitAdmission (entry: JobEntry, id: string, waitMs: number, signal?: AbortSignal): Promise<RunRecord | undefined> {
+    const deadline = this.#now() + waitMs
+    for (;;) {
+      const record = await this.queuedRecord(entry, id)
+      const left = deadline - this.#now()
+      const moved = record === undefined || record.execution !== undefined || record.phase === 'finished'
+      if (moved || left <= 0 || signal?.aborted === true) return record
+      await new Promise<void>(resolve => {
+        const done = (): void => { clearTimeout(timer); stop(); signal?.removeEventListener('abort', done); resolve() }
+        const timer = setTimeout(done, Math.min(left, ADMISSION_CHECK_MS))
+        const stop = this.recorder.listen(event => { if (event.subject.endsWith(`/runs/${id}`)) done() })
+        signal?.addEventListener('abort', done, { once: true })
+      })
     }
   }
 
@@ -167,7 +251,9 @@ export class RunLifecycle {
     const running = this.#reconcilers.get(entry.id)
     if (running !== undefined && !running.stopped) return running
     const deps = this.#deps
+    const admission = entry.concurrency?.policy === 'Queue' ? this.#admission(entry, () => reconciler) : undefined
     const reconciler: JobReconciler = new JobReconciler(entry, {
+      ...(admission !== undefined && { admit: async followed => await admission.pass(followed) }),
       cloudRun: deps.cloudRun,
       store: deps.store,
       recorder: this.recorder,
@@ -192,6 +278,20 @@ export class RunLifecycle {
       this.#reconcilers.delete(entry.id)
     })
     return reconciler
+  }
+
+  #admission (entry: JobEntry, reconciler: () => JobReconciler): JobAdmission {
+    return new JobAdmission(entry, {
+      store: this.#deps.store,
+      recorder: this.recorder,
+      log: this.#deps.log,
+      now: this.#now,
+      start: () => this.#admitStart,
+      ceiling: async entry => await this.#ceilings.check(entry),
+      claimed: record => { reconciler().add(record) },
+      released: id => { reconciler().drop(id) },
+      started: async (record, execution) => { await this.#started(entry, record, execution) }
+    })
   }
 
   /** Lets the job go when nothing is left; a start that came in meanwhile keeps it. */

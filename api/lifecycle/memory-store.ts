@@ -1,5 +1,7 @@
 import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
-import { isAfter } from './run-record.js'
+import { ApiError } from '../errors.js'
+import { roundRobinPosition } from './queue-order.js'
+import { isAfter, startBegan, type QueuedPart } from './run-record.js'
 import { seqMs, SeqClock } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
@@ -12,11 +14,13 @@ export interface MemoryLifecycleOptions {
   maxFinished?: number
   /** Unfinished records; past it the oldest is given up (`onDrop` tells). Cloud Run runs at most 1,000 executions per region. */
   maxOpen?: number
+  /** Queued runs (concurrency policy Queue); past it a start is refused with 429. */
+  maxQueued?: number
   now?: () => number
   onDrop?: (dropped: { event: StoredEvent } | { record: RunRecord }) => void
 }
 
-export const MEMORY_LIMITS = { maxEvents: 10_000, maxUnpublished: 10_000, maxFinished: 1_000, maxOpen: 10_000 }
+export const MEMORY_LIMITS = { maxEvents: 10_000, maxUnpublished: 10_000, maxFinished: 1_000, maxOpen: 10_000, maxQueued: 100_000 }
 
 /**
  * One instance's run records and events. Every method reads and writes without awaiting in between,
@@ -26,6 +30,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
   readonly shared = false
   readonly leases: MemoryJobLeases
   readonly #open = new Map<string, RunRecord>()
+  readonly #queue = new MemoryQueue()
   readonly #finished = new Map<string, RunRecord>()
   readonly #recorded = new Set<string>()
   /** The log in order, and by id. */
@@ -49,8 +54,9 @@ export class MemoryLifecycleStore implements LifecycleStore {
   }
 
   /** What leak tests and the bench count. */
-  get sizes (): { open: number, finished: number, events: number, unpublished: number } {
-    return { open: this.#open.size, finished: this.#finished.size, events: this.#log.length, unpublished: this.#unpublished.size }
+  get sizes (): { open: number, queued: number, finished: number, events: number, unpublished: number } {
+    const { size: queued } = this.#queue
+    return { open: this.#open.size, queued, finished: this.#finished.size, events: this.#log.length, unpublished: this.#unpublished.size }
   }
 
   async begin (record: RunRecord): Promise<void> {
@@ -65,7 +71,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
   }
 
   async adopt (record: RunRecord): Promise<boolean> {
-    if (this.#open.has(record.id) || this.#finished.has(record.id)) return false
+    if (this.#open.has(record.id) || this.#finished.has(record.id) || this.#queue.get(record.id) !== undefined) return false
     await this.begin(record)
     return true
   }
@@ -91,8 +97,72 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return structuredClone(stored)
   }
 
+  async enqueue (record: RunRecord, event: RunEvent): Promise<StoredEvent> {
+    if (this.#queue.size >= this.#limits.maxQueued) {
+      throw new ApiError('RESOURCE_EXHAUSTED', `jobgate's queue holds ${this.#limits.maxQueued} runs (memory, one instance); retry later`, { retryAfterSeconds: 60 })
+    }
+    this.#queue.add(structuredClone(record))
+    return this.#log1(event)
+  }
+
+  async nextQueued (job: string, afterLane: string | undefined): Promise<RunRecord | undefined> {
+    const next = this.#queue.next(job, afterLane)
+    return next === undefined ? undefined : structuredClone(next)
+  }
+
+  async queued (job: string, limit: number, lane?: string): Promise<RunRecord[]> {
+    const oldest = lane === undefined ? this.#queue.oldest(job, limit, () => true) : this.#queue.inLane(job, lane).slice(0, limit)
+    return oldest.map(record => structuredClone(record))
+  }
+
+  async expiredQueued (job: string, now: number, limit: number): Promise<RunRecord[]> {
+    return this.#queue.oldest(job, limit, record => (record.queue?.expiresAt ?? Infinity) <= now).map(record => structuredClone(record))
+  }
+
+  async position (record: RunRecord): Promise<number> {
+    return this.#queue.position(record)
+  }
+
+  async claim (id: string): Promise<RunRecord | undefined> {
+    const queued = this.#queue.take(id)
+    if (queued === undefined) return undefined
+    const claimed: RunRecord = { ...queued, phase: 'starting', queue: { ...queued.queue as QueuedPart, claimedAt: this.#now() } }
+    this.#open.set(id, claimed)
+    return structuredClone(claimed)
+  }
+
+  async requeue (id: string): Promise<void> {
+    const record = this.#open.get(id)
+    if (record?.phase !== 'starting' || record.queue === undefined) return
+    this.#open.delete(id)
+    this.#queue.add({ ...record, phase: 'queued' })
+  }
+
+  async settle (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
+    if (this.#queue.take(record.id) === undefined) return undefined
+    this.#keepFinished(structuredClone(record))
+    this.#recorded.add(event.id)
+    return this.#log1(event)
+  }
+
+  async countOpen (jobs: readonly string[]): Promise<number> {
+    return [...this.#open.values()].filter(record => jobs.includes(record.job)).length
+  }
+
+  async countBegunSince (jobs: readonly string[], since: number): Promise<number> {
+    const begun = (record: RunRecord): boolean => jobs.includes(record.job) && startBegan(record) >= since
+    return [...this.#open.values()].filter(begun).length + [...this.#finished.values()].filter(begun).length
+  }
+
+  /** Appends an event that cannot have been recorded before (its run was queued until now). */
+  #log1 (event: RunEvent): StoredEvent {
+    const stored: StoredEvent = { ...structuredClone(event), seq: this.#clock.next(), published: false }
+    this.#append(stored)
+    return structuredClone(stored)
+  }
+
   async record (id: string): Promise<RunRecord | undefined> {
-    const record = this.#open.get(id) ?? this.#finished.get(id)
+    const record = this.#open.get(id) ?? this.#queue.get(id) ?? this.#finished.get(id)
     return record === undefined ? undefined : structuredClone(record)
   }
 
@@ -165,7 +235,69 @@ export class MemoryLifecycleStore implements LifecycleStore {
   #hasWork (job: string): boolean {
     for (const record of this.#open.values()) if (record.job === job) return true
     for (const event of this.#unpublished.values()) if (event.job === job) return true
-    return false
+    return this.#queue.next(job, undefined) !== undefined
+  }
+}
+
+/** One instance's queued runs: per job, per lane, in the order they were queued. */
+class MemoryQueue {
+  readonly #jobs = new Map<string, Map<string, RunRecord[]>>()
+  readonly #byId = new Map<string, RunRecord>()
+
+  get size (): number { return this.#byId.size }
+
+  get (id: string): RunRecord | undefined { return this.#byId.get(id) }
+
+  add (record: RunRecord): void {
+    const lane = record.queue?.lane ?? ''
+    let lanes = this.#jobs.get(record.job)
+    if (lanes === undefined) this.#jobs.set(record.job, lanes = new Map())
+    let line = lanes.get(lane)
+    if (line === undefined) lanes.set(lane, line = [])
+    // Usually the newest; a requeued run goes back to its old place.
+    let at = line.length
+    while (at > 0 && (line[at - 1] as RunRecord).createdAt > record.createdAt) at--
+    line.splice(at, 0, record)
+    this.#byId.set(record.id, record)
+  }
+
+  take (id: string): RunRecord | undefined {
+    const record = this.#byId.get(id)
+    if (record === undefined) return undefined
+    this.#byId.delete(id)
+    const lanes = this.#jobs.get(record.job) as Map<string, RunRecord[]>
+    const lane = record.queue?.lane ?? ''
+    const line = lanes.get(lane) as RunRecord[]
+    // Admission takes the head: no copy then.
+    if (line[0]?.id === id) line.shift()
+    else line.splice(line.findIndex(queued => queued.id === id), 1)
+    if (line.length === 0) lanes.delete(lane)
+    if (lanes.size === 0) this.#jobs.delete(record.job)
+    return record
+  }
+
+  next (job: string, afterLane: string | undefined): RunRecord | undefined {
+    let best: string | undefined
+    for (const lane of this.#jobs.get(job)?.keys() ?? []) {
+      if ((afterLane === undefined || lane > afterLane) && (best === undefined || lane < best)) best = lane
+    }
+    return best === undefined ? undefined : this.#jobs.get(job)?.get(best)?.[0]
+  }
+
+  inLane (job: string, lane: string): readonly RunRecord[] {
+    return this.#jobs.get(job)?.get(lane) ?? []
+  }
+
+  oldest (job: string, limit: number, wanted: (record: RunRecord) => boolean): RunRecord[] {
+    const lines = [...this.#jobs.get(job)?.values() ?? []]
+    return lines.flat().filter(wanted).sort((a, b) => a.createdAt - b.createdAt).slice(0, limit)
+  }
+
+  position (record: RunRecord): number {
+    const lane = record.queue?.lane ?? ''
+    const lanes = this.#jobs.get(record.job) ?? new Map<string, RunRecord[]>()
+    const place = (lanes.get(lane) ?? []).findIndex(queued => queued.id === record.id) + 1
+    return roundRobinPosition(place, lane, [...lanes].map(([other, line]) => [other, line.length]))
   }
 }
 

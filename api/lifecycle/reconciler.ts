@@ -10,9 +10,10 @@ import { runTenant } from '../policy/run-access.js'
 import { Backoff, type PollSchedule } from '../live/poll-schedule.js'
 import { PollTimer } from '../live/poll-timer.js'
 import { scanExecutions, type ScanResult, type ScanWanted } from './execution-scan.js'
+import type { AdmissionPass } from './admission.js'
 import type { Outbox } from './outbox.js'
 import type { TransitionRecorder } from './recorder.js'
-import type { RunRecord } from './run-record.js'
+import { startBegan, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** The Cloud Run read budget as the reconciler draws on it. */
@@ -23,8 +24,8 @@ export interface ReadAllowance {
 
 export interface ReconcilerDeps {
   cloudRun: Pick<CloudRunClient, 'listExecutions' | 'getExecution'>
-  /** Where outside runs are adopted (records of runs jobgate did not start). */
-  store: Pick<LifecycleStore, 'adopt'>
+  /** Where outside runs are adopted (records of runs jobgate did not start), and admitted runs that started nothing are queued again. */
+  store: Pick<LifecycleStore, 'adopt' | 'requeue'>
   recorder: TransitionRecorder
   outbox: Outbox
   budget: ReadAllowance
@@ -41,6 +42,8 @@ export interface ReconcilerDeps {
   catchUp?: () => Promise<void>
   /** Nothing left to follow: release the job's lease; true when released (the reconciler stops). */
   idle: () => Promise<boolean>
+  /** A Queue job: admits queued runs into the slots the followed runs leave free (admission.ts). */
+  admit?: (followed: readonly RunRecord[]) => Promise<AdmissionPass>
 }
 
 /** How far back a reconciler that starts following a job's outside runs looks for runs it has not seen. */
@@ -125,6 +128,7 @@ export class JobReconciler {
     if (execution !== undefined && record.execution !== undefined) this.#seen.set(record.execution, execution)
     const known = this.#records.get(record.id)
     if (record.phase === 'finished') { this.#records.delete(record.id); return }
+    if (record.phase === 'queued') return
     if (known?.phase === 'started' && record.phase === 'starting') return
     if (known === undefined) this.#deps.log.debug({ job: this.entry.id, run: record.id }, `run events: following run ${record.id}`)
     this.#records.set(record.id, record)
@@ -163,6 +167,7 @@ export class JobReconciler {
     this.#dirty = false
     const serving = this.#waiters.splice(0)
     let changed = false
+    let waiting = false
     let waitMs: number | undefined
     try {
       await this.#deps.catchUp?.()
@@ -181,9 +186,14 @@ export class JobReconciler {
           if (scan.complete) this.#discoveredUpTo = scannedAt
         }
       }
+      if (this.#deps.admit !== undefined) {
+        const admission = await this.#deps.admit([...this.#records.values()])
+        waiting = admission.waiting
+        changed = admission.admitted > 0 || changed
+      }
       const swept = await this.#deps.outbox.sweep(this.entry.id)
       // A job whose outside runs are followed is never let go: a run may start any time.
-      if (this.#records.size === 0 && swept && !external && await this.#deps.idle()) {
+      if (this.#records.size === 0 && swept && !external && !waiting && await this.#deps.idle()) {
         this.#deps.log.debug({ job: this.entry.id }, `run events: job "${this.entry.id}" has no unfinished run; its lease is released`)
         this.stop()
         return
@@ -197,13 +207,13 @@ export class JobReconciler {
       for (const resolve of this.#again ? serving : [...serving, ...this.#waiters.splice(0)]) resolve()
     }
     if (this.#again) { void this.#pass(); return }
-    this.#schedule(waitMs ?? this.#backoff.after(changed))
+    this.#schedule(waitMs ?? this.#backoff.after(changed), waiting)
   }
 
-  #schedule (ms: number): void {
+  #schedule (ms: number, waiting: boolean): void {
     // Events waiting for Pub/Sub keep the loop coming back for the sweep, even with no run left to follow.
     const sweepIn = this.#deps.outbox.sweepDueAt(this.entry.id) - this.#deps.now()
-    this.#timer.after(this.#records.size > 0 ? ms : Math.max(ms, sweepIn, 1_000))
+    this.#timer.after(this.#records.size > 0 || waiting ? ms : Math.max(ms, sweepIn, 1_000))
   }
 
   #wanted (external: boolean): ScanWanted {
@@ -213,7 +223,7 @@ export class JobReconciler {
     for (const record of this.#records.values()) {
       if (record.execution === undefined) markers.add(record.id)
       else names.add(record.execution)
-      since = Math.min(since, record.createdAt)
+      since = Math.min(since, startBegan(record))
     }
     return { names, markers, since, unmarked: external }
   }
@@ -284,9 +294,11 @@ export class JobReconciler {
   /** A run the scan did not show: a start that never happened, or an execution deleted before it ended. */
   async #missing (record: RunRecord): Promise<boolean> {
     if (record.execution === undefined) {
-      if (this.#deps.now() - record.createdAt < this.#deps.staleMs) return false
+      if (this.#deps.now() - startBegan(record) < this.#deps.staleMs) return false
       this.#deps.log.warn({ job: this.entry.id, run: record.id }, `run events: the start of run ${record.id} of job "${this.entry.id}" created no execution`)
-      await this.#deps.recorder.forget(record)
+      // An admitted run whose start started nothing goes back to its place in the queue.
+      if (record.queue === undefined) await this.#deps.recorder.forget(record)
+      else await this.#deps.store.requeue(record.id)
       this.#forget(record.id)
       return true
     }

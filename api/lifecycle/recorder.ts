@@ -3,18 +3,19 @@ import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
 import type { Run } from '../schemas/run.js'
 import type { Outbox } from './outbox.js'
-import { runEvent, type RunRecord, type StoredEvent, type Transition } from './run-record.js'
+import { runEvent, unstartedRun, type RunRecord, type StoredEvent, type Transition } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** ce-time of a transition: when Cloud Run says it happened, so every writer of one event agrees on it. */
 function timeOf (transition: Transition, run: Run, now: () => number): string {
-  const when = transition === 'started' ? run.createTime : run.completionTime
+  const when = transition === 'finished' ? run.completionTime : run.createTime
   return when ?? new Date(now()).toISOString()
 }
 
 /** The record's next state after `transition`, with the run as seen. */
 export function advanced (record: RunRecord, transition: Transition, run: Run): RunRecord {
-  return { ...record, phase: transition, execution: run.name, run }
+  const execution = run.execution ?? (record.queue === undefined ? run.name : record.execution)
+  return { ...record, phase: transition, run, ...(execution !== undefined && { execution }) }
 }
 
 /**
@@ -46,7 +47,24 @@ export class TransitionRecorder {
   /** The same with the Run given (a run whose execution is gone). */
   async recordRun (record: RunRecord, transition: Transition, run: Run): Promise<StoredEvent | undefined> {
     const event = runEvent(record, transition, run, timeOf(transition, run, this.#now))
-    const stored = await this.#store.transition(advanced(record, transition, run), event)
+    return this.#handOut(await this.#store.transition(advanced(record, transition, run), event))
+  }
+
+  /** A run held back by its job's Queue policy: its record and `jobgate.run.queued` event. */
+  async queued (record: RunRecord): Promise<Run> {
+    const run = unstartedRun(record)
+    this.#handOut(await this.#store.enqueue(record, runEvent(record, 'queued', run, timeOf('queued', run, this.#now))))
+    return run
+  }
+
+  /** Ends a run that is still queued (cancelled, timed out); undefined when it is no longer queued (admitted meanwhile). */
+  async settle (record: RunRecord, end: Pick<Run, 'state' | 'message' | 'reason'>): Promise<Run | undefined> {
+    const run = unstartedRun(record, end, this.#now())
+    const stored = await this.#store.settle(advanced(record, 'finished', run), runEvent(record, 'finished', run, timeOf('finished', run, this.#now)))
+    return this.#handOut(stored) === undefined ? undefined : run
+  }
+
+  #handOut (stored: StoredEvent | undefined): StoredEvent | undefined {
     if (stored === undefined) return undefined
     this.#outbox.recorded(stored)
     for (const listener of [...this.#listeners]) listener(stored)

@@ -1,10 +1,26 @@
-import type { Run } from '../schemas/run.js'
+import { runPath } from '../cloudrun/mapping.js'
+import type { Run, RunRequest } from '../schemas/run.js'
 
 /**
  * jobgate's record of a run it started, kept from just before the start until the run ended and its
  * events went out: what lets jobgate follow a run when nobody is asking about it.
  */
-export type RunPhase = 'starting' | 'started' | 'finished'
+export type RunPhase = 'queued' | 'starting' | 'started' | 'finished'
+
+/** What a run held back by a Queue policy keeps until it is admitted. */
+export interface QueuedPart {
+  /** The request as the job's policy allowed it: what the admission starts. */
+  request: RunRequest
+  /** Whose turn it is in the job's round-robin: the tenant, or the principal on a tenant-free job. */
+  lane: string
+  /** Epoch ms after which the run ends unstarted (queueTimeoutSeconds). */
+  expiresAt: number
+  /** Epoch ms of the claim that admitted it: when its start began. */
+  claimedAt?: number
+}
+
+/** When the run's start began: its creation, or for a queued run its admission. */
+export const startBegan = (record: RunRecord): number => record.queue?.claimedAt ?? record.createdAt
 
 export interface RunRecord {
   /** jobgate's own id of the run; the execution carries it as RUN_MARKER, so a start whose answer was lost is found again. */
@@ -22,15 +38,17 @@ export interface RunRecord {
   createdAt: number
   /** The run as its last transition recorded it. */
   run?: Run
+  /** Set on a run that was queued (its id is its name for its whole life). */
+  queue?: QueuedPart
 }
 
-/** The env variable jobgate sets on every execution it starts: the run record's id. */
-export const RUN_MARKER = 'JOBGATE_RUN'
+export { RUN_MARKER } from '../cloudrun/mapping.js'
 
-export type Transition = 'started' | 'finished'
+export type Transition = 'queued' | 'started' | 'finished'
 
 /** The CloudEvents types jobgate publishes, per transition. */
 export const EVENT_TYPES: Readonly<Record<Transition, string>> = {
+  queued: 'jobgate.run.queued',
   started: 'jobgate.run.started',
   finished: 'jobgate.run.finished'
 }
@@ -82,3 +100,22 @@ export const isAfter = (event: Pick<StoredEvent, 'seq' | 'id'>, cursor: EventCur
 /** The log's order: by seq, then id. */
 export const byLogOrder = (a: StoredEvent, b: StoredEvent): number =>
   a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+
+/** A run that has not started: QUEUED, or how it ended unstarted. */
+export function unstartedRun (record: RunRecord, end?: Pick<Run, 'state' | 'message' | 'reason'>, at?: number): Run {
+  const self = runPath(record.job, record.id)
+  const run: Run = {
+    name: record.id,
+    job: record.job,
+    state: 'QUEUED',
+    createTime: new Date(record.createdAt).toISOString(),
+    taskCount: record.queue?.request.taskCount ?? 1,
+    runningCount: 0,
+    succeededCount: 0,
+    failedCount: 0,
+    cancelledCount: 0,
+    retriedCount: 0,
+    links: { self, logs: `${self}/logs` }
+  }
+  return end === undefined ? run : { ...run, ...end, completionTime: new Date(at ?? Date.now()).toISOString() }
+}

@@ -37,6 +37,29 @@ export interface LifecycleStore {
   /** Up to `limit` events of `job` that Pub/Sub does not have yet, oldest first. */
   unpublished: (job: string, limit: number) => Promise<StoredEvent[]>
   markPublished: (ids: readonly string[]) => Promise<void>
+  /** Records a queued run (phase queued) and its `jobgate.run.queued` event together. */
+  enqueue: (record: RunRecord, event: RunEvent) => Promise<StoredEvent>
+  /**
+   * The oldest queued run of the first lane after `afterLane` (lanes in text order; undefined: from the first):
+   * one step of the round-robin across lanes. Undefined when no lane after it has a queued run.
+   */
+  nextQueued: (job: string, afterLane: string | undefined) => Promise<RunRecord | undefined>
+  /** Queued runs of `job` (of one lane, when given), oldest first, up to `limit`: what a runs list shows first. */
+  queued: (job: string, limit: number, lane?: string) => Promise<RunRecord[]>
+  /** Queued runs of `job` whose time ran out at `now`, up to `limit`. */
+  expiredQueued: (job: string, now: number, limit: number) => Promise<RunRecord[]>
+  /** How many runs the round-robin admits before this queued one, plus one (each lane's share up to its place in its lane). */
+  position: (record: RunRecord) => Promise<number>
+  /** Takes a queued run for its start, exactly once across instances (phase starting); undefined when it is no longer queued. */
+  claim: (id: string) => Promise<RunRecord | undefined>
+  /** A claimed run whose start provably started nothing (no slot after all): queued again, in its old place. */
+  requeue: (id: string) => Promise<void>
+  /** Ends a run that is still queued (cancelled, timed out) with its event, atomically; undefined when it was no longer queued. */
+  settle: (record: RunRecord, event: RunEvent) => Promise<StoredEvent | undefined>
+  /** Runs of `jobs` starting or started and not ended (jobgate's own): what the running-executions ceiling counts. */
+  countOpen: (jobs: readonly string[]) => Promise<number>
+  /** Runs of `jobs` whose start began at or after `since` (epoch ms): what the starts-per-minute ceiling counts. */
+  countBegunSince: (jobs: readonly string[], since: number) => Promise<number>
   /** The reconcilers' leases: one holder per job. */
   leases: JobLeaseStore
   /** True when every instance sees the same store (Firestore): other instances' records and events must be read from it. */

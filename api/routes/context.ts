@@ -6,6 +6,7 @@ import type { LiveReads, RunAsker } from '../live/live-reads.js'
 import type { PageTokens } from '../pages/page-tokens.js'
 import type { JobAccess } from '../policy/job-access.js'
 import type { Caller } from '../policy/run-policy.js'
+import type { QueuedRuns } from '../runs/queued-runs.js'
 import type { RunStarter } from '../runs/starter.js'
 
 /** What route modules need from the app: handed in, never imported as singletons. */
@@ -23,4 +24,6 @@ export interface RouteContext {
   askerFor: (entry: JobEntry, caller: Caller, name: string) => RunAsker
   /** Seals and opens the runs list's page tokens. */
   pages: PageTokens
+  /** Queued runs (concurrency policy Queue) by their names, before and after they start. */
+  queued: QueuedRuns
 }

@@ -4,7 +4,7 @@ import { LogsQuery, RunLogPage } from '../schemas/logs.js'
 import { RunParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 
-export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, askerFor }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, askerFor, queued }) => {
   app.get('/v1/jobs/:job/runs/:run/logs', {
     preHandler: budgets.reads,
     schema: {
@@ -15,7 +15,10 @@ export const logRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { 
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const { run: name } = request.params
+    const resolved = await queued.resolve(entry, request.caller, request.params.run)
+    // A run that has not started has written nothing.
+    if ('unstarted' in resolved) return { entries: [] }
+    const name = resolved.execution
     // From the run's shared log tail, or the finished-log cache; a spent budget adds Retry-After to what is cached.
     const { page, retryAfterSeconds } = await live.readLogs(entry, name, request.query, askerFor(entry, request.caller, name))
     if (retryAfterSeconds !== undefined) void reply.header('retry-after', String(retryAfterSeconds))

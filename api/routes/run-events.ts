@@ -1,8 +1,10 @@
+import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
 import { RunEventStream } from '../live/run-stream.js'
-import { parseCursor } from '../live/sse.js'
+import { parseCursor, sseEvent } from '../live/sse.js'
 import { READ_ERRORS } from '../schemas/error.js'
 import { RunParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
@@ -13,7 +15,7 @@ const STREAM_DESCRIPTION = [
   'its log is drained; then the stream closes. Send `Last-Event-ID` to resume after a log event without repeats.'
 ].join(' ')
 
-export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, live, askerFor, waits, budgets }) => {
+export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, live, askerFor, waits, budgets, queued }) => {
   app.get('/v1/jobs/:job/runs/:run/events', {
     // A connection (not each event) spends one read of the caller's JOBGATE_READ_RATE_LIMIT.
     preHandler: budgets.reads,
@@ -34,16 +36,24 @@ export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const { run: name } = request.params
     const cursor = parseCursor(request.headers['last-event-id'])
     // A stream holds one of the caller's slots for held requests (JOBGATE_MAX_WAITS) until it closes.
     const release = waits.acquire(request.caller)
-    const asker = askerFor(entry, request.caller, name)
     const gone = new AbortController()
     // A client that leaves ends its subscription, whether before the first event or after.
     reply.raw.once('close', () => { gone.abort(); release() })
     let stream: RunEventStream
     try {
+      // A queued run's stream begins when it starts; one that ended unstarted has only its end.
+      const untilStarted = { waitMs: Number.POSITIVE_INFINITY, signal: gone.signal }
+      const resolved = await queued.resolve(entry, request.caller, request.params.run, untilStarted)
+      if (gone.signal.aborted) throw new ApiError('CANCELLED', 'the client left before the stream began')
+      if ('unstarted' in resolved) {
+        release()
+        return await sendEventStream(reply, sseEvent('end', await queued.runOf(resolved.unstarted)))
+      }
+      const name = resolved.execution
+      const asker = askerFor(entry, request.caller, name)
       // The run as this caller may see it first, as every run route does (waiting while its read share is spent).
       await live.lookPatiently(entry, name, asker, { waitMs: Number.POSITIVE_INFINITY, signal: gone.signal })
       if (gone.signal.aborted) throw new ApiError('CANCELLED', 'the client left before the stream began')
@@ -55,11 +65,15 @@ export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       release()
       throw error
     }
-    return await reply
-      .header('content-type', 'text/event-stream; charset=utf-8')
-      .header('cache-control', 'no-cache, no-transform')
-      .header('x-accel-buffering', 'no')
-      // The typed reply knows the JSON schemas only; the 200 is this stream.
-      .send(stream.body as unknown as string)
+    return await sendEventStream(reply, stream.body)
   })
+}
+
+async function sendEventStream (reply: FastifyReply, body: Readable | string): Promise<FastifyReply> {
+  return await reply
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache, no-transform')
+    .header('x-accel-buffering', 'no')
+    // The typed reply knows the JSON schemas only; the 200 is this stream.
+    .send(body as unknown as string)
 }

@@ -31,7 +31,7 @@ function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
 }
 
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
-  const { access, cloudRun, starter, budgets, waits, live, askerFor, pages } = context
+  const { access, cloudRun, starter, budgets, waits, live, askerFor, pages, queued } = context
   app.post('/v1/jobs/:job/runs', {
     config: { auditTrigger: 'api' },
     preHandler: budgets.runs,
@@ -74,13 +74,22 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
     }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const { run: name } = request.params
-    const waitSeconds = request.query.wait ?? 0
-    const asker = askerFor(entry, request.caller, name)
-    // Every reader of a run shares one watcher and the finished-run cache (api/live/).
-    if (waitSeconds === 0) return await live.readRun(entry, name, asker)
-    const waiting = { waitMs: waitSeconds * 1000, signal: clientGone(reply.raw), asker }
-    return await waits.hold(request.caller, async () => await live.waitRun(entry, name, waiting))
+    const { caller } = request
+    const waitMs = (request.query.wait ?? 0) * 1000
+    const signal = clientGone(reply.raw)
+    const read = async (): Promise<Run> => {
+      const startedAt = Date.now()
+      // A queued run is its record until it starts (`?wait` holds while it waits its turn); then its execution.
+      const resolved = await queued.resolve(entry, caller, request.params.run, { waitMs, signal })
+      if ('unstarted' in resolved) return await queued.runOf(resolved.unstarted)
+      const name = resolved.execution
+      const asker = askerFor(entry, caller, name)
+      const left = waitMs - (Date.now() - startedAt)
+      // Every reader of a run shares one watcher and the finished-run cache (api/live/).
+      if (waitMs === 0 || left <= 0) return await live.readRun(entry, name, asker)
+      return await live.waitRun(entry, name, { waitMs: left, signal, asker })
+    }
+    return waitMs === 0 ? await read() : await waits.hold(caller, read)
   })
 
   app.get('/v1/jobs/:job/runs', {
@@ -106,8 +115,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
       visible: execution => maySeeRun(entry, caller, execution),
       readPage: async page => await live.callCloudRun(reader, async () => await cloudRun.listExecutions(entry, page))
     }, pages)
-    const runs = page.executions.map(execution => toRun(entry.id, execution))
+    const started = page.executions.map(execution => toRun(entry.id, execution))
       .sort((a, b) => (b.createTime ?? '').localeCompare(a.createTime ?? ''))
+    // The first page shows the caller's queued runs first (newest first, like the rest): they run after everything listed.
+    const waiting = request.query.pageToken === undefined ? await queued.list(entry, caller, request.query.pageSize ?? 20) : []
+    const runs = [...waiting, ...started]
     return page.nextPageToken === undefined ? { runs } : { runs, nextPageToken: page.nextPageToken }
   })
 
@@ -117,7 +129,17 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
     onError: async (request, reply, error) => { auditCancel(request, reply, error) }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const { run: name } = request.params
+    let resolved = await queued.resolve(entry, request.caller, request.params.run)
+    if ('unstarted' in resolved) {
+      const outcome = await queued.cancel(entry, request.caller, resolved.unstarted)
+      if ('run' in outcome) {
+        auditCancel(request)
+        return outcome.run
+      }
+      resolved = outcome
+      if ('unstarted' in resolved) throw new ApiError('UNAVAILABLE', `run "${request.params.run}" is starting; retry the cancel`, { retryAfterSeconds: 1 })
+    }
+    const name = resolved.execution
     const asker = askerFor(entry, request.caller, name)
     // Known and visible first (a missing run and another tenant's answer alike); then Cloud Run's get and cancel on the caller's share.
     await live.runs.look(entry, name, asker)

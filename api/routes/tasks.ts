@@ -4,7 +4,7 @@ import { RunParams } from '../schemas/run.js'
 import { RunTaskPage, TasksQuery } from '../schemas/tasks.js'
 import type { RouteContext } from './context.js'
 
-export const taskRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, askerFor }) => {
+export const taskRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, budgets, live, askerFor, queued }) => {
   app.get('/v1/jobs/:job/runs/:run/tasks', {
     preHandler: budgets.reads,
     schema: {
@@ -15,7 +15,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, {
     }
   }, async request => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const { run: name } = request.params
+    const resolved = await queued.resolve(entry, request.caller, request.params.run)
+    // A run that has not started has no tasks yet.
+    if ('unstarted' in resolved) return { tasks: [] }
+    const name = resolved.execution
     // Cloud Run's tasks list, within the instance's Cloud Run read budget; a finished run's from cache (api/live/).
     return await live.readTasks(entry, name, request.query, askerFor(entry, request.caller, name))
   })

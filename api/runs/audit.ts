@@ -20,6 +20,8 @@ export interface AuditRecord {
   replayed?: boolean
   /** Runs cancelled to make room for this one (concurrency policy Replace). */
   replaced?: string[]
+  /** Held back by the job's Queue policy: `execution` is the queued run's name; a later line records its admission. */
+  queued?: boolean
   error?: unknown
 }
 
@@ -42,7 +44,7 @@ export function auditTenant (entry: JobEntry, caller: { tenant?: string | undefi
 }
 
 function outcomeOf (record: AuditRecord, failure: ApiError | undefined): string {
-  if (record.error === undefined) return record.replayed === true ? 'replayed' : 'started'
+  if (record.error === undefined) return record.replayed === true ? 'replayed' : record.queued === true ? 'queued' : 'started'
   return failure?.status ?? 'INTERNAL'
 }
 
@@ -75,6 +77,26 @@ export function auditRunAttempt (log: FastifyBaseLogger, record: AuditRecord): v
   if (record.error === undefined) log.info(line, `run ${String(record.execution)} of ${by} ${outcome}${replacing}`)
   else if (mayHaveStarted) log.error(line, `run of ${by}: OUTCOME UNKNOWN (${outcome}), a run may have started; check GET /v1/jobs/${record.entry.id}/runs`)
   else log.warn(line, `run of ${by} not started: ${outcome}`)
+}
+
+/** A queued run's admission: which run, for whom, and the execution it became (or why it could not start). */
+export interface AdmissionRecord {
+  entry: JobEntry
+  /** The principal as its records key it (caller-key.ts). */
+  principal: string
+  tenant: string | undefined
+  run: string
+  execution?: string
+  error?: unknown
+}
+
+/** The second line of a queued run (the first recorded its queueing): its admission, with outcome `admitted` or the failure's status. */
+export function auditAdmission (log: FastifyBaseLogger, record: AdmissionRecord): void {
+  const [principal] = JSON.parse(record.principal) as [string]
+  const outcome = record.error === undefined ? 'admitted' : apiErrorOf(record.error)?.status ?? 'INTERNAL'
+  const line = { trigger: 'queue', run: record.run, execution: record.execution, ...labels(record.entry.id, principal, record.tenant, outcome) }
+  if (record.error === undefined) log.info(line, `queued run ${record.run} of ${record.entry.id} by ${principal} admitted as ${String(record.execution)}`)
+  else log.warn({ ...line, err: record.error }, `queued run ${record.run} of ${record.entry.id} by ${principal} could not start: ${outcome}`)
 }
 
 /**

@@ -3,15 +3,16 @@ import type { JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { hasOverrides, toRun, toRunJobRequest } from '../cloudrun/mapping.js'
+import { ConcurrencyConflict } from '../concurrency/conflict.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
-import { apiErrorOf } from '../errors.js'
+import { ApiError, apiErrorOf } from '../errors.js'
 import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
-import type { RunLifecycle } from '../lifecycle/index.js'
+import { RUN_MARKER, type AdmitStart, type RunLifecycle } from '../lifecycle/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Run, RunRequest } from '../schemas/run.js'
-import { auditRunAttempt, auditTenant, type AuditRecord, type Trigger } from './audit.js'
+import { auditAdmission, auditRunAttempt, auditTenant, type AuditRecord, type Trigger } from './audit.js'
 import { InflightLimit } from './inflight.js'
 
 export interface StartRunInput {
@@ -45,10 +46,10 @@ export interface IdempotencySetup extends Pick<IdempotencyConfig, 'ttlMs' | 'wai
   store: IdempotencyStore
 }
 
-/** The one path every trigger (REST, Pub/Sub push, Cloud Tasks) takes to start a run. */
-/** A run just started, and the runs a Replace policy cancelled for it. */
-interface StartedNow { response: StoredResponse, replaced: string[] }
+/** A run just started (or queued), and the runs a Replace policy cancelled for it. */
+interface StartedNow { response: StoredResponse, replaced: string[], queued?: boolean }
 
+/** The one path every trigger (REST, Pub/Sub push, Cloud Tasks) takes to start a run. */
 export class RunStarter {
   readonly #cloudRun: CloudRunClient
   readonly #limit: InflightLimit
@@ -92,10 +93,12 @@ export class RunStarter {
       // Policy first: a request that may never run claims no key.
       const allowed = applyRunPolicy(entry, input.request, caller)
       let replaced: string[] = []
+      let queued = false as boolean
       // Inside runOnce: a replayed key gets its first answer and never counts as a start against the concurrency policy.
       const start = async (): Promise<StoredResponse> => {
         const started = await this.#startNow(entry, allowed, caller, log)
         replaced = started.replaced
+        queued = started.queued === true
         return started.response
       }
       const { response, replayed } =
@@ -103,7 +106,7 @@ export class RunStarter {
           ? { response: await start(), replayed: false }
           : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
       const run = runOf(response)
-      writeAudit({ ...audit, execution: run.name, replayed, ...(replaced.length > 0 && { replaced }) })
+      writeAudit({ ...audit, execution: run.name, replayed, ...(replaced.length > 0 && { replaced }), ...(queued && { queued }) })
       return { run, replayed }
     } catch (error) {
       writeAudit({ ...audit, error })
@@ -130,6 +133,17 @@ export class RunStarter {
   }
 
   async #startNow (entry: JobEntry, request: RunRequest, caller: Caller, log: FastifyBaseLogger): Promise<StartedNow> {
+    // A Queue job's start waits behind the runs already queued (first in first out), and queues past the limit.
+    const queue = entry.concurrency?.policy === 'Queue' ? this.#lifecycle : undefined
+    const tenantKey = entry.concurrency?.tenantKey
+    const enqueue = async (): Promise<StartedNow> =>
+      ({ response: storedRun(await (queue as RunLifecycle).enqueue(entry, request, caller)), replaced: [], queued: true })
+    const tenant = tenantKey === undefined ? undefined : request.env?.[tenantKey]
+    if (queue !== undefined && await queue.hasQueued(entry, tenant)) return await enqueue()
+    // The project-wide ceilings: a Queue job waits under them, any other start is refused for now.
+    const hit = await this.#lifecycle?.ceiling(entry)
+    if (hit !== undefined && queue !== undefined) return await enqueue()
+    if (hit !== undefined) throw new ApiError('RESOURCE_EXHAUSTED', hit.message, { retryAfterSeconds: hit.retryAfterSeconds })
     // Recorded before the start, and marked on the execution: a start whose answer is lost is still followed to its end.
     const pending = await this.#lifecycle?.beginStart(entry, request, caller)
     // A run without overrides stays one: it needs only run.jobs.run (its lost answer then cannot be matched, see docs/events.md).
@@ -143,7 +157,32 @@ export class RunStarter {
     } catch (error) {
       const failure = apiErrorOf(error)
       await pending?.failed(failure !== undefined && failure.runMayHaveStarted !== true)
+      if (queue !== undefined && error instanceof ConcurrencyConflict) return await enqueue()
       throw error
+    }
+  }
+
+  /**
+   * How the job reconcilers start admitted queued runs: the same guarded start (concurrency leases, the
+   * in-flight bound), always marked (an admission whose answer is lost is found by its marker, never started twice).
+   */
+  admitter (log: FastifyBaseLogger): AdmitStart {
+    return async (entry, record) => {
+      const request = record.queue?.request ?? {}
+      const marked = { ...request, env: { ...request.env, [RUN_MARKER]: record.id } }
+      const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, marked))
+      const admission = { entry, principal: record.principal, tenant: record.tenant, run: record.id }
+      try {
+        const { execution } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)
+        auditAdmission(log, { ...admission, execution: execution.metadata?.name ?? '' })
+        return { started: execution }
+      } catch (error) {
+        const failure = apiErrorOf(error)
+        // The policy's slot went to another start, or too many starts are in flight: back in line.
+        if (error instanceof ConcurrencyConflict || failure?.status === 'RESOURCE_EXHAUSTED') return { full: true }
+        auditAdmission(log, { ...admission, error })
+        return { failed: error, provenNotStarted: failure !== undefined && failure.runMayHaveStarted !== true }
+      }
     }
   }
 }

@@ -40,8 +40,9 @@ export const PubsubMappingPolicy = Type.Object(
 
 /** Kubernetes CronJob's concurrencyPolicy, per job or per tenant; absent = Allow (no limit). */
 export const ConcurrencyPolicy = Type.Object({
-  policy: Type.Union([Type.Literal('Allow'), Type.Literal('Forbid'), Type.Literal('Replace')], {
-    description: 'Allow: no limit; Forbid: refuse a start (409) while maxRunning runs are running; Replace: cancel the oldest running run(s), then start'
+  policy: Type.Union([Type.Literal('Allow'), Type.Literal('Forbid'), Type.Literal('Replace'), Type.Literal('Queue')], {
+    description: 'Allow: no limit; Forbid: refuse a start (409) while maxRunning runs are running; Replace: cancel the oldest running run(s), then start; ' +
+      'Queue: hold the start (202, state QUEUED) until a run ends, admitting tenants in turn'
   }),
   maxRunning: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'running runs allowed at once in the scope; default 1' })),
   scope: Type.Optional(Type.Union([Type.Literal('job'), Type.Literal('tenant')], {
@@ -49,6 +50,11 @@ export const ConcurrencyPolicy = Type.Object({
   })),
   onConflict: Type.Optional(Type.Union([Type.Literal('retry'), Type.Literal('drop')], {
     description: 'push routes under Forbid: retry = 429 with Retry-After (redelivered later); drop = acknowledged without a run; default retry'
+  })),
+  queueTimeoutSeconds: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 7 * 86_400,
+    description: 'Queue: a run queued this long ends FAILED with reason QUEUE_TIMEOUT, never started; default 86400 (24 h)'
   }))
 }, { additionalProperties: false })
 

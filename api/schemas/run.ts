@@ -37,13 +37,24 @@ export const RunRequest = Type.Object({
 }, { additionalProperties: false, $id: 'RunRequest' })
 export type RunRequest = Static<typeof RunRequest>
 
-export const RunState = Type.Union([
+/** What Cloud Run's execution says (a task's state too). */
+export const ExecutionState = Type.Union([
   Type.Literal('PENDING'), Type.Literal('RUNNING'), Type.Literal('SUCCEEDED'), Type.Literal('FAILED'), Type.Literal('CANCELLED')
 ])
+export type ExecutionState = Static<typeof ExecutionState>
+
+/** A run's state: an execution's, or QUEUED while a Queue policy holds it back (it has no execution yet). */
+export const RunState = Type.Union([Type.Literal('QUEUED'), ...ExecutionState.anyOf])
 export type RunState = Static<typeof RunState>
 
+/** Why a run ended without starting (concurrency policy Queue). */
+export const QUEUE_TIMEOUT = 'QUEUE_TIMEOUT'
+
 export const Run = Type.Object({
-  name: Type.String({ description: 'the Cloud Run execution name' }),
+  name: Type.String({ description: 'the run\'s name for its whole life: the Cloud Run execution name, or, for a run that was queued, jobgate\'s run id' }),
+  execution: Type.Optional(Type.String({ description: 'a run that was queued, once started: its Cloud Run execution' })),
+  position: Type.Optional(Type.Integer({ minimum: 1, description: 'while QUEUED: its place in the order the job admits queued runs (1 = next)' })),
+  reason: Type.Optional(Type.Literal(QUEUE_TIMEOUT, { description: 'QUEUE_TIMEOUT: queued longer than the job\'s queueTimeoutSeconds, never started (state FAILED)' })),
   job: Type.String(),
   state: RunState,
   createTime: Type.Optional(Type.String()),

@@ -1,9 +1,9 @@
 import { Type, type Static } from 'typebox'
-import { RunState } from './run.js'
+import { ExecutionState } from './run.js'
 
 export const RunTask = Type.Object({
   index: Type.Integer({ minimum: 0 }),
-  state: RunState,
+  state: ExecutionState,
   attempts: Type.Integer({ minimum: 0, description: 'how many times the task ran (its retries plus the first attempt); 0 before it first started' }),
   exitCode: Type.Optional(Type.Integer({ description: 'the last attempt\'s exit code' })),
   termSignal: Type.Optional(Type.Integer({ description: 'the signal that ended the last attempt (a timeout, a cancel)' })),
@@ -23,7 +23,7 @@ export const RunTaskPage = Type.Object({
 export type RunTaskPage = Static<typeof RunTaskPage>
 
 export const TasksQuery = Type.Object({
-  state: Type.Optional(RunState),
+  state: Type.Optional(ExecutionState),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 100' })),
   pageToken: Type.Optional(Type.String({ maxLength: 20, pattern: '^\\d{1,9}$' }))
 }, { additionalProperties: false })

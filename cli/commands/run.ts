@@ -4,6 +4,7 @@ import { shellWord, type Context } from '../context.js'
 import { parseEnvFile } from '../env-file.js'
 import { UsageError } from '../usage-error.js'
 import type { RunRequest } from '../types.js'
+import { stateLabel } from '../progress.js'
 import { followRun, logPrinter } from './follow.js'
 import type { CommandModule } from './index.js'
 
@@ -72,15 +73,18 @@ export async function buildRunRequest (options: RunOptions, readFile: (path: str
 async function runCommand (options: RunOptions, ctx: Context): Promise<number> {
   const body = await buildRunRequest(options, ctx.readFile)
   const idempotencyKey = randomUUID()
-  const run = await ctx.client.startRun(options.job, body, idempotencyKey, ctx.signal)
+  const answered = await ctx.client.startRun(options.job, body, idempotencyKey, ctx.signal)
+  // A queued run's place is read, not part of the start's answer.
+  const run = answered.state === 'QUEUED' ? await ctx.client.getRun(options.job, answered.name, { signal: ctx.signal }) : answered
   const statusHint = `jobgate status ${shellWord(options.job)} ${shellWord(run.name)} --wait${ctx.urlFlag}`
+  const what = run.state === 'QUEUED' ? 'Queued' : 'Started'
   if (!options.wait) {
     if (ctx.json) ctx.terminal.out(JSON.stringify(run, null, 2))
     else ctx.terminal.out(run.name)
-    ctx.terminal.err(`Started run ${run.name} of job ${options.job} (${run.state}). Follow it with: ${statusHint}`)
+    ctx.terminal.err(`${what} run ${run.name} of job ${options.job} (${stateLabel(run)}). Follow it with: ${statusHint}`)
     return 0
   }
-  ctx.terminal.err(`Started run ${run.name} of job ${options.job}.`)
+  ctx.terminal.err(run.state === 'QUEUED' ? `Queued run ${run.name} of job ${options.job}: ${stateLabel(run)}.` : `Started run ${run.name} of job ${options.job}.`)
   const printEntry = options.logs ? logPrinter(ctx, options) : undefined
   const result = await followRun(ctx, { job: options.job, run, printEntry, progress: true, waitTimeoutSeconds: options.waitTimeoutSeconds })
   if (ctx.json) ctx.terminal.out(JSON.stringify(result.run, null, 2))

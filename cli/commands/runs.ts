@@ -2,6 +2,7 @@ import { positional, positiveInteger } from '../args.js'
 import type { Context } from '../context.js'
 import { formatElapsed } from '../duration.js'
 import { formatTable, shortTime } from '../table.js'
+import { stateLabel } from '../progress.js'
 import type { Run } from '../types.js'
 import type { CommandModule } from './index.js'
 
@@ -23,7 +24,7 @@ function runDuration (run: Run, now: number): string {
 }
 
 export const runsTable = (runs: readonly Run[], now: number): string =>
-  formatTable(['RUN', 'STATE', 'STARTED', 'DURATION', 'TASKS'], runs.map(run => [run.name, run.state, shortTime(run.startTime ?? run.createTime), runDuration(run, now), taskTally(run)]))
+  formatTable(['RUN', 'STATE', 'STARTED', 'DURATION', 'TASKS'], runs.map(run => [run.name, stateLabel(run), shortTime(run.startTime ?? run.createTime), runDuration(run, now), taskTally(run)]))
 
 /** `jobgate runs`: a job's runs, newest first, up to --limit. */
 async function runsCommand (options: RunsOptions, ctx: Context): Promise<number> {

@@ -1,7 +1,7 @@
 import { positional, waitFlags, type WaitFlags } from '../args.js'
 import type { Context } from '../context.js'
 import { formatElapsed } from '../duration.js'
-import { elapsedMs, taskCounts } from '../progress.js'
+import { elapsedMs, stateLabel, taskCounts } from '../progress.js'
 import type { Run } from '../types.js'
 import { followRun, logPrinter } from './follow.js'
 import type { CommandModule } from './index.js'
@@ -13,7 +13,7 @@ export function runDetails (run: Run, now: number): string {
   const rows: Array<[string, string | undefined]> = [
     ['run', run.name],
     ['job', run.job],
-    ['state', run.state],
+    ['state', stateLabel(run)],
     ['tasks', taskCounts(run)],
     ['retried', run.retriedCount > 0 ? `${run.retriedCount} task${run.retriedCount === 1 ? '' : 's'} (jobgate tasks ${run.job} ${run.name})` : undefined],
     ['elapsed', formatElapsed(elapsedMs(run, now, now))],

@@ -4,6 +4,7 @@ import t from 'tap'
 import { openFirestoreLifecycleStore, type FirestoreLifecycleStore } from '../../api/lifecycle/firestore-store.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { lifecycleStoreSuite, recordOf, recordStart } from './store-suite.js'
+import { queueStoreSuite } from './queue-store-suite.js'
 
 t.setTimeout(180_000)
 
@@ -26,6 +27,7 @@ async function openStore (): Promise<FirestoreLifecycleStore> {
 const [a, b] = await Promise.all([openStore(), openStore()])
 
 lifecycleStoreSuite(t, () => [a, b])
+queueStoreSuite(t, () => [a, b])
 
 t.test('records begun on one instance reach the other through recordsSince, in begin order', async t => {
   const { cursor } = await b.recordsSince(undefined)

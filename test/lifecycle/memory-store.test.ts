@@ -2,9 +2,11 @@
 import t from 'tap'
 import { MemoryLifecycleStore } from '../../api/lifecycle/memory-store.js'
 import { lifecycleStoreSuite, recordEnd, recordOf, recordStart } from './store-suite.js'
+import { queueStoreSuite } from './queue-store-suite.js'
 
 const store = new MemoryLifecycleStore()
 lifecycleStoreSuite(t, () => [store, store])
+queueStoreSuite(t, () => [store, store])
 
 t.test('bounded: the log, the outbox and the unfinished records each drop their oldest past their limit, and say so', async t => {
   const dropped: string[] = []
@@ -23,7 +25,7 @@ t.test('bounded: the log, the outbox and the unfinished records each drop their 
   await recordStart(small, records[2] as never, 'b-2')
   await recordEnd(small, records[1] as never, 'b-1')
   await recordEnd(small, records[2] as never, 'b-2')
-  t.same(small.sizes, { open: 0, finished: 1, events: 3, unpublished: 2 })
+  t.same(small.sizes, { open: 0, queued: 0, finished: 1, events: 3, unpublished: 2 })
   t.equal(dropped.filter(line => line.startsWith('event')).length, 2, 'two events dropped unpublished')
   const horizon = small.horizon(86_400_000)
   t.ok(horizon > '0', 'the log knows where it starts now')

@@ -23,7 +23,8 @@ const recordingClient: CloudRunClient = {
   cancelExecution: unused,
   listTasks: unused
 }
-const stack = await startStack(t, { cloudRun: recordingClient, logLevel: 'warn' })
+// The stand-in's runs never end: thousands of them would meet the running-executions ceiling (800 by default).
+const stack = await startStack(t, { cloudRun: recordingClient, logLevel: 'warn', env: { JOBGATE_MAX_RUNNING_EXECUTIONS: '100000' } })
 
 // ── The oracle: the restricted job (env DATE and REPORT_*, tenant key TENANT_ID, ≤ 3 args, taskCount ≤ 5, timeout ≤ 600). ──
 const FIELDS = new Set(['args', 'env', 'clearArgs', 'taskCount', 'timeoutSeconds'])

@@ -75,7 +75,8 @@ export async function runPage (ctx, job, name) {
   let shownState
   const render = () => {
     // Announced by screen readers: only when it changes.
-    if (run.state !== shownState) { shownState = run.state; state.replaceChildren('State: ', badge(run.state)) }
+    const label = `${run.state} ${run.position ?? ''}`
+    if (label !== shownState) { shownState = label; state.replaceChildren('State: ', badge(run.state, run.position)) }
     const rows = [['Job', job], ['Created', when(run.createTime)], ['Started', when(run.startTime)], ['Finished', when(run.completionTime)], ['Duration', duration(run)]]
     if (run.message !== undefined) rows.push(['Message', run.message])
     facts.replaceChildren(...rows.flatMap(([term, detail]) => [h('dt', {}, term), h('dd', {}, detail)]))

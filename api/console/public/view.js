@@ -16,4 +16,6 @@ export function show (parent, ...children) {
   if (heading !== null) { heading.tabIndex = -1; heading.focus() }
 }
 
-export const badge = state => h('span', { class: `badge badge-${state.toLowerCase()}` }, state)
+/** A run's state; a queued run's place in its job's queue when known (`QUEUED (position 12)`). */
+export const badge = (state, position) =>
+  h('span', { class: `badge badge-${state.toLowerCase()}` }, state === 'QUEUED' && position !== undefined ? `QUEUED (position ${position})` : state)

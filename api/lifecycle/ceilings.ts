@@ -1,0 +1,49 @@
+import type { JobCatalog, JobEntry } from '../catalog.js'
+import type { LifecycleStore } from './store.js'
+
+export interface CeilingConfig {
+  /** JOBGATE_MAX_RUNNING_EXECUTIONS: jobgate's runs not ended, per project and region. */
+  maxRunningExecutions: number
+  /** JOBGATE_RUN_STARTS_PER_MINUTE: starts per project and region in any 60 s; 0: none (Cloud Run's own quota answers). */
+  runStartsPerMinute: number
+}
+
+/** A start the ceilings hold back: why, and when to try again. */
+export interface CeilingHit { message: string, retryAfterSeconds: number }
+
+const MINUTE_MS = 60_000
+
+/**
+ * Project-wide ceilings under Cloud Run's quotas (1,000 running executions per project and region, and the
+ * job-run requests per minute), counted over the run records every instance shares: a Queue job's start
+ * waits under them, any other start is refused with 429 and Retry-After. Soft by the starts in flight at once.
+ */
+export class ProjectCeilings {
+  readonly #store: LifecycleStore
+  readonly #catalog: JobCatalog
+  readonly #config: CeilingConfig
+  readonly #now: () => number
+
+  constructor (store: LifecycleStore, catalog: JobCatalog, config: CeilingConfig, now: () => number) {
+    this.#store = store
+    this.#catalog = catalog
+    this.#config = config
+    this.#now = now
+  }
+
+  /** Undefined when a start of `entry` may go ahead now. */
+  async check (entry: JobEntry): Promise<CeilingHit | undefined> {
+    const sharing = [...this.#catalog.values()].filter(other => other.project === entry.project && other.region === entry.region)
+    const jobs = sharing.map(other => other.id)
+    const where = `project ${entry.project}, region ${entry.region}`
+    const { maxRunningExecutions, runStartsPerMinute } = this.#config
+    if (await this.#store.countOpen(jobs) >= maxRunningExecutions) {
+      const message = `jobgate runs ${maxRunningExecutions} executions in ${where} (JOBGATE_MAX_RUNNING_EXECUTIONS); retry once one ended`
+      return { message, retryAfterSeconds: 30 }
+    }
+    if (runStartsPerMinute > 0 && await this.#store.countBegunSince(jobs, this.#now() - MINUTE_MS) >= runStartsPerMinute) {
+      return { message: `jobgate started ${runStartsPerMinute} runs in ${where} within the last minute (JOBGATE_RUN_STARTS_PER_MINUTE)`, retryAfterSeconds: 10 }
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Concurrency policy Queue with two jobgate processes sharing the Firestore emulator: queued runs live in
+ * Firestore, each is admitted exactly once whichever instance queued it (starts counted at the Cloud Run
+ * emulator), and kill -9 of the instance that admits loses no queued run: the other takes the job over.
+ */
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { startEmulator } from '../../emulator/index.js'
+import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
+import { spawnApiServer, type RunningServer } from '../helpers/spawn-api-server.js'
+import { eventually, FirestoreReader } from './pubsub-helpers.js'
+
+t.setTimeout(400_000)
+
+const firestore = await startFirestoreEmulator(t)
+// The emulator is shared by the run's test files: this file's own project keeps its documents apart.
+const PROJECT = firestore.project
+const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: [{ project: PROJECT, name: 'echo', maxRetries: 0 }] })
+t.teardown(async () => { await emulator.close() })
+const collection = `queue-${randomUUID()}`
+const store = new FirestoreReader(firestore.hostPort, PROJECT, collection)
+const MAX_RUNNING = 3
+const catalog = { jobs: { echo: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } } } }
+
+async function startInstance (): Promise<RunningServer> {
+  const server = await spawnApiServer({
+    JOBGATE_MODE: 'cloud',
+    JOBGATE_AUTH: 'none',
+    JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    CLOUD_RUN_API_ENDPOINT: emulator.url,
+    CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+    GCE_METADATA_HOST: emulator.hostPort,
+    JOBGATE_JOBS: JSON.stringify(catalog),
+    JOBGATE_IDEMPOTENCY: 'firestore',
+    JOBGATE_IDEMPOTENCY_COLLECTION: collection,
+    FIRESTORE_EMULATOR_HOST: firestore.hostPort,
+    JOBGATE_LEASE_SECONDS: '3',
+    JOBGATE_RATE_LIMIT: '100000',
+    JOBGATE_READ_RATE_LIMIT: '100000',
+    JOBGATE_MAX_WAITS: '100',
+    // The test's own ?wait readers must not starve the reconciler's lists of the Cloud Run read budget.
+    JOBGATE_RUN_READS_PER_MINUTE: '100000'
+  }, 60_000)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  return server
+}
+const instances = await Promise.all([startInstance(), startInstance()])
+const instanceId = (server: RunningServer): string =>
+  JSON.parse(server.stdout.find(line => line.includes('"instance"')) ?? '{}').instance as string
+
+interface Answer { status: number, body: any }
+async function send (server: RunningServer, path: string, body?: unknown): Promise<Answer> {
+  const response = await fetch(`${server.url}/v1/jobs/echo/runs${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  })
+  return { status: response.status, body: await response.json() }
+}
+const start = async (server: RunningServer, tenant: string, env: Record<string, string>): Promise<Answer> =>
+  await send(server, '', { env: { TENANT_ID: tenant, ...env } })
+/** The run's final state, read on `server` (?wait until it ended). */
+async function ended (server: RunningServer, name: string): Promise<any> {
+  for (;;) {
+    const { status, body } = await send(server, `/${name}?wait=60`)
+    if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(body.state as string)) return body
+    if (status !== 200) throw new Error(`GET ${name}: ${status} ${JSON.stringify(body)}`)
+  }
+}
+/** The run markers of the `:run` calls the Cloud Run emulator got: one per start. */
+const startedMarkers = (): string[] => emulator.requests
+  .filter(request => request.method === 'POST' && request.path.endsWith('/jobs/echo:run'))
+  .map(request => ((request.body as any)?.overrides?.containerOverrides?.[0]?.env ?? []).find((v: any) => v.name === 'JOBGATE_RUN')?.value as string)
+/** Executions of the job not ended, as Cloud Run (the emulator) has them. */
+const running = (): number => emulator.executions(PROJECT, 'echo').filter(execution => execution.status.completionTime === undefined).length
+
+t.test('runs queued on both instances at once, by two tenants: each admitted exactly once, never more than maxRunning at a time', async t => {
+  const blockers = await Promise.all([0, 1, 0].map(async (i, n) => await start(instances[i] as RunningServer, n === 1 ? 'b' : 'a', { ECHO_SLEEP_MS: '600000' })))
+  t.same(blockers.map(answer => answer.status), [202, 202, 202])
+  // 15 starts at once, alternating instances and tenants, each run half a second long.
+  const answers = await Promise.all(Array.from({ length: 15 }, async (_, i) =>
+    await start(instances[i % 2] as RunningServer, i % 3 === 0 ? 'b' : 'a', { ECHO_SLEEP_MS: '500' })))
+  t.ok(answers.every(answer => answer.status === 202 && answer.body.state === 'QUEUED'), 'all queued: the limit is taken')
+  const queued = answers.map(answer => answer.body.name as string)
+  t.equal(new Set(queued).size, 15, 'each its own name')
+  let peak = running()
+  const sampler = setInterval(() => { peak = Math.max(peak, running()) }, 20)
+  for (const blocker of blockers) t.equal((await send(instances[1], `/${blocker.body.name as string}/cancel`, {})).status, 200)
+  const states = await Promise.all(queued.map(async (name, i) => await ended(instances[(i + 1) % 2] as RunningServer, name)))
+  clearInterval(sampler)
+  t.ok(states.every(run => run.state === 'SUCCEEDED'), 'every queued run ran and succeeded')
+  t.ok(states.every((run, i) => run.name === queued[i] && typeof run.execution === 'string'), 'under the name it was queued with, naming its execution')
+  const markers = startedMarkers().filter(marker => queued.includes(marker))
+  t.equal(markers.length, 15, 'one start per queued run: exactly once across the two instances')
+  t.equal(new Set(markers).size, 15)
+  t.ok(peak <= MAX_RUNNING, `never more than maxRunning executions at once (peak ${peak})`)
+})
+
+t.test('kill -9 of the instance that admits: no queued run is lost; the other instance admits them, each once', async t => {
+  await eventually(async () => (await store.lease('echo'))?.idle === true, 180_000, 'the job to be idle')
+  const victim = instances[0]
+  const survivor = instances[1]
+  const blockers = await Promise.all(['a', 'b', 'a'].map(async tenant => await start(victim, tenant, { ECHO_SLEEP_MS: '600000' })))
+  const queued: string[] = []
+  for (let i = 0; i < 4; i++) queued.push((await start(victim, i % 2 === 0 ? 'a' : 'b', { ECHO_SLEEP_MS: '500' })).body.name as string)
+  t.equal((await store.lease('echo'))?.holder, instanceId(victim), 'the instance that queued them holds the job')
+  victim.child.kill('SIGKILL')
+  await victim.exited
+  for (const blocker of blockers) t.equal((await send(survivor, `/${blocker.body.name as string}/cancel`, {})).status, 200)
+  const states = await Promise.all(queued.map(async name => await ended(survivor, name)))
+  t.same(states.map(run => run.state), queued.map(() => 'SUCCEEDED'), 'every queued run ran, admitted by the survivor')
+  t.equal((await store.lease('echo'))?.holder, instanceId(survivor), 'the survivor took the job over')
+  const markers = startedMarkers().filter(marker => queued.includes(marker))
+  t.same(markers.slice().sort(), queued.slice().sort(), 'each started exactly once')
+})
