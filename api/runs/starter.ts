@@ -156,8 +156,10 @@ export class RunStarter {
       return { response: storedRun(toRun(entry.id, execution)), replaced }
     } catch (error) {
       const failure = apiErrorOf(error)
-      await pending?.failed(failure !== undefined && failure.runMayHaveStarted !== true)
-      if (queue !== undefined && error instanceof ConcurrencyConflict) return await enqueue()
+      const provenNotStarted = failure !== undefined && failure.runMayHaveStarted !== true
+      await pending?.failed(provenNotStarted)
+      // A Queue job never bounces: past its limit, the in-flight bound or Cloud Run's own quota (429), the run waits its turn.
+      if (queue !== undefined && (error instanceof ConcurrencyConflict || (provenNotStarted && failure.status === 'RESOURCE_EXHAUSTED'))) return await enqueue()
       throw error
     }
   }
