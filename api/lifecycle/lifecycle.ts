@@ -71,6 +71,9 @@ export class RunLifecycle {
   #catchingUp: Promise<void> | undefined
   #caughtUpAt = 0
   #closed = false
+  /** The lease check under way: close waits for it. */
+  #tending: Promise<void> = Promise.resolve()
+  #tendingNow = false
   /** executions.list calls the reconcilers made here: what tests subtract from the upstream calls they count. */
   lists = 0
 
@@ -81,10 +84,10 @@ export class RunLifecycle {
     this.outbox = new Outbox({ store: deps.store, log: deps.log, maxWaitMs: deps.config.outboxMaxWaitMs, now: this.#now, ...publisher })
     this.recorder = new TransitionRecorder(deps.store, this.outbox, this.#now)
     // Renew held leases well before they lapse; with a shared store, also take over jobs whose holder died.
-    this.#leaseTimer = setInterval(() => { void this.#tendLeases() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
+    this.#leaseTimer = setInterval(() => { this.#tend() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
     this.#leaseTimer.unref()
     // Jobs whose outside runs are followed need a reconciler from the start, not from their first start here.
-    if ([...deps.catalog.values()].some(entry => entry.followsExternalRuns === true)) setImmediate(() => { void this.#tendLeases() })
+    if ([...deps.catalog.values()].some(entry => entry.followsExternalRuns === true)) setImmediate(() => { this.#tend() })
   }
 
   /** The live layer hears of every execution a reconciler saw (one source of a run's state). */
@@ -223,6 +226,12 @@ export class RunLifecycle {
     return { holder: this.instance, ttlMs: this.#deps.config.leaseMs }
   }
 
+  #tend (): void {
+    if (this.#tendingNow) return
+    this.#tendingNow = true
+    this.#tending = this.#tendLeases().finally(() => { this.#tendingNow = false })
+  }
+
   async #tendLeases (): Promise<void> {
     if (this.#closed) return
     const { store, catalog, log } = this.#deps
@@ -255,6 +264,8 @@ export class RunLifecycle {
     const held = [...this.#reconcilers.values()]
     this.#reconcilers.clear()
     for (const reconciler of held) reconciler.stop()
+    // Nothing may use the store once it closes: passes, lease checks and publishes under way end first.
+    await Promise.all([this.#tending, this.outbox.settled(), ...held.map(async reconciler => { await reconciler.settled() })])
     await Promise.all(held.map(async reconciler => {
       await this.#deps.store.leases.handOver(reconciler.entry.id, this.instance).catch(() => {})
     }))
