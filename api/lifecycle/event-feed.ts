@@ -60,6 +60,8 @@ export class EventFeed {
   readonly #followers = new Set<Follower>()
   #head: EventCursor | undefined
   #timer: NodeJS.Timeout | undefined
+  /** Resuming followers' own reads under way. */
+  readonly #catchingUp = new Set<Promise<void>>()
   #reading: Promise<void> | undefined
   #again = false
   #stopRecorder: (() => void) | undefined
@@ -76,7 +78,10 @@ export class EventFeed {
     const follower: Follower = { cursor: cursor ?? this.#nowCursor(), listener, catchingUp: cursor !== undefined }
     if (this.#followers.size === 0) this.#start()
     this.#followers.add(follower)
-    if (cursor !== undefined) void this.#catchUp(follower)
+    if (cursor !== undefined) {
+      const catchingUp = this.#catchUp(follower).finally(() => { this.#catchingUp.delete(catchingUp) })
+      this.#catchingUp.add(catchingUp)
+    }
     return () => {
       this.#followers.delete(follower)
       if (this.#followers.size === 0) this.#stop()
@@ -160,8 +165,10 @@ export class EventFeed {
     }
   }
 
-  close (): void {
+  /** Stops, and resolves once no read of the store is under way (the store may close after it). */
+  async close (): Promise<void> {
     this.#followers.clear()
     this.#stop()
+    await Promise.all([this.#reading, ...this.#catchingUp])
   }
 }

@@ -100,7 +100,7 @@ export async function openLifecycle (setup: LifecycleSetup): Promise<Lifecycle> 
     runs,
     feed,
     close: async () => {
-      feed.close()
+      await feed.close()
       await runs.close()
       await closePublisher()
       if (setup.store === undefined) await store.close?.()

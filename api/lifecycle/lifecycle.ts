@@ -82,6 +82,9 @@ export class RunLifecycle {
   #closed = false
   #admitStart: AdmitStart | undefined
   readonly #ceilings: ProjectCeilings
+  /** The lease check under way: close waits for it. */
+  #tending: Promise<void> = Promise.resolve()
+  #tendingNow = false
   /** executions.list calls the reconcilers made here: what tests subtract from the upstream calls they count. */
   lists = 0
 
@@ -93,10 +96,10 @@ export class RunLifecycle {
     this.recorder = new TransitionRecorder(deps.store, this.outbox, this.#now)
     this.#ceilings = new ProjectCeilings(deps.store, deps.catalog, deps.config.ceilings, this.#now)
     // Renew held leases well before they lapse; with a shared store, also take over jobs whose holder died.
-    this.#leaseTimer = setInterval(() => { void this.#tendLeases() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
+    this.#leaseTimer = setInterval(() => { this.#tend() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
     this.#leaseTimer.unref()
     // Jobs whose outside runs are followed need a reconciler from the start, not from their first start here.
-    if ([...deps.catalog.values()].some(entry => entry.followsExternalRuns === true)) setImmediate(() => { void this.#tendLeases() })
+    if ([...deps.catalog.values()].some(entry => entry.followsExternalRuns === true)) setImmediate(() => { this.#tend() })
   }
 
   /** The live layer hears of every execution a reconciler saw (one source of a run's state). */
@@ -323,6 +326,12 @@ export class RunLifecycle {
     return { holder: this.instance, ttlMs: this.#deps.config.leaseMs }
   }
 
+  #tend (): void {
+    if (this.#tendingNow) return
+    this.#tendingNow = true
+    this.#tending = this.#tendLeases().finally(() => { this.#tendingNow = false })
+  }
+
   async #tendLeases (): Promise<void> {
     if (this.#closed) return
     const { store, catalog, log } = this.#deps
@@ -355,6 +364,8 @@ export class RunLifecycle {
     const held = [...this.#reconcilers.values()]
     this.#reconcilers.clear()
     for (const reconciler of held) reconciler.stop()
+    // Nothing may use the store once it closes: passes, lease checks and publishes under way end first.
+    await Promise.all([this.#tending, this.outbox.settled(), ...held.map(async reconciler => { await reconciler.settled() })])
     await Promise.all(held.map(async reconciler => {
       await this.#deps.store.leases.handOver(reconciler.entry.id, this.instance).catch(() => {})
     }))

@@ -34,6 +34,7 @@ export class Outbox {
   readonly #now: () => number
   #pending: StoredEvent[] = []
   #flushing = false
+  #flushed: Promise<void> = Promise.resolve()
   /** Ids being published from here: a sweep never publishes them a second time. */
   readonly #inFlight = new Set<string>()
   /** Per job: when its sweep is due, and the pause after a failure. */
@@ -52,7 +53,12 @@ export class Outbox {
   recorded (event: StoredEvent): void {
     this.#pending.push(event)
     this.#inFlight.add(event.id)
-    if (this.#pending.length === 1) setImmediate(() => { void this.#flush() })
+    if (this.#pending.length === 1) setImmediate(() => { this.#flushed = this.#flush() })
+  }
+
+  /** Resolves once no publish of this instance's events is under way (close waits for it). */
+  async settled (): Promise<void> {
+    await this.#flushed
   }
 
   async #flush (): Promise<void> {

@@ -69,11 +69,12 @@ export class JobReconciler {
   readonly #seen = new Map<string, Execution>()
   #scannedAt = 0
   #scannedOkAt = 0
-  readonly #timer = new PollTimer(() => { void this.#pass() })
+  readonly #timer = new PollTimer(() => { this.#begin() })
   readonly #backoff: Backoff
   /** Outside runs created before this were seen (or are too old to look for): the next scan starts there. */
   #discoveredUpTo: number
   #passing = false
+  #passDone: Promise<void> = Promise.resolve()
   #again = false
   /** Something said the job changed (a start, a cancel, the emulator) since the last pass began: its view may be behind. */
   #dirty = false
@@ -152,12 +153,25 @@ export class JobReconciler {
     this.#dirty = true
     if (this.#passing) { this.#again = true; return }
     this.#timer.cancel()
-    void this.#pass()
+    this.#begin()
   }
 
   stop (): void {
     this.#timer.stop()
     for (const resolve of this.#waiters.splice(0)) resolve()
+  }
+
+  /** Resolves once no pass is under way: close waits for it, so no pass uses a store that closed. */
+  async settled (): Promise<void> {
+    for (let pass = this.#passDone; ; pass = this.#passDone) {
+      await pass
+      if (pass === this.#passDone) return
+    }
+  }
+
+  #begin (): void {
+    if (this.#passing || this.stopped) return
+    this.#passDone = this.#pass()
   }
 
   async #pass (): Promise<void> {
@@ -206,7 +220,7 @@ export class JobReconciler {
       // Readers who came during this pass are served by it, unless something changed meanwhile (then by the next).
       for (const resolve of this.#again ? serving : [...serving, ...this.#waiters.splice(0)]) resolve()
     }
-    if (this.#again) { void this.#pass(); return }
+    if (this.#again) { this.#begin(); return }
     this.#schedule(waitMs ?? this.#backoff.after(changed), waiting)
   }
 

@@ -1,0 +1,139 @@
+import { pino } from 'pino'
+import { buildApp } from '../api/app.js'
+import { loadConfig } from '../api/config.js'
+import { createServices } from '../api/services.js'
+import { startEmulator } from '../emulator/index.js'
+import type { Row, Scenario } from '../bench/scenario.js'
+import { median, mib } from '../bench/lib/stats.js'
+
+const SILENT = pino({ level: 'warn' })
+const TENANTS = 50
+const MAX_RUNNING = 100
+/** Each run sleeps this long: a backlog keeps the cap full only if admission keeps up with runs ending. */
+const RUN_SECONDS = 2
+
+interface Queued { name: string, tenant: string, queuedAt: number }
+
+/**
+ * `runs` runs of a Queue job (maxRunning 100, job-wide on a tenant-scoped job) queued by 50 tenants of very
+ * different sizes (tenant i queues in proportion to i + 1, the biggest first), against the Cloud Run emulator.
+ * Counted: `:run` calls at the emulator (exactly once), running executions sampled while a backlog exists
+ * (cap occupancy), each tenant's wait for its first and its last start (fairness), the process's RSS.
+ * Set JOBGATE_BENCH_QUEUE_RUNS for another size (default 10,000; --quick 2,000).
+ */
+async function queueRun (runs: number): Promise<Row[]> {
+  const emulator = await startEmulator({
+    projectId: 'bench',
+    region: 'us-central1',
+    jobs: [{ project: 'bench', name: 'fanout', command: ['sh', '-c', `sleep ${RUN_SECONDS}`], maxRetries: 0 }]
+  })
+  process.env.GCE_METADATA_HOST = emulator.hostPort
+  const catalog = { jobs: { fanout: { env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } } } }
+  const services = await createServices(loadConfig({
+    LOG_LEVEL: 'warn',
+    JOBGATE_MODE: 'cloud',
+    JOBGATE_AUTH: 'none',
+    JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
+    GOOGLE_CLOUD_PROJECT: 'bench',
+    CLOUD_RUN_API_ENDPOINT: emulator.url,
+    CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+    JOBGATE_JOBS: JSON.stringify(catalog),
+    JOBGATE_RATE_LIMIT: '1000000',
+    JOBGATE_MAX_RUNNING_EXECUTIONS: String(10 * MAX_RUNNING)
+  }), { logger: SILENT })
+  const app = await buildApp(services)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  let peakRss = process.memoryUsage().rss
+  try {
+    // The biggest tenant first: first in first out would make the small ones wait for all of it.
+    const weights = Array.from({ length: TENANTS }, (_, i) => TENANTS - i)
+    const total = weights.reduce((a, b) => a + b, 0)
+    const plan = weights.flatMap((weight, i) => Array.from({ length: Math.max(1, Math.round(runs * weight / total)) }, () => `t${String(i).padStart(2, '0')}`))
+    const queued: Queued[] = []
+    const samples: number[] = []
+    let backlog = true
+    const running = (): number => emulator.executions('bench', 'fanout').filter(execution => execution.status.completionTime === undefined).length
+    const sampler = setInterval(() => {
+      if (backlog) samples.push(running())
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+    }, 200)
+    const startedAt = Date.now()
+    for (let at = 0; at < plan.length; at += 50) {
+      await Promise.all(plan.slice(at, at + 50).map(async tenant => {
+        const response = await fetch(`${url}/v1/jobs/fanout/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ env: { TENANT_ID: tenant } }) })
+        const run = await response.json() as { name: string }
+        if (response.status !== 202) process.stderr.write(`dbg POST ${response.status} ${JSON.stringify(run).slice(0, 300)}\n`)
+        queued.push({ name: run.name, tenant, queuedAt: Date.now() })
+      }))
+    }
+    const submitted = Date.now()
+    // A run's start time: its execution's creation, found by its marker (the queued name) or its name.
+    const startOf = new Map<string, number>()
+    // Long enough at a tenth of the cap's rate; past it the figures are of what started by then.
+    const deadline = Date.now() + Math.max(120_000, (runs / MAX_RUNNING) * RUN_SECONDS * 10_000)
+    let reported = Date.now()
+    while (startOf.size < queued.length && Date.now() < deadline) {
+      if (Date.now() - reported > 30_000) {
+        reported = Date.now()
+        process.stderr.write(`queue bench: ${startOf.size} of ${queued.length} started after ${Math.round((reported - startedAt) / 1000)} s\n`)
+      }
+      for (const execution of emulator.executions('bench', 'fanout')) {
+        const marker = execution.spec.template.spec.containers[0]?.env?.find(variable => variable.name === 'JOBGATE_RUN')?.value
+        const key = marker ?? execution.metadata.name
+        if (!startOf.has(key)) startOf.set(key, Date.parse(execution.metadata.creationTimestamp))
+      }
+      backlog = (await services.lifecycle.runs.queuedRuns(services.config.catalog.get('fanout') as never, 1)).length > 0
+      await new Promise(resolve => setTimeout(resolve, 500))
+      if (Date.now() - reported > 10_000 || startOf.size === (globalThis as any).lastSize) {
+        const r = services.lifecycle.runs.reconcilers
+        const q = await services.lifecycle.runs.queuedRuns(services.config.catalog.get('fanout') as never, 1000)
+        process.stderr.write(`dbg started=${startOf.size} reconcilers=${r.length} following=${r.map(x => x.following)} stopped=${r.map(x => x.stopped)} queued=${q.length} running=${running()} lists=${services.lifecycle.runs.lists}\n`)
+      }
+      ;(globalThis as any).lastSize = startOf.size
+    }
+    clearInterval(sampler)
+    const starts = emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith('/jobs/fanout:run')).length
+    const names = new Set(queued.map(run => run.name))
+    const allStarted = queued.every(run => startOf.has(run.name))
+    const atCap = samples.filter(count => count >= MAX_RUNNING * 0.95).length / Math.max(1, samples.length)
+    const byTenant = new Map<string, number[]>()
+    for (const run of queued) {
+      const waits = byTenant.get(run.tenant) ?? []
+      waits.push((startOf.get(run.name) ?? Number.NaN) - startedAt)
+      byTenant.set(run.tenant, waits)
+    }
+    const firsts = [...byTenant.values()].map(waits => Math.min(...waits) / 1000)
+    const lasts = [...byTenant.values()].map(waits => Math.max(...waits) / 1000)
+    const elapsed = (Math.max(...startOf.values()) - startedAt) / 1000
+    const s = (n: number): string => `${n.toFixed(1)} s`
+    const sizes = [...byTenant.values()].map(waits => waits.length)
+    return [
+      {
+        measure: `runs queued by ${TENANTS} tenants (sizes ${Math.min(...sizes)} to ${Math.max(...sizes)}), maxRunning ${MAX_RUNNING}, runs of ${RUN_SECONDS} s`,
+        value: `${queued.length} in ${s((submitted - startedAt) / 1000)}`
+      },
+      { measure: '`:run` calls at the emulator / distinct queued runs started', value: `${starts} / ${startOf.size}`, goal: { text: 'every run started exactly once', met: allStarted && starts === names.size } },
+      { measure: 'running executions while a backlog existed (sampled every 200 ms)', value: `≥ 95 % of the cap in ${(atCap * 100).toFixed(0)} % of ${samples.length} samples, median ${median(samples)}`, goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 } },
+      { measure: 'admission rate', value: `${(startOf.size / elapsed).toFixed(1)} starts/s over ${s(elapsed)}`, anchor: `the cap's need: ${(MAX_RUNNING / RUN_SECONDS).toFixed(0)}/s` },
+      { measure: 'each tenant\'s first start after the submission began', value: `min ${s(Math.min(...firsts))}, median ${s(median(firsts))}, max ${s(Math.max(...firsts))}`, anchor: `the last run: ${s(elapsed)}` },
+      { measure: 'each tenant\'s last start', value: `min ${s(Math.min(...lasts))}, median ${s(median(lasts))}, max ${s(Math.max(...lasts))}`, anchor: 'small tenants finish early, the biggest last' },
+      { measure: 'peak RSS (jobgate and the emulator in one process)', value: mib(peakRss) }
+    ]
+  } finally {
+    await app.close()
+    await services.close()
+    await emulator.close()
+  }
+}
+
+export const scenario: Scenario = {
+  name: 'queue',
+  about: 'the admission queue: 10,000 runs by 50 tenants under maxRunning 100 on the emulator, exactly once, cap occupancy, fairness, RSS',
+  async run ({ samples }) {
+    const runs = Number(process.env.JOBGATE_BENCH_QUEUE_RUNS ?? (samples < 10 ? 2_000 : 10_000))
+    return await queueRun(runs)
+  }
+}
+console.log(await queueRun(Number(process.argv[2] ?? 150)))
