@@ -46,6 +46,8 @@ export interface ServiceOverrides {
   reconcilerCloudRun?: Parameters<typeof openLifecycle>[0]['cloudRun']
   /** The read budgets' and caches' clock; default: the system clock. */
   clock?: Clock
+  /** Told when a run ended, as local mode's emulator tells (a bench or test bringing its own emulator); default: none. */
+  runEnded?: LiveReadsRunEnded
 }
 
 /** Everything the app uses, built once per process from the configuration. */
@@ -84,7 +86,7 @@ export async function createServices (config: Config, overrides: ServiceOverride
   try {
     const logger = overrides.logger ?? createLogger(config.logLevel)
     let emulator: Emulator | undefined
-    let runEnded: LiveReadsRunEnded | undefined
+    let runEnded: LiveReadsRunEnded | undefined = overrides.runEnded
     if (config.mode === 'local') {
       // The emulator is loaded only in local mode: a Cloud Run instance never pays for it.
       const localMode = await import('./local-mode.js')

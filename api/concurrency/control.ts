@@ -7,7 +7,7 @@ import type { RunRequest } from '../schemas/run.js'
 import { ConcurrencyConflict } from './conflict.js'
 import { ConcurrencyGate } from './gate.js'
 import type { LeaseStore } from './lease-store.js'
-import { readScopeView } from './scope-view.js'
+import { readScopeView, type ScopeView } from './scope-view.js'
 
 export interface ConcurrencyControlOptions {
   /** How long a lease of a start still in flight counts (the idempotency stale bound: longer than any start). */
@@ -42,14 +42,17 @@ export class ConcurrencyControl {
   }
 
   /** Starts a run the job's rule allows now (a job without one starts at once); throws ConcurrencyConflict otherwise. */
-  async start (entry: JobEntry, request: RunRequest, startRun: () => Promise<Execution>, log: FastifyBaseLogger): Promise<GuardedStart> {
+  /** `known`: the scope as the job's reconciler just saw it (admission), instead of a read of Cloud Run. */
+  async start (
+    entry: JobEntry, request: RunRequest, startRun: () => Promise<Execution>, log: FastifyBaseLogger, known?: ScopeView
+  ): Promise<GuardedStart> {
     const rule = entry.concurrency
     if (rule === undefined) return { execution: await startRun(), replaced: [] }
     const tenant = rule.tenantKey === undefined ? undefined : request.env?.[rule.tenantKey]
     // Catalog aliases of one Cloud Run job share its scopes.
     const scope = JSON.stringify([entry.project, entry.region, entry.job, tenant ?? null])
     const maxTimeoutMs = entry.maxTimeoutSeconds * 1000
-    const view = await readScopeView(this.#cloudRun, entry, tenant, maxTimeoutMs, this.#now())
+    const view = known ?? await readScopeView(this.#cloudRun, entry, tenant, maxTimeoutMs, this.#now())
     const admission = await this.#gate.admit(scope, rule, view, {
       pendingMs: this.#options.pendingMs,
       cancel: async runs => { await Promise.all(runs.map(async run => await this.#cancel(entry, run, log))) }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import type { HeldSlot, Lease, LeaseStore } from './lease-store.js'
 import type { ConcurrencyRule } from './rule.js'
 import type { ScopeView } from './scope-view.js'
@@ -56,7 +56,7 @@ export class ConcurrencyGate {
         }
         holders = live.filter(held => held.lease.run === undefined || !victims.includes(held.lease.run))
       }
-      const slot = firstFreeSlot(rule.maxRunning, holders)
+      const slot = freeSlot(rule.maxRunning, holders)
       const takenAt = this.#now()
       const lease: Lease = { id: randomUUID(), takenAt, expiresAt: takenAt + options.pendingMs }
       if (slot !== undefined && await this.#store.claim(scope, slot, lease)) {
@@ -99,7 +99,9 @@ function occupantsOf (view: ScopeView, live: HeldSlot[]): string[] {
   return [...names, ...unseen.map(held => held.lease.run as string)]
 }
 
-function firstFreeSlot (slots: number, live: HeldSlot[]): number | undefined {
-  for (let slot = 0; slot < slots; slot++) if (!live.some(held => held.slot === slot)) return slot
-  return undefined
+/** A free slot at random: starts racing for a scope (an admission's parallel starts) rarely pick the same one. */
+function freeSlot (slots: number, live: HeldSlot[]): number | undefined {
+  const taken = new Set(live.map(held => held.slot))
+  const free = Array.from({ length: slots }, (_, slot) => slot).filter(slot => !taken.has(slot))
+  return free.length === 0 ? undefined : free[randomInt(free.length)]
 }

@@ -1,22 +1,26 @@
 import type { Logger } from 'pino'
 import type { JobEntry } from '../catalog.js'
 import type { Execution } from '../cloudrun/execution.js'
+import type { ScopeView } from '../concurrency/scope-view.js'
 import { apiErrorOf } from '../errors.js'
 import { QUEUE_TIMEOUT } from '../schemas/run.js'
 import type { CeilingHit } from './ceilings.js'
 import type { TransitionRecorder } from './recorder.js'
-import { unstartedRun, type RunRecord } from './run-record.js'
+import { startBegan, unstartedRun, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** How an admitted run's start went. */
 export type AdmitOutcome =
   | { started: Execution }
-  /** The policy's slot was taken after all: the run goes back to its place. */
-  | { full: true }
+  /** The policy's slot was taken after all (`slot`), or too many starts are in flight (`busy`): back to its place. */
+  | { full: 'slot' | 'busy' }
   | { failed: unknown, provenNotStarted: boolean }
 
-/** Starts a claimed queued run: the starter's guarded start (concurrency leases, the run marker). */
-export type AdmitStart = (entry: JobEntry, record: RunRecord) => Promise<AdmitOutcome>
+/**
+ * Starts a claimed queued run: the starter's guarded start (concurrency leases, the run marker). `known`: the job's
+ * runs as its reconciler just saw them, so an admission costs no read of Cloud Run; absent, the start reads them itself.
+ */
+export type AdmitStart = (entry: JobEntry, record: RunRecord, known?: ScopeView) => Promise<AdmitOutcome>
 
 export interface AdmissionDeps {
   store: LifecycleStore
@@ -43,19 +47,40 @@ export interface AdmissionPass {
 
 /** A bound on one pass's starts, so a pass ends and the reconciler's other work goes on. */
 export const MAX_ADMISSIONS_PER_PASS = 100
+/** Admitted runs whose start is under way at once: a free cap refills in a few round trips, within the in-flight bound. */
+export const PARALLEL_STARTS = 16
 const EXPIRY_BATCH = 100
+
+/** What one pass counts as it admits: runs of the job (and of each tenant) not ended, with the claims under way. */
+class PassCount {
+  readonly #byTenant = new Map<string, number>()
+  total = 0
+
+  constructor (followed: readonly RunRecord[]) {
+    for (const record of followed) this.add(record.tenant ?? '', 1)
+  }
+
+  of (tenant: string): number { return this.#byTenant.get(tenant) ?? 0 }
+
+  add (tenant: string, delta: number): void {
+    this.total += delta
+    this.#byTenant.set(tenant, this.of(tenant) + delta)
+  }
+}
 
 /**
  * Admits a Queue job's runs on the instance that holds the job's lease, from its reconciler's passes
  * (the reconciler is what sees runs end). Round-robin across lanes, FIFO within one (queue-order.ts);
  * each run is claimed (exactly once, whoever else tries) and then started like any other start, under
- * the job's concurrency leases; a run the leases refuse goes back to its place.
+ * the job's concurrency leases, up to PARALLEL_STARTS at once; a run the leases refuse goes back to its place.
  */
 export class JobAdmission {
   readonly entry: JobEntry
   readonly #deps: AdmissionDeps
   /** The lane admitted last: the round-robin goes on after it. */
   #cursor: string | undefined
+  /** A start refused for its slot: the reconciler's view may miss a lease's end, so the next pass reads Cloud Run. */
+  #readNext = false
 
   constructor (entry: JobEntry, deps: AdmissionDeps) {
     this.entry = entry
@@ -63,35 +88,64 @@ export class JobAdmission {
   }
 
   /** Ends timed-out runs, then admits while the runs followed (`followed`) leave slots free. */
-  async pass (followed: readonly RunRecord[]): Promise<AdmissionPass> {
+  async pass (followed: readonly RunRecord[], listed?: ReadonlySet<string>): Promise<AdmissionPass> {
     const rule = this.entry.concurrency
     if (rule?.policy !== 'Queue') return { waiting: false, admitted: 0 }
     await this.#expire()
     const start = this.#deps.start()
-    const running = new Map<string, number>()
-    for (const record of followed) running.set(record.tenant ?? '', (running.get(record.tenant ?? '') ?? 0) + 1)
-    let total = followed.length
+    // This pass reads Cloud Run if the last one was refused a slot; the next trusts the reconciler again.
+    const known = this.#readNext ? undefined : listed
+    this.#readNext = false
+    const count = new PassCount(followed)
+    const starting = new Set<Promise<void>>()
     let admitted = 0
-    // Lanes looked at since the last start: coming back to one means every lane is at its limit.
+    let claimed = 0
+    let full = false
+    let failure: { err: unknown } | undefined
+    // Lanes looked at since the last claim: coming back to one means every lane is at its limit.
     const looked = new Set<string>()
-    while (start !== undefined && admitted < MAX_ADMISSIONS_PER_PASS && (rule.scope === 'tenant' || total < rule.maxRunning)) {
+    while (start !== undefined && !full && failure === undefined && claimed < MAX_ADMISSIONS_PER_PASS &&
+      (rule.scope === 'tenant' || count.total < rule.maxRunning)) {
+      if (starting.size >= PARALLEL_STARTS) { await Promise.race(starting); continue }
       const next = await this.#next()
-      if (next?.queue === undefined) return { waiting: false, admitted }
+      if (next?.queue === undefined) break
       const lane = next.queue.lane
       this.#cursor = lane
       if (looked.has(lane)) break
       looked.add(lane)
-      const scopeKey = next.tenant ?? ''
-      if (rule.scope === 'tenant' && (running.get(scopeKey) ?? 0) >= rule.maxRunning) continue
-      const outcome = await this.#admit(start, next)
-      if (outcome === 'ceiling' || (outcome === 'full' && rule.scope === 'job')) break
-      if (outcome !== 'started') continue
-      admitted++
-      total++
-      running.set(scopeKey, (running.get(scopeKey) ?? 0) + 1)
+      const tenant = next.tenant ?? ''
+      if (rule.scope === 'tenant' && count.of(tenant) >= rule.maxRunning) continue
+      const record = await this.#claim(next)
+      if (record === 'ceiling') break
+      if (record === undefined) continue
+      claimed++
+      count.add(tenant, 1)
       looked.clear()
+      const started = this.#start(start, record, this.#viewOf(followed, known, next.tenant)).then(outcome => {
+        if (outcome === 'started') { admitted++; return }
+        count.add(tenant, -1)
+        // The job's slot went to another start: the scope is full for now, and the view missed something.
+        this.#readNext ||= outcome === 'slot'
+        if ((outcome === 'slot' && rule.scope === 'job') || outcome === 'busy') full = true
+      }, (err: unknown) => { failure ??= { err } }).finally(() => { starting.delete(started) })
+      starting.add(started)
     }
+    await Promise.all(starting)
+    if (failure !== undefined) throw failure.err
     return { waiting: await this.#deps.store.nextQueued(this.entry.id, undefined) !== undefined, admitted }
+  }
+
+  /**
+   * The scope as the reconciler's pass saw it: the followed runs not ended (of the run's tenant with tenant scope), and
+   * every execution it saw or saw end. Undefined (the start reads Cloud Run) without a complete scan, or after a refusal.
+   */
+  #viewOf (followed: readonly RunRecord[], listed: ReadonlySet<string> | undefined, tenant: string | undefined): ScopeView | undefined {
+    if (listed === undefined) return undefined
+    const inScope = this.entry.concurrency?.scope === 'tenant' ? followed.filter(record => record.tenant === tenant) : followed
+    const running = inScope.flatMap(record => record.execution === undefined
+      ? []
+      : [{ name: record.execution, createTime: new Date(startBegan(record)).toISOString() }])
+    return { running, listed }
   }
 
   async #next (): Promise<RunRecord | undefined> {
@@ -101,19 +155,23 @@ export class JobAdmission {
     return after ?? (this.#cursor === undefined ? undefined : await store.nextQueued(this.entry.id, undefined))
   }
 
-  /** Claims and starts one run; a run whose time ran out is never started late. */
-  async #admit (start: AdmitStart, next: RunRecord): Promise<'started' | 'full' | 'ceiling' | 'skipped'> {
-    const { store, recorder, log } = this.#deps
+  /** Claims the next run; a run whose time ran out is never started late, and none is claimed past a ceiling. */
+  async #claim (next: RunRecord): Promise<RunRecord | 'ceiling' | undefined> {
     if ((next.queue?.expiresAt ?? Infinity) <= this.#deps.now()) {
       await this.#timeOut(next)
-      return 'skipped'
+      return undefined
     }
     // The project-wide ceilings, counted before the claim (a claimed run counts as running).
     if (await this.#deps.ceiling(this.entry) !== undefined) return 'ceiling'
-    const record = await store.claim(next.id)
-    if (record === undefined) return 'skipped'
-    this.#deps.claimed(record)
-    const outcome = await start(this.entry, record)
+    const record = await this.#deps.store.claim(next.id)
+    if (record !== undefined) this.#deps.claimed(record)
+    return record
+  }
+
+  /** Starts one claimed run; a start whose slot was taken after all goes back to its place. */
+  async #start (start: AdmitStart, record: RunRecord, known: ScopeView | undefined): Promise<'started' | 'slot' | 'busy' | 'skipped'> {
+    const { store, recorder, log } = this.#deps
+    const outcome = await start(this.entry, record, known)
     if ('started' in outcome) {
       await this.#deps.started(record, outcome.started)
       return 'started'
@@ -123,7 +181,7 @@ export class JobAdmission {
     this.#deps.released(record.id)
     if ('full' in outcome) {
       await store.requeue(record.id)
-      return 'full'
+      return outcome.full
     }
     const message = apiErrorOf(outcome.failed)?.message ?? 'the start failed'
     log.warn({ job: this.entry.id, run: record.id }, `queued run ${record.id} of job "${this.entry.id}" could not start: ${message}`)

@@ -256,7 +256,7 @@ export class RunLifecycle {
     const deps = this.#deps
     const admission = entry.concurrency?.policy === 'Queue' ? this.#admission(entry, () => reconciler) : undefined
     const reconciler: JobReconciler = new JobReconciler(entry, {
-      ...(admission !== undefined && { admit: async followed => await admission.pass(followed) }),
+      ...(admission !== undefined && { admit: async (followed, listed) => await admission.pass(followed, listed) }),
       cloudRun: deps.cloudRun,
       store: deps.store,
       recorder: this.recorder,

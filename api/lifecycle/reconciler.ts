@@ -43,7 +43,7 @@ export interface ReconcilerDeps {
   /** Nothing left to follow: release the job's lease; true when released (the reconciler stops). */
   idle: () => Promise<boolean>
   /** A Queue job: admits queued runs into the slots the followed runs leave free (admission.ts). */
-  admit?: (followed: readonly RunRecord[]) => Promise<AdmissionPass>
+  admit?: (followed: readonly RunRecord[], listed: ReadonlySet<string> | undefined) => Promise<AdmissionPass>
 }
 
 /** How far back a reconciler that starts following a job's outside runs looks for runs it has not seen. */
@@ -67,6 +67,8 @@ export class JobReconciler {
   readonly #progress = new Map<string, string>()
   /** Each followed run's execution as last seen, by execution name: what live readers get instead of a read of their own. */
   readonly #seen = new Map<string, Execution>()
+  /** Executions this reconciler saw end (or deleted), when: an admission's view of the job frees their leases. */
+  readonly #ended = new Map<string, number>()
   #scannedAt = 0
   #scannedOkAt = 0
   readonly #timer = new PollTimer(() => { this.#begin() })
@@ -183,6 +185,8 @@ export class JobReconciler {
     let changed = false
     let waiting = false
     let waitMs: number | undefined
+    // What this pass knows of every run it follows, when its scan was complete (or it follows none): admission's view.
+    let listed: ReadonlySet<string> | undefined
     try {
       await this.#deps.catchUp?.()
       const external = this.entry.followsExternalRuns === true
@@ -198,10 +202,11 @@ export class JobReconciler {
           changed = await this.#adoptOutsideRuns(scan) || changed
           changed = await this.#apply(scan, wanted) || changed
           if (scan.complete) this.#discoveredUpTo = scannedAt
+          if (scan.complete) listed = this.#listed()
         }
-      }
+      } else listed = this.#listed()
       if (this.#deps.admit !== undefined) {
-        const admission = await this.#deps.admit([...this.#records.values()])
+        const admission = await this.#deps.admit([...this.#records.values()], listed)
         waiting = admission.waiting
         changed = admission.admitted > 0 || changed
       }
@@ -299,6 +304,7 @@ export class JobReconciler {
     if (isTerminal(executionState(execution))) {
       this.#deps.log.debug({ job: this.entry.id, run: name }, `run events: run ${name} ended`)
       await recorder.record(this.entry, current, 'finished', execution)
+      this.#ended.set(name, this.#deps.now())
       this.#forget(record.id)
       return true
     }
@@ -326,8 +332,16 @@ export class JobReconciler {
     const deleted = { ...last, state: 'FAILED' as const, message: 'the execution was deleted before jobgate saw it end' }
     this.#deps.log.warn({ job: this.entry.id, run: record.execution }, `run events: execution ${record.execution} was deleted before it ended`)
     await this.#deps.recorder.recordRun(record, 'finished', deleted)
+    this.#ended.set(record.execution, this.#deps.now())
     this.#forget(record.id)
     return true
+  }
+
+  /** The executions seen (followed, or ended within the job's longest run: a lease lasts no longer). */
+  #listed (): ReadonlySet<string> {
+    const horizon = this.#deps.now() - this.entry.maxTimeoutSeconds * 1000
+    for (const [name, at] of this.#ended) if (at < horizon) this.#ended.delete(name)
+    return new Set([...this.#seen.keys(), ...this.#ended.keys()])
   }
 
   #forget (id: string): void {

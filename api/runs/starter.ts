@@ -169,19 +169,20 @@ export class RunStarter {
    * in-flight bound), always marked (an admission whose answer is lost is found by its marker, never started twice).
    */
   admitter (log: FastifyBaseLogger): AdmitStart {
-    return async (entry, record) => {
+    return async (entry, record, known) => {
       const request = record.queue?.request ?? {}
       const marked = { ...request, env: { ...request.env, [RUN_MARKER]: record.id } }
       const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, marked))
       const admission = { entry, principal: record.principal, tenant: record.tenant, run: record.id }
       try {
-        const { execution } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)
+        const { execution } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log, known)
         auditAdmission(log, { ...admission, execution: execution.metadata?.name ?? '' })
         return { started: execution }
       } catch (error) {
         const failure = apiErrorOf(error)
         // The policy's slot went to another start, or too many starts are in flight: back in line.
-        if (error instanceof ConcurrencyConflict || failure?.status === 'RESOURCE_EXHAUSTED') return { full: true }
+        if (error instanceof ConcurrencyConflict) return { full: 'slot' }
+        if (failure?.status === 'RESOURCE_EXHAUSTED' && failure.runMayHaveStarted !== true) return { full: 'busy' }
         auditAdmission(log, { ...admission, error })
         return { failed: error, provenNotStarted: failure !== undefined && failure.runMayHaveStarted !== true }
       }

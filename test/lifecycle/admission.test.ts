@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { JobEntry } from '../../api/catalog.js'
 import { ApiError } from '../../api/errors.js'
-import { JobAdmission, type AdmitOutcome } from '../../api/lifecycle/admission.js'
+import { JobAdmission, PARALLEL_STARTS, type AdmitOutcome } from '../../api/lifecycle/admission.js'
 import { MemoryLifecycleStore } from '../../api/lifecycle/memory-store.js'
 import { Outbox } from '../../api/lifecycle/outbox.js'
 import { TransitionRecorder } from '../../api/lifecycle/recorder.js'
@@ -40,24 +40,58 @@ function setUp (job: JobEntry, outcomes: (record: RunRecord) => AdmitOutcome, ce
 
 const execution = (name: string): AdmitOutcome => ({ started: { metadata: { name } } })
 
-t.test('job scope: admits up to the free slots, round-robin; a start refused for its slot goes back to its place', async t => {
+t.test('job scope: admits up to the free slots, round-robin', async t => {
+  const job = entry('job', 3)
+  const { store, admission, started } = setUp(job, record => execution(`${record.id}-x`))
+  const a = [await enqueue(store, queuedOf(job.id, 'a')), await enqueue(store, queuedOf(job.id, 'a'))]
+  const b = [await enqueue(store, queuedOf(job.id, 'b')), await enqueue(store, queuedOf(job.id, 'b'))]
+  const followed = [{ id: 'other', job: job.id, principal: 'p', phase: 'started', createdAt: 0 }] as RunRecord[]
+  t.same(await admission.pass(followed), { waiting: true, admitted: 2 }, 'two free slots beside the followed run')
+  t.same(started, [a[0]?.id, b[0]?.id], 'one of each lane, first in first out within it')
+  t.same(await admission.pass([]), { waiting: false, admitted: 2 })
+  t.same(started.slice(2), [a[1]?.id, b[1]?.id])
+})
+
+t.test('a start refused for its slot goes back to its place, and starts once later', async t => {
   const job = entry('job', 3)
   let refuse = true
   const { store, admission, started, released } = setUp(job, record => {
-    if (refuse) { refuse = false; return { full: true } }
+    if (refuse) { refuse = false; return { full: 'slot' } }
     return execution(`${record.id}-x`)
   })
   const a = [await enqueue(store, queuedOf(job.id, 'a')), await enqueue(store, queuedOf(job.id, 'a'))]
   const b = await enqueue(store, queuedOf(job.id, 'b'))
-  const first = await admission.pass([])
-  t.same(first, { waiting: true, admitted: 0 }, 'the slot was taken after all: nothing more this pass')
-  t.same(released, [a[0]?.id])
-  t.match(await store.record(a[0]?.id as string), { phase: 'queued' }, 'back in the queue')
-  const followed = [{ id: 'other', job: job.id, principal: 'p', phase: 'started', createdAt: 0 }] as RunRecord[]
-  t.same(await admission.pass(followed), { waiting: true, admitted: 2 }, 'two free slots beside the followed run')
-  t.same(started, [b.id, a[0]?.id], 'the round goes on after the lane last tried')
-  t.same(await admission.pass([]), { waiting: false, admitted: 1 })
-  t.same(started.at(-1), a[1]?.id)
+  await admission.pass([])
+  t.same(released, [a[0]?.id], 'the refused run is let go')
+  for (let pass = 0; pass < 5 && started.length < 3; pass++) await admission.pass([])
+  t.same([...started].sort(), [a[0]?.id, a[1]?.id, b.id].sort(), 'each run started once')
+  t.ok(started.indexOf(a[0]?.id as string) < started.indexOf(a[1]?.id as string), 'the refused run kept its place before the next of its lane')
+})
+
+t.test('up to PARALLEL_STARTS starts are under way at once, never more', async t => {
+  const job = entry('job', 100)
+  let under = 0
+  let peak = 0
+  const { store, started } = setUp(job, record => execution(`${record.id}-x`))
+  const slow = new JobAdmission(job, {
+    store,
+    recorder: new TransitionRecorder(store, new Outbox({ store, log: captureLogs().logger, maxWaitMs: 3_600_000 })),
+    log: captureLogs().logger,
+    now: Date.now,
+    ceiling: async () => undefined,
+    start: () => async (_entry, record) => {
+      peak = Math.max(peak, ++under)
+      await new Promise(resolve => setImmediate(resolve))
+      under--
+      return execution(`${record.id}-x`)
+    },
+    claimed: () => {},
+    released: () => {},
+    started: async record => { started.push(record.id) }
+  })
+  for (let i = 0; i < 40; i++) await enqueue(store, queuedOf(job.id, `lane-${i % 4}`))
+  t.same(await slow.pass([]), { waiting: false, admitted: 40 })
+  t.equal(peak, PARALLEL_STARTS, `at most ${PARALLEL_STARTS} at once, and that many when the queue allows`)
 })
 
 t.test('a start that provably failed ends the run FAILED; an unknown outcome leaves it claimed for its reconciler', async t => {
