@@ -51,7 +51,7 @@ if (executablePath === undefined) {
     await page.getByRole('link', { name: 'echo' }).click()
     await page.getByLabel('Args').fill('hello\nworld')
     await page.getByLabel('Environment').fill('TENANT_ID=acme\nREPORT_DATE=2026-11-23\nAPI_TOKEN=s3cr3t')
-    await page.getByLabel('Tasks', { exact: true }).fill('2')
+    await page.locator('#f-taskCount').fill('2')
     await page.getByLabel('Timeout (seconds)').fill('60')
     await page.getByRole('button', { name: 'Start run' }).dblclick()
     await page.waitForURL(/#\/jobs\/echo\/runs\/echo-/, WAIT)
@@ -104,11 +104,12 @@ if (executablePath === undefined) {
 
     // The page checks the job's limits itself; the API's message lands next to its field.
     await page.getByRole('link', { name: 'echo' }).click()
-    await page.getByLabel('Tasks', { exact: true }).fill('10001')
+    // The job page's own field: while the run page gives way, its "Tasks" section carries the same label.
+    await page.locator('#f-taskCount').fill('10001')
     await page.getByRole('button', { name: 'Start run' }).click()
     t.equal(await page.locator('#f-taskCount-error').textContent(), 'taskCount: 10001 is over this job\'s limit of 10000')
     t.equal(seen.posts.length, 3, 'a request over the limits is not sent')
-    await page.getByLabel('Tasks', { exact: true }).fill('')
+    await page.locator('#f-taskCount').fill('')
     await page.getByLabel('Environment').fill('LD_PRELOAD=/tmp/evil.so')
     await page.getByRole('button', { name: 'Start run' }).click()
     await page.locator('#f-env-error', { hasText: 'LD_PRELOAD' }).waitFor(WAIT)
