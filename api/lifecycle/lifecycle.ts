@@ -223,7 +223,7 @@ export class RunLifecycle {
     const reconciler = this.#reconcilers.get(entry.id)
     reconciler?.add({ ...record, phase: 'started', execution: name, run: toRun(entry.id, execution) }, execution)
     reconciler?.soon()
-    this.#deps.runEnded?.(entry, name).then(() => { this.#reconcilers.get(entry.id)?.poke() }, () => {})
+    this.#deps.runEnded?.(entry, name).then(() => { this.#reconcilers.get(entry.id)?.ended() }, () => {})
   }
 
   /** An execution jobgate just got from Cloud Run (a cancel's answer): the job's reconciler looks again soon. */

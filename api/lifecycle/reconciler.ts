@@ -46,6 +46,9 @@ export interface ReconcilerDeps {
   admit?: (followed: readonly RunRecord[], listed: ReadonlySet<string> | undefined) => Promise<AdmissionPass>
 }
 
+/** A burst of runs ending (a full queue's cap) costs a pass per this long, not one per run. */
+export const ENDED_BATCH_MS = 50
+
 /** How far back a reconciler that starts following a job's outside runs looks for runs it has not seen. */
 export const EXTERNAL_LOOKBACK_MS = 10 * 60_000
 /** Who started a run jobgate did not start, as its record says. */
@@ -149,7 +152,15 @@ export class JobReconciler {
     this.#timer.sooner(this.#deps.schedule.firstMs)
   }
 
-  /** Reconcile now: a run just started, a cancel was answered, the emulator said a run ended. */
+  /** The emulator said a run ended: look within ENDED_BATCH_MS, one pass for all the runs that end meanwhile. */
+  ended (): void {
+    if (this.stopped) return
+    this.#dirty = true
+    if (this.#passing) { this.#again = true; return }
+    this.#timer.sooner(ENDED_BATCH_MS)
+  }
+
+  /** Reconcile now: a run just started, a cancel was answered. */
   poke (): void {
     if (this.stopped) return
     this.#dirty = true

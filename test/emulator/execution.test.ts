@@ -206,3 +206,23 @@ t.test('emulator.executions and waitForExecution see the same executions', async
   await t.rejects(emulator.waitForExecution('nope'), /no execution named nope/)
   t.ok(emulator.logEntries().length > 0)
 })
+
+t.test('the built-in emulator:sleep: its tasks succeed after the pause, and a cancel stops it at once', async t => {
+  const emulator = await startTestEmulator(t, {
+    region,
+    jobs: [
+      { project, name: 'nap', command: ['emulator:sleep', '0.2'], taskCount: 3, maxRetries: 0 },
+      { project, name: 'long-nap', command: ['emulator:sleep', '600'], maxRetries: 0 }
+    ]
+  })
+  const api = client(emulator, await fetchToken(emulator))
+  const nap = await api<V1Execution>('POST', runPath(project, 'jobs/nap:run'), {})
+  const done = await pollExecution(api, project, nap.body.metadata.name, isDone)
+  t.match(done.status, { succeededCount: 3 })
+  t.notOk(done.status.failedCount, 'no task failed')
+  const long = await api<V1Execution>('POST', runPath(project, 'jobs/long-nap:run'), {})
+  await pollExecution(api, project, long.body.metadata.name, execution => (execution.status.runningCount ?? 0) === 1)
+  const cancelled = await api<V1Execution>('POST', runPath(project, `executions/${long.body.metadata.name}:cancel`), {})
+  t.match(cancelled.body.status, { cancelledCount: 1 })
+  t.notOk(cancelled.body.status.runningCount, 'the timer stopped with the cancel')
+})
