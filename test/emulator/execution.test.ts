@@ -87,15 +87,14 @@ t.test('a task exiting non-zero fails the execution', async t => {
 
 t.test('a task past its timeout is killed and fails', async t => {
   const { api, run } = await setup(t)
-  const started = Date.now()
-  const created = await run('echo-job', overrides({ env: { ECHO_SLEEP_MS: '20000' }, timeoutSeconds: 1 }))
+  const created = await run('echo-job', overrides({ env: { ECHO_SLEEP_MS: '600000' }, timeoutSeconds: 1 }))
   t.equal(created.spec.template.spec.timeoutSeconds, '1')
-  const done = await pollExecution(api, project, created.metadata.name, isDone)
-  t.ok(Date.now() - started < 5000, 'killed well before its sleep ends')
+  // Ten minutes of sleep: only the timeout can end it within the poll's deadline. (On a loaded machine the task may
+  // still be starting when the second is up, before its SIGTERM handler exists: the cancel test checks that log line.)
+  const done = await pollExecution(api, project, created.metadata.name, isDone, 120_000)
   t.match(done.status, { failedCount: 1 })
+  t.notOk(done.status.succeededCount, 'not run to its end')
   t.match(condition(done, 'Completed'), { status: 'False', message: /timeout was reached/ })
-  const entries = await listAllEntries(api, project, `labels."run.googleapis.com/execution_name"="${created.metadata.name}" AND severity=WARNING`)
-  t.match(entries, [{ jsonPayload: { signal: 'SIGTERM' } }], 'the task got SIGTERM and logged it')
 })
 
 t.test('cancel stops running tasks and cancels pending ones', async t => {
