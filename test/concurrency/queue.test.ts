@@ -17,7 +17,8 @@ const catalog = {
     short: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', queueTimeoutSeconds: 1 } },
     fair: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', scope: 'job' } },
     pertenant: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue' } },
-    pushed: { env: { allow: ['ECHO_*'] }, pubsub: { env: { ECHO_SLEEP_MS: '{attributes.sleepMs}' } }, concurrency: { policy: 'Queue' } }
+    pushed: { env: { allow: ['ECHO_*'] }, pubsub: { env: { ECHO_SLEEP_MS: '{attributes.sleepMs}' } }, concurrency: { policy: 'Queue' } },
+    quota: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', maxRunning: 5 } }
   }
 }
 const logs = captureLogs()
@@ -66,6 +67,16 @@ t.test('past the limit a start is QUEUED under its own name; it starts when the 
   const audit = auditLines(logs.lines).filter(line => line.job === 'queue')
   t.match(audit.map(line => line.outcome), ['started', 'queued', 'admitted'], 'the audit: queued, then admitted')
   t.match(audit[2], { run: name, execution: ended.body.execution, trigger: 'queue' })
+})
+
+t.test('Cloud Run\'s quota (429) on a start within the limit: the run is queued, not bounced, and starts once later', async t => {
+  emulator.failNext({ method: 'POST', pathPattern: /\/jobs\/quota:run$/ }, { status: 429, count: 6, headers: { 'Retry-After': '1' } })
+  const queued = await start('quota', QUICK)
+  t.equal(queued.status, 202)
+  t.equal(queued.body.state, 'QUEUED', 'the 429 queued it')
+  const ended = await runOf('quota', queued.body.name as string, 60)
+  t.match(ended.body, { name: queued.body.name, state: 'SUCCEEDED' }, `admitted once Cloud Run took starts again: ${JSON.stringify(ended.body)}`)
+  t.equal(emulator.executions(undefined, 'quota').length, 1, 'one execution')
 })
 
 t.test('cancelled while queued: CANCELLED and never started; the queue goes on past it', async t => {
