@@ -13,13 +13,15 @@ let typescript
 const compiler = readFileSync(join(root, 'node_modules', 'typescript', 'package.json'), 'utf8') +
   readFileSync(fileURLToPath(import.meta.url), 'utf8')
 
-/** A relative `.js` import of a `.ts` source (NodeNext style) resolves to the source. */
+/** A `.js` import of a `.ts` source (NodeNext style; relative, or a file URL as tap's mockImport makes) resolves to it. */
+const sourceJs = /^(?:\.{1,2}\/|file:).*\.js(?=\?|$)/
+
 export async function resolve (specifier, context, next) {
   try {
     return await next(specifier, context)
   } catch (error) {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !/^\.{1,2}\/.*\.js$/.test(specifier)) throw error
-    return await next(specifier.replace(/\.js$/, '.ts'), context)
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !sourceJs.test(specifier)) throw error
+    return await next(specifier.replace(/\.js(?=\?|$)/, '.ts'), context)
   }
 }
 
