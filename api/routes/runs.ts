@@ -9,26 +9,11 @@ import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
 import { runRequestRoute } from '../runs/request-check.js'
 import { listVisibleRuns } from '../runs/run-list.js'
-import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
+import { clientGone, jsonRequired, WaitQuery } from './request-parts.js'
 import { sendStarted } from './started.js'
-
-/** `?wait=N`: hold the answer up to N seconds. */
-const WaitQuery = Type.Object({
-  wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS }))
-}, { additionalProperties: false })
-
-const jsonRequired = (): ApiError => new ApiError('UNSUPPORTED_MEDIA_TYPE',
-  'a run request is a JSON object: send Content-Type: application/json and a body ({} for no overrides)')
-
-/** Aborts when the client hangs up before its answer was written. */
-function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
-  const controller = new AbortController()
-  raw.once('close', () => { if (!raw.writableFinished) controller.abort() })
-  return controller.signal
-}
 
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
   const { access, cloudRun, starter, budgets, waits, live, askerFor, pages, queued } = context
@@ -46,7 +31,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
       response: { 202: Run, ...START_RUN_ERRORS }
     },
     // A run request is JSON: a body-less or form POST (what any web page can send to a laptop's jobgate) starts nothing.
-    preValidation: async request => { if (request.body === undefined) throw jsonRequired() }
+    preValidation: async request => { if (request.body === undefined) throw jsonRequired('a run request is a JSON object', '({} for no overrides)') }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const key = request.headers['idempotency-key']
