@@ -46,7 +46,8 @@ const runOf = async (job: string, run: string, wait = 0) => await call(`${stack.
 const started = (): string[] => emulator.requests
   .filter(request => request.method === 'POST' && request.path.endsWith(':run'))
   .map(request => ((request.body as any)?.overrides?.containerOverrides?.[0]?.env ?? []).find((variable: any) => variable.name === 'JOBGATE_RUN')?.value)
-const finishedEvents = (batch: string): StoredEvent[] => events.filter(event => event.type === 'jobgate.batch.finished' && event.subject.endsWith(`/${batch}`))
+const finishedEvents = (batch: string): StoredEvent[] =>
+  events.filter(event => event.type === 'jobgate.batch.finished' && event.subject.endsWith(`/${batch}`))
 const tenantRuns = (tenants: string[], env: Record<string, string> = QUICK): unknown[] => tenants.map(tenant => ({ env: { TENANT_ID: tenant, ...env } }))
 
 t.test('a batch of 6 on a job that runs 2 at once: 202 QUEUED, each run starts once, then SUCCEEDED with its counts and one event', async t => {
