@@ -48,7 +48,8 @@ const started = (): string[] => emulator.requests
   .map(request => ((request.body as any)?.overrides?.containerOverrides?.[0]?.env ?? []).find((variable: any) => variable.name === 'JOBGATE_RUN')?.value)
 const finishedEvents = (batch: string): StoredEvent[] =>
   events.filter(event => event.type === 'jobgate.batch.finished' && event.subject.endsWith(`/${batch}`))
-const tenantRuns = (tenants: string[], env: Record<string, string> = QUICK): unknown[] => tenants.map(tenant => ({ env: { TENANT_ID: tenant, ...env } }))
+const tenantRuns = (tenants: string[], env: Record<string, string> = QUICK): unknown[] =>
+  tenants.map(tenant => ({ env: { TENANT_ID: tenant, ...env } }))
 
 t.test('a batch of 6 on a job that runs 2 at once: 202 QUEUED, each run starts once, then SUCCEEDED with its counts and one event', async t => {
   const before = started().length
