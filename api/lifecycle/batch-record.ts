@@ -65,6 +65,7 @@ export function batchFinishedEvent (record: BatchRecord, batch: Batch): RunEvent
     time: batch.completionTime ?? new Date(record.createdAt).toISOString(),
     job: record.job,
     ...(record.tenant !== undefined && { tenant: record.tenant }),
+    batch: record.id,
     data: batch
   }
 }

@@ -67,7 +67,7 @@ export interface RunEvent {
   time: string
   job: string
   tenant?: string
-  /** The batch of the run: after its `finished`, the batch's end is checked (batches.ts). */
+  /** The batch (of the run): after a run's `finished`, the batch's end is checked (batches.ts). */
   batch?: string
   /** The Run as `GET …/runs/{run}` answers it at this transition; the Batch of `jobgate.batch.finished`. */
   data: Run | Batch
