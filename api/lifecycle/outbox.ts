@@ -55,7 +55,8 @@ export class Outbox {
   recorded (event: StoredEvent): void {
     this.#pending.push(event)
     this.#inFlight.add(event.id)
-    if (this.#pending.length === 1) setImmediate(() => { this.#flushed = this.#flush() })
+    // A flush under way takes it in its loop (a follow-up records events while it runs): close waits for that flush, not a no-op.
+    if (this.#pending.length === 1) setImmediate(() => { if (!this.#flushing) this.#flushed = this.#flush() })
   }
 
   /** Resolves once no publish of this instance's events is under way (close waits for it). */

@@ -3,6 +3,7 @@ import { ApiResponseError, NetworkError } from '../api-client.js'
 import { duration, positional, stringValue, type CommandInput } from '../args.js'
 import type { Context } from '../context.js'
 import { ExitCode, exitCodeOfState } from '../exit-codes.js'
+import { describeCounts } from '../progress.js'
 import { sleep } from '../retry.js'
 import type { Batch, RunRequest } from '../types.js'
 import { UsageError } from '../usage-error.js'
@@ -66,10 +67,6 @@ async function readRuns (options: BatchOptions, ctx: Context): Promise<RunReques
   }
   return parseRunLines(text, options.from === '-' ? 'stdin' : options.from)
 }
-
-/** `3 queued, 2 running, 1 succeeded, 0 failed, 0 cancelled`. */
-export const describeCounts = ({ counts }: Batch): string =>
-  `${counts.queued} queued, ${counts.running} running, ${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.cancelled} cancelled`
 
 /** Long-polls the batch until it ends (or --wait-timeout passes), a line on stderr whenever its counts change. */
 async function followBatch (ctx: Context, options: BatchOptions, first: Batch): Promise<{ batch: Batch, ended: boolean }> {

@@ -133,6 +133,17 @@ t.test('?wait holds while the batch runs and returns when it ends: cancelled run
   t.equal(finishedEvents(slow.body.name).length, 1)
 })
 
+t.test('jobgate.batch.finished reaches GET /v1/events after its runs\' events: `jobgate events` prints it as a batch', async t => {
+  const following = runCli(['events', '--job', 'export', '--count', '4'], stack.url)
+  await eventually(async () => stack.services.lifecycle.feed.followers === 1, 60_000, 'the CLI following')
+  const batch = (await postBatch('export', tenantRuns(['a']))).body
+  const printed = await following
+  t.equal(printed.code, 0, printed.stderr)
+  const lines = printed.stdout.trim().split('\n')
+  t.match(lines.map(line => line.split(/\s+/)[1]), ['queued', 'started', 'finished', 'finished'], 'queued, started, finished, then the batch')
+  t.match(lines[3], new RegExp(`finished\\s+export/${batch.name}\\s+SUCCEEDED\\s+batch: 0 queued, 0 running, 1 succeeded, 0 failed, 0 cancelled`))
+})
+
 t.test('the CLI: `jobgate batch --from FILE --wait` exits 0 when all succeeded, 1 when any failed, 2 on a bad file', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'jobgate-batch-'))
   const file = async (name: string, lines: string[]): Promise<string> => {
