@@ -175,4 +175,12 @@ t.test('the CLI: `jobgate batch --from FILE --wait` exits 0 when all succeeded, 
   await t.resolves(runOf('export', fromStdin.stdout.trim()))
   t.equal((await batchOf('export', fromStdin.stdout.trim(), 60)).body.state, 'SUCCEEDED')
   t.equal(started().length, before + 1, 'the broken files started nothing')
+  t.match(await runCli(['batch', 'export', '--from', await file('array.jsonl', ['[1]'])], stack.url), { code: 2, stderr: /line 1 is not a JSON object/ })
+  const slow = await runCli(['batch', 'export', '--from', await file('slow.jsonl', ['{"env":{"TENANT_ID":"a","ECHO_SLEEP_MS":"600000"}}']),
+    '--wait-timeout', '1', '--json'], stack.url)
+  t.equal(slow.code, 4, 'past --wait-timeout: exit 4, the runs continue')
+  t.match(slow.stderr, /Stopped waiting \(--wait-timeout\): batch export-b[a-z0-9]{9} is still RUNNING/)
+  const still = JSON.parse(slow.stdout)
+  t.equal(still.state, 'RUNNING')
+  t.equal((await call(`${stack.url}/v1/jobs/export/runs/${still.runs[0] as string}/cancel`, { method: 'POST' })).status, 200)
 })
