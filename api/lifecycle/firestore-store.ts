@@ -232,11 +232,16 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   async endBatch (batch: BatchRecord, event: RunEvent): Promise<StoredEvent | undefined> {
-    const { ended } = batch
-    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => await this.#db.batch()
-      .create(this.#events.doc(eventDocId(event.id)), this.#eventDocument(event))
-      .update(this.#batches.doc(batch.id), { ended, expireAt: this.#timestamp.fromMillis(this.#now() + this.#options.retentionMs) })
-      .commit()
+    const ended = { ended: batch.ended, expireAt: this.#timestamp.fromMillis(this.#now() + this.#options.retentionMs) }
+    return await this.#withEvent(event, write => write.update(this.#batches.doc(batch.id), ended))
+  }
+
+  /** Creates `event` and writes what `also` adds, in one commit; undefined when the event was recorded already (nothing is written). */
+  async #withEvent (event: RunEvent, also: (write: WriteBatch) => WriteBatch): Promise<StoredEvent | undefined> {
+    const stored = this.#eventDocument(event)
+    // A batch commits once: each try builds its own.
+    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> =>
+      await also(this.#db.batch().create(this.#events.doc(eventDocId(event.id)), stored)).commit()
     try {
       const [written] = await whileAborted(commit)
       return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
@@ -347,19 +352,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   async transition (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
-    const stored = this.#eventDocument(event)
-    // A batch commits once: each try builds its own.
-    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => await this.#db.batch()
-      .create(this.#events.doc(eventDocId(event.id)), stored)
-      .set(this.#records.doc(record.id), this.#recordDocument(record), { merge: true })
-      .commit()
-    try {
-      const [written] = await whileAborted(commit)
-      return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
-    } catch (err) {
-      if (statusOf(err) === 'ALREADY_EXISTS') return undefined
-      throw err
-    }
+    return await this.#withEvent(event, write => write.set(this.#records.doc(record.id), this.#recordDocument(record), { merge: true }))
   }
 
   async record (id: string): Promise<RunRecord | undefined> {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { invalidArgument, notFound } from '../errors.js'
-import { idempotencyKeyProblem, REPLAYED_HEADER } from '../idempotency/index.js'
+import { notFound } from '../errors.js'
+import { REPLAYED_HEADER } from '../idempotency/index.js'
 import type { RunLifecycle } from '../lifecycle/index.js'
 import { maySeeTenant } from '../policy/run-access.js'
 import { auditedBy } from '../plugins/audit.js'
@@ -11,7 +11,7 @@ import { Batch, BatchParams, BatchRequest, MAX_BATCH_BODY_BYTES } from '../schem
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
-import { clientGone, jsonRequired, WaitQuery } from './request-parts.js'
+import { heldRead, idempotencyKeyOf, jsonRequired, WaitQuery } from './request-parts.js'
 
 export interface BatchContext extends RouteContext {
   /** Where batches are recorded and counted (api/lifecycle/batches.ts). */
@@ -37,9 +37,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<BatchContext> = async (app, 
     preValidation: async request => { if (request.body === undefined) throw jsonRequired('a batch is a JSON object', '({"runs": [run request, …]})') }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const key = request.headers['idempotency-key']
-    const problem = key === undefined ? undefined : idempotencyKeyProblem(key)
-    if (problem !== undefined) throw invalidArgument(problem)
+    const key = idempotencyKeyOf(request.headers)
     const { batch, replayed } = await starter.startBatch({
       entry,
       requests: request.body.runs,
@@ -65,9 +63,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<BatchContext> = async (app, 
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const { caller } = request
-    const waitMs = (request.query.wait ?? 0) * 1000
-    const signal = clientGone(reply.raw)
-    const read = async (): Promise<Batch> => {
+    return await heldRead(waits, caller, request.query.wait, reply.raw, async (waitMs, signal): Promise<Batch> => {
       const found = await batches.read(entry, request.params.batch)
       // Another tenant's batch (or one of several tenants, to a tenant-bound caller) is the 404 of a missing one.
       if (found === undefined || !maySeeTenant(entry, caller, found.record.tenant)) {
@@ -75,7 +71,6 @@ export const batchRoutes: FastifyPluginAsyncTypebox<BatchContext> = async (app, 
       }
       if (waitMs === 0 || found.batch.state !== 'RUNNING') return found.batch
       return (await batches.awaitEnd(found, waitMs, signal)).batch
-    }
-    return waitMs === 0 ? await read() : await waits.hold(caller, read)
+    })
   })
 }

@@ -1,6 +1,9 @@
 import type { ServerResponse } from 'node:http'
 import { Type } from 'typebox'
-import { ApiError } from '../errors.js'
+import { ApiError, invalidArgument } from '../errors.js'
+import { idempotencyKeyProblem } from '../idempotency/index.js'
+import type { PerCallerConcurrency } from '../policy/concurrency-limit.js'
+import type { Caller } from '../policy/run-policy.js'
 import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 
 /** `?wait=N`: hold the answer up to N seconds. */
@@ -17,4 +20,23 @@ export function clientGone (raw: ServerResponse): AbortSignal {
   const controller = new AbortController()
   raw.once('close', () => { if (!raw.writableFinished) controller.abort() })
   return controller.signal
+}
+
+/** The `Idempotency-Key` header, checked: a malformed one is a 400 before anything starts. */
+export function idempotencyKeyOf (headers: { 'idempotency-key'?: string }): string | undefined {
+  const key = headers['idempotency-key']
+  const problem = key === undefined ? undefined : idempotencyKeyProblem(key)
+  if (problem !== undefined) throw invalidArgument(problem)
+  return key
+}
+
+/** A read that `?wait=N` may hold: `read(waitMs, signal)`, holding one of the caller's held-request slots while it waits. */
+export async function heldRead<T> (
+  waits: PerCallerConcurrency, caller: Caller, waitSeconds: number | undefined, raw: ServerResponse,
+  read: (waitMs: number, signal: AbortSignal) => Promise<T>
+): Promise<T> {
+  const waitMs = (waitSeconds ?? 0) * 1000
+  const signal = clientGone(raw)
+  const once = async (): Promise<T> => await read(waitMs, signal)
+  return waitMs === 0 ? await once() : await waits.hold(caller, once)
 }

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
-import { ApiError, invalidArgument } from '../errors.js'
-import { idempotencyKeyProblem } from '../idempotency/index.js'
+import { ApiError } from '../errors.js'
 import { callerKey } from '../policy/caller-key.js'
 import { maySeeRun } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
@@ -12,7 +11,7 @@ import { listVisibleRuns } from '../runs/run-list.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
-import { clientGone, jsonRequired, WaitQuery } from './request-parts.js'
+import { heldRead, idempotencyKeyOf, jsonRequired, WaitQuery } from './request-parts.js'
 import { sendStarted } from './started.js'
 
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
@@ -34,9 +33,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
     preValidation: async request => { if (request.body === undefined) throw jsonRequired('a run request is a JSON object', '({} for no overrides)') }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const key = request.headers['idempotency-key']
-    const problem = key === undefined ? undefined : idempotencyKeyProblem(key)
-    if (problem !== undefined) throw invalidArgument(problem)
+    const key = idempotencyKeyOf(request.headers)
     const body = request.body ?? {}
     const started = await starter.start({
       entry,
@@ -60,9 +57,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const { caller } = request
-    const waitMs = (request.query.wait ?? 0) * 1000
-    const signal = clientGone(reply.raw)
-    const read = async (): Promise<Run> => {
+    return await heldRead(waits, caller, request.query.wait, reply.raw, async (waitMs, signal): Promise<Run> => {
       const startedAt = Date.now()
       // A queued run is its record until it starts (`?wait` holds while it waits its turn); then its execution.
       const resolved = await queued.resolve(entry, caller, request.params.run, { waitMs, signal })
@@ -73,8 +68,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
       // Every reader of a run shares one watcher and the finished-run cache (api/live/).
       if (waitMs === 0 || left <= 0) return await live.readRun(entry, name, asker)
       return await live.waitRun(entry, name, { waitMs: left, signal, asker })
-    }
-    return waitMs === 0 ? await read() : await waits.hold(caller, read)
+    })
   })
 
   app.get('/v1/jobs/:job/runs', {
