@@ -135,13 +135,20 @@ t.test('?wait holds while the batch runs and returns when it ends: cancelled run
 
 t.test('jobgate.batch.finished reaches GET /v1/events after its runs\' events: `jobgate events` prints it as a batch', async t => {
   const following = runCli(['events', '--job', 'export', '--count', '4'], stack.url)
-  await eventually(async () => stack.services.lifecycle.feed.followers === 1, 60_000, 'the CLI following')
+  const followingJson = runCli(['events', '--job', 'export', '--count', '4', '--json'], stack.url)
+  await eventually(async () => stack.services.lifecycle.feed.followers === 2, 60_000, 'the CLI following')
   const batch = (await postBatch('export', tenantRuns(['a']))).body
   const printed = await following
   t.equal(printed.code, 0, printed.stderr)
   const lines = printed.stdout.trim().split('\n')
   t.match(lines.map(line => line.split(/\s+/)[1]), ['queued', 'started', 'finished', 'finished'], 'queued, started, finished, then the batch')
   t.match(lines[3], new RegExp(`finished\\s+export/${batch.name}\\s+SUCCEEDED\\s+batch: 0 queued, 0 running, 1 succeeded, 0 failed, 0 cancelled`))
+  const cursor = JSON.parse((await followingJson).stdout.trim().split('\n')[3] as string).jobgatecursor as string
+  t.match(cursor, new RegExp(`~jobs/export/batches/${batch.name}/finished$`), 'the batch event\'s resume cursor')
+  const controller = new AbortController()
+  const resumed = await fetch(`${stack.url}/v1/events?job=export`, { headers: { 'last-event-id': cursor }, signal: controller.signal })
+  t.equal(resumed.status, 200, 'a batch event\'s cursor resumes the stream')
+  controller.abort()
 })
 
 t.test('the CLI: `jobgate batch --from FILE --wait` exits 0 when all succeeded, 1 when any failed, 2 on a bad file', async t => {
