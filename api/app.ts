@@ -17,6 +17,7 @@ import { tasksPushRoutes } from './push/tasks-route.js'
 import { eventRoutes } from './routes/events.js'
 import { runEventRoutes } from './routes/run-events.js'
 import { runRoutes } from './routes/runs.js'
+import { batchRoutes } from './routes/batches.js'
 import { taskRoutes } from './routes/tasks.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
@@ -70,6 +71,7 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   await app.register(healthRoutes, { ready: options.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
+  await app.register(batchRoutes, { ...context, batches: services.lifecycle.runs.batches })
   await app.register(logRoutes, context)
   await app.register(taskRoutes, context)
   await app.register(runEventRoutes, context)

@@ -2,7 +2,7 @@ import type { Credentials } from './auth.js'
 import { openStream, parseEvents, readText, type StreamEvent } from './event-stream.js'
 import { send } from './http.js'
 import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, sleep, type RetryPolicy } from './retry.js'
-import type { JobList, LogPage, Run, RunList, RunRequest, RunState, RunTaskPage } from './types.js'
+import type { Batch, JobList, LogPage, Run, RunList, RunRequest, RunState, RunTaskPage } from './types.js'
 
 /** The server answered with an error (the contract's `{error:{code,status,message}}` when it is jobgate). */
 export class ApiResponseError extends Error {
@@ -100,6 +100,29 @@ export class ApiClient {
       signal,
       retryOn: retryableStatus.read,
       ...(attempts === undefined ? {} : { attempts }),
+      headersTimeoutMs: (waitSeconds ?? 0) * 1000 + requestTimeoutMs
+    })
+  }
+
+  /** Queues a batch of runs; the same key on every retry, so a flaky network never queues it twice. */
+  startBatch (job: string, runs: readonly RunRequest[], idempotencyKey: string, signal?: AbortSignal): Promise<Batch> {
+    return this.#call('POST', `v1/jobs/${enc(job)}/batches`, {
+      body: { runs },
+      headers: { 'idempotency-key': idempotencyKey },
+      signal,
+      retryOn: retryableStatus.startRun
+    })
+  }
+
+  /** One Batch; with `waitSeconds`, the server holds the answer until the batch ends or that time passes. */
+  getBatch (job: string, batch: string, options: { waitSeconds?: number, signal?: AbortSignal | undefined } = {}): Promise<Batch> {
+    const { waitSeconds, signal } = options
+    return this.#call('GET', `v1/jobs/${enc(job)}/batches/${enc(batch)}`, {
+      query: { wait: waitSeconds === undefined ? undefined : String(waitSeconds) },
+      signal,
+      retryOn: retryableStatus.read,
+      // Polls tolerate a longer network outage than one-off calls: the runs go on meanwhile.
+      attempts: 8,
       headersTimeoutMs: (waitSeconds ?? 0) * 1000 + requestTimeoutMs
     })
   }

@@ -1,6 +1,6 @@
 import { formatElapsed } from './duration.js'
 import type { Terminal } from './terminal.js'
-import type { Run } from './types.js'
+import type { Batch, Run } from './types.js'
 
 export { ttyFrame } from './terminal.js'
 
@@ -89,3 +89,7 @@ export function plainRenderer ({ terminal, now = Date.now }: RendererOptions): P
 
 export const progressRenderer = (options: RendererOptions): ProgressRenderer =>
   options.terminal.isTTY ? ttyRenderer(options) : plainRenderer(options)
+
+/** A batch's runs as people read them: `3 queued, 2 running, 1 succeeded, 0 failed, 0 cancelled`. */
+export const describeCounts = ({ counts }: Pick<Batch, 'counts'>): string =>
+  `${counts.queued} queued, ${counts.running} running, ${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.cancelled} cancelled`

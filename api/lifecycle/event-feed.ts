@@ -35,7 +35,7 @@ export function parseEventCursor (text: string | undefined): EventCursor | undef
   const at = text.indexOf('~')
   const seq = text.slice(0, at)
   const id = text.slice(at + 1)
-  if (at < 0 || !isSeq(seq) || !/^jobs\/[a-z0-9-]{1,63}\/runs\/[a-z0-9-]{1,63}\/[a-z]{1,20}$/.test(id)) {
+  if (at < 0 || !isSeq(seq) || !/^jobs\/[a-z0-9-]{1,63}\/(?:runs|batches)\/[a-z0-9-]{1,63}\/[a-z]{1,20}$/.test(id)) {
     throw invalidArgument('Last-Event-ID: not a cursor from this stream (pass the id of the last event received)')
   }
   return { seq, id }

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { CollectionReference, DocumentSnapshot, FieldValue, Firestore, Query, Timestamp, WriteBatch } from '@google-cloud/firestore'
 import { openFirestoreClient, statusOf, whileAborted, type FirestoreClientOptions } from '../idempotency/firestore-client.js'
+import type { BatchCounts } from '../schemas/batch.js'
 import type { Run, RunRequest } from '../schemas/run.js'
+import type { BatchRecord } from './batch-record.js'
 import type { EventCursor, QueuedPart, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 import { roundRobinPosition } from './queue-order.js'
 import { byLogOrder, isAfter } from './run-record.js'
@@ -9,7 +11,7 @@ import { seqOf, seqParts } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
 export interface FirestoreLifecycleOptions extends FirestoreClientOptions {
-  /** The idempotency keys' collection: records go to `{collection}-runs`, events to `{collection}-events`, leases beside the keys. */
+  /** The idempotency keys' collection: records go to `{collection}-runs`, events to `{collection}-events`, batches to `{collection}-batches`, leases beside the keys. */
   collection: string
   /** How long the firehose's log keeps a published event (and a finished record is kept). */
   retentionMs: number
@@ -21,6 +23,13 @@ export interface FirestoreLifecycleOptions extends FirestoreClientOptions {
 const DAY_MS = 86_400_000
 /** An unfinished record outlives any run (Cloud Run's longest is 7 days) before TTL may take it. */
 const OPEN_RECORD_TTL_MS = 30 * DAY_MS
+/**
+ * A batch's runs and the batch itself are kept as long as any unfinished record, even once ended: a batch lives at most
+ * 7 days queued and 7 days running, and its counts are counted from its runs' records.
+ */
+const BATCH_TTL_MS = OPEN_RECORD_TTL_MS
+/** Runs queued per commit of a batch: two writes each (record and event), well below a commit's 500 writes. */
+const BATCH_CHUNK = 200
 
 interface RecordDocument {
   id: string
@@ -41,6 +50,9 @@ interface RecordDocument {
   claimedAt?: number
   /** The Run as JSON text: Firestore maps cannot hold every JSON value. */
   run?: string
+  /** The batch the run belongs to, and once finished its state: what a batch's counts are counted from. */
+  batch?: string
+  state?: Run['state']
   /** Commit time of the begin: other instances read new records by it. */
   begunAt?: Timestamp | FieldValue
   expireAt: Timestamp
@@ -51,6 +63,10 @@ interface EventDocument extends Omit<RunEvent, 'data'> {
   published: boolean
   /** Commit time: the log's order. */
   recordedAt: Timestamp | FieldValue
+  expireAt: Timestamp
+}
+
+interface BatchDocument extends BatchRecord {
   expireAt: Timestamp
 }
 
@@ -74,6 +90,7 @@ function recordOf (stored: RecordDocument): RunRecord {
   if (stored.tenant !== undefined) record.tenant = stored.tenant
   if (stored.execution !== undefined) record.execution = stored.execution
   if (stored.run !== undefined) record.run = JSON.parse(stored.run) as Run
+  if (stored.batch !== undefined) record.batch = stored.batch
   if (stored.request !== undefined) {
     const queue: QueuedPart = { request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0 }
     if (stored.claimedAt !== undefined) queue.claimedAt = stored.claimedAt
@@ -105,6 +122,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   readonly #db: Firestore
   readonly #records: CollectionReference
   readonly #events: CollectionReference
+  readonly #batches: CollectionReference
   readonly #timestamp: typeof Timestamp
   readonly #serverTime: () => FieldValue
   readonly #options: FirestoreLifecycleOptions
@@ -114,6 +132,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     this.#db = db
     this.#records = db.collection(`${options.collection}-runs`)
     this.#events = db.collection(`${options.collection}-events`)
+    this.#batches = db.collection(`${options.collection}-batches`)
     this.#timestamp = timestamp
     this.#serverTime = serverTime
     this.#options = options
@@ -123,6 +142,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
 
   #recordDocument (record: RunRecord): RecordDocument {
     const finished = record.phase === 'finished'
+    const { retentionMs } = this.#options
     const stored: RecordDocument = {
       id: record.id,
       job: record.job,
@@ -131,9 +151,12 @@ export class FirestoreLifecycleStore implements LifecycleStore {
       createdAt: record.createdAt,
       open: record.phase === 'starting' || record.phase === 'started',
       queued: record.phase === 'queued',
-      expireAt: this.#timestamp.fromMillis(this.#now() + (finished ? this.#options.retentionMs : OPEN_RECORD_TTL_MS))
+      // A batch's finished runs are kept as long as unfinished ones (BATCH_TTL_MS): its counts are counted from them.
+      expireAt: this.#timestamp.fromMillis(this.#now() + (finished && record.batch === undefined ? retentionMs : BATCH_TTL_MS))
     }
     if (record.tenant !== undefined) stored.tenant = record.tenant
+    if (record.batch !== undefined) stored.batch = record.batch
+    if (finished && record.run !== undefined) stored.state = record.run.state
     if (record.execution !== undefined) stored.execution = record.execution
     if (record.run !== undefined) stored.run = JSON.stringify(record.run)
     if (record.queue !== undefined) {
@@ -165,6 +188,67 @@ export class FirestoreLifecycleStore implements LifecycleStore {
       .commit()
     const [written] = await whileAborted(commit)
     return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
+  }
+
+  async createBatch (batch: BatchRecord, runs: ReadonlyArray<{ record: RunRecord, event: RunEvent }>): Promise<StoredEvent[]> {
+    const stored: StoredEvent[] = []
+    for (let at = 0; at < runs.length; at += BATCH_CHUNK) {
+      const chunk = runs.slice(at, at + BATCH_CHUNK)
+      const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => {
+        const write = this.#db.batch()
+        for (const { record, event } of chunk) {
+          write.create(this.#records.doc(record.id), this.#recordDocument(record))
+          write.create(this.#events.doc(eventDocId(event.id)), this.#eventDocument(event))
+        }
+        return await write.commit()
+      }
+      const [written] = await whileAborted(commit)
+      const seq = seqOfTime(written?.writeTime as Timestamp)
+      stored.push(...chunk.map(({ event }) => ({ ...structuredClone(event), published: false, seq })))
+    }
+    const document: BatchDocument = { ...batch, expireAt: this.#timestamp.fromMillis(this.#now() + BATCH_TTL_MS) }
+    await whileAborted(async () => await this.#batches.doc(batch.id).create(document))
+    return stored
+  }
+
+  async batch (id: string): Promise<BatchRecord | undefined> {
+    const snapshot = await this.#batches.doc(id).get()
+    if (!snapshot.exists) return undefined
+    const { expireAt: _expireAt, ...batch } = snapshot.data() as BatchDocument
+    return batch
+  }
+
+  async batchCounts (batch: BatchRecord): Promise<BatchCounts> {
+    const runs = this.#records.where('batch', '==', batch.id)
+    const count = async (query: Query): Promise<number> => (await query.count().get()).data().count
+    const [queued, running, ended, succeeded, cancelled] = await Promise.all([
+      count(runs.where('queued', '==', true)),
+      count(runs.where('open', '==', true)),
+      count(runs.where('phase', '==', 'finished')),
+      count(runs.where('state', '==', 'SUCCEEDED')),
+      count(runs.where('state', '==', 'CANCELLED'))
+    ])
+    return { queued, running, succeeded, failed: ended - succeeded - cancelled, cancelled }
+  }
+
+  async endBatch (batch: BatchRecord, event: RunEvent): Promise<StoredEvent | undefined> {
+    const ended = { ended: batch.ended, expireAt: this.#timestamp.fromMillis(this.#now() + this.#options.retentionMs) }
+    return await this.#withEvent(event, write => write.update(this.#batches.doc(batch.id), ended))
+  }
+
+  /** Creates `event` and writes what `also` adds, in one commit; undefined when the event was recorded already (nothing is written). */
+  async #withEvent (event: RunEvent, also: (write: WriteBatch) => WriteBatch): Promise<StoredEvent | undefined> {
+    const stored = this.#eventDocument(event)
+    // A batch commits once: each try builds its own.
+    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> =>
+      await also(this.#db.batch().create(this.#events.doc(eventDocId(event.id)), stored)).commit()
+    try {
+      const [written] = await whileAborted(commit)
+      return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
+    } catch (err) {
+      if (statusOf(err) === 'ALREADY_EXISTS') return undefined
+      throw err
+    }
   }
 
   async nextQueued (job: string, afterLane: string | undefined): Promise<RunRecord | undefined> {
@@ -268,19 +352,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   async transition (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
-    const stored = this.#eventDocument(event)
-    // A batch commits once: each try builds its own.
-    const commit = async (): Promise<Array<{ writeTime: Timestamp }>> => await this.#db.batch()
-      .create(this.#events.doc(eventDocId(event.id)), stored)
-      .set(this.#records.doc(record.id), this.#recordDocument(record), { merge: true })
-      .commit()
-    try {
-      const [written] = await whileAborted(commit)
-      return { ...structuredClone(event), published: false, seq: seqOfTime(written?.writeTime as Timestamp) }
-    } catch (err) {
-      if (statusOf(err) === 'ALREADY_EXISTS') return undefined
-      throw err
-    }
+    return await this.#withEvent(event, write => write.set(this.#records.doc(record.id), this.#recordDocument(record), { merge: true }))
   }
 
   async record (id: string): Promise<RunRecord | undefined> {

@@ -21,6 +21,7 @@ export { loadLifecycleConfig, type LifecycleConfig } from './config.js'
 export { formatEventCursor, parseEventCursor, type EventFeed, type FeedListener } from './event-feed.js'
 export type { PendingStart, RunLifecycle } from './lifecycle.js'
 export type { AdmitStart } from './admission.js'
+export type { ReadBatch } from './batches.js'
 export type { RunRecord } from './run-record.js'
 export { EVENT_TYPES, RUN_MARKER, type EventCursor, type StoredEvent } from './run-record.js'
 

@@ -7,15 +7,17 @@ import { toRun } from '../cloudrun/mapping.js'
 import { RECONCILE_POLL, type PollSchedule } from '../live/poll-schedule.js'
 import { callerKey } from '../policy/caller-key.js'
 import type { Caller } from '../policy/run-policy.js'
+import type { Batch } from '../schemas/batch.js'
 import type { Run, RunRequest } from '../schemas/run.js'
 import { JobAdmission, type AdmitStart } from './admission.js'
+import { Batches } from './batches.js'
 import { ProjectCeilings, type CeilingHit } from './ceilings.js'
 import type { LifecycleConfig } from './config.js'
 import { Outbox } from './outbox.js'
 import type { EventPublisher } from './pubsub-publisher.js'
 import { JobReconciler, type ReadAllowance } from './reconciler.js'
 import { TransitionRecorder } from './recorder.js'
-import { RUN_MARKER, type RunRecord } from './run-record.js'
+import { RUN_MARKER, type RunRecord, type StoredEvent } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 export interface LifecycleDeps {
@@ -57,6 +59,8 @@ const randomText = (length: number, alphabet = ALPHABET): string => [...randomBy
  */
 const runIdSuffix = (): string => randomText(1, ALPHABET.replace('q', '')) + randomText(9)
 const queuedIdSuffix = (): string => `q${randomText(9)}`
+/** A batch's name: `{job}-b` and 9 characters. */
+const batchId = (job: string): string => `${job.slice(0, 40)}-b${randomText(9)}`
 
 /** How often a `?wait` on a queued run looks at its record, when no event of this instance says it moved. */
 const ADMISSION_CHECK_MS = 1_000
@@ -71,6 +75,7 @@ export class RunLifecycle {
   readonly instance = randomUUID()
   readonly recorder: TransitionRecorder
   readonly outbox: Outbox
+  readonly batches: Batches
   readonly #deps: LifecycleDeps
   readonly #now: () => number
   readonly #reconcilers = new Map<string, JobReconciler>()
@@ -92,8 +97,12 @@ export class RunLifecycle {
     this.#deps = deps
     this.#now = deps.now ?? Date.now
     const publisher = deps.publisher === undefined ? {} : { publisher: deps.publisher }
-    this.outbox = new Outbox({ store: deps.store, log: deps.log, maxWaitMs: deps.config.outboxMaxWaitMs, now: this.#now, ...publisher })
+    // A run's end may be its batch's: checked before its event is published (batches.ts).
+    const followUp = async (events: readonly StoredEvent[]): Promise<void> => { await this.batches.runsEnded(events) }
+    const { store, log, config } = deps
+    this.outbox = new Outbox({ store, log, maxWaitMs: config.outboxMaxWaitMs, now: this.#now, followUp, ...publisher })
     this.recorder = new TransitionRecorder(deps.store, this.outbox, this.#now)
+    this.batches = new Batches({ store: deps.store, recorder: this.recorder, now: this.#now })
     this.#ceilings = new ProjectCeilings(deps.store, deps.catalog, deps.config.ceilings, this.#now)
     // Renew held leases well before they lapse; with a shared store, also take over jobs whose holder died.
     this.#leaseTimer = setInterval(() => { this.#tend() }, Math.max(500, Math.floor(deps.config.leaseMs / 3)))
@@ -147,12 +156,23 @@ export class RunLifecycle {
    * `jobgate.run.queued`. The job's reconciler admits it when a slot frees; the answer is the QUEUED Run.
    */
   async enqueue (entry: JobEntry, request: RunRequest, caller: Caller): Promise<Run> {
-    const record = this.#newRecord(entry, request, caller, queuedIdSuffix(), 'queued')
-    const timeoutMs = entry.concurrency?.queueTimeoutMs ?? 0
-    record.queue = { request, lane: record.tenant ?? record.principal, expiresAt: record.createdAt + timeoutMs }
-    const run = await this.recorder.queued(record)
+    const run = await this.recorder.queued(this.#queuedRecord(entry, request, caller))
     ;(await this.#followed(entry))?.soon()
     return run
+  }
+
+  /** Queues a batch of runs (each request as the job's policy allowed it) under one name: the Batch, all its runs QUEUED. */
+  async enqueueBatch (entry: JobEntry, requests: readonly RunRequest[], caller: Caller): Promise<Batch> {
+    const records = requests.map(request => this.#queuedRecord(entry, request, caller))
+    const batch = await this.batches.create(batchId(entry.id), entry, callerKey(caller), records)
+    ;(await this.#followed(entry))?.soon()
+    return batch
+  }
+
+  #queuedRecord (entry: JobEntry, request: RunRequest, caller: Caller): RunRecord {
+    const record = this.#newRecord(entry, request, caller, queuedIdSuffix(), 'queued')
+    const timeoutMs = entry.concurrency?.queueTimeoutMs ?? 0
+    return { ...record, queue: { request, lane: record.tenant ?? record.principal, expiresAt: record.createdAt + timeoutMs } }
   }
 
   /** Whether runs of `entry` wait in its queue (of `tenant`'s lane with per-tenant scope): a new start queues behind them. */
@@ -204,12 +224,7 @@ export class RunLifecycle {
       const left = deadline - this.#now()
       const moved = record === undefined || record.execution !== undefined || record.phase === 'finished'
       if (moved || left <= 0 || signal?.aborted === true) return record
-      await new Promise<void>(resolve => {
-        const done = (): void => { clearTimeout(timer); stop(); signal?.removeEventListener('abort', done); resolve() }
-        const timer = setTimeout(done, Math.min(left, ADMISSION_CHECK_MS))
-        const stop = this.recorder.listen(event => { if (event.subject.endsWith(`/runs/${id}`)) done() })
-        signal?.addEventListener('abort', done, { once: true })
-      })
+      await this.recorder.until(event => event.subject.endsWith(`/runs/${id}`), Math.min(left, ADMISSION_CHECK_MS), signal)
     }
   }
 

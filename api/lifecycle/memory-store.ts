@@ -1,5 +1,7 @@
 import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 import { ApiError } from '../errors.js'
+import type { BatchCounts } from '../schemas/batch.js'
+import { endedAs, noCounts, type BatchRecord } from './batch-record.js'
 import { roundRobinPosition } from './queue-order.js'
 import { isAfter, startBegan, type QueuedPart } from './run-record.js'
 import { seqMs, SeqClock } from './seq.js'
@@ -16,11 +18,15 @@ export interface MemoryLifecycleOptions {
   maxOpen?: number
   /** Queued runs (concurrency policy Queue); past it a start is refused with 429. */
   maxQueued?: number
+  /** Batches kept (the oldest go first), each with how its ended runs ended. */
+  maxBatches?: number
   now?: () => number
   onDrop?: (dropped: { event: StoredEvent } | { record: RunRecord }) => void
 }
 
-export const MEMORY_LIMITS = { maxEvents: 10_000, maxUnpublished: 10_000, maxFinished: 1_000, maxOpen: 10_000, maxQueued: 100_000 }
+export const MEMORY_LIMITS = {
+  maxEvents: 10_000, maxUnpublished: 10_000, maxFinished: 1_000, maxOpen: 10_000, maxQueued: 100_000, maxBatches: 1_000
+}
 
 /**
  * One instance's run records and events. Every method reads and writes without awaiting in between,
@@ -32,6 +38,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
   readonly #open = new Map<string, RunRecord>()
   readonly #queue = new MemoryQueue()
   readonly #finished = new Map<string, RunRecord>()
+  /** Batches, and how each of their ended runs ended: finished records are let go of, a batch's counts are not. */
+  readonly #batches = new Map<string, { record: BatchRecord, ended: Map<string, ReturnType<typeof endedAs>> }>()
   readonly #recorded = new Set<string>()
   /** The log in order, and by id. */
   readonly #log: StoredEvent[] = []
@@ -145,6 +153,43 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return this.#log1(event)
   }
 
+  async createBatch (batch: BatchRecord, runs: ReadonlyArray<{ record: RunRecord, event: RunEvent }>): Promise<StoredEvent[]> {
+    if (this.#queue.size + runs.length > this.#limits.maxQueued) {
+      throw new ApiError('RESOURCE_EXHAUSTED', `jobgate's queue holds at most ${this.#limits.maxQueued} runs (memory, one instance); retry later`, { retryAfterSeconds: 60 })
+    }
+    const stored = runs.map(({ record, event }) => {
+      this.#queue.add(structuredClone(record))
+      return this.#log1(event)
+    })
+    this.#batches.set(batch.id, { record: structuredClone(batch), ended: new Map() })
+    if (this.#batches.size > this.#limits.maxBatches) this.#batches.delete(this.#batches.keys().next().value as string)
+    return stored
+  }
+
+  async batch (id: string): Promise<BatchRecord | undefined> {
+    const batch = this.#batches.get(id)?.record
+    return batch === undefined ? undefined : structuredClone(batch)
+  }
+
+  async batchCounts (batch: BatchRecord): Promise<BatchCounts> {
+    const counts = noCounts()
+    const ended = this.#batches.get(batch.id)?.ended
+    for (const id of batch.runs) {
+      const outcome = ended?.get(id)
+      if (outcome !== undefined) counts[outcome]++
+      else if (this.#queue.get(id) !== undefined) counts.queued++
+      else counts.running++
+    }
+    return counts
+  }
+
+  async endBatch (batch: BatchRecord, event: RunEvent): Promise<StoredEvent | undefined> {
+    const kept = this.#batches.get(batch.id)
+    if (kept === undefined || kept.record.ended !== undefined) return undefined
+    kept.record = structuredClone(batch)
+    return this.#log1(event)
+  }
+
   async countOpen (jobs: readonly string[]): Promise<number> {
     return [...this.#open.values()].filter(record => jobs.includes(record.job)).length
   }
@@ -228,6 +273,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
   }
 
   #keepFinished (record: RunRecord): void {
+    if (record.batch !== undefined) this.#batches.get(record.batch)?.ended.set(record.id, endedAs(record.run?.state))
     this.#finished.set(record.id, record)
     if (this.#finished.size > this.#limits.maxFinished) this.#finished.delete(this.#finished.keys().next().value as string)
   }

@@ -11,6 +11,8 @@ export interface OutboxOptions {
   log: Logger
   /** An event older than this that Pub/Sub still does not have is given up, with an error line. */
   maxWaitMs: number
+  /** What events lead to (a batch's end), recorded before they are published: a failure leaves them for the sweep. */
+  followUp?: (events: readonly StoredEvent[]) => Promise<void>
   now?: () => number
 }
 
@@ -53,7 +55,8 @@ export class Outbox {
   recorded (event: StoredEvent): void {
     this.#pending.push(event)
     this.#inFlight.add(event.id)
-    if (this.#pending.length === 1) setImmediate(() => { this.#flushed = this.#flush() })
+    // A flush under way takes it in its loop (a follow-up records events while it runs): close waits for that flush, not a no-op.
+    if (this.#pending.length === 1) setImmediate(() => { if (!this.#flushing) this.#flushed = this.#flush() })
   }
 
   /** Resolves once no publish of this instance's events is under way (close waits for it). */
@@ -79,7 +82,13 @@ export class Outbox {
 
   /** Publishes and marks; false when Pub/Sub (or the mark) failed: the events stay in the outbox. */
   async #send (events: StoredEvent[]): Promise<boolean> {
-    const { publisher, store, log } = this.#options
+    const { publisher, store, log, followUp } = this.#options
+    try {
+      await followUp?.(events)
+    } catch (err) {
+      log.warn({ err, events: events.length }, 'events: checking whether a batch ended failed; its run\'s event waits in the outbox and is checked again')
+      return false
+    }
     try {
       await publisher?.publish(events)
     } catch (err) {

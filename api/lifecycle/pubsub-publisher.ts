@@ -32,6 +32,7 @@ export function pubsubMessage (event: StoredEvent, source: string): { data: stri
   }
   // A tenant too long for an attribute cannot be filtered on; it is left out rather than cut (a cut value could name another tenant).
   if (event.tenant !== undefined && Buffer.byteLength(event.tenant) <= MAX_ATTRIBUTE_BYTES) attributes['jobgate-tenant'] = event.tenant
+  if (event.batch !== undefined) attributes['jobgate-batch'] = event.batch
   return { data: Buffer.from(JSON.stringify(event.data)).toString('base64'), attributes }
 }
 

@@ -2,8 +2,9 @@ import type { JobEntry } from '../catalog.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
 import type { Run } from '../schemas/run.js'
+import type { BatchRecord } from './batch-record.js'
 import type { Outbox } from './outbox.js'
-import { runEvent, unstartedRun, type RunRecord, type StoredEvent, type Transition } from './run-record.js'
+import { runEvent, unstartedRun, type RunEvent, type RunRecord, type StoredEvent, type Transition } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** ce-time of a transition: when Cloud Run says it happened, so every writer of one event agrees on it. */
@@ -57,11 +58,32 @@ export class TransitionRecorder {
     return run
   }
 
+  /** A batch's runs, queued, and then the batch: their records and `jobgate.run.queued` events. */
+  async queuedBatch (batch: BatchRecord, records: readonly RunRecord[]): Promise<void> {
+    const runs = records.map(record => ({ record, event: runEvent(record, 'queued', unstartedRun(record), new Date(record.createdAt).toISOString()) }))
+    for (const stored of await this.#store.createBatch(batch, runs)) this.#handOut(stored)
+  }
+
+  /** Records a batch's end and `jobgate.batch.finished`; false when that was recorded already (by anyone). */
+  async batchEnded (batch: BatchRecord, event: RunEvent): Promise<boolean> {
+    return this.#handOut(await this.#store.endBatch(batch, event)) !== undefined
+  }
+
   /** Ends a run that is still queued (cancelled, timed out); undefined when it is no longer queued (admitted meanwhile). */
   async settle (record: RunRecord, end: Pick<Run, 'state' | 'message' | 'reason'>): Promise<Run | undefined> {
     const run = unstartedRun(record, end, this.#now())
     const stored = await this.#store.settle(advanced(record, 'finished', run), runEvent(record, 'finished', run, timeOf('finished', run, this.#now)))
     return this.#handOut(stored) === undefined ? undefined : run
+  }
+
+  /** Resolves at the first event this instance records that `matches`, after `ms`, or when `signal` aborts. */
+  async until (matches: (event: StoredEvent) => boolean, ms: number, signal?: AbortSignal): Promise<void> {
+    await new Promise<void>(resolve => {
+      const done = (): void => { clearTimeout(timer); stop(); signal?.removeEventListener('abort', done); resolve() }
+      const timer = setTimeout(done, ms)
+      const stop = this.listen(event => { if (matches(event)) done() })
+      signal?.addEventListener('abort', done, { once: true })
+    })
   }
 
   #handOut (stored: StoredEvent | undefined): StoredEvent | undefined {

@@ -1,4 +1,5 @@
 import { runPath } from '../cloudrun/mapping.js'
+import type { Batch } from '../schemas/batch.js'
 import type { Run, RunRequest } from '../schemas/run.js'
 
 /**
@@ -40,6 +41,8 @@ export interface RunRecord {
   run?: Run
   /** Set on a run that was queued (its id is its name for its whole life). */
   queue?: QueuedPart
+  /** The batch the run belongs to (POST …/batches): its end may be the batch's. */
+  batch?: string
 }
 
 export { RUN_MARKER } from '../cloudrun/mapping.js'
@@ -64,8 +67,10 @@ export interface RunEvent {
   time: string
   job: string
   tenant?: string
-  /** The Run as `GET …/runs/{run}` answers it at this transition. */
-  data: Run
+  /** The batch (of the run): after a run's `finished`, the batch's end is checked (batches.ts). */
+  batch?: string
+  /** The Run as `GET …/runs/{run}` answers it at this transition; the Batch of `jobgate.batch.finished`. */
+  data: Run | Batch
 }
 
 /** An event in the log: its place in the log's order, and whether Pub/Sub has it. */
@@ -89,6 +94,7 @@ export function runEvent (record: RunRecord, transition: Transition, run: Run, t
     time,
     job: record.job,
     ...(record.tenant !== undefined && { tenant: record.tenant }),
+    ...(record.batch !== undefined && { batch: record.batch }),
     data: run
   }
 }

@@ -1,3 +1,5 @@
+import type { BatchCounts } from '../schemas/batch.js'
+import type { BatchRecord } from './batch-record.js'
 import type { EventCursor, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 
 /**
@@ -56,6 +58,17 @@ export interface LifecycleStore {
   requeue: (id: string) => Promise<void>
   /** Ends a run that is still queued (cancelled, timed out) with its event, atomically; undefined when it was no longer queued. */
   settle: (record: RunRecord, event: RunEvent) => Promise<StoredEvent | undefined>
+  /**
+   * Queues a batch's runs (each with its `jobgate.run.queued` event), then records the batch: a batch that
+   * can be read has all its runs. The events as stored, in the runs' order.
+   */
+  createBatch: (batch: BatchRecord, runs: ReadonlyArray<{ record: RunRecord, event: RunEvent }>) => Promise<StoredEvent[]>
+  /** One batch by id. */
+  batch: (id: string) => Promise<BatchRecord | undefined>
+  /** How many of the batch's runs wait, run, and ended how, counted from their records. */
+  batchCounts: (batch: BatchRecord) => Promise<BatchCounts>
+  /** Records the batch's end (`batch.ended`) and its event together; undefined when that event was recorded already (by anyone). */
+  endBatch: (batch: BatchRecord, event: RunEvent) => Promise<StoredEvent | undefined>
   /** Runs of `jobs` starting or started and not ended (jobgate's own): what the running-executions ceiling counts. */
   countOpen: (jobs: readonly string[]) => Promise<number>
   /** Runs of `jobs` whose start began at or after `since` (epoch ms): what the starts-per-minute ceiling counts. */

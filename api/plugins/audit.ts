@@ -13,11 +13,16 @@ declare module 'fastify' {
   }
 }
 
-/** The run path's audit sink for a request: writes the line and remembers it, so the refusal hook stays quiet. */
-export const auditFor = (request: FastifyRequest) => (log: FastifyBaseLogger, record: AuditRecord): void => {
+type AuditSink<R> = (log: FastifyBaseLogger, record: R) => void
+
+/** An audit sink for a request: writes the line with `write` and remembers it, so the refusal hook stays quiet. */
+export const auditedBy = <R> (request: FastifyRequest, write: AuditSink<R>): AuditSink<R> => (log, record) => {
   request.runAudited = true
-  auditRunAttempt(log, record)
+  write(log, record)
 }
+
+/** The run path's audit sink for a request. */
+export const auditFor = (request: FastifyRequest): AuditSink<AuditRecord> => auditedBy(request, auditRunAttempt)
 
 /**
  * One audit line per run attempt on routes with `config.auditTrigger`: the run path writes it

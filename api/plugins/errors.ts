@@ -34,7 +34,7 @@ const STATUS_OF_CODE = new Map<number, ErrorStatus>(
 )
 
 const FASTIFY_ERRORS: Record<string, { status: ErrorStatus, message: (err: FastifyError) => string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 'PAYLOAD_TOO_LARGE', message: () => 'request body is larger than 256 KiB' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 'PAYLOAD_TOO_LARGE', message: () => 'request body is larger than 256 KiB (4 MiB for a batch)' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 'UNSUPPORTED_MEDIA_TYPE', message: () => 'request bodies must be application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 'INVALID_ARGUMENT', message: () => 'Content-Length does not match the body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 'INVALID_ARGUMENT', message: () => 'body: empty; send a JSON object (or {})' },

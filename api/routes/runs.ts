@@ -1,34 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { toRun } from '../cloudrun/mapping.js'
-import { ApiError, invalidArgument } from '../errors.js'
-import { idempotencyKeyProblem } from '../idempotency/index.js'
+import { ApiError } from '../errors.js'
 import { callerKey } from '../policy/caller-key.js'
 import { maySeeRun } from '../policy/run-access.js'
 import { auditFor } from '../plugins/audit.js'
 import { auditCancel } from '../runs/audit.js'
 import { runRequestRoute } from '../runs/request-check.js'
 import { listVisibleRuns } from '../runs/run-list.js'
-import { MAX_WAIT_SECONDS } from '../runs/wait.js'
 import { READ_ERRORS, START_RUN_ERRORS } from '../schemas/error.js'
 import { JobParams, Run, RunList, RunParams, RunRequest } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
+import { heldRead, idempotencyKeyOf, jsonRequired, WaitQuery } from './request-parts.js'
 import { sendStarted } from './started.js'
-
-/** `?wait=N`: hold the answer up to N seconds. */
-const WaitQuery = Type.Object({
-  wait: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS }))
-}, { additionalProperties: false })
-
-const jsonRequired = (): ApiError => new ApiError('UNSUPPORTED_MEDIA_TYPE',
-  'a run request is a JSON object: send Content-Type: application/json and a body ({} for no overrides)')
-
-/** Aborts when the client hangs up before its answer was written. */
-function clientGone (raw: import('node:http').ServerResponse): AbortSignal {
-  const controller = new AbortController()
-  raw.once('close', () => { if (!raw.writableFinished) controller.abort() })
-  return controller.signal
-}
 
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, context) => {
   const { access, cloudRun, starter, budgets, waits, live, askerFor, pages, queued } = context
@@ -46,12 +30,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
       response: { 202: Run, ...START_RUN_ERRORS }
     },
     // A run request is JSON: a body-less or form POST (what any web page can send to a laptop's jobgate) starts nothing.
-    preValidation: async request => { if (request.body === undefined) throw jsonRequired() }
+    preValidation: async request => { if (request.body === undefined) throw jsonRequired('a run request is a JSON object', '({} for no overrides)') }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
-    const key = request.headers['idempotency-key']
-    const problem = key === undefined ? undefined : idempotencyKeyProblem(key)
-    if (problem !== undefined) throw invalidArgument(problem)
+    const key = idempotencyKeyOf(request.headers)
     const body = request.body ?? {}
     const started = await starter.start({
       entry,
@@ -75,9 +57,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const { caller } = request
-    const waitMs = (request.query.wait ?? 0) * 1000
-    const signal = clientGone(reply.raw)
-    const read = async (): Promise<Run> => {
+    return await heldRead(waits, caller, request.query.wait, reply.raw, async (waitMs, signal): Promise<Run> => {
       const startedAt = Date.now()
       // A queued run is its record until it starts (`?wait` holds while it waits its turn); then its execution.
       const resolved = await queued.resolve(entry, caller, request.params.run, { waitMs, signal })
@@ -88,8 +68,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
       // Every reader of a run shares one watcher and the finished-run cache (api/live/).
       if (waitMs === 0 || left <= 0) return await live.readRun(entry, name, asker)
       return await live.waitRun(entry, name, { waitMs: left, signal, asker })
-    }
-    return waitMs === 0 ? await read() : await waits.hold(caller, read)
+    })
   })
 
   app.get('/v1/jobs/:job/runs', {

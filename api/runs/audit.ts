@@ -125,3 +125,33 @@ export function auditCancel (request: FastifyRequest, _reply?: FastifyReply, err
   if (error === undefined) request.log.info(line, `run ${run} of ${job} cancelled by ${principal}`)
   else request.log.warn(line, `cancel of run ${run} of ${job} by ${principal} refused: ${outcome}`)
 }
+
+/** A batch's attempt: who queued how many runs under which batch, or why not. */
+export interface BatchAuditRecord {
+  entry: JobEntry
+  caller: string
+  tenant: string | undefined
+  runs: number
+  idempotencyKey?: string
+  batch?: string
+  replayed?: boolean
+  error?: unknown
+}
+
+/** One line per batch (each run's admission has its own line): outcome `queued`, `replayed`, or the refusal's status. */
+export function auditBatchAttempt (log: FastifyBaseLogger, record: BatchAuditRecord): void {
+  const failure = apiErrorOf(record.error)
+  const outcome = record.error === undefined ? record.replayed === true ? 'replayed' : 'queued' : failure?.status ?? 'INTERNAL'
+  const line = {
+    trigger: 'api',
+    batch: record.batch,
+    runs: record.runs,
+    idempotencyKey: record.idempotencyKey,
+    ...(failure?.runMayHaveStarted === true && { runMayHaveStarted: true }),
+    ...labels(record.entry.id, record.caller, record.tenant, outcome)
+  }
+  const by = `${record.entry.id} by ${record.caller}`
+  if (record.error === undefined) log.info(line, `batch ${String(record.batch)} of ${by}: ${record.runs} runs ${outcome}`)
+  else if (failure?.runMayHaveStarted === true) log.error(line, `batch of ${by}: OUTCOME UNKNOWN (${outcome}), some runs may be queued; check GET /v1/jobs/${record.entry.id}/runs`)
+  else log.warn(line, `batch of ${by} (${record.runs} runs) not queued: ${outcome}`)
+}

@@ -7,12 +7,14 @@ import { ConcurrencyConflict } from '../concurrency/conflict.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
 import { ApiError, apiErrorOf } from '../errors.js'
-import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type StoredResponse } from '../idempotency/index.js'
+import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type RunOnceOptions, type RunOnceResult, type StoredResponse } from '../idempotency/index.js'
 import { RUN_MARKER, type AdmitStart, type RunLifecycle } from '../lifecycle/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
+import type { Batch } from '../schemas/batch.js'
 import type { Run, RunRequest } from '../schemas/run.js'
-import { auditAdmission, auditRunAttempt, auditTenant, type AuditRecord, type Trigger } from './audit.js'
+import { auditAdmission, auditBatchAttempt, auditRunAttempt, auditTenant, type AuditRecord, type BatchAuditRecord, type Trigger } from './audit.js'
+import { inItem } from './request-check.js'
 import { InflightLimit } from './inflight.js'
 
 export interface StartRunInput {
@@ -34,10 +36,33 @@ export interface StartRunInput {
   audit?: (log: FastifyBaseLogger, record: AuditRecord) => void
 }
 
+/** Whose keys an idempotency key is among (principal and tenant, job), and where its store's failures are logged. */
+type KeyScope = Pick<StartRunInput, 'caller' | 'entry' | 'log'>
+type KeyTrigger = Trigger | 'batch'
+type Start = () => Promise<StoredResponse>
+
 /** A started (or, for a repeated key, earlier started) run: the route decides how to answer. */
 export interface StartedRun {
   run: Run
   /** An earlier request with the same key started it: nothing was started now. */
+  replayed: boolean
+}
+
+/** A batch of runs (POST …/batches), each item a well-formed run request (request-check.ts). */
+export interface StartBatchInput {
+  entry: JobEntry
+  requests: readonly RunRequest[]
+  caller: Caller
+  log: FastifyBaseLogger
+  /** The `Idempotency-Key` header: a repeat with the same body answers with the same batch and queues nothing. */
+  idempotencyKey?: string
+  /** The body as sent: what a repeat must equal. */
+  fingerprintOf: unknown
+  audit?: (log: FastifyBaseLogger, record: BatchAuditRecord) => void
+}
+
+export interface StartedBatch {
+  batch: Batch
   replayed: boolean
 }
 
@@ -101,10 +126,8 @@ export class RunStarter {
         queued = started.queued === true
         return started.response
       }
-      const { response, replayed } =
-        input.idempotencyKey === undefined
-          ? { response: await start(), replayed: false }
-          : await runOnce(this.#idempotency.store, this.#runOnceOptions(input, input.idempotencyKey, audit.trigger), start)
+      const body = input.fingerprintOf ?? input.request
+      const { response, replayed } = await this.#once(input, audit.trigger, input.idempotencyKey, body, start)
       const run = runOf(response)
       writeAudit({ ...audit, execution: run.name, replayed, ...(replaced.length > 0 && { replaced }), ...(queued && { queued }) })
       return { run, replayed }
@@ -114,13 +137,53 @@ export class RunStarter {
     }
   }
 
-  #runOnceOptions (input: StartRunInput, key: string, trigger: Trigger): Parameters<typeof runOnce>[1] {
+  /**
+   * Queues a batch of runs on a Queue job: every item passes the job's policy first (one bad item refuses
+   * the batch, naming its index, and nothing is queued), then all are queued at once under the batch's name.
+   */
+  async startBatch (input: StartBatchInput): Promise<StartedBatch> {
+    const { entry, caller, log } = input
+    const key = input.idempotencyKey
+    const runs = input.requests.length
+    const audit: BatchAuditRecord = {
+      entry, caller: caller.name, tenant: caller.tenant, runs, ...(key !== undefined && { idempotencyKey: key })
+    }
+    const auditLine = input.audit ?? auditBatchAttempt
+    try {
+      const lifecycle = this.#batchQueue(entry)
+      const allowed = input.requests.map((request, index) => itemChecked(index, () => applyRunPolicy(entry, request, caller)))
+      const queue = async (): Promise<Batch> => await lifecycle.enqueueBatch(entry, allowed, caller).catch(partlyQueued)
+      const start = async (): Promise<StoredResponse> => storedBatch(await queue())
+      const { response, replayed } = await this.#once(input, 'batch', key, input.fingerprintOf, start)
+      const batch = response.body as Batch
+      auditLine(log, { ...audit, batch: batch.name, replayed })
+      return { batch, replayed }
+    } catch (error) {
+      auditLine(log, { ...audit, error })
+      throw error
+    }
+  }
+
+  /** A batch's runs go through the job's queue: 1,000 starts without one would only bounce off its limit. */
+  #batchQueue (entry: JobEntry): RunLifecycle {
+    if (entry.concurrency?.policy === 'Queue' && this.#lifecycle !== undefined) return this.#lifecycle
+    throw new ApiError('FAILED_PRECONDITION',
+      `job "${entry.id}" does not queue runs: batches need its concurrency.policy to be "Queue" (start its runs one by one otherwise)`)
+  }
+
+  /** `start` once per key (none: every time); a repeat with the same key and `body` gets the first answer. */
+  async #once (input: KeyScope, trigger: KeyTrigger, key: string | undefined, body: unknown, start: Start): Promise<RunOnceResult> {
+    if (key === undefined) return { response: await start(), replayed: false }
+    return await runOnce(this.#idempotency.store, this.#runOnceOptions(input, trigger, key, body), start)
+  }
+
+  #runOnceOptions (input: KeyScope, trigger: KeyTrigger, key: string, body: unknown): RunOnceOptions {
     const { ttlMs, waitMs, staleMs } = this.#idempotency
     return {
-      // The trigger is part of the key, so a client's Idempotency-Key can never collide with a Pub/Sub message id.
+      // The trigger is part of the key, so a client's Idempotency-Key can never collide with a Pub/Sub message id (nor a run's with a batch's).
       // Principal AND tenant: two key entries sharing a principal name but bound to different tenants never share keys.
       key: scopedKey(callerKey(input.caller), input.entry.id, `${trigger}:${key}`),
-      fingerprint: fingerprint(input.fingerprintOf ?? input.request),
+      fingerprint: fingerprint(body),
       ttlMs,
       waitMs,
       staleMs,
@@ -196,3 +259,24 @@ export class RunStarter {
  */
 const storedRun = (run: Run): StoredResponse => ({ statusCode: 202, headers: { location: run.links.self }, body: run })
 const runOf = (response: StoredResponse): Run => response.body as Run
+/** A batch's answer, kept per idempotency key like a run's. */
+const storedBatch = (batch: Batch): StoredResponse => ({ statusCode: 202, headers: { location: batch.links.self }, body: batch })
+
+/** A batch the store refused part of the way (its runs are written in chunks): some runs may be queued, and will run. */
+function partlyQueued (error: unknown): never {
+  if (apiErrorOf(error) !== undefined) throw error
+  throw new ApiError('UNAVAILABLE', 'the batch could not be recorded; some of its runs may be queued: check the job\'s runs before retrying with a new key', {
+    runMayHaveStarted: true, cause: error
+  })
+}
+
+/** Runs an item's policy check; its refusal names the item (`runs[3].env.FOO: …`), with the status it had. */
+function itemChecked<T> (index: number, check: () => T): T {
+  try {
+    return check()
+  } catch (error) {
+    const failure = apiErrorOf(error)
+    if (failure === undefined) throw error
+    throw new ApiError(failure.status, inItem(index, failure.message))
+  }
+}

@@ -3,24 +3,28 @@ import { positiveInteger, stringValue } from '../args.js'
 import type { Context } from '../context.js'
 import type { StreamEvent } from '../event-stream.js'
 import { backoffDelayMs, sleep } from '../retry.js'
+import { describeCounts } from '../progress.js'
 import { shortTime } from '../table.js'
-import type { Run } from '../types.js'
+import type { Batch, Run } from '../types.js'
 import type { CommandModule } from './index.js'
 import { taskTally } from './runs.js'
 
 interface EventsOptions { job?: string | undefined, after?: string | undefined, count?: number | undefined }
 
-/** A run event as GET /v1/events sends it: a CloudEvent in structured mode, the Run as its data. */
-interface RunEvent { id: string, type: string, subject: string, time: string, data: Run }
+/** A run event as GET /v1/events sends it: a CloudEvent in structured mode, the Run as its data (a Batch for `jobgate.batch.finished`). */
+interface RunEvent { id: string, type: string, subject: string, time: string, data: Run | Batch }
+
+const isBatch = (data: Run | Batch): data is Batch => 'counts' in data
 
 /** Failed reconnects in a row before giving up, as the run stream allows. */
 const MAX_RECONNECTS = 8
 
 /** One line per event for people: time, what happened, the job and run, and where the run stands. */
 function eventLine (event: RunEvent): string {
-  const run = event.data
-  const what = event.type.replace(/^jobgate\.run\./, '')
-  return [shortTime(event.time), what.padEnd(8), `${run.job}/${run.name}`, run.state, `tasks ${taskTally(run)}`].join('  ')
+  const { data } = event
+  const what = event.type.replace(/^jobgate\.(run|batch)\./, '')
+  const tally = isBatch(data) ? `batch: ${describeCounts(data)}` : `tasks ${taskTally(data)}`
+  return [shortTime(event.time), what.padEnd(8), `${data.job}/${data.name}`, data.state, tally].join('  ')
 }
 
 /**

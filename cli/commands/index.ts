@@ -13,6 +13,7 @@ export interface CommandModule<Prepared> {
 /** Each command's module, loaded when it runs, so `--version` and `--help` load almost nothing. */
 export const commandModules: Record<CommandName, () => Promise<CommandModule<unknown>>> = {
   run: async () => (await import('./run.js')).command,
+  batch: async () => (await import('./batch.js')).command,
   status: async () => (await import('./status.js')).command,
   logs: async () => (await import('./logs.js')).command,
   tasks: async () => (await import('./tasks.js')).command,

@@ -155,7 +155,7 @@ t.test('main: usage errors exit 2 with the usage on stderr and nothing on stdout
   }
   const none = await runCli([], api.url)
   t.equal(none.code, 2)
-  t.match(none.stderr, 'Usage: jobgate <run|status|logs|tasks|runs|cancel|events|jobs>')
+  t.match(none.stderr, 'Usage: jobgate <run|batch|status|logs|tasks|runs|cancel|events|jobs>')
   t.equal(api.requests.length, 0, 'nothing reached the API')
 })
 

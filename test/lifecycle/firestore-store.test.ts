@@ -5,6 +5,7 @@ import { openFirestoreLifecycleStore, type FirestoreLifecycleStore } from '../..
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { lifecycleStoreSuite, recordOf, recordStart } from './store-suite.js'
 import { queueStoreSuite } from './queue-store-suite.js'
+import { batchStoreSuite } from './batch-store-suite.js'
 
 t.setTimeout(180_000)
 
@@ -28,6 +29,7 @@ const [a, b] = await Promise.all([openStore(), openStore()])
 
 lifecycleStoreSuite(t, () => [a, b])
 queueStoreSuite(t, () => [a, b])
+batchStoreSuite(t, () => [a, b])
 
 t.test('records begun on one instance reach the other through recordsSince, in begin order', async t => {
   const { cursor } = await b.recordsSince(undefined)

@@ -3,10 +3,12 @@ import t from 'tap'
 import { MemoryLifecycleStore } from '../../api/lifecycle/memory-store.js'
 import { lifecycleStoreSuite, recordEnd, recordOf, recordStart } from './store-suite.js'
 import { queueStoreSuite } from './queue-store-suite.js'
+import { batchStoreSuite } from './batch-store-suite.js'
 
 const store = new MemoryLifecycleStore()
 lifecycleStoreSuite(t, () => [store, store])
 queueStoreSuite(t, () => [store, store])
+batchStoreSuite(t, () => [store, store])
 
 t.test('bounded: the log, the outbox and the unfinished records each drop their oldest past their limit, and say so', async t => {
   const dropped: string[] = []

@@ -97,6 +97,12 @@ export class FirestoreReader {
     return events.filter(doc => doc.fields?.published?.booleanValue === false).length
   }
 
+  /** The subjects of the events of `type` in the log (`{collection}-events`), one per event recorded. */
+  async subjectsOf (type: string): Promise<string[]> {
+    const events = await this.#documents(`${this.#collection}-events`)
+    return events.filter(doc => doc.fields?.type?.stringValue === type).map(doc => doc.fields?.subject?.stringValue as string)
+  }
+
   /** The reconciler lease of a job. */
   async lease (job: string): Promise<{ holder: string, idle: boolean } | undefined> {
     const id = `reconciler-${createHash('sha256').update(job).digest('hex').slice(0, 32)}`

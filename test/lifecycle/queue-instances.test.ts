@@ -96,6 +96,30 @@ t.test('runs queued on both instances at once, by two tenants: each admitted exa
   t.ok(peak <= MAX_RUNNING, `never more than maxRunning executions at once (peak ${peak})`)
 })
 
+t.test('a batch over two instances: queued on one, followed on the other; each run starts once, jobgate.batch.finished once', async t => {
+  const post = async (server: RunningServer, body: unknown): Promise<Answer> => {
+    const response = await fetch(`${server.url}/v1/jobs/echo/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return { status: response.status, body: await response.json() }
+  }
+  const bad = await post(instances[0], { runs: [{ env: { TENANT_ID: 'a' } }, { env: { TENANT_ID: 'b', NOPE: '1' } }] })
+  t.match(bad, { status: 400, body: { error: { status: 'INVALID_ARGUMENT', message: /^runs\[1\]\.env\.NOPE: not allowed/ } } })
+  const runs = Array.from({ length: 8 }, (_, i) => ({ env: { TENANT_ID: i % 2 === 0 ? 'a' : 'b', ECHO_SLEEP_MS: '300' } }))
+  const created = await post(instances[0], { runs })
+  t.match(created, { status: 202, body: { state: 'RUNNING', counts: { queued: 8 } } })
+  const name = created.body.name as string
+  let batch: any
+  do {
+    batch = await (await fetch(`${instances[1].url}/v1/jobs/echo/batches/${name}?wait=60`)).json()
+  } while (batch.state === 'RUNNING')
+  t.match(batch, { name, state: 'SUCCEEDED', counts: { queued: 0, running: 0, succeeded: 8, failed: 0, cancelled: 0 } })
+  const markers = startedMarkers().filter(marker => created.body.runs.includes(marker))
+  t.same(markers.slice().sort(), created.body.runs.slice().sort(), 'each run of the batch started exactly once across the instances')
+  const subjects = async (): Promise<string[]> => (await store.subjectsOf('jobgate.batch.finished')).filter(subject => subject.endsWith(`/${name}`))
+  t.same(await subjects(), [`jobs/echo/batches/${name}`], 'jobgate.batch.finished recorded once')
+  t.same(await (await fetch(`${instances[0].url}/v1/jobs/echo/batches/${name}`)).json(), batch, 'both instances answer the same ended batch')
+  t.equal((await subjects()).length, 1, 'and reading it records nothing more')
+})
+
 t.test('kill -9 of the instance that admits: no queued run is lost; the other instance admits them, each once', async t => {
   await eventually(async () => (await store.lease('echo'))?.idle === true, 180_000, 'the job to be idle')
   const victim = instances[0]

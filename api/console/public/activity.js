@@ -6,9 +6,22 @@ import { badge, h, show } from './view.js'
 /** Rows the page keeps: the newest first, the oldest dropped. */
 const KEEP = 200
 const runLink = (job, run) => h('a', { href: `#/jobs/${encodeURIComponent(job)}/runs/${encodeURIComponent(run)}` }, run)
-const verbs = { 'jobgate.run.started': 'started', 'jobgate.run.finished': 'ended' }
+const verbs = { 'jobgate.run.queued': 'queued', 'jobgate.run.started': 'started', 'jobgate.run.finished': 'ended', 'jobgate.batch.finished': 'batch ended' }
+
+/** A batch's end: its runs' counts where a run's tasks go, and no run page to link to. */
+function batchRow (event) {
+  const { job, name, state, counts } = event.data
+  return h('tr', {},
+    h('td', {}, when(event.time)),
+    h('td', {}, verbs[event.type]),
+    h('th', { scope: 'row' }, job),
+    h('td', {}, name),
+    h('td', { class: 'state' }, badge(state)),
+    h('td', {}, `runs: ${counts.succeeded} succeeded · ${counts.failed} failed · ${counts.cancelled} cancelled`))
+}
 
 function row (event) {
+  if (event.type === 'jobgate.batch.finished') return batchRow(event)
   const run = event.data
   const tasks = `${run.succeededCount} succeeded · ${run.failedCount} failed · of ${run.taskCount}`
   return h('tr', {},
