@@ -197,6 +197,7 @@ export class JobAdmission {
     const seconds = Math.round((this.entry.concurrency?.queueTimeoutMs ?? 0) / 1000)
     const message = `queued for longer than the job's queueTimeoutSeconds (${seconds} s); never started`
     if (await this.#deps.recorder.settle(record, { state: 'FAILED', reason: QUEUE_TIMEOUT, message }) === undefined) return
-    this.#deps.log.warn({ job: this.entry.id, run: record.id, reason: QUEUE_TIMEOUT }, `queued run ${record.id} of job "${this.entry.id}" timed out: ${message}`)
+    const line = `queued run ${record.id} of job "${this.entry.id}" timed out: ${message}`
+    this.#deps.log.warn({ job: this.entry.id, run: record.id, reason: QUEUE_TIMEOUT }, line)
   }
 }

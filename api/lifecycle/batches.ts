@@ -53,7 +53,10 @@ export class Batches {
     return record?.job === entry.id ? await this.#current(record) : undefined
   }
 
-  /** Resolves once the batch ended, `waitMs` passed or `signal` aborted: its end recorded here wakes it at once, a look each second catches other instances'. */
+  /**
+   * Resolves once the batch ended, `waitMs` passed or `signal` aborted: its end recorded here wakes it at once,
+   * a look each second catches other instances'.
+   */
   async awaitEnd (read: ReadBatch, waitMs: number, signal?: AbortSignal): Promise<ReadBatch> {
     const { store, recorder, now } = this.#deps
     const deadline = now() + waitMs

@@ -29,12 +29,17 @@ export const batchRoutes: FastifyPluginAsyncTypebox<BatchContext> = async (app, 
       summary: 'Queue up to 1,000 runs of a Queue job at once, as one batch',
       params: JobParams,
       headers: Type.Object({
-        'idempotency-key': Type.Optional(Type.String({ description: 'repeats with the same key and body return the first response (header Idempotency-Replayed: true) and queue nothing; kept 24 h' }))
+        'idempotency-key': Type.Optional(Type.String({
+          description: 'repeats with the same key and body return the first response (header Idempotency-Replayed: true) ' +
+            'and queue nothing; kept 24 h'
+        }))
       }),
       body: BatchRequest,
       response: { 202: Batch, ...START_RUN_ERRORS }
     },
-    preValidation: async request => { if (request.body === undefined) throw jsonRequired('a batch is a JSON object', '({"runs": [run request, …]})') }
+    preValidation: async request => {
+      if (request.body === undefined) throw jsonRequired('a batch is a JSON object', '({"runs": [run request, …]})')
+    }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const key = idempotencyKeyOf(request.headers)
