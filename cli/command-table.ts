@@ -71,11 +71,14 @@ export const commandTable = {
     summary: 'queue many runs of a Queue job at once (one JSON run request per line); with --wait, follow them to the end',
     positionals: ['job'],
     options: {
-      from: { type: 'string', value: 'F', help: 'the runs: one run request per line as JSON, e.g. {"env":{"TENANT_ID":"acme"}} (\'-\': stdin)' },
+      from: {
+        type: 'string', value: 'F', help: 'the runs: one run request per line as JSON, e.g. {"env":{"TENANT_ID":"acme"}} (\'-\': stdin)'
+      },
       wait: { type: 'boolean', help: 'wait for every run to end; the exit code tells how they ended' },
       'wait-timeout': { type: 'string', value: 'S', help: 'stop waiting after S and exit 4; the runs continue (implies --wait)' }
     },
-    notes: 'At most 1,000 runs per batch; blank lines are skipped. One bad line (or one the job refuses) queues\nnothing. Exits 0 when all succeeded, 1 when any failed, 3 when some were cancelled and none failed.',
+    notes: 'At most 1,000 runs per batch; blank lines are skipped. One bad line (or one the job refuses) queues\nnothing. ' +
+      'Exits 0 when all succeeded, 1 when any failed, 3 when some were cancelled and none failed.',
     examples: [
       'jobgate batch export --from tenants.jsonl --wait',
       'jq -c \'{env: {TENANT_ID: .}}\' tenants.json | jobgate batch export --from - --json'

@@ -92,4 +92,5 @@ export const progressRenderer = (options: RendererOptions): ProgressRenderer =>
 
 /** A batch's runs as people read them: `3 queued, 2 running, 1 succeeded, 0 failed, 0 cancelled`. */
 export const describeCounts = ({ counts }: Pick<Batch, 'counts'>): string =>
-  `${counts.queued} queued, ${counts.running} running, ${counts.succeeded} succeeded, ${counts.failed} failed, ${counts.cancelled} cancelled`
+  `${counts.queued} queued, ${counts.running} running, ${counts.succeeded} succeeded, ` +
+  `${counts.failed} failed, ${counts.cancelled} cancelled`

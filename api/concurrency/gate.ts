@@ -47,7 +47,9 @@ export class ConcurrencyGate {
       let holders = live
       if (occupants.length + starting >= rule.maxRunning) {
         // A start in flight cannot be cancelled; a second Replace round would cancel the run that beat us to the slot.
-        if (rule.policy !== 'Replace' || starting >= rule.maxRunning || replaced.length > 0) return { admitted: false, running: occupants, starting }
+        if (rule.policy !== 'Replace' || starting >= rule.maxRunning || replaced.length > 0) {
+          return { admitted: false, running: occupants, starting }
+        }
         const victims = occupants.slice(0, occupants.length + starting - rule.maxRunning + 1)
         await options.cancel(victims)
         replaced = victims

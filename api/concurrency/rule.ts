@@ -33,8 +33,12 @@ export function concurrencyRuleOf (policy: ConcurrencyPolicy, tenantKey: string 
     throw new Error(`concurrency.scope "job" on a tenant-scoped job (env.tenantKey ${tenantKey}) would let one tenant's runs refuse, or be cancelled by, another's; use scope "tenant" (the default there)`)
   }
   if (policy.policy === 'Allow') return undefined
-  if (policy.queueTimeoutSeconds !== undefined && policy.policy !== 'Queue') throw new Error('concurrency.queueTimeoutSeconds needs policy "Queue"')
-  if (policy.onConflict !== undefined && policy.policy === 'Queue') throw new Error('concurrency.onConflict does not apply to policy "Queue" (a push past the limit is queued)')
+  if (policy.queueTimeoutSeconds !== undefined && policy.policy !== 'Queue') {
+    throw new Error('concurrency.queueTimeoutSeconds needs policy "Queue"')
+  }
+  if (policy.onConflict !== undefined && policy.policy === 'Queue') {
+    throw new Error('concurrency.onConflict does not apply to policy "Queue" (a push past the limit is queued)')
+  }
   return {
     ...(policy.policy === 'Queue' && { queueTimeoutMs: (policy.queueTimeoutSeconds ?? DEFAULT_QUEUE_TIMEOUT_SECONDS) * 1000 }),
     policy: policy.policy,

@@ -42,7 +42,10 @@ export class ProjectCeilings {
       return { message, retryAfterSeconds: 30 }
     }
     if (runStartsPerMinute > 0 && await this.#store.countBegunSince(jobs, this.#now() - MINUTE_MS) >= runStartsPerMinute) {
-      return { message: `jobgate started ${runStartsPerMinute} runs in ${where} within the last minute (JOBGATE_RUN_STARTS_PER_MINUTE)`, retryAfterSeconds: 10 }
+      return {
+        message: `jobgate started ${runStartsPerMinute} runs in ${where} within the last minute (JOBGATE_RUN_STARTS_PER_MINUTE)`,
+        retryAfterSeconds: 10
+      }
     }
     return undefined
   }

@@ -11,7 +11,10 @@ import { seqOf, seqParts } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
 export interface FirestoreLifecycleOptions extends FirestoreClientOptions {
-  /** The idempotency keys' collection: records go to `{collection}-runs`, events to `{collection}-events`, batches to `{collection}-batches`, leases beside the keys. */
+  /**
+   * The idempotency keys' collection: records go to `{collection}-runs`, events to `{collection}-events`,
+   * batches to `{collection}-batches`, leases beside the keys.
+   */
   collection: string
   /** How long the firehose's log keeps a published event (and a finished record is kept). */
   retentionMs: number
@@ -92,7 +95,9 @@ function recordOf (stored: RecordDocument): RunRecord {
   if (stored.run !== undefined) record.run = JSON.parse(stored.run) as Run
   if (stored.batch !== undefined) record.batch = stored.batch
   if (stored.request !== undefined) {
-    const queue: QueuedPart = { request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0 }
+    const queue: QueuedPart = {
+      request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0
+    }
     if (stored.claimedAt !== undefined) queue.claimedAt = stored.claimedAt
     record.queue = queue
   }
@@ -286,7 +291,9 @@ export class FirestoreLifecycleStore implements LifecycleStore {
    * a precondition on the version read, not a transaction, so racing claims never wait on a document lock.
    * The record as written; undefined when it was in another phase or changed meanwhile.
    */
-  async #fromPhase (id: string, phase: RunRecord['phase'], next: (record: RunRecord) => RunRecord, also?: (batch: WriteBatch) => void): Promise<RunRecord | undefined> {
+  async #fromPhase (
+    id: string, phase: RunRecord['phase'], next: (record: RunRecord) => RunRecord, also?: (batch: WriteBatch) => void
+  ): Promise<RunRecord | undefined> {
     const doc = this.#records.doc(id)
     const snapshot = await doc.get()
     if ((snapshot.data() as RecordDocument | undefined)?.phase !== phase) return undefined
@@ -318,7 +325,8 @@ export class FirestoreLifecycleStore implements LifecycleStore {
   }
 
   async claim (id: string): Promise<RunRecord | undefined> {
-    return await this.#fromPhase(id, 'queued', record => ({ ...record, phase: 'starting', queue: { ...record.queue as QueuedPart, claimedAt: this.#now() } }))
+    return await this.#fromPhase(id, 'queued', record =>
+      ({ ...record, phase: 'starting', queue: { ...record.queue as QueuedPart, claimedAt: this.#now() } }))
   }
 
   async requeue (id: string): Promise<void> {
@@ -327,7 +335,9 @@ export class FirestoreLifecycleStore implements LifecycleStore {
 
   async settle (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
     const eventDoc = this.#events.doc(eventDocId(event.id))
-    const settled = await this.#fromPhase(record.id, 'queued', () => record, batch => { batch.create(eventDoc, this.#eventDocument(event)) })
+    const settled = await this.#fromPhase(record.id, 'queued', () => record, batch => {
+      batch.create(eventDoc, this.#eventDocument(event))
+    })
     // The event's commit time, read back, is its place in the log.
     return settled === undefined ? undefined : eventOf(await eventDoc.get())
   }

@@ -51,7 +51,8 @@ export interface PendingStart {
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
-const randomText = (length: number, alphabet = ALPHABET): string => [...randomBytes(length)].map(byte => alphabet[byte % alphabet.length]).join('')
+const randomText = (length: number, alphabet = ALPHABET): string =>
+  [...randomBytes(length)].map(byte => alphabet[byte % alphabet.length]).join('')
 
 /**
  * 10 characters of [a-z0-9]: never the 5 of a Cloud Run execution suffix, so a run id is never an execution's name;
@@ -123,7 +124,10 @@ export class RunLifecycle {
   #newRecord (entry: JobEntry, request: RunRequest, caller: Caller, id: string, phase: RunRecord['phase']): RunRecord {
     const tenantKey = entry.env.tenantKey
     const tenant = tenantKey === undefined ? undefined : request.env?.[tenantKey]
-    return { id: `${entry.id.slice(0, 40)}-${id}`, job: entry.id, principal: callerKey(caller), phase, createdAt: this.#now(), ...(tenant !== undefined && { tenant }) }
+    return {
+      id: `${entry.id.slice(0, 40)}-${id}`, job: entry.id, principal: callerKey(caller), phase, createdAt: this.#now(),
+      ...(tenant !== undefined && { tenant })
+    }
   }
 
   /** A job this instance follows needs nothing more; otherwise make sure someone does (usually: one read). */

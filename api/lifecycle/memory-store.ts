@@ -107,7 +107,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
 
   async enqueue (record: RunRecord, event: RunEvent): Promise<StoredEvent> {
     if (this.#queue.size >= this.#limits.maxQueued) {
-      throw new ApiError('RESOURCE_EXHAUSTED', `jobgate's queue holds ${this.#limits.maxQueued} runs (memory, one instance); retry later`, { retryAfterSeconds: 60 })
+      throw new ApiError('RESOURCE_EXHAUSTED', `jobgate's queue holds ${this.#limits.maxQueued} runs (memory, one instance); retry later`,
+        { retryAfterSeconds: 60 })
     }
     this.#queue.add(structuredClone(record))
     return this.#log1(event)
@@ -155,7 +156,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
 
   async createBatch (batch: BatchRecord, runs: ReadonlyArray<{ record: RunRecord, event: RunEvent }>): Promise<StoredEvent[]> {
     if (this.#queue.size + runs.length > this.#limits.maxQueued) {
-      throw new ApiError('RESOURCE_EXHAUSTED', `jobgate's queue holds at most ${this.#limits.maxQueued} runs (memory, one instance); retry later`, { retryAfterSeconds: 60 })
+      throw new ApiError('RESOURCE_EXHAUSTED',
+        `jobgate's queue holds at most ${this.#limits.maxQueued} runs (memory, one instance); retry later`, { retryAfterSeconds: 60 })
     }
     const stored = runs.map(({ record, event }) => {
       this.#queue.add(structuredClone(record))

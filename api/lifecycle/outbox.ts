@@ -86,7 +86,8 @@ export class Outbox {
     try {
       await followUp?.(events)
     } catch (err) {
-      log.warn({ err, events: events.length }, 'events: checking whether a batch ended failed; its run\'s event waits in the outbox and is checked again')
+      log.warn({ err, events: events.length },
+        'events: checking whether a batch ended failed; its run\'s event waits in the outbox and is checked again')
       return false
     }
     try {

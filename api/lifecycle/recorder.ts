@@ -60,7 +60,8 @@ export class TransitionRecorder {
 
   /** A batch's runs, queued, and then the batch: their records and `jobgate.run.queued` events. */
   async queuedBatch (batch: BatchRecord, records: readonly RunRecord[]): Promise<void> {
-    const runs = records.map(record => ({ record, event: runEvent(record, 'queued', unstartedRun(record), new Date(record.createdAt).toISOString()) }))
+    const runs = records.map(record =>
+      ({ record, event: runEvent(record, 'queued', unstartedRun(record), new Date(record.createdAt).toISOString()) }))
     for (const stored of await this.#store.createBatch(batch, runs)) this.#handOut(stored)
   }
 
@@ -72,7 +73,8 @@ export class TransitionRecorder {
   /** Ends a run that is still queued (cancelled, timed out); undefined when it is no longer queued (admitted meanwhile). */
   async settle (record: RunRecord, end: Pick<Run, 'state' | 'message' | 'reason'>): Promise<Run | undefined> {
     const run = unstartedRun(record, end, this.#now())
-    const stored = await this.#store.settle(advanced(record, 'finished', run), runEvent(record, 'finished', run, timeOf('finished', run, this.#now)))
+    const stored = await this.#store.settle(advanced(record, 'finished', run),
+      runEvent(record, 'finished', run, timeOf('finished', run, this.#now)))
     return this.#handOut(stored) === undefined ? undefined : run
   }
 

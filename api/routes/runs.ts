@@ -30,7 +30,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
       response: { 202: Run, ...START_RUN_ERRORS }
     },
     // A run request is JSON: a body-less or form POST (what any web page can send to a laptop's jobgate) starts nothing.
-    preValidation: async request => { if (request.body === undefined) throw jsonRequired('a run request is a JSON object', '({} for no overrides)') }
+    preValidation: async request => {
+      if (request.body === undefined) throw jsonRequired('a run request is a JSON object', '({} for no overrides)')
+    }
   }, async (request, reply) => {
     const entry = access.entryFor(request.params.job, request.caller)
     const key = idempotencyKeyOf(request.headers)
@@ -116,7 +118,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, co
         return outcome.run
       }
       resolved = outcome
-      if ('unstarted' in resolved) throw new ApiError('UNAVAILABLE', `run "${request.params.run}" is starting; retry the cancel`, { retryAfterSeconds: 1 })
+      if ('unstarted' in resolved) {
+        throw new ApiError('UNAVAILABLE', `run "${request.params.run}" is starting; retry the cancel`, { retryAfterSeconds: 1 })
+      }
     }
     const name = resolved.execution
     const asker = askerFor(entry, request.caller, name)

@@ -94,9 +94,12 @@ export interface AdmissionRecord {
 export function auditAdmission (log: FastifyBaseLogger, record: AdmissionRecord): void {
   const [principal] = JSON.parse(record.principal) as [string]
   const outcome = record.error === undefined ? 'admitted' : apiErrorOf(record.error)?.status ?? 'INTERNAL'
-  const line = { trigger: 'queue', run: record.run, execution: record.execution, ...labels(record.entry.id, principal, record.tenant, outcome) }
-  if (record.error === undefined) log.info(line, `queued run ${record.run} of ${record.entry.id} by ${principal} admitted as ${String(record.execution)}`)
-  else log.warn({ ...line, err: record.error }, `queued run ${record.run} of ${record.entry.id} by ${principal} could not start: ${outcome}`)
+  const line = {
+    trigger: 'queue', run: record.run, execution: record.execution, ...labels(record.entry.id, principal, record.tenant, outcome)
+  }
+  const which = `queued run ${record.run} of ${record.entry.id} by ${principal}`
+  if (record.error === undefined) log.info(line, `${which} admitted as ${String(record.execution)}`)
+  else log.warn({ ...line, err: record.error }, `${which} could not start: ${outcome}`)
 }
 
 /**
@@ -152,6 +155,7 @@ export function auditBatchAttempt (log: FastifyBaseLogger, record: BatchAuditRec
   }
   const by = `${record.entry.id} by ${record.caller}`
   if (record.error === undefined) log.info(line, `batch ${String(record.batch)} of ${by}: ${record.runs} runs ${outcome}`)
-  else if (failure?.runMayHaveStarted === true) log.error(line, `batch of ${by}: OUTCOME UNKNOWN (${outcome}), some runs may be queued; check GET /v1/jobs/${record.entry.id}/runs`)
-  else log.warn(line, `batch of ${by} (${record.runs} runs) not queued: ${outcome}`)
+  else if (failure?.runMayHaveStarted === true) {
+    log.error(line, `batch of ${by}: OUTCOME UNKNOWN (${outcome}), some runs may be queued; check GET /v1/jobs/${record.entry.id}/runs`)
+  } else log.warn(line, `batch of ${by} (${record.runs} runs) not queued: ${outcome}`)
 }

@@ -58,7 +58,8 @@ export class QueuedRuns {
   /** Cancels a run that has no execution: CANCELLED if still queued; a run admitted meanwhile resolves to its execution. */
   async cancel (entry: JobEntry, caller: Caller, record: RunRecord): Promise<{ run: Run } | ResolvedRun> {
     if (record.phase === 'finished') {
-      throw new ApiError('FAILED_PRECONDITION', `run "${record.id}" of job "${entry.id}" already ended; only a queued, pending or running run can be cancelled.`)
+      throw new ApiError('FAILED_PRECONDITION',
+        `run "${record.id}" of job "${entry.id}" already ended; only a queued, pending or running run can be cancelled.`)
     }
     const cancelled = record.phase === 'queued' ? await this.#lifecycle.cancelQueued(record, caller.name) : undefined
     if (cancelled !== undefined) return { run: cancelled }

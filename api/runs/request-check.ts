@@ -51,7 +51,9 @@ export function batchRequestProblem (value: unknown): string | undefined {
 
 /** A run request's problem as the batch's item `index` has it: `env.A: …` → `runs[3].env.A: …`, `body: …` → `runs[3]: …`. */
 export const inItem = (index: number, problem: string): string =>
-  problem.startsWith('body:') ? `runs[${index}]${problem.slice(4)}` : /^[A-Za-z]+[.:[]/.test(problem) ? `runs[${index}].${problem}` : `runs[${index}]: ${problem}`
+  problem.startsWith('body:')
+    ? `runs[${index}]${problem.slice(4)}`
+    : /^[A-Za-z]+[.:[]/.test(problem) ? `runs[${index}].${problem}` : `runs[${index}]: ${problem}`
 
 /** Validator compiler of the batch route: the body gets the batch's check. */
 export const batchRequestRoute: FastifySchemaCompiler<TSchema> = route =>

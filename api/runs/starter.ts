@@ -7,13 +7,18 @@ import { ConcurrencyConflict } from '../concurrency/conflict.js'
 import { ConcurrencyControl } from '../concurrency/control.js'
 import { MemoryLeaseStore } from '../concurrency/memory-lease-store.js'
 import { ApiError, apiErrorOf } from '../errors.js'
-import { fingerprint, runOnce, scopedKey, type IdempotencyConfig, type IdempotencyStore, type RunOnceOptions, type RunOnceResult, type StoredResponse } from '../idempotency/index.js'
+import {
+  fingerprint, runOnce, scopedKey,
+  type IdempotencyConfig, type IdempotencyStore, type RunOnceOptions, type RunOnceResult, type StoredResponse
+} from '../idempotency/index.js'
 import { RUN_MARKER, type AdmitStart, type RunLifecycle } from '../lifecycle/index.js'
 import { callerKey } from '../policy/caller-key.js'
 import { applyRunPolicy, type Caller } from '../policy/run-policy.js'
 import type { Batch } from '../schemas/batch.js'
 import type { Run, RunRequest } from '../schemas/run.js'
-import { auditAdmission, auditBatchAttempt, auditRunAttempt, auditTenant, type AuditRecord, type BatchAuditRecord, type Trigger } from './audit.js'
+import {
+  auditAdmission, auditBatchAttempt, auditRunAttempt, auditTenant, type AuditRecord, type BatchAuditRecord, type Trigger
+} from './audit.js'
 import { inItem } from './request-check.js'
 import { InflightLimit } from './inflight.js'
 
@@ -180,7 +185,8 @@ export class RunStarter {
   #runOnceOptions (input: KeyScope, trigger: KeyTrigger, key: string, body: unknown): RunOnceOptions {
     const { ttlMs, waitMs, staleMs } = this.#idempotency
     return {
-      // The trigger is part of the key, so a client's Idempotency-Key can never collide with a Pub/Sub message id (nor a run's with a batch's).
+      // The trigger is part of the key, so a client's Idempotency-Key can never collide with a Pub/Sub message id
+      // (nor a run's with a batch's).
       // Principal AND tenant: two key entries sharing a principal name but bound to different tenants never share keys.
       key: scopedKey(callerKey(input.caller), input.entry.id, `${trigger}:${key}`),
       fingerprint: fingerprint(body),
@@ -222,7 +228,9 @@ export class RunStarter {
       const provenNotStarted = failure !== undefined && failure.runMayHaveStarted !== true
       await pending?.failed(provenNotStarted)
       // A Queue job never bounces: past its limit, the in-flight bound or Cloud Run's own quota (429), the run waits its turn.
-      if (queue !== undefined && (error instanceof ConcurrencyConflict || (provenNotStarted && failure.status === 'RESOURCE_EXHAUSTED'))) return await enqueue()
+      if (queue !== undefined && (error instanceof ConcurrencyConflict || (provenNotStarted && failure.status === 'RESOURCE_EXHAUSTED'))) {
+        return await enqueue()
+      }
       throw error
     }
   }
@@ -265,7 +273,8 @@ const storedBatch = (batch: Batch): StoredResponse => ({ statusCode: 202, header
 /** A batch the store refused part of the way (its runs are written in chunks): some runs may be queued, and will run. */
 function partlyQueued (error: unknown): never {
   if (apiErrorOf(error) !== undefined) throw error
-  throw new ApiError('UNAVAILABLE', 'the batch could not be recorded; some of its runs may be queued: check the job\'s runs before retrying with a new key', {
+  const message = 'the batch could not be recorded; some of its runs may be queued: check the job\'s runs before retrying with a new key'
+  throw new ApiError('UNAVAILABLE', message, {
     runMayHaveStarted: true, cause: error
   })
 }

@@ -8,12 +8,16 @@ export const MAX_BATCH_RUNS = 1000
 export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024
 
 export const BatchRequest = Type.Object({
-  runs: Type.Array(RunRequest, { minItems: 1, maxItems: MAX_BATCH_RUNS, description: 'each item is checked like a single run request; one bad item refuses the batch' })
+  runs: Type.Array(RunRequest, {
+    minItems: 1, maxItems: MAX_BATCH_RUNS, description: 'each item is checked like a single run request; one bad item refuses the batch'
+  })
 }, { additionalProperties: false, $id: 'BatchRequest' })
 export type BatchRequest = Static<typeof BatchRequest>
 
 /** A batch's state: RUNNING while any of its runs is queued or running, then how they ended. */
-export const BatchState = Type.Union([Type.Literal('RUNNING'), Type.Literal('SUCCEEDED'), Type.Literal('FAILED'), Type.Literal('CANCELLED')])
+export const BatchState = Type.Union([
+  Type.Literal('RUNNING'), Type.Literal('SUCCEEDED'), Type.Literal('FAILED'), Type.Literal('CANCELLED')
+])
 export type BatchState = Static<typeof BatchState>
 
 export const BatchCounts = Type.Object({
@@ -28,7 +32,9 @@ export type BatchCounts = Static<typeof BatchCounts>
 export const Batch = Type.Object({
   name: Type.String({ description: 'the batch\'s name: `{job}-b` and 9 characters' }),
   job: Type.String(),
-  runs: Type.Array(Type.String(), { description: 'the runs\' names, in the request\'s order (each a queued run\'s name for its whole life)' }),
+  runs: Type.Array(Type.String(), {
+    description: 'the runs\' names, in the request\'s order (each a queued run\'s name for its whole life)'
+  }),
   counts: BatchCounts,
   state: BatchState,
   createTime: Type.String(),

@@ -41,7 +41,8 @@ export const PubsubMappingPolicy = Type.Object(
 /** Kubernetes CronJob's concurrencyPolicy, per job or per tenant; absent = Allow (no limit). */
 export const ConcurrencyPolicy = Type.Object({
   policy: Type.Union([Type.Literal('Allow'), Type.Literal('Forbid'), Type.Literal('Replace'), Type.Literal('Queue')], {
-    description: 'Allow: no limit; Forbid: refuse a start (409) while maxRunning runs are running; Replace: cancel the oldest running run(s), then start; ' +
+    description: 'Allow: no limit; Forbid: refuse a start (409) while maxRunning runs are running; ' +
+      'Replace: cancel the oldest running run(s), then start; ' +
       'Queue: hold the start (202, state QUEUED) until a run ends, admitting tenants in turn'
   }),
   maxRunning: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'running runs allowed at once in the scope; default 1' })),

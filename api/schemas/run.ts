@@ -51,10 +51,16 @@ export type RunState = Static<typeof RunState>
 export const QUEUE_TIMEOUT = 'QUEUE_TIMEOUT'
 
 export const Run = Type.Object({
-  name: Type.String({ description: 'the run\'s name for its whole life: the Cloud Run execution name, or, for a run that was queued, jobgate\'s run id' }),
+  name: Type.String({
+    description: 'the run\'s name for its whole life: the Cloud Run execution name, or, for a run that was queued, jobgate\'s run id'
+  }),
   execution: Type.Optional(Type.String({ description: 'a run that was queued, once started: its Cloud Run execution' })),
-  position: Type.Optional(Type.Integer({ minimum: 1, description: 'while QUEUED: its place in the order the job admits queued runs (1 = next)' })),
-  reason: Type.Optional(Type.Literal(QUEUE_TIMEOUT, { description: 'QUEUE_TIMEOUT: queued longer than the job\'s queueTimeoutSeconds, never started (state FAILED)' })),
+  position: Type.Optional(Type.Integer({
+    minimum: 1, description: 'while QUEUED: its place in the order the job admits queued runs (1 = next)'
+  })),
+  reason: Type.Optional(Type.Literal(QUEUE_TIMEOUT, {
+    description: 'QUEUE_TIMEOUT: queued longer than the job\'s queueTimeoutSeconds, never started (state FAILED)'
+  })),
   job: Type.String(),
   state: RunState,
   createTime: Type.Optional(Type.String()),

@@ -33,7 +33,9 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
     jobs: [{ project: 'bench', name: 'fanout', command: ['emulator:sleep', String(RUN_SECONDS)], maxRetries: 0 }]
   })
   process.env.GCE_METADATA_HOST = emulator.hostPort
-  const catalog = { jobs: { fanout: { env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } } } }
+  const catalog = {
+    jobs: { fanout: { env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } } }
+  }
   const services = await createServices(loadConfig({
     LOG_LEVEL: 'silent',
     JOBGATE_MODE: 'cloud',
@@ -57,11 +59,13 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
     // The biggest tenant first: first in first out would make the small ones wait for all of it.
     const weights = Array.from({ length: TENANTS }, (_, i) => TENANTS - i)
     const total = weights.reduce((a, b) => a + b, 0)
-    const plan = weights.flatMap((weight, i) => Array.from({ length: Math.max(1, Math.round(runs * weight / total)) }, () => `t${String(i).padStart(2, '0')}`))
+    const plan = weights.flatMap((weight, i) =>
+      Array.from({ length: Math.max(1, Math.round(runs * weight / total)) }, () => `t${String(i).padStart(2, '0')}`))
     const queued: Queued[] = []
     const samples: number[] = []
     let backlog = true
-    const running = (): number => emulator.executions('bench', 'fanout').filter(execution => execution.status.completionTime === undefined).length
+    const running = (): number =>
+      emulator.executions('bench', 'fanout').filter(execution => execution.status.completionTime === undefined).length
     const sampler = setInterval(() => {
       if (backlog) samples.push(running())
       peakRss = Math.max(peakRss, process.memoryUsage().rss)
@@ -69,7 +73,9 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
     const startedAt = Date.now()
     for (let at = 0; at < plan.length; at += 50) {
       await Promise.all(plan.slice(at, at + 50).map(async tenant => {
-        const response = await fetch(`${url}/v1/jobs/fanout/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ env: { TENANT_ID: tenant } }) })
+        const response = await fetch(`${url}/v1/jobs/fanout/runs`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ env: { TENANT_ID: tenant } })
+        })
         const run = await response.json() as { name: string }
         queued.push({ name: run.name, tenant, queuedAt: Date.now() })
       }))
@@ -124,20 +130,44 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
     const ceiling = signalled ? undefined : STARTS_PER_MINUTE
     return [
       {
-        measure: `runs queued by ${TENANTS} tenants (sizes ${Math.min(...sizes)} to ${Math.max(...sizes)}), maxRunning ${MAX_RUNNING}, runs of ${RUN_SECONDS} s`,
+        measure: `runs queued by ${TENANTS} tenants (sizes ${Math.min(...sizes)} to ${Math.max(...sizes)}), ` +
+          `maxRunning ${MAX_RUNNING}, runs of ${RUN_SECONDS} s`,
         value: `${queued.length} in ${s((submitted - startedAt) / 1000)}`
       },
-      { measure: '`:run` calls at the emulator / distinct queued runs started', value: `${starts} / ${started}`, goal: { text: 'every run started exactly once', met: allStarted && starts === names.size } },
-      { measure: 'running executions while a backlog existed (sampled every 200 ms)', value: `≥ 95 % of the cap in ${(atCap * 100).toFixed(0)} % of ${samples.length} samples, median ${median(samples)}`, goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 } },
-      { measure: 'admission rate', value: `${(started / elapsed).toFixed(1)} starts/s over ${s(elapsed)}`, anchor: `the cap's need: ${(MAX_RUNNING / RUN_SECONDS).toFixed(0)}/s` },
-      { measure: 'each tenant\'s first start after its first submission', value: `min ${s(Math.min(...firsts))}, median ${s(median(firsts))}, max ${s(Math.max(...firsts))}`, anchor: `the last run: ${s(elapsed)}` },
-      { measure: 'each tenant\'s last start after its last submission', value: `min ${s(Math.min(...lasts))}, median ${s(median(lasts))}, max ${s(Math.max(...lasts))}`, anchor: 'small tenants finish early, the biggest last' },
+      {
+        measure: '`:run` calls at the emulator / distinct queued runs started',
+        value: `${starts} / ${started}`,
+        goal: { text: 'every run started exactly once', met: allStarted && starts === names.size }
+      },
+      {
+        measure: 'running executions while a backlog existed (sampled every 200 ms)',
+        value: `≥ 95 % of the cap in ${(atCap * 100).toFixed(0)} % of ${samples.length} samples, median ${median(samples)}`,
+        goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 }
+      },
+      {
+        measure: 'admission rate',
+        value: `${(started / elapsed).toFixed(1)} starts/s over ${s(elapsed)}`,
+        anchor: `the cap's need: ${(MAX_RUNNING / RUN_SECONDS).toFixed(0)}/s`
+      },
+      {
+        measure: 'each tenant\'s first start after its first submission',
+        value: `min ${s(Math.min(...firsts))}, median ${s(median(firsts))}, max ${s(Math.max(...firsts))}`,
+        anchor: `the last run: ${s(elapsed)}`
+      },
+      {
+        measure: 'each tenant\'s last start after its last submission',
+        value: `min ${s(Math.min(...lasts))}, median ${s(median(lasts))}, max ${s(Math.max(...lasts))}`,
+        anchor: 'small tenants finish early, the biggest last'
+      },
       ...(ceiling === undefined || elapsed < 60
         ? []
         : [{
             measure: 'most starts in any 60 s',
             value: `${busiest}`,
-            goal: { text: `at most JOBGATE_RUN_STARTS_PER_MINUTE (${ceiling}) and at least 90 % of it`, met: busiest <= ceiling && busiest >= 0.9 * ceiling }
+            goal: {
+              text: `at most JOBGATE_RUN_STARTS_PER_MINUTE (${ceiling}) and at least 90 % of it`,
+              met: busiest <= ceiling && busiest >= 0.9 * ceiling
+            }
           }]),
       { measure: 'peak RSS (jobgate and the emulator in one process)', value: mib(peakRss) }
     ]
@@ -155,6 +185,9 @@ export const scenario: Scenario = {
     const runs = Number(process.env.JOBGATE_BENCH_QUEUE_RUNS ?? (samples < 10 ? 2_000 : 10_000))
     const signalled = await queueRun(runs, true)
     const polled = await queueRun(Math.ceil(runs / 5), false)
-    return [...signalled.map(row => ({ ...row, measure: `signalled ends: ${row.measure}` })), ...polled.map(row => ({ ...row, measure: `polled: ${row.measure}` }))]
+    return [
+      ...signalled.map(row => ({ ...row, measure: `signalled ends: ${row.measure}` })),
+      ...polled.map(row => ({ ...row, measure: `polled: ${row.measure}` }))
+    ]
   }
 }

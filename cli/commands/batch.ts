@@ -24,7 +24,9 @@ const POLL_SECONDS = 30
 
 export function prepareBatch (input: CommandInput): BatchOptions {
   const from = stringValue(input, 'from')
-  if (from === undefined || from === '') throw new UsageError('--from is required: a file of run requests, one JSON object per line (\'-\': stdin)', 'batch')
+  if (from === undefined || from === '') {
+    throw new UsageError('--from is required: a file of run requests, one JSON object per line (\'-\': stdin)', 'batch')
+  }
   const waitTimeoutSeconds = duration(input, 'wait-timeout')
   return { job: positional(input, 'job'), from, wait: input.values.wait === true || waitTimeoutSeconds !== undefined, waitTimeoutSeconds }
 }
@@ -46,7 +48,9 @@ export function parseRunLines (text: string, source: string): RunRequest[] {
     runs.push(value as RunRequest)
   }
   if (runs.length === 0) throw new UsageError(`--from ${source}: no run requests (one JSON object per line)`, 'batch')
-  if (runs.length > MAX_RUNS) throw new UsageError(`--from ${source}: ${runs.length} run requests; a batch holds at most ${MAX_RUNS}`, 'batch')
+  if (runs.length > MAX_RUNS) {
+    throw new UsageError(`--from ${source}: ${runs.length} run requests; a batch holds at most ${MAX_RUNS}`, 'batch')
+  }
   return runs
 }
 
@@ -110,7 +114,8 @@ async function batchCommand (options: BatchOptions, ctx: Context): Promise<numbe
   }
   if (ctx.json) ctx.terminal.out(JSON.stringify(followed.batch, null, 2))
   if (!followed.ended) {
-    ctx.terminal.err(`Stopped waiting (--wait-timeout): batch ${batch.name} is still RUNNING (${describeCounts(followed.batch)}); its runs continue.`)
+    ctx.terminal.err(
+      `Stopped waiting (--wait-timeout): batch ${batch.name} is still RUNNING (${describeCounts(followed.batch)}); its runs continue.`)
     return ExitCode.waitTimeout
   }
   ctx.terminal.err(`Batch ${batch.name} ${followed.batch.state}: ${describeCounts(followed.batch)} (of ${batch.runs.length} runs).`)

@@ -84,7 +84,9 @@ async function runCommand (options: RunOptions, ctx: Context): Promise<number> {
     ctx.terminal.err(`${what} run ${run.name} of job ${options.job} (${stateLabel(run)}). Follow it with: ${statusHint}`)
     return 0
   }
-  ctx.terminal.err(run.state === 'QUEUED' ? `Queued run ${run.name} of job ${options.job}: ${stateLabel(run)}.` : `Started run ${run.name} of job ${options.job}.`)
+  ctx.terminal.err(run.state === 'QUEUED'
+    ? `Queued run ${run.name} of job ${options.job}: ${stateLabel(run)}.`
+    : `Started run ${run.name} of job ${options.job}.`)
   const printEntry = options.logs ? logPrinter(ctx, options) : undefined
   const result = await followRun(ctx, { job: options.job, run, printEntry, progress: true, waitTimeoutSeconds: options.waitTimeoutSeconds })
   if (ctx.json) ctx.terminal.out(JSON.stringify(result.run, null, 2))

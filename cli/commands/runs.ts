@@ -24,7 +24,8 @@ function runDuration (run: Run, now: number): string {
 }
 
 export const runsTable = (runs: readonly Run[], now: number): string =>
-  formatTable(['RUN', 'STATE', 'STARTED', 'DURATION', 'TASKS'], runs.map(run => [run.name, stateLabel(run), shortTime(run.startTime ?? run.createTime), runDuration(run, now), taskTally(run)]))
+  formatTable(['RUN', 'STATE', 'STARTED', 'DURATION', 'TASKS'],
+    runs.map(run => [run.name, stateLabel(run), shortTime(run.startTime ?? run.createTime), runDuration(run, now), taskTally(run)]))
 
 /** `jobgate runs`: a job's runs, newest first, up to --limit. */
 async function runsCommand (options: RunsOptions, ctx: Context): Promise<number> {

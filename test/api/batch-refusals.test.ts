@@ -20,7 +20,10 @@ const { app, log } = await build(t, {
   services: { lifecycleStore: store }
 })
 const post = async (payload: unknown, headers: Record<string, string> = {}) => await app.inject({
-  method: 'POST', url: '/v1/jobs/queued/batches', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(payload)
+  method: 'POST',
+  url: '/v1/jobs/queued/batches',
+  headers: { 'content-type': 'application/json', ...headers },
+  payload: JSON.stringify(payload)
 })
 const runs = (count: number): unknown[] => Array.from({ length: count }, (_, index) => ({ env: { N: String(index) } }))
 
@@ -28,7 +31,8 @@ t.test('a body that is not a batch: 400 naming what is wrong; no body at all: 41
   t.match((await post([])).json(), { error: { status: 'INVALID_ARGUMENT', message: /^body: a batch is an object/ } })
   t.match((await post({ runs: runs(1), extra: 1 })).json(), { error: { message: 'body: unknown field "extra"' } })
   t.match((await post({ runs: 'x' })).json(), { error: { message: 'runs: required, an array of run requests' } })
-  t.match((await post({ runs: [{ clearArgs: true, args: ['x'] }] })).json(), { error: { message: 'runs[0].clearArgs: cannot be combined with non-empty args' } })
+  t.match((await post({ runs: [{ clearArgs: true, args: ['x'] }] })).json(),
+    { error: { message: 'runs[0].clearArgs: cannot be combined with non-empty args' } })
   const bodiless = await app.inject({ method: 'POST', url: '/v1/jobs/queued/batches' })
   t.match(bodiless, { statusCode: 415 })
   t.match(bodiless.json(), { error: { message: /^a batch is a JSON object/ } })

@@ -49,10 +49,13 @@ t.test('refused at start-up, naming the variable, the job and the field', async 
 t.test('Queue: a queue timeout (default 24 h); job-wide on a tenant-scoped job (tenants take turns, nothing is refused)', async t => {
   t.strictSame(entryWith({ concurrency: { policy: 'Queue', maxRunning: 100 } })?.concurrency,
     { queueTimeoutMs: 86_400_000, policy: 'Queue', maxRunning: 100, scope: 'job', onConflict: 'retry' })
-  t.strictSame(entryWith({ env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue', scope: 'job', queueTimeoutSeconds: 60 } })?.concurrency,
+  t.strictSame(
+    entryWith({ env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue', scope: 'job', queueTimeoutSeconds: 60 } })?.concurrency,
     { queueTimeoutMs: 60_000, policy: 'Queue', maxRunning: 1, scope: 'job', onConflict: 'retry' })
-  t.match(entryWith({ env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue' } })?.concurrency, { scope: 'tenant', tenantKey: 'TENANT_ID' })
-  refused(t, { concurrency: { policy: 'Forbid', queueTimeoutSeconds: 60 } }, /^JOBGATE_JOBS: job "report": concurrency.queueTimeoutSeconds needs policy "Queue"/)
+  t.match(entryWith({ env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue' } })?.concurrency,
+    { scope: 'tenant', tenantKey: 'TENANT_ID' })
+  refused(t, { concurrency: { policy: 'Forbid', queueTimeoutSeconds: 60 } },
+    /^JOBGATE_JOBS: job "report": concurrency.queueTimeoutSeconds needs policy "Queue"/)
   refused(t, { concurrency: { policy: 'Queue', onConflict: 'drop' } }, /concurrency.onConflict does not apply to policy "Queue"/)
   refused(t, { concurrency: { policy: 'Queue', queueTimeoutSeconds: 0 } }, /\/concurrency\/queueTimeoutSeconds/)
   refused(t, { concurrency: { policy: 'Queue', queueTimeoutSeconds: 8 * 86_400 } }, /\/concurrency\/queueTimeoutSeconds/)

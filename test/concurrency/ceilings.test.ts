@@ -21,7 +21,10 @@ const catalog = {
 
 async function stack (t: Test, ceilings: Record<string, string>): Promise<{ url: string, starts: () => number }> {
   const built = await build(t, {
-    env: { JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify(catalog), JOBGATE_RATE_LIMIT: '100000', JOBGATE_READ_RATE_LIMIT: '100000', ...ceilings },
+    env: {
+      JOBGATE_MODE: 'local', JOBGATE_JOBS: JSON.stringify(catalog),
+      JOBGATE_RATE_LIMIT: '100000', JOBGATE_READ_RATE_LIMIT: '100000', ...ceilings
+    },
     listen: true
   })
   const starts = (): number => built.emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith(':run')).length
@@ -30,7 +33,8 @@ async function stack (t: Test, ceilings: Record<string, string>): Promise<{ url:
 
 t.test('settings: defaults (800 running in cloud mode, none in local mode, no starts ceiling) and one-line refusals', async t => {
   t.same(loadLifecycleConfig({}, 'p', 'europe-west1').ceilings, { maxRunningExecutions: 800, runStartsPerMinute: 0 })
-  t.same(loadConfig({ JOBGATE_MODE: 'local' }).lifecycle.ceilings, { maxRunningExecutions: 100_000, runStartsPerMinute: 0 }, 'the emulator has no quota')
+  t.same(loadConfig({ JOBGATE_MODE: 'local' }).lifecycle.ceilings, { maxRunningExecutions: 100_000, runStartsPerMinute: 0 },
+    'the emulator has no quota')
   for (const [variable, value, message] of [
     ['JOBGATE_MAX_RUNNING_EXECUTIONS', '0', /^JOBGATE_MAX_RUNNING_EXECUTIONS: must be a whole number from 1 to 100000, not "0"$/],
     ['JOBGATE_MAX_RUNNING_EXECUTIONS', '1e3', /^JOBGATE_MAX_RUNNING_EXECUTIONS: must be a whole number/],
@@ -46,21 +50,28 @@ t.test('settings: defaults (800 running in cloud mode, none in local mode, no st
   }
 })
 
-t.test('JOBGATE_MAX_RUNNING_EXECUTIONS: other policies get 429 with Retry-After; a Queue job waits and starts once a run ended', async t => {
+t.test('JOBGATE_MAX_RUNNING_EXECUTIONS: other policies get 429 with Retry-After; ' +
+  'a Queue job waits and starts once a run ended', async t => {
   const { url, starts } = await stack(t, { JOBGATE_MAX_RUNNING_EXECUTIONS: '2' })
-  const running = [await call(`${url}/v1/jobs/plain/runs`, { body: { env: SLEEP } }), await call(`${url}/v1/jobs/forbid/runs`, { body: { env: SLEEP } })]
+  const running = [
+    await call(`${url}/v1/jobs/plain/runs`, { body: { env: SLEEP } }), await call(`${url}/v1/jobs/forbid/runs`, { body: { env: SLEEP } })
+  ]
   t.same(running.map(answer => answer.status), [202, 202])
   for (const job of ['plain', 'forbid']) {
     const refused = await call(`${url}/v1/jobs/${job}/runs`, { body: { env: QUICK } })
     t.equal(refused.status, 429, `${job}: refused at the ceiling`)
     t.equal(refused.headers.get('retry-after'), '30')
-    t.match(refused.body.error, { status: 'RESOURCE_EXHAUSTED', message: /runs 2 executions in project local-project, region us-central1 \(JOBGATE_MAX_RUNNING_EXECUTIONS\)/ })
+    t.match(refused.body.error, {
+      status: 'RESOURCE_EXHAUSTED',
+      message: /runs 2 executions in project local-project, region us-central1 \(JOBGATE_MAX_RUNNING_EXECUTIONS\)/
+    })
   }
   const queued = await call(`${url}/v1/jobs/queue/runs`, { body: { env: QUICK } })
   t.match(queued, { status: 202, body: { state: 'QUEUED' } }, 'the Queue job is under its own limit, but waits under the ceiling')
   t.equal(starts(), 2, 'nothing past the ceiling reached Cloud Run')
   await call(`${url}/v1/jobs/plain/runs/${running[0]?.body.name as string}/cancel`, { method: 'POST' })
-  t.equal((await call(`${url}/v1/jobs/queue/runs/${queued.body.name as string}?wait=60`)).body.state, 'SUCCEEDED', 'admitted once a run ended')
+  t.equal((await call(`${url}/v1/jobs/queue/runs/${queued.body.name as string}?wait=60`)).body.state, 'SUCCEEDED',
+    'admitted once a run ended')
   t.equal(starts(), 3)
   await call(`${url}/v1/jobs/forbid/runs/${running[1]?.body.name as string}/cancel`, { method: 'POST' })
 })
@@ -69,7 +80,8 @@ t.test('JOBGATE_RUN_STARTS_PER_MINUTE: past it in the last minute, 429 with Retr
   const { url, starts } = await stack(t, { JOBGATE_RUN_STARTS_PER_MINUTE: '3' })
   for (let i = 0; i < 3; i++) t.equal((await call(`${url}/v1/jobs/plain/runs`, { body: { env: QUICK } })).status, 202)
   const refused = await call(`${url}/v1/jobs/plain/runs`, { body: { env: QUICK } })
-  t.match(refused, { status: 429, body: { error: { message: /started 3 runs .* within the last minute \(JOBGATE_RUN_STARTS_PER_MINUTE\)/ } } })
+  t.match(refused,
+    { status: 429, body: { error: { message: /started 3 runs .* within the last minute \(JOBGATE_RUN_STARTS_PER_MINUTE\)/ } } })
   t.equal(refused.headers.get('retry-after'), '10')
   t.match(await call(`${url}/v1/jobs/queue/runs`, { body: { env: QUICK } }), { status: 202, body: { state: 'QUEUED' } })
   t.equal(starts(), 3)

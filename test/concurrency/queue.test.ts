@@ -30,7 +30,8 @@ const stack = await build(t, {
 const { emulator } = stack
 
 const start = async (job: string, env: Record<string, string> = {}) => await call(`${stack.url}/v1/jobs/${job}/runs`, { body: { env } })
-const runOf = async (job: string, run: string, wait = 0) => await call(`${stack.url}/v1/jobs/${job}/runs/${run}${wait > 0 ? `?wait=${wait}` : ''}`)
+const runOf = async (job: string, run: string, wait = 0) =>
+  await call(`${stack.url}/v1/jobs/${job}/runs/${run}${wait > 0 ? `?wait=${wait}` : ''}`)
 const cancel = async (job: string, run: string) => await call(`${stack.url}/v1/jobs/${job}/runs/${run}/cancel`, { method: 'POST' })
 /** The `:run` calls the emulator got for `job`, with the env each carried. */
 const startsOf = (job: string): Array<Record<string, string>> => emulator.requests
@@ -75,7 +76,8 @@ t.test('Cloud Run\'s quota (429) on a start within the limit: the run is queued,
   t.equal(queued.status, 202)
   t.equal(queued.body.state, 'QUEUED', 'the 429 queued it')
   const ended = await runOf('quota', queued.body.name as string, 60)
-  t.match(ended.body, { name: queued.body.name, state: 'SUCCEEDED' }, `admitted once Cloud Run took starts again: ${JSON.stringify(ended.body)}`)
+  t.match(ended.body, { name: queued.body.name, state: 'SUCCEEDED' },
+    `admitted once Cloud Run took starts again: ${JSON.stringify(ended.body)}`)
   t.equal(emulator.executions(undefined, 'quota').length, 1, 'one execution')
 })
 
@@ -108,14 +110,17 @@ t.test('a run queued past queueTimeoutSeconds ends FAILED with reason QUEUE_TIME
   const after = await start('short', QUICK)
   t.not(after.body.state, 'QUEUED', 'a slot is free: the next start goes straight ahead')
   t.equal((await runOf('short', after.body.name, 60)).body.state, 'SUCCEEDED')
-  t.same(startsOf('short').map(env => env.JOBGATE_RUN).filter(run => run === late.body.name), [], 'the timed-out run never reached Cloud Run')
+  t.same(startsOf('short').map(env => env.JOBGATE_RUN).filter(run => run === late.body.name), [],
+    'the timed-out run never reached Cloud Run')
 })
 
 t.test('fair shares: a tenant with 2 runs behind another tenant\'s 10 gets them within the next few admissions', async t => {
   const blocker = await start('fair', { TENANT_ID: 'big', ...SLEEP })
   const big: string[] = []
   for (let i = 0; i < 10; i++) big.push((await start('fair', { TENANT_ID: 'big', ...QUICK })).body.name)
-  const small = [(await start('fair', { TENANT_ID: 'small', ...QUICK })).body.name, (await start('fair', { TENANT_ID: 'small', ...QUICK })).body.name]
+  const small = [
+    (await start('fair', { TENANT_ID: 'small', ...QUICK })).body.name, (await start('fair', { TENANT_ID: 'small', ...QUICK })).body.name
+  ]
   t.equal((await runOf('fair', small[0])).body.position, 2, 'small\'s first: in the first round, after big\'s first (lanes in text order)')
   t.equal((await runOf('fair', small[1])).body.position, 4, 'its second: one round later')
   t.equal((await runOf('fair', big[9] as string)).body.position, 12, 'big\'s last: last')
@@ -139,10 +144,15 @@ t.test('per-tenant scope: one tenant\'s queue does not hold another tenant back'
   t.equal((await runOf('pertenant', acmeQueued.body.name, 60)).body.state, 'SUCCEEDED')
 })
 
-t.test('push triggers queue too: a Pub/Sub or Cloud Tasks delivery past the limit is queued and acknowledged, once per message', async t => {
+t.test('push triggers queue too: a Pub/Sub or Cloud Tasks delivery past the limit is queued and acknowledged, ' +
+  'once per message', async t => {
   const envelope = (messageId: string, sleepMs: string): object =>
-    ({ subscription: 'projects/p/subscriptions/s', message: { messageId, publishTime: '2026-12-06T10:00:00Z', attributes: { sleepMs }, data: '' } })
-  const push = async (messageId: string, sleepMs: string) => await call(`${stack.url}/v1/push/pubsub/pushed`, { body: envelope(messageId, sleepMs) })
+    ({
+      subscription: 'projects/p/subscriptions/s',
+      message: { messageId, publishTime: '2026-12-06T10:00:00Z', attributes: { sleepMs }, data: '' }
+    })
+  const push = async (messageId: string, sleepMs: string) =>
+    await call(`${stack.url}/v1/push/pubsub/pushed`, { body: envelope(messageId, sleepMs) })
   const task = async (name: string) => await call(`${stack.url}/v1/push/tasks/pushed`, {
     body: { env: QUICK },
     headers: { 'x-cloudtasks-queuename': 'q', 'x-cloudtasks-taskname': name }
@@ -160,19 +170,22 @@ t.test('push triggers queue too: a Pub/Sub or Cloud Tasks delivery past the limi
   t.equal(startsOf('pushed').length, 1)
   await cancel('pushed', running.body.name)
   for (const run of [queued.body.name, fromTasks.body.name]) t.equal((await runOf('pushed', run, 60)).body.state, 'SUCCEEDED')
-  t.same(startsOf('pushed').slice(1).map(env => env.JOBGATE_RUN), [queued.body.name, fromTasks.body.name], 'each message and task started one run')
+  t.same(startsOf('pushed').slice(1).map(env => env.JOBGATE_RUN), [queued.body.name, fromTasks.body.name],
+    'each message and task started one run')
 })
 
 t.test('the CLI: `run` says QUEUED (position N); `run --wait` follows it through its admission and exits as the run ended', async t => {
   const blocker = await start('queue', SLEEP)
   const first = await runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0'], stack.url)
   t.equal(first.code, 0)
-  t.match(first.stderr, /^Queued run queue-q[a-z0-9]{9} of job queue \(QUEUED \(position 1\)\)\. Follow it with: jobgate status queue queue-q/)
+  t.match(first.stderr,
+    /^Queued run queue-q[a-z0-9]{9} of job queue \(QUEUED \(position 1\)\)\. Follow it with: jobgate status queue queue-q/)
   const status = await runCli(['status', 'queue', first.stdout.trim()], stack.url)
   t.match(status.stdout, /QUEUED \(position 1\)/)
   const waiting = runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0', '--wait'], stack.url)
   await eventually(async () => (await runOf('queue', first.stdout.trim())).body.state === 'QUEUED' &&
-    (await call(`${stack.url}/v1/jobs/queue/runs`)).body.runs.filter((run: any) => run.state === 'QUEUED').length === 2, 60_000, 'the second queued')
+    (await call(`${stack.url}/v1/jobs/queue/runs`)).body.runs.filter((run: any) => run.state === 'QUEUED').length === 2,
+  60_000, 'the second queued')
   await cancel('queue', blocker.body.name)
   const waited = await waiting
   t.equal(waited.code, 0, waited.stderr)

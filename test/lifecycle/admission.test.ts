@@ -12,7 +12,9 @@ import { enqueue, queuedOf } from './queue-store-suite.js'
 
 const entry = (scope: 'job' | 'tenant', maxRunning: number): JobEntry => ({
   id: `adm-${scope}`,
-  concurrency: { policy: 'Queue', maxRunning, scope, onConflict: 'retry', queueTimeoutMs: 60_000, ...(scope === 'tenant' && { tenantKey: 'TENANT_ID' }) }
+  concurrency: {
+    policy: 'Queue', maxRunning, scope, onConflict: 'retry', queueTimeoutMs: 60_000, ...(scope === 'tenant' && { tenantKey: 'TENANT_ID' })
+  }
 }) as unknown as JobEntry
 
 interface Setup { store: MemoryLifecycleStore, admission: JobAdmission, started: string[], released: string[], claimed: string[] }
@@ -65,7 +67,8 @@ t.test('a start refused for its slot goes back to its place, and starts once lat
   t.same(released, [a[0]?.id], 'the refused run is let go')
   for (let pass = 0; pass < 5 && started.length < 3; pass++) await admission.pass([])
   t.same([...started].sort(), [a[0]?.id, a[1]?.id, b.id].sort(), 'each run started once')
-  t.ok(started.indexOf(a[0]?.id as string) < started.indexOf(a[1]?.id as string), 'the refused run kept its place before the next of its lane')
+  t.ok(started.indexOf(a[0]?.id as string) < started.indexOf(a[1]?.id as string),
+    'the refused run kept its place before the next of its lane')
 })
 
 t.test('up to PARALLEL_STARTS starts are under way at once, never more', async t => {
@@ -103,7 +106,8 @@ t.test('a start that provably failed ends the run FAILED; an unknown outcome lea
   const unknown = await enqueue(store, queuedOf(job.id, 'unknown'))
   await t.rejects(admission.pass([]), { message: 'Cloud Run did not answer' }, 'the pass fails; its reconciler backs off')
   t.match(await store.record(bad.id), { phase: 'finished', run: { state: 'FAILED', message: 'the job refused the override' } })
-  t.match(await store.record(unknown.id), { phase: 'starting' }, 'still claimed: found by its marker, or queued again after the stale bound')
+  t.match(await store.record(unknown.id), { phase: 'starting' },
+    'still claimed: found by its marker, or queued again after the stale bound')
   t.same(released, [bad.id], 'only the failed one is let go')
 })
 
@@ -117,7 +121,8 @@ t.test('per-tenant scope skips tenants at their limit; the ceilings stop the pas
   const followed = [{ id: 'r', job: job.id, tenant: 'busy', principal: 'p', phase: 'started', createdAt: 0 }] as RunRecord[]
   atCeiling = true
   t.same(await admission.pass(followed), { waiting: true, admitted: 0 }, 'at a project ceiling: nothing')
-  t.match(await store.record(late.id), { phase: 'finished', run: { state: 'FAILED', reason: 'QUEUE_TIMEOUT' } }, 'timed out, whatever the ceilings')
+  t.match(await store.record(late.id), { phase: 'finished', run: { state: 'FAILED', reason: 'QUEUE_TIMEOUT' } },
+    'timed out, whatever the ceilings')
   atCeiling = false
   t.same(await admission.pass(followed), { waiting: true, admitted: 1 })
   t.same(started, [free.id], 'busy is at its limit: free goes first')

@@ -32,7 +32,9 @@ async function finish (store: LifecycleStore, record: RunRecord, state: 'SUCCEED
 /** One instance's recorder, outbox and batches over `store` (no Pub/Sub topic): what RunLifecycle wires. */
 function instance (store: LifecycleStore): { recorder: TransitionRecorder, batches: Batches, outbox: Outbox } {
   const holder: { batches?: Batches } = {}
-  const outbox = new Outbox({ store, log: pino({ level: 'silent' }), maxWaitMs: 3_600_000, followUp: async events => { await holder.batches?.runsEnded(events) } })
+  const outbox = new Outbox({
+    store, log: pino({ level: 'silent' }), maxWaitMs: 3_600_000, followUp: async events => { await holder.batches?.runsEnded(events) }
+  })
   const recorder = new TransitionRecorder(store, outbox)
   holder.batches = new Batches({ store, recorder, now: Date.now })
   return { recorder, batches: holder.batches, outbox }
@@ -76,14 +78,17 @@ export function batchStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     t.match(recorded[0], { type: 'jobgate.batch.finished', subject: `jobs/${job}/batches/${batch.id}`, data: { state: 'FAILED', counts } })
     const stored = await b.batch(batch.id)
     t.same(stored?.ended?.counts, counts)
-    t.equal(batchOf(stored as BatchRecord, noCounts()).completionTime, recorded[0]?.data.completionTime, 'the record\'s end is the event\'s')
+    t.equal(batchOf(stored as BatchRecord, noCounts()).completionTime, recorded[0]?.data.completionTime,
+      'the record\'s end is the event\'s')
   })
 
-  t.test('the last run\'s end, recorded on either instance, ends the batch: jobgate.batch.finished once, before the run\'s event is published', async t => {
+  t.test('the last run\'s end, recorded on either instance, ends the batch: ' +
+    'jobgate.batch.finished once, before the run\'s event is published', async t => {
     const [a, b] = stores()
     const [one, two] = [instance(a), instance(b)]
     const job = `batch-end-${randomUUID().slice(0, 8)}`
-    const ids = (await one.batches.create(`${job}-b${randomUUID().slice(0, 9).replaceAll('-', 'x')}`, { id: job } as JobEntry, '["ops",null]',
+    const ids = (await one.batches.create(`${job}-b${randomUUID().slice(0, 9).replaceAll('-', 'x')}`,
+      { id: job } as JobEntry, '["ops",null]',
       [queuedOf(job, 'a'), queuedOf(job, 'b')])).runs
     const name = (await two.batches.read({ id: job } as JobEntry, `${job}-b`))?.batch.name
     t.equal(name, undefined, 'a batch of another name is not found')

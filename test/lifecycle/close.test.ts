@@ -37,7 +37,8 @@ t.test('close resolves only after the pass under way ended, and nothing uses the
     },
     getExecution: async () => { throw new Error('not read in this test') }
   }
-  const catalog = parseCatalog(JSON.stringify({ jobs: { report: {} } }), 'JOBGATE_JOBS', { project: 'close-project', region: 'us-central1' })
+  const catalog = parseCatalog(JSON.stringify({ jobs: { report: {} } }), 'JOBGATE_JOBS',
+    { project: 'close-project', region: 'us-central1' })
   const lifecycle = new RunLifecycle({
     config: loadLifecycleConfig({}, 'close-project', 'us-central1'),
     store,

@@ -15,12 +15,18 @@ t.setTimeout(400_000)
 const firestore = await startFirestoreEmulator(t)
 // The emulator is shared by the run's test files: this file's own project keeps its documents apart.
 const PROJECT = firestore.project
-const emulator = await startEmulator({ projectId: PROJECT, region: 'us-central1', jobs: [{ project: PROJECT, name: 'echo', maxRetries: 0 }] })
+const emulator = await startEmulator({
+  projectId: PROJECT, region: 'us-central1', jobs: [{ project: PROJECT, name: 'echo', maxRetries: 0 }]
+})
 t.teardown(async () => { await emulator.close() })
 const collection = `queue-${randomUUID()}`
 const store = new FirestoreReader(firestore.hostPort, PROJECT, collection)
 const MAX_RUNNING = 3
-const catalog = { jobs: { echo: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } } } }
+const catalog = {
+  jobs: {
+    echo: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } }
+  }
+}
 
 async function startInstance (): Promise<RunningServer> {
   const server = await spawnApiServer({
@@ -70,12 +76,15 @@ async function ended (server: RunningServer, name: string): Promise<any> {
 /** The run markers of the `:run` calls the Cloud Run emulator got: one per start. */
 const startedMarkers = (): string[] => emulator.requests
   .filter(request => request.method === 'POST' && request.path.endsWith('/jobs/echo:run'))
-  .map(request => ((request.body as any)?.overrides?.containerOverrides?.[0]?.env ?? []).find((v: any) => v.name === 'JOBGATE_RUN')?.value as string)
+  .map(request => ((request.body as any)?.overrides?.containerOverrides?.[0]?.env ?? [])
+    .find((v: any) => v.name === 'JOBGATE_RUN')?.value as string)
 /** Executions of the job not ended, as Cloud Run (the emulator) has them. */
 const running = (): number => emulator.executions(PROJECT, 'echo').filter(execution => execution.status.completionTime === undefined).length
 
-t.test('runs queued on both instances at once, by two tenants: each admitted exactly once, never more than maxRunning at a time', async t => {
-  const blockers = await Promise.all([0, 1, 0].map(async (i, n) => await start(instances[i] as RunningServer, n === 1 ? 'b' : 'a', { ECHO_SLEEP_MS: '600000' })))
+t.test('runs queued on both instances at once, by two tenants: each admitted exactly once, ' +
+  'never more than maxRunning at a time', async t => {
+  const blockers = await Promise.all([0, 1, 0].map(async (i, n) =>
+    await start(instances[i] as RunningServer, n === 1 ? 'b' : 'a', { ECHO_SLEEP_MS: '600000' })))
   t.same(blockers.map(answer => answer.status), [202, 202, 202])
   // 15 starts at once, alternating instances and tenants, each run half a second long.
   const answers = await Promise.all(Array.from({ length: 15 }, async (_, i) =>
@@ -89,7 +98,8 @@ t.test('runs queued on both instances at once, by two tenants: each admitted exa
   const states = await Promise.all(queued.map(async (name, i) => await ended(instances[(i + 1) % 2] as RunningServer, name)))
   clearInterval(sampler)
   t.ok(states.every(run => run.state === 'SUCCEEDED'), 'every queued run ran and succeeded')
-  t.ok(states.every((run, i) => run.name === queued[i] && typeof run.execution === 'string'), 'under the name it was queued with, naming its execution')
+  t.ok(states.every((run, i) => run.name === queued[i] && typeof run.execution === 'string'),
+    'under the name it was queued with, naming its execution')
   const markers = startedMarkers().filter(marker => queued.includes(marker))
   t.equal(markers.length, 15, 'one start per queued run: exactly once across the two instances')
   t.equal(new Set(markers).size, 15)
@@ -98,7 +108,9 @@ t.test('runs queued on both instances at once, by two tenants: each admitted exa
 
 t.test('a batch over two instances: queued on one, followed on the other; each run starts once, jobgate.batch.finished once', async t => {
   const post = async (server: RunningServer, body: unknown): Promise<Answer> => {
-    const response = await fetch(`${server.url}/v1/jobs/echo/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const response = await fetch(`${server.url}/v1/jobs/echo/batches`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+    })
     return { status: response.status, body: await response.json() }
   }
   const bad = await post(instances[0], { runs: [{ env: { TENANT_ID: 'a' } }, { env: { TENANT_ID: 'b', NOPE: '1' } }] })
@@ -114,9 +126,11 @@ t.test('a batch over two instances: queued on one, followed on the other; each r
   t.match(batch, { name, state: 'SUCCEEDED', counts: { queued: 0, running: 0, succeeded: 8, failed: 0, cancelled: 0 } })
   const markers = startedMarkers().filter(marker => created.body.runs.includes(marker))
   t.same(markers.slice().sort(), created.body.runs.slice().sort(), 'each run of the batch started exactly once across the instances')
-  const subjects = async (): Promise<string[]> => (await store.subjectsOf('jobgate.batch.finished')).filter(subject => subject.endsWith(`/${name}`))
+  const subjects = async (): Promise<string[]> =>
+    (await store.subjectsOf('jobgate.batch.finished')).filter(subject => subject.endsWith(`/${name}`))
   t.same(await subjects(), [`jobs/echo/batches/${name}`], 'jobgate.batch.finished recorded once')
-  t.same(await (await fetch(`${instances[0].url}/v1/jobs/echo/batches/${name}`)).json(), batch, 'both instances answer the same ended batch')
+  t.same(await (await fetch(`${instances[0].url}/v1/jobs/echo/batches/${name}`)).json(), batch,
+    'both instances answer the same ended batch')
   t.equal((await subjects()).length, 1, 'and reading it records nothing more')
 })
 

@@ -55,7 +55,8 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     t.match(await a.record(mid.id), { phase: 'queued', queue: { lane: 'mid', request: { env: { TENANT_ID: 'mid' } } } })
     const order = await drain(b, job)
     const ids = (records: RunRecord[]): string[] => records.map(record => record.id)
-    t.same(order, [big[0], mid, small[0], big[1], small[1], ...big.slice(2)].map(record => record?.id), 'small gets its two within five admissions')
+    t.same(order, [big[0], mid, small[0], big[1], small[1], ...big.slice(2)].map(record => record?.id),
+      'small gets its two within five admissions')
     t.same(await a.queued(job, 10), [], 'none left')
     t.same(ids(await a.openRecords(job)).sort(), order.slice().sort(), 'claimed runs are open (starting), followed by the reconciler')
   })
@@ -70,15 +71,19 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     t.match(claims.find(claim => claim !== undefined), { id: first.id, phase: 'starting', queue: { lane: 'acme' } })
     t.equal((await b.nextQueued(job, undefined))?.id, second.id)
     const cancelled = { ...first, phase: 'finished' as const, run: unstartedRun(first, { state: 'CANCELLED' }) }
-    t.equal(await a.settle(cancelled, runEvent(first, 'finished', cancelled.run, new Date().toISOString())), undefined, 'starting: too late to settle')
+    t.equal(await a.settle(cancelled, runEvent(first, 'finished', cancelled.run, new Date().toISOString())), undefined,
+      'starting: too late to settle')
     await b.requeue(first.id)
     t.equal((await a.nextQueued(job, undefined))?.id, first.id, 'back at the head of its lane')
     t.match(await a.record(first.id), { phase: 'queued' })
-    const settles = await Promise.all([a.claim(first.id), b.settle(cancelled, runEvent(first, 'finished', cancelled.run, new Date().toISOString()))])
+    const settles = await Promise.all([
+      a.claim(first.id), b.settle(cancelled, runEvent(first, 'finished', cancelled.run, new Date().toISOString()))
+    ])
     t.equal(settles.filter(outcome => outcome !== undefined).length, 1, 'claim and cancel race: one wins')
   })
 
-  t.test('settled runs end with their event; expired ones are found by their deadline; the job keeps its lease while runs wait', async t => {
+  t.test('settled runs end with their event; expired ones are found by their deadline; ' +
+    'the job keeps its lease while runs wait', async t => {
     const [a, b] = stores()
     const job = `settle-${randomUUID().slice(0, 8)}`
     const now = Date.now()
@@ -93,7 +98,8 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     t.match(await a.record(late.id), { phase: 'finished', run: { state: 'FAILED' } })
     t.same(await a.expiredQueued(job, now, 10), [])
     const unpublished = await a.unpublished(job, 10)
-    t.same(unpublished.map(stored => stored.type).sort(), ['jobgate.run.finished', 'jobgate.run.queued', 'jobgate.run.queued'], 'queued and finished events wait for Pub/Sub')
+    t.same(unpublished.map(stored => stored.type).sort(), ['jobgate.run.finished', 'jobgate.run.queued', 'jobgate.run.queued'],
+      'queued and finished events wait for Pub/Sub')
     await a.markPublished(unpublished.map(stored => stored.id))
     const cancelled = unstartedRun(fresh, { state: 'CANCELLED' })
     t.ok(await a.settle({ ...fresh, phase: 'finished', run: cancelled }, runEvent(fresh, 'finished', cancelled, new Date().toISOString())))

@@ -6,7 +6,9 @@ import { badge, h, show } from './view.js'
 /** Rows the page keeps: the newest first, the oldest dropped. */
 const KEEP = 200
 const runLink = (job, run) => h('a', { href: `#/jobs/${encodeURIComponent(job)}/runs/${encodeURIComponent(run)}` }, run)
-const verbs = { 'jobgate.run.queued': 'queued', 'jobgate.run.started': 'started', 'jobgate.run.finished': 'ended', 'jobgate.batch.finished': 'batch ended' }
+const verbs = {
+  'jobgate.run.queued': 'queued', 'jobgate.run.started': 'started', 'jobgate.run.finished': 'ended', 'jobgate.batch.finished': 'batch ended'
+}
 
 /** A batch's end: its runs' counts where a run's tasks go, and no run page to link to. */
 function batchRow (event) {

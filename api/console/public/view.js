@@ -18,4 +18,5 @@ export function show (parent, ...children) {
 
 /** A run's state; a queued run's place in its job's queue when known (`QUEUED (position 12)`). */
 export const badge = (state, position) =>
-  h('span', { class: `badge badge-${state.toLowerCase()}` }, state === 'QUEUED' && position !== undefined ? `QUEUED (position ${position})` : state)
+  h('span', { class: `badge badge-${state.toLowerCase()}` },
+    state === 'QUEUED' && position !== undefined ? `QUEUED (position ${position})` : state)
