@@ -237,7 +237,8 @@ export class JobReconciler {
       for (const resolve of this.#again ? serving : [...serving, ...this.#waiters.splice(0)]) resolve()
     }
     if (this.#again) { this.#begin(); return }
-    this.#schedule(waitMs ?? this.#backoff.after(changed), waiting)
+    // Runs waiting for a slot: a run's end is what frees one, so look at the quickest pace (the read budget bounds it).
+    this.#schedule(waitMs ?? (waiting ? this.#deps.schedule.firstMs : this.#backoff.after(changed)), waiting)
   }
 
   #schedule (ms: number, waiting: boolean): void {
