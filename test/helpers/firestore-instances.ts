@@ -4,6 +4,7 @@ import { startEmulator, type Emulator } from '../../emulator/index.js'
 import { build } from '../helper.js'
 import { startFirestoreEmulator, type RunningEmulator, type TeardownHost } from './gcloud-emulators.js'
 import { captureLogs, type CapturedLogs } from './log-capture.js'
+import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
 
 export interface TwoInstances {
   /** The two API instances' base URLs. */
@@ -44,12 +45,7 @@ export async function startTwoInstances (t: TeardownHost, options: TwoInstancesO
   const startInstance = async (): Promise<string> => {
     const { url } = await build(t, {
       env: {
-        JOBGATE_MODE: 'cloud',
-        JOBGATE_AUTH: 'none',
-        JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-        GOOGLE_CLOUD_PROJECT: project,
-        CLOUD_RUN_API_ENDPOINT: emulator.url,
-        CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+        ...cloudModeAgainst(emulator, project),
         JOBGATE_JOBS: JSON.stringify(options.catalog),
         JOBGATE_IDEMPOTENCY: 'firestore',
         JOBGATE_IDEMPOTENCY_COLLECTION: collection,

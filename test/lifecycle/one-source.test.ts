@@ -7,6 +7,7 @@ import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token
 import { startEmulator, type RecordedRequest } from '../../emulator/index.js'
 import { build } from '../helper.js'
 import { until } from './helpers.js'
+import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
 
 t.setTimeout(240_000)
 
@@ -20,12 +21,7 @@ t.teardown(async () => { await emulator.close() })
 process.env.GCE_METADATA_HOST = emulator.hostPort
 const stack = await build(t, {
   env: {
-    JOBGATE_MODE: 'cloud',
-    JOBGATE_AUTH: 'none',
-    JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-    GOOGLE_CLOUD_PROJECT: PROJECT,
-    CLOUD_RUN_API_ENDPOINT: emulator.url,
-    CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+    ...cloudModeAgainst(emulator, PROJECT),
     JOBGATE_JOBS: JSON.stringify({ jobs: { sleeper: {} } }),
     JOBGATE_RATE_LIMIT: '100000'
   },

@@ -12,6 +12,7 @@ import { spawnApiServer, type RunningServer } from '../helpers/spawn-api-server.
 import { TcpGate } from '../helpers/tcp-gate.js'
 import { until } from './helpers.js'
 import { eventually, FirestoreReader, MessageCollector } from './pubsub-helpers.js'
+import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
 
 t.setTimeout(400_000)
 
@@ -40,12 +41,7 @@ const store = new FirestoreReader(firestore.hostPort, PROJECT, collection)
 
 async function startInstance (): Promise<RunningServer> {
   const server = await spawnApiServer({
-    JOBGATE_MODE: 'cloud',
-    JOBGATE_AUTH: 'none',
-    JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-    GOOGLE_CLOUD_PROJECT: PROJECT,
-    CLOUD_RUN_API_ENDPOINT: emulator.url,
-    CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+    ...cloudModeAgainst(emulator, PROJECT),
     GCE_METADATA_HOST: emulator.hostPort,
     JOBGATE_JOBS: JSON.stringify({ jobs: { echo: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] } } } }),
     JOBGATE_IDEMPOTENCY: 'firestore',

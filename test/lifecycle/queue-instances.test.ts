@@ -9,6 +9,7 @@ import { startEmulator } from '../../emulator/index.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { spawnApiServer, type RunningServer } from '../helpers/spawn-api-server.js'
 import { eventually, FirestoreReader } from './pubsub-helpers.js'
+import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
 
 t.setTimeout(400_000)
 
@@ -30,12 +31,7 @@ const catalog = {
 
 async function startInstance (): Promise<RunningServer> {
   const server = await spawnApiServer({
-    JOBGATE_MODE: 'cloud',
-    JOBGATE_AUTH: 'none',
-    JOBGATE_ALLOW_UNAUTHENTICATED: 'true',
-    GOOGLE_CLOUD_PROJECT: PROJECT,
-    CLOUD_RUN_API_ENDPOINT: emulator.url,
-    CLOUD_LOGGING_API_ENDPOINT: emulator.url,
+    ...cloudModeAgainst(emulator, PROJECT),
     GCE_METADATA_HOST: emulator.hostPort,
     JOBGATE_JOBS: JSON.stringify(catalog),
     JOBGATE_IDEMPOTENCY: 'firestore',
