@@ -9,10 +9,23 @@ import { median, mib } from '../lib/stats.js'
 const SILENT = pino({ level: 'silent' })
 const TENANTS = 50
 const MAX_RUNNING = 100
-/** Each run sleeps this long: a backlog keeps the cap full only if admission keeps up with runs ending. */
-const RUN_SECONDS = 2
-/** The polled variant's JOBGATE_RUN_STARTS_PER_MINUTE: below what polling admits unbounded on this machine (about 1,300). */
+/** The ceiling variant's JOBGATE_RUN_STARTS_PER_MINUTE: below what polling admits unbounded on this machine (about 1,300). */
 const STARTS_PER_MINUTE = 900
+
+/**
+ * One way to run the bench. `runSeconds`: each run sleeps this long; a backlog keeps the cap full only if admission keeps
+ * up with runs ending, and a polled end is seen up to a reconciler pass (1 s) late. `startsPerMinute`: a ceiling to hold.
+ */
+interface Variant { label: string, signalled: boolean, runSeconds: number, share: number, startsPerMinute?: number }
+
+const VARIANTS: Variant[] = [
+  // Ends signalled as in local mode: admission is bounded by jobgate itself.
+  { label: 'signalled ends', signalled: true, runSeconds: 10, share: 1 },
+  // Cloud Run's way: the reconciler lists the job's executions; runs as short as a container's start.
+  { label: 'polled ends', signalled: false, runSeconds: 30, share: 0.1 },
+  // Short runs that would start faster than the ceiling allows: admission keeps up with it and never passes it.
+  { label: 'polled, under JOBGATE_RUN_STARTS_PER_MINUTE', signalled: false, runSeconds: 2, share: 0.2, startsPerMinute: STARTS_PER_MINUTE }
+]
 
 interface Queued { name: string, tenant: string, queuedAt: number }
 
@@ -21,16 +34,15 @@ interface Queued { name: string, tenant: string, queuedAt: number }
  * different sizes (tenant i queues in proportion to i + 1, the biggest first), against the Cloud Run emulator.
  * Counted: `:run` calls at the emulator (exactly once), running executions sampled while a backlog exists
  * (cap occupancy), each tenant's wait for its first and its last start (fairness), the process's RSS.
- * Two ways of learning that runs ended: `signalled` (the emulator says so, as in local mode: admission is then bounded
- * by jobgate itself) and polled (Cloud Run's way: the reconciler lists the job's executions), the latter under a
- * JOBGATE_RUN_STARTS_PER_MINUTE ceiling, to show admission keeps up with it and never passes it.
- * Set JOBGATE_BENCH_QUEUE_RUNS for another size (default 10,000 signalled and 2,000 polled; --quick 2,000 and 500).
+ * The variants (VARIANTS) differ in how runs' ends are learnt and how long runs last.
+ * Set JOBGATE_BENCH_QUEUE_RUNS for another size (default 10,000, of which each variant runs its share; --quick 2,000).
  */
-async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
+async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
+  const { signalled, runSeconds } = variant
   const emulator = await startEmulator({
     projectId: 'bench',
     region: 'us-central1',
-    jobs: [{ project: 'bench', name: 'fanout', command: ['emulator:sleep', String(RUN_SECONDS)], maxRetries: 0 }]
+    jobs: [{ project: 'bench', name: 'fanout', command: ['emulator:sleep', String(runSeconds)], maxRetries: 0 }]
   })
   process.env.GCE_METADATA_HOST = emulator.hostPort
   const catalog = {
@@ -48,7 +60,8 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
     JOBGATE_RATE_LIMIT: '1000000',
     JOBGATE_MAX_RUNNING_EXECUTIONS: String(10 * MAX_RUNNING),
     // Signalled ends model local mode, whose emulator takes any number of reads.
-    ...(signalled ? { JOBGATE_RUN_READS_PER_MINUTE: '60000' } : { JOBGATE_RUN_STARTS_PER_MINUTE: String(STARTS_PER_MINUTE) })
+    ...(signalled && { JOBGATE_RUN_READS_PER_MINUTE: '60000' }),
+    ...(variant.startsPerMinute !== undefined && { JOBGATE_RUN_STARTS_PER_MINUTE: String(variant.startsPerMinute) })
   }), { logger: SILENT, ...(signalled && { runEnded: async (entry, name) => await emulator.waitForExecution(name, entry.project) }) })
   const app = await buildApp(services)
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -63,11 +76,12 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
       Array.from({ length: Math.max(1, Math.round(runs * weight / total)) }, () => `t${String(i).padStart(2, '0')}`))
     const queued: Queued[] = []
     const samples: number[] = []
-    let backlog = true
-    const running = (): number =>
-      emulator.executions('bench', 'fanout').filter(execution => execution.status.completionTime === undefined).length
+    const fanout = services.config.catalog.get('fanout') as never
+    // A sample counts while runs wait in the queue: the cap should then be full.
     const sampler = setInterval(() => {
-      if (backlog) samples.push(running())
+      void services.lifecycle.runs.queuedRuns(fanout, 1).then(waiting => {
+        if (waiting.length > 0) samples.push(emulator.unfinished('bench', 'fanout'))
+      })
       peakRss = Math.max(peakRss, process.memoryUsage().rss)
     }, 200)
     const startedAt = Date.now()
@@ -84,7 +98,7 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
     // A run's start time: its execution's creation, found by its marker (the queued name) or its name.
     const startOf = new Map<string, number>()
     // Long enough at a tenth of the cap's rate; past it the figures are of what started by then.
-    const deadline = Date.now() + Math.max(120_000, (runs / MAX_RUNNING) * RUN_SECONDS * 10_000)
+    const deadline = Date.now() + Math.max(120_000, (runs / MAX_RUNNING) * runSeconds * 10_000)
     let reported = Date.now()
     while (queued.some(run => !startOf.has(run.name)) && Date.now() < deadline) {
       if (Date.now() - reported > 30_000) {
@@ -98,8 +112,8 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
         const createdAt = Date.parse(execution.metadata.creationTimestamp)
         for (const key of [marker, execution.metadata.name]) if (key !== undefined && !startOf.has(key)) startOf.set(key, createdAt)
       }
-      backlog = (await services.lifecycle.runs.queuedRuns(services.config.catalog.get('fanout') as never, 1)).length > 0
-      await new Promise(resolve => setTimeout(resolve, 500))
+      // Each look converts every execution: at 10,000 that is the bench's own cost, so not too often.
+      await new Promise(resolve => setTimeout(resolve, 2_000))
     }
     clearInterval(sampler)
     const starts = emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith('/jobs/fanout:run')).length
@@ -127,11 +141,11 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
       while ((times[to] as number) - (times[from] as number) >= 60_000) from++
       busiest = Math.max(busiest, to - from + 1)
     }
-    const ceiling = signalled ? undefined : STARTS_PER_MINUTE
+    const ceiling = variant.startsPerMinute
     return [
       {
         measure: `runs queued by ${TENANTS} tenants (sizes ${Math.min(...sizes)} to ${Math.max(...sizes)}), ` +
-          `maxRunning ${MAX_RUNNING}, runs of ${RUN_SECONDS} s`,
+          `maxRunning ${MAX_RUNNING}, runs of ${runSeconds} s`,
         value: `${queued.length} in ${s((submitted - startedAt) / 1000)}`
       },
       {
@@ -147,7 +161,7 @@ async function queueRun (runs: number, signalled: boolean): Promise<Row[]> {
       {
         measure: 'admission rate',
         value: `${(started / elapsed).toFixed(1)} starts/s over ${s(elapsed)}`,
-        anchor: `the cap's need: ${(MAX_RUNNING / RUN_SECONDS).toFixed(0)}/s`
+        anchor: `the cap's need: ${(MAX_RUNNING / runSeconds).toFixed(1)}/s`
       },
       {
         measure: 'each tenant\'s first start after its first submission',
@@ -183,11 +197,11 @@ export const scenario: Scenario = {
   about: 'the admission queue: 10,000 runs by 50 tenants under maxRunning 100 on the emulator, exactly once, cap occupancy, fairness, RSS',
   async run ({ samples }) {
     const runs = Number(process.env.JOBGATE_BENCH_QUEUE_RUNS ?? (samples < 10 ? 2_000 : 10_000))
-    const signalled = await queueRun(runs, true)
-    const polled = await queueRun(Math.ceil(runs / 5), false)
-    return [
-      ...signalled.map(row => ({ ...row, measure: `signalled ends: ${row.measure}` })),
-      ...polled.map(row => ({ ...row, measure: `polled: ${row.measure}` }))
-    ]
+    const rows: Row[] = []
+    for (const variant of VARIANTS) {
+      const measured = await queueRun(Math.ceil(runs * variant.share), variant)
+      rows.push(...measured.map(row => ({ ...row, measure: `${variant.label}: ${row.measure}` })))
+    }
+    return rows
   }
 }

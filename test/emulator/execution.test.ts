@@ -221,6 +221,8 @@ t.test('the built-in emulator:sleep: its tasks succeed after the pause, and a ca
   t.notOk(done.status.failedCount, 'no task failed')
   const long = await api<V1Execution>('POST', runPath(project, 'jobs/long-nap:run'), {})
   await pollExecution(api, project, long.body.metadata.name, execution => (execution.status.runningCount ?? 0) === 1)
+  t.same([emulator.unfinished(project), emulator.unfinished(project, 'nap'), emulator.unfinished(undefined, 'long-nap')], [1, 0, 1],
+    'unfinished counts the executions not ended')
   const cancelled = await api<V1Execution>('POST', runPath(project, `executions/${long.body.metadata.name}:cancel`), {})
   t.match(cancelled.body.status, { cancelledCount: 1 })
   t.notOk(cancelled.body.status.runningCount, 'the timer stopped with the cancel')
