@@ -4,7 +4,7 @@ import type { Execution } from '../cloudrun/execution.js'
 import type { ScopeView } from '../concurrency/scope-view.js'
 import { apiErrorOf } from '../errors.js'
 import { QUEUE_TIMEOUT } from '../schemas/run.js'
-import type { CeilingHit } from './ceilings.js'
+import type { CeilingOutcome } from './ceilings.js'
 import type { TransitionRecorder } from './recorder.js'
 import { startBegan, unstartedRun, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
@@ -27,8 +27,8 @@ export interface AdmissionDeps {
   recorder: TransitionRecorder
   log: Logger
   now: () => number
-  /** The project-wide ceilings (ceilings.ts): undefined when a start may go ahead now. */
-  ceiling: (entry: JobEntry) => Promise<CeilingHit | undefined>
+  /** Runs `begin` if the project-wide ceilings (ceilings.ts) let a start of `entry` go ahead now, one start at a time. */
+  underCeilings: <T>(entry: JobEntry, begin: () => Promise<T>) => Promise<CeilingOutcome<T>>
   /** The starter, once it exists (services wire it after the lifecycle). */
   start: () => AdmitStart | undefined
   /** A claimed run is about to start: its reconciler follows it from now (a crash leaves it findable by its marker). */
@@ -162,8 +162,9 @@ export class JobAdmission {
       return undefined
     }
     // The project-wide ceilings, counted before the claim (a claimed run counts as running).
-    if (await this.#deps.ceiling(this.entry) !== undefined) return 'ceiling'
-    const record = await this.#deps.store.claim(next.id)
+    const claim = await this.#deps.underCeilings(this.entry, async () => await this.#deps.store.claim(next.id))
+    if ('hit' in claim) return 'ceiling'
+    const record = claim.begun
     if (record !== undefined) this.#deps.claimed(record)
     return record
   }

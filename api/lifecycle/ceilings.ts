@@ -11,24 +11,43 @@ export interface CeilingConfig {
 /** A start the ceilings hold back: why, and when to try again. */
 export interface CeilingHit { message: string, retryAfterSeconds: number }
 
+/** What `within` did: began the start (what `begin` returned), or held it back. */
+export type CeilingOutcome<T> = { begun: T } | { hit: CeilingHit }
+
 const MINUTE_MS = 60_000
 
 /**
  * Project-wide ceilings under Cloud Run's quotas (1,000 running executions per project and region, and the
  * job-run requests per minute), counted over the run records every instance shares: a Queue job's start
- * waits under them, any other start is refused with 429 and Retry-After. Soft by the starts in flight at once.
+ * waits under them, any other start is refused with 429 and Retry-After. Exact within an instance (`within`);
+ * across instances soft by the starts they check at the same moment.
  */
 export class ProjectCeilings {
   readonly #store: LifecycleStore
   readonly #catalog: JobCatalog
   readonly #config: CeilingConfig
   readonly #now: () => number
+  /** The check-and-begin under way: the next waits for it, so two starts never pass on the same count. */
+  #turn: Promise<unknown> = Promise.resolve()
 
   constructor (store: LifecycleStore, catalog: JobCatalog, config: CeilingConfig, now: () => number) {
     this.#store = store
     this.#catalog = catalog
     this.#config = config
     this.#now = now
+  }
+
+  /**
+   * Begins a start of `entry` (`begin` records it, so the next check counts it) if the ceilings let it go ahead now;
+   * one at a time in this instance: 50 starts checked at once would all pass at 899 of 900.
+   */
+  async within<T> (entry: JobEntry, begin: () => Promise<T>): Promise<CeilingOutcome<T>> {
+    const turn = this.#turn.then(async (): Promise<CeilingOutcome<T>> => {
+      const hit = await this.check(entry)
+      return hit === undefined ? { begun: await begin() } : { hit }
+    })
+    this.#turn = turn.catch(() => {})
+    return await turn
   }
 
   /** Undefined when a start of `entry` may go ahead now. */

@@ -11,7 +11,7 @@ import type { Batch } from '../schemas/batch.js'
 import type { Run, RunRequest } from '../schemas/run.js'
 import { JobAdmission, type AdmitStart } from './admission.js'
 import { Batches } from './batches.js'
-import { ProjectCeilings, type CeilingHit } from './ceilings.js'
+import { ProjectCeilings, type CeilingOutcome } from './ceilings.js'
 import type { LifecycleConfig } from './config.js'
 import { Outbox } from './outbox.js'
 import type { EventPublisher } from './pubsub-publisher.js'
@@ -186,9 +186,9 @@ export class RunLifecycle {
     return await store.nextQueued(entry.id, undefined) !== undefined
   }
 
-  /** Whether the project-wide ceilings let a start of `entry` go ahead now (undefined), or why not. */
-  async ceiling (entry: JobEntry): Promise<CeilingHit | undefined> {
-    return await this.#ceilings.check(entry)
+  /** Begins a start (beginStart) if the project-wide ceilings let it go ahead now, or says why not. */
+  async beginUnderCeilings (entry: JobEntry, request: RunRequest, caller: Caller): Promise<CeilingOutcome<PendingStart>> {
+    return await this.#ceilings.within(entry, async () => await this.beginStart(entry, request, caller))
   }
 
   /** The starter that admits queued runs (services wire it once both exist). */
@@ -309,7 +309,7 @@ export class RunLifecycle {
       log: this.#deps.log,
       now: this.#now,
       start: () => this.#admitStart,
-      ceiling: async entry => await this.#ceilings.check(entry),
+      underCeilings: async (entry, begin) => await this.#ceilings.within(entry, begin),
       claimed: record => { reconciler().add(record) },
       released: id => { reconciler().drop(id) },
       started: async (record, execution) => { await this.#started(entry, record, execution) }

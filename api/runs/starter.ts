@@ -209,12 +209,14 @@ export class RunStarter {
       ({ response: storedRun(await (queue as RunLifecycle).enqueue(entry, request, caller)), replaced: [], queued: true })
     const tenant = tenantKey === undefined ? undefined : request.env?.[tenantKey]
     if (queue !== undefined && await queue.hasQueued(entry, tenant)) return await enqueue()
-    // The project-wide ceilings: a Queue job waits under them, any other start is refused for now.
-    const hit = await this.#lifecycle?.ceiling(entry)
-    if (hit !== undefined && queue !== undefined) return await enqueue()
-    if (hit !== undefined) throw new ApiError('RESOURCE_EXHAUSTED', hit.message, { retryAfterSeconds: hit.retryAfterSeconds })
     // Recorded before the start, and marked on the execution: a start whose answer is lost is still followed to its end.
-    const pending = await this.#lifecycle?.beginStart(entry, request, caller)
+    const begun = await this.#lifecycle?.beginUnderCeilings(entry, request, caller)
+    // The project-wide ceilings: a Queue job waits under them, any other start is refused for now.
+    if (begun !== undefined && 'hit' in begun) {
+      if (queue !== undefined) return await enqueue()
+      throw new ApiError('RESOURCE_EXHAUSTED', begun.hit.message, { retryAfterSeconds: begun.hit.retryAfterSeconds })
+    }
+    const pending = begun?.begun
     // A run without overrides stays one: it needs only run.jobs.run (its lost answer then cannot be matched, see docs/events.md).
     const marked = pending !== undefined && hasOverrides(toRunJobRequest(entry, request))
     const sent = marked ? { ...request, env: { ...request.env, ...pending.marker } } : request

@@ -86,3 +86,14 @@ t.test('JOBGATE_RUN_STARTS_PER_MINUTE: past it in the last minute, 429 with Retr
   t.match(await call(`${url}/v1/jobs/queue/runs`, { body: { env: QUICK } }), { status: 202, body: { state: 'QUEUED' } })
   t.equal(starts(), 3)
 })
+
+t.test('starts checked at the same moment pass the ceilings one at a time: 20 at once under a ceiling of 5 start 5', async t => {
+  const { url, starts } = await stack(t, { JOBGATE_RUN_STARTS_PER_MINUTE: '5' })
+  const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) =>
+    await call(`${url}/v1/jobs/${i % 2 === 0 ? 'plain' : 'queue'}/runs`, { body: { env: QUICK } })))
+  const started = answers.filter(answer => answer.status === 202 && answer.body.state !== 'QUEUED').length
+  t.equal(started, 5, 'five started')
+  t.equal(answers.filter(answer => answer.status === 429).length + answers.filter(answer => answer.body.state === 'QUEUED').length, 15,
+    'the rest refused (plain) or queued (Queue)')
+  t.equal(starts(), 5, 'five reached Cloud Run')
+})

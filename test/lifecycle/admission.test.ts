@@ -31,7 +31,7 @@ function setUp (job: JobEntry, outcomes: (record: RunRecord) => AdmitOutcome, ce
     recorder,
     log,
     now: Date.now,
-    ceiling: async () => ceiling() ? { message: 'ceiling', retryAfterSeconds: 10 } : undefined,
+    underCeilings: async (_entry, begin) => ceiling() ? { hit: { message: 'ceiling', retryAfterSeconds: 10 } } : { begun: await begin() },
     start: () => async (_entry, record) => outcomes(record),
     claimed: record => { claimed.push(record.id) },
     released: id => { released.push(id) },
@@ -81,7 +81,7 @@ t.test('up to PARALLEL_STARTS starts are under way at once, never more', async t
     recorder: new TransitionRecorder(store, new Outbox({ store, log: captureLogs().logger, maxWaitMs: 3_600_000 })),
     log: captureLogs().logger,
     now: Date.now,
-    ceiling: async () => undefined,
+    underCeilings: async (_entry, begin) => ({ begun: await begin() }),
     start: () => async (_entry, record) => {
       peak = Math.max(peak, ++under)
       await new Promise(resolve => setImmediate(resolve))

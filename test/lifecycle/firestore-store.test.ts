@@ -1,6 +1,8 @@
 /** The Firestore lifecycle store against the real Firestore emulator, two clients standing for two API instances. */
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
+import type { JobCatalog, JobEntry } from '../../api/catalog.js'
+import { ProjectCeilings } from '../../api/lifecycle/ceilings.js'
 import { openFirestoreLifecycleStore, type FirestoreLifecycleStore } from '../../api/lifecycle/firestore-store.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { lifecycleStoreSuite, recordOf, recordStart } from './store-suite.js'
@@ -71,4 +73,15 @@ t.test('a lease whose holder stopped renewing is an orphan once it lapsed', asyn
   t.same(await b.leases.orphaned([job], Date.now()), [], 'not while it lasts')
   t.same(await b.leases.orphaned([job], Date.now() + 61_000), [job], 'lapsed with work left')
   t.equal(await b.leases.acquire(job, { holder: 'alive', ttlMs: 60_000 }), false, 'not taken before it lapsed')
+})
+
+t.test('the project ceilings over Firestore: 20 starts checked at once under a ceiling of 5 begin 5', async t => {
+  const job = `ceil-${randomUUID().slice(0, 8)}`
+  const entry = { id: job, project: 'p', region: 'r' } as unknown as JobEntry
+  const catalog = new Map([[job, entry]]) as unknown as JobCatalog
+  const ceilings = new ProjectCeilings(a, catalog, { maxRunningExecutions: 1_000, runStartsPerMinute: 5 }, Date.now)
+  const outcomes = await Promise.all(Array.from({ length: 20 }, async () =>
+    await ceilings.within(entry, async () => { await a.begin(recordOf(job)) })))
+  t.equal(outcomes.filter(outcome => 'begun' in outcome).length, 5, 'five began, each counted by the next check')
+  t.equal(await a.countBegunSince([job], Date.now() - 60_000), 5)
 })
