@@ -128,8 +128,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return this.#queue.oldest(job, limit, record => (record.queue?.expiresAt ?? Infinity) <= now).map(record => structuredClone(record))
   }
 
-  async position (record: RunRecord): Promise<number> {
-    return this.#queue.position(record)
+  async positions (records: readonly RunRecord[]): Promise<number[]> {
+    return records.map(record => this.#queue.position(record))
   }
 
   async claim (id: string): Promise<RunRecord | undefined> {
