@@ -345,6 +345,8 @@ class MemoryQueue {
     const lane = record.queue?.lane ?? ''
     const lanes = this.#jobs.get(record.job) ?? new Map<string, RunRecord[]>()
     const place = (lanes.get(lane) ?? []).findIndex(queued => queued.id === record.id) + 1
+    // Claimed since its record was read: it is being admitted, so it is next.
+    if (place === 0) return 1
     return roundRobinPosition(place, lane, [...lanes].map(([other, line]) => [other, line.length]))
   }
 }

@@ -55,6 +55,8 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     t.same(await a.positions([big[0], small[0], mid, big[5], small[1]] as RunRecord[]), [1, 3, 2, 9, 5],
       'many at once: each run\'s place, the lanes read once')
     t.same(await b.positions([]), [], 'none asked, none read')
+    t.ok((await b.positions([big[0] as RunRecord, queuedOf(job, 'nobody')])).every(position => position >= 1),
+      'a run not (or no longer) queued, as a race may ask about: never a place before the first')
     t.match(await a.record(mid.id), { phase: 'queued', queue: { lane: 'mid', request: { env: { TENANT_ID: 'mid' } } } })
     const order = await drain(b, job)
     const ids = (records: RunRecord[]): string[] => records.map(record => record.id)
