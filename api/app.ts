@@ -21,6 +21,7 @@ import { batchRoutes } from './routes/batches.js'
 import { taskRoutes } from './routes/tasks.js'
 import { meRoutes } from './routes/me.js'
 import { consolePlugin } from './console/plugin.js'
+import { QueueWatch } from './runs/queue-watch.js'
 import { QueuedRuns } from './runs/queued-runs.js'
 import { MAX_BODY_BYTES } from './schemas/run.js'
 import type { Services } from './services.js'
@@ -66,12 +67,13 @@ export async function buildApp (services: Services, options: AppOptions = {}): P
   const { access, cloudRun, starter, waits, live, pages } = services
   // Open streams would hold the server's close open: end them first (clients resume elsewhere with Last-Event-ID).
   app.addHook('preClose', async () => { live.endStreams() })
-  const queued = new QueuedRuns(services.lifecycle.runs)
+  const { runs, feed } = services.lifecycle
+  const queued = new QueuedRuns(runs, new QueueWatch({ lifecycle: runs, feed, log: services.logger }))
   const context = { access, cloudRun, starter, waits, budgets: app.budgets, live, askerFor, pages, queued }
   await app.register(healthRoutes, { ready: options.ready ?? (() => true) })
   await app.register(jobRoutes, context)
   await app.register(runRoutes, context)
-  await app.register(batchRoutes, { ...context, batches: services.lifecycle.runs.batches })
+  await app.register(batchRoutes, { ...context, batches: runs.batches })
   await app.register(logRoutes, context)
   await app.register(taskRoutes, context)
   await app.register(runEventRoutes, context)

@@ -272,18 +272,22 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     return (await this.#queuedOf(job).where('expiresAt', '<=', now).orderBy('expiresAt').limit(limit).get()).docs.map(recordOfDoc)
   }
 
-  async position (record: RunRecord): Promise<number> {
-    const lane = record.queue?.lane ?? ''
+  async positions (records: readonly RunRecord[]): Promise<number[]> {
+    const job = records[0]?.job
+    if (job === undefined) return []
     const count = async (query: Query): Promise<number> => (await query.count().get()).data().count
-    const place = 1 + await count(this.#queuedOf(record.job).where('lane', '==', lane).where('createdAt', '<', record.createdAt))
-    // Each other lane counts up to `place` runs: one count per lane, found by stepping from lane to lane.
+    const laneOf = (record: RunRecord): string => record.queue?.lane ?? ''
+    const places = await Promise.all(records.map(async record =>
+      1 + await count(this.#queuedOf(job).where('lane', '==', laneOf(record)).where('createdAt', '<', record.createdAt))))
+    // Each lane counts up to the furthest place asked about: one count per lane, found by stepping from lane to lane.
+    const furthest = Math.max(...places)
     const sizes: Array<[string, number]> = []
-    for (let next = await this.nextQueued(record.job, undefined); next !== undefined && sizes.length < POSITION_LANES;) {
-      const other = next.queue?.lane ?? ''
-      if (other !== lane) sizes.push([other, await count(this.#queuedOf(record.job).where('lane', '==', other).limit(place))])
-      next = await this.nextQueued(record.job, other)
+    for (let next = await this.nextQueued(job, undefined); next !== undefined && sizes.length < POSITION_LANES;) {
+      const lane = laneOf(next)
+      sizes.push([lane, await count(this.#queuedOf(job).where('lane', '==', lane).limit(furthest))])
+      next = await this.nextQueued(job, lane)
     }
-    return roundRobinPosition(place, lane, sizes)
+    return records.map((record, at) => roundRobinPosition(places[at] as number, laneOf(record), sizes))
   }
 
   /**

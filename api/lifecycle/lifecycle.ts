@@ -207,9 +207,9 @@ export class RunLifecycle {
     return await this.#deps.store.queued(entry.id, limit, lane)
   }
 
-  /** Where a queued run stands in its job's admission order (1 = next). */
-  async position (record: RunRecord): Promise<number> {
-    return await this.#deps.store.position(record)
+  /** Where each of these queued runs of one job stands in its admission order (1 = next). */
+  async positions (records: readonly RunRecord[]): Promise<number[]> {
+    return records.length === 0 ? [] : await this.#deps.store.positions(records)
   }
 
   /** Cancels a run still queued: CANCELLED, never started; undefined when it was admitted meanwhile (cancel its execution). */

@@ -128,8 +128,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return this.#queue.oldest(job, limit, record => (record.queue?.expiresAt ?? Infinity) <= now).map(record => structuredClone(record))
   }
 
-  async position (record: RunRecord): Promise<number> {
-    return this.#queue.position(record)
+  async positions (records: readonly RunRecord[]): Promise<number[]> {
+    return records.map(record => this.#queue.position(record))
   }
 
   async claim (id: string): Promise<RunRecord | undefined> {
@@ -345,6 +345,8 @@ class MemoryQueue {
     const lane = record.queue?.lane ?? ''
     const lanes = this.#jobs.get(record.job) ?? new Map<string, RunRecord[]>()
     const place = (lanes.get(lane) ?? []).findIndex(queued => queued.id === record.id) + 1
+    // Claimed since its record was read: it is being admitted, so it is next.
+    if (place === 0) return 1
     return roundRobinPosition(place, lane, [...lanes].map(([other, line]) => [other, line.length]))
   }
 }

@@ -50,8 +50,11 @@ export interface LifecycleStore {
   queued: (job: string, limit: number, lane?: string) => Promise<RunRecord[]>
   /** Queued runs of `job` whose time ran out at `now`, up to `limit`. */
   expiredQueued: (job: string, now: number, limit: number) => Promise<RunRecord[]>
-  /** How many runs the round-robin admits before this queued one, plus one (each lane's share up to its place in its lane). */
-  position: (record: RunRecord) => Promise<number>
+  /**
+   * For each of these queued runs of one job: how many runs the round-robin admits before it, plus one (each lane's
+   * share up to its place in its lane). One call for many runs reads the lanes once.
+   */
+  positions: (records: readonly RunRecord[]) => Promise<number[]>
   /** Takes a queued run for its start, exactly once across instances (phase starting); undefined when it is no longer queued. */
   claim: (id: string) => Promise<RunRecord | undefined>
   /** A claimed run whose start provably started nothing (no slot after all): queued again, in its old place. */

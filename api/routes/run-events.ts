@@ -5,14 +5,16 @@ import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
 import { RunEventStream } from '../live/run-stream.js'
 import { parseCursor, sseEvent } from '../live/sse.js'
+import { QueuedRunStream } from '../runs/queued-stream.js'
 import { READ_ERRORS } from '../schemas/error.js'
 import { RunParams } from '../schemas/run.js'
 import type { RouteContext } from './context.js'
 
 const STREAM_DESCRIPTION = [
-  'Server-sent events: `run` (the Run, first as it is, then on every change), `log` (one log entry, once, in order;',
-  'its `id` is a resume cursor), a `: heartbeat` comment every 15 s, and `end` (the final Run) once the run ended and',
-  'its log is drained; then the stream closes. Send `Last-Event-ID` to resume after a log event without repeats.'
+  'Server-sent events: `run` (the Run, first as it is, then on every change: a queued run\'s whenever its `position`',
+  'changes), `log` (one log entry, once, in order; its `id` is a resume cursor), a `: heartbeat` comment every 15 s, and',
+  '`end` (the final Run) once the run ended and its log is drained; then the stream closes. Send `Last-Event-ID` to',
+  'resume after a log event without repeats.'
 ].join(' ')
 
 export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { access, live, askerFor, waits, budgets, queued }) => {
@@ -42,30 +44,40 @@ export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     const gone = new AbortController()
     // A client that leaves ends its subscription, whether before the first event or after.
     reply.raw.once('close', () => { gone.abort(); release() })
-    let stream: RunEventStream
-    try {
-      // A queued run's stream begins when it starts; one that ended unstarted has only its end.
-      const untilStarted = { waitMs: Number.POSITIVE_INFINITY, signal: gone.signal }
-      const resolved = await queued.resolve(entry, request.caller, request.params.run, untilStarted)
-      if (gone.signal.aborted) throw new ApiError('CANCELLED', 'the client left before the stream began')
-      if ('unstarted' in resolved) {
-        release()
-        return await sendEventStream(reply, sseEvent('end', await queued.runOf(resolved.unstarted)))
-      }
-      const name = resolved.execution
+    /** The stream of an execution: the run as this caller may see it first, as every run route does (waiting while its read share is spent). */
+    const follow = async (name: string): Promise<RunEventStream> => {
       const asker = askerFor(entry, request.caller, name)
-      // The run as this caller may see it first, as every run route does (waiting while its read share is spent).
       await live.lookPatiently(entry, name, asker, { waitMs: Number.POSITIVE_INFINITY, signal: gone.signal })
       if (gone.signal.aborted) throw new ApiError('CANCELLED', 'the client left before the stream began')
-      stream = new RunEventStream({ live, entry, name, asker, cursor, logs: request.query.logs !== 'false' })
+      const stream = new RunEventStream({ live, entry, name, asker, cursor, logs: request.query.logs !== 'false' })
       stream.body.once('close', release)
       reply.raw.once('close', () => { stream.close() })
       await stream.ready
+      return stream
+    }
+    let body: Readable | string
+    try {
+      const resolved = await queued.resolve(entry, request.caller, request.params.run)
+      if (!('unstarted' in resolved)) body = (await follow(resolved.execution)).body
+      else if (resolved.unstarted.phase === 'finished') {
+        // A run that ended unstarted has only its end.
+        release()
+        body = sseEvent('end', await queued.runOf(resolved.unstarted))
+      } else {
+        // A queued run: its place as the queue moves, then its execution's events on the same connection.
+        const run = await queued.runOf(resolved.unstarted)
+        const waiting = new QueuedRunStream({
+          watch: queued.watch, entry, id: resolved.unstarted.id, run, started: follow, streams: live.streams
+        })
+        waiting.body.once('close', release)
+        reply.raw.once('close', () => { waiting.close() })
+        body = waiting.body
+      }
     } catch (error) {
       release()
       throw error
     }
-    return await sendEventStream(reply, stream.body)
+    return await sendEventStream(reply, body)
   })
 }
 

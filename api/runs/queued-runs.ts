@@ -7,6 +7,7 @@ import { unstartedRun } from '../lifecycle/run-record.js'
 import { maySeeTenant } from '../policy/run-access.js'
 import type { Caller } from '../policy/run-policy.js'
 import type { Run } from '../schemas/run.js'
+import type { QueueView, QueueWatch } from './queue-watch.js'
 
 /** A run name as the run routes resolve it: an execution to read from Cloud Run, or a queued run that has none (yet). */
 export type ResolvedRun = { execution: string } | { unstarted: RunRecord }
@@ -17,6 +18,12 @@ export interface ResolveOptions {
   signal?: AbortSignal
 }
 
+/** The Run of a run as its queue shows it: QUEUED with its place, PENDING while its admission starts it, or how it ended. */
+export function runOfView ({ record, position }: QueueView): Run {
+  if (record.phase === 'queued') return { ...unstartedRun(record), ...(position !== undefined && { position }) }
+  return record.run ?? { ...unstartedRun(record), state: 'PENDING' }
+}
+
 /**
  * The run routes' view of queued runs (concurrency policy Queue): a queued run's name is its id for its
  * whole life, so GET, `?wait`, cancel, logs, tasks and the event stream resolve it here first; once
@@ -24,9 +31,12 @@ export interface ResolveOptions {
  */
 export class QueuedRuns {
   readonly #lifecycle: RunLifecycle
+  /** Queued runs whose event streams are open, and their places as the queue moves. */
+  readonly watch: QueueWatch
 
-  constructor (lifecycle: RunLifecycle) {
+  constructor (lifecycle: RunLifecycle, watch: QueueWatch) {
     this.#lifecycle = lifecycle
+    this.watch = watch
   }
 
   /** `name` as the caller may see it; another tenant's queued run is the 404 of a missing one. */
@@ -42,8 +52,8 @@ export class QueuedRuns {
 
   /** The Run of a run without an execution: QUEUED with its place, PENDING while its admission starts it, or how it ended. */
   async runOf (record: RunRecord): Promise<Run> {
-    if (record.phase === 'queued') return { ...unstartedRun(record), position: await this.#lifecycle.position(record) }
-    return record.run ?? { ...unstartedRun(record), state: 'PENDING' }
+    const [position] = record.phase === 'queued' ? await this.#lifecycle.positions([record]) : []
+    return runOfView({ record, ...(position !== undefined && { position }) })
   }
 
   /** The caller's queued runs of `entry`, newest first, up to `limit` (their places: GET each run). */

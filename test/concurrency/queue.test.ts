@@ -6,7 +6,8 @@ import t from 'tap'
 import { build } from '../helper.js'
 import { call } from '../helpers/call.js'
 import { auditLines, captureLogs } from '../helpers/log-capture.js'
-import { runCli } from '../cli/helpers.js'
+import { memorySink, runCli } from '../cli/helpers.js'
+import { readEvents, type SseEvent } from '../live/helpers.js'
 import { eventually } from '../lifecycle/pubsub-helpers.js'
 
 const SLEEP = { ECHO_SLEEP_MS: '600000' }
@@ -18,7 +19,8 @@ const catalog = {
     fair: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', scope: 'job' } },
     pertenant: { env: { tenantKey: 'TENANT_ID', allow: ['ECHO_*'] }, concurrency: { policy: 'Queue' } },
     pushed: { env: { allow: ['ECHO_*'] }, pubsub: { env: { ECHO_SLEEP_MS: '{attributes.sleepMs}' } }, concurrency: { policy: 'Queue' } },
-    quota: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', maxRunning: 5 } }
+    quota: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', maxRunning: 5 } },
+    moving: { env: { allow: ['ECHO_*'] }, concurrency: { policy: 'Queue', maxRunning: 1 } }
   }
 }
 const logs = captureLogs()
@@ -99,6 +101,61 @@ t.test('cancelled while queued: CANCELLED and never started; the queue goes on p
   t.match((await runOf('queue', doomed.body.name)).body, { state: 'CANCELLED' })
 })
 
+/** A run event as people read the state: `QUEUED 2`, `RUNNING`. */
+const label = ({ data }: SseEvent): string => data.state === 'QUEUED' ? `QUEUED ${data.position}` : data.state
+
+t.test('a queued run\'s event stream tells its place as runs ahead leave the queue, then follows its execution; ' +
+  'no Cloud Run read while it waits', async t => {
+  const blocker = await start('moving', SLEEP)
+  t.not(blocker.body.state, 'QUEUED')
+  const [first, second, third] = [await start('moving', SLEEP), await start('moving', SLEEP), await start('moving', SLEEP)]
+  t.same([first, second, third].map(run => run?.body.state), ['QUEUED', 'QUEUED', 'QUEUED'])
+  const name = second?.body.name as string
+  const from = emulator.requests.length
+  const seen: SseEvent[] = []
+  const response = await fetch(`${stack.url}/v1/jobs/moving/runs/${name}/events`)
+  t.equal(response.status, 200)
+  const reading = readEvents(response, event => { seen.push(event) })
+  await eventually(async () => seen.length > 0, 30_000, 'the first event')
+  t.same(seen.map(label), ['QUEUED 2'], 'at once: the run as it is, with its place')
+  t.match(seen[0]?.data, { name, state: 'QUEUED', position: 2 })
+  t.match((await cancel('moving', first?.body.name)).body, { state: 'CANCELLED' })
+  await eventually(async () => seen.length > 1, 30_000, 'the move up')
+  t.same(seen.map(label), ['QUEUED 2', 'QUEUED 1'], 'the run again once its place changed, and only then')
+  const waited = emulator.requests.slice(from)
+  const lists = waited.filter(request => request.method === 'GET' && /\/executions$/.test(request.path))
+  t.same(waited.filter(request => !lists.includes(request)).map(request => `${request.method} ${request.path}`), [],
+    'while it waited, Cloud Run saw no call but the job reconciler\'s lists')
+  t.equal((await runOf('moving', name)).body.position, 1, 'as a read of the run says')
+
+  await cancel('moving', blocker.body.name)
+  await eventually(async () => seen.some(event => event.data.state === 'RUNNING'), 60_000, 'its admission')
+  const admitted = seen.find(event => event.data.state === 'RUNNING')
+  t.match(admitted?.data, { name, execution: /^moving-[a-z0-9]{5}$/ }, 'the same name, now with its execution')
+  t.equal(admitted?.event, 'run')
+  await cancel('moving', name)
+  const { events } = await reading
+  t.match(events.at(-1), { event: 'end', data: { name, state: 'CANCELLED' } }, 'one connection from queued to its end')
+  t.same(events.map(label).slice(0, 2), ['QUEUED 2', 'QUEUED 1'])
+  t.notOk(events.slice(2).some(event => event.data.state === 'QUEUED'), 'no place told after its admission')
+  await cancel('moving', third?.body.name)
+})
+
+t.test('an unstarted run\'s stream: `end` at once for one that ended; a queued one cancelled while followed gets its `end`', async t => {
+  const blocker = await start('moving', SLEEP)
+  const queued = await start('moving', SLEEP)
+  t.equal(queued.body.state, 'QUEUED')
+  const seen: SseEvent[] = []
+  const reading = readEvents(await fetch(`${stack.url}/v1/jobs/moving/runs/${queued.body.name}/events`), event => { seen.push(event) })
+  await eventually(async () => seen.length > 0, 30_000, 'the first event')
+  await cancel('moving', queued.body.name)
+  const { events } = await reading
+  t.same(events.map(event => `${event.event} ${label(event)}`), ['run QUEUED 1', 'end CANCELLED'])
+  const again = await readEvents(await fetch(`${stack.url}/v1/jobs/moving/runs/${queued.body.name}/events`))
+  t.same(again.events.map(event => `${event.event} ${label(event)}`), ['end CANCELLED'], 'a later stream: its end only')
+  await cancel('moving', blocker.body.name)
+})
+
 t.test('a run queued past queueTimeoutSeconds ends FAILED with reason QUEUE_TIMEOUT and never starts late', async t => {
   const blocker = await start('short', SLEEP)
   const late = await start('short', QUICK)
@@ -174,7 +231,8 @@ t.test('push triggers queue too: a Pub/Sub or Cloud Tasks delivery past the limi
     'each message and task started one run')
 })
 
-t.test('the CLI: `run` says QUEUED (position N); `run --wait` follows it through its admission and exits as the run ended', async t => {
+t.test('the CLI: `run` says QUEUED (position N); `run --wait` prints each new place, follows it through its admission ' +
+  'and exits as the run ended', async t => {
   const blocker = await start('queue', SLEEP)
   const first = await runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0'], stack.url)
   t.equal(first.code, 0)
@@ -182,13 +240,17 @@ t.test('the CLI: `run` says QUEUED (position N); `run --wait` follows it through
     /^Queued run queue-q[a-z0-9]{9} of job queue \(QUEUED \(position 1\)\)\. Follow it with: jobgate status queue queue-q/)
   const status = await runCli(['status', 'queue', first.stdout.trim()], stack.url)
   t.match(status.stdout, /QUEUED \(position 1\)/)
-  const waiting = runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0', '--wait'], stack.url)
-  await eventually(async () => (await runOf('queue', first.stdout.trim())).body.state === 'QUEUED' &&
-    (await call(`${stack.url}/v1/jobs/queue/runs`)).body.runs.filter((run: any) => run.state === 'QUEUED').length === 2,
-  60_000, 'the second queued')
+  const stderr = memorySink()
+  const waiting = runCli(['run', 'queue', '--env', 'ECHO_SLEEP_MS=0', '--wait'], stack.url, { stderr })
+  await eventually(async () => /QUEUED \(position 2\) {2}\[/.test(stderr.text()), 60_000, 'the second queued, followed')
+  // The run ahead leaves the queue: the waiting CLI says its new place, then follows it through its admission.
+  await cancel('queue', first.stdout.trim())
+  await eventually(async () => /QUEUED \(position 1\) {2}\[/.test(stderr.text()), 60_000, 'the move up, printed')
   await cancel('queue', blocker.body.name)
-  const waited = await waiting
+  const waited = { ...await waiting, stderr: stderr.text() }
   t.equal(waited.code, 0, waited.stderr)
   t.match(waited.stderr, /^Queued run queue-q[a-z0-9]{9} of job queue: QUEUED \(position 2\)\./)
+  t.same(waited.stderr.match(/QUEUED \(position \d\) {2}\[/g), ['QUEUED (position 2)  [', 'QUEUED (position 1)  ['],
+    'a line per place, each once')
   t.match(waited.stderr, /Run queue-q[a-z0-9]{9} SUCCEEDED/)
 })

@@ -8,6 +8,7 @@ import t from 'tap'
 import { startEmulator } from '../../emulator/index.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { spawnApiServer, type RunningServer } from '../helpers/spawn-api-server.js'
+import { readEvents, type SseEvent } from '../live/helpers.js'
 import { eventually, FirestoreReader } from './pubsub-helpers.js'
 import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
 
@@ -128,6 +129,30 @@ t.test('a batch over two instances: queued on one, followed on the other; each r
   t.same(await (await fetch(`${instances[0].url}/v1/jobs/echo/batches/${name}`)).json(), batch,
     'both instances answer the same ended batch')
   t.equal((await subjects()).length, 1, 'and reading it records nothing more')
+})
+
+t.test('a queued run followed on one instance: its stream tells its new place when the run ahead is cancelled on the other, ' +
+  'then its start; no Cloud Run read but the reconciler\'s lists', async t => {
+  const blockers = await Promise.all(['a', 'b', 'a'].map(async tenant => await start(instances[0], tenant, { ECHO_SLEEP_MS: '600000' })))
+  const ahead = await start(instances[1], 'a', { ECHO_SLEEP_MS: '600000' })
+  const followed = await start(instances[1], 'a', { ECHO_SLEEP_MS: '600000' })
+  t.same([ahead.body.state, followed.body.state], ['QUEUED', 'QUEUED'])
+  const name = followed.body.name as string
+  const from = emulator.requests.length
+  const seen: SseEvent[] = []
+  const reading = readEvents(await fetch(`${instances[0].url}/v1/jobs/echo/runs/${name}/events?logs=false`), event => { seen.push(event) })
+  await eventually(async () => seen.length > 0, 60_000, 'the first event')
+  t.match(seen[0], { event: 'run', data: { name, state: 'QUEUED', position: 2 } })
+  t.equal((await send(instances[1], `/${ahead.body.name as string}/cancel`, {})).status, 200)
+  await eventually(async () => seen.length > 1, 60_000, 'the move up, on the other instance')
+  t.match(seen[1], { event: 'run', data: { name, state: 'QUEUED', position: 1 } })
+  const calls = emulator.requests.slice(from).filter(request => !(request.method === 'GET' && /\/executions$/.test(request.path)))
+  t.same(calls.map(request => `${request.method} ${request.path}`), [], 'while it waited: no Cloud Run call but lists')
+  for (const blocker of blockers) t.equal((await send(instances[1], `/${blocker.body.name as string}/cancel`, {})).status, 200)
+  await eventually(async () => seen.some(event => event.data.execution !== undefined), 60_000, 'its start')
+  t.equal((await send(instances[1], `/${name}/cancel`, {})).status, 200)
+  const { events } = await reading
+  t.match(events.at(-1), { event: 'end', data: { name, state: 'CANCELLED', execution: /^echo-/ } }, 'followed to its end')
 })
 
 t.test('kill -9 of the instance that admits: no queued run is lost; the other instance admits them, each once', async t => {

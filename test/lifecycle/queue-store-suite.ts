@@ -50,8 +50,13 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     const small = [await enqueue(b, queuedOf(job, 'small')), await enqueue(b, queuedOf(job, 'small'))]
     const mid = await enqueue(a, queuedOf(job, 'mid'))
     t.same((await b.queued(job, 3)).map(record => record.id), big.slice(0, 3).map(record => record.id), 'the list: oldest first')
-    t.equal(await b.position(small[1] as RunRecord), 5, 'the second small run: after a round of three lanes and big\'s second')
-    t.equal(await a.position(big[5] as RunRecord), 9, 'big\'s last: last')
+    t.same(await b.positions([small[1] as RunRecord]), [5], 'the second small run: after a round of three lanes and big\'s second')
+    t.same(await a.positions([big[5] as RunRecord]), [9], 'big\'s last: last')
+    t.same(await a.positions([big[0], small[0], mid, big[5], small[1]] as RunRecord[]), [1, 3, 2, 9, 5],
+      'many at once: each run\'s place, the lanes read once')
+    t.same(await b.positions([]), [], 'none asked, none read')
+    t.ok((await b.positions([big[0] as RunRecord, queuedOf(job, 'nobody')])).every(position => position >= 1),
+      'a run not (or no longer) queued, as a race may ask about: never a place before the first')
     t.match(await a.record(mid.id), { phase: 'queued', queue: { lane: 'mid', request: { env: { TENANT_ID: 'mid' } } } })
     const order = await drain(b, job)
     const ids = (records: RunRecord[]): string[] => records.map(record => record.id)
