@@ -12,7 +12,7 @@ import { join, relative } from 'node:path'
 import { copiesOf, envOf, execForm, instructions, lastValue, parseDockerfile, type Stage } from './dockerfile.js'
 import { repoRoot } from './stubs.js'
 
-t.setTimeout(300_000) // a TypeScript build plus an `npm ci` from the registry
+t.setTimeout(900_000) // a TypeScript build plus an `npm ci` from the registry: 5 minutes on a loaded machine
 
 const finalStage = (file: string): { stages: Stage[], runtime: Stage } => {
   const stages = parseDockerfile(readFileSync(join(repoRoot, file), 'utf8'))
