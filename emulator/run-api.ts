@@ -139,9 +139,10 @@ export class RunApi {
   #listExecutions (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
     check('run.executions.list')
     const selector = parseLabelSelector(query.get('labelSelector') ?? undefined)
-    const runs = this.#deps.executions.list(project).map(run => run.resource()).filter(run => selector(run.metadata.labels))
-    const { items, next } = page(runs, run => run.metadata.name, query)
-    return json(listOf('ExecutionsList', items, next))
+    // Only the page's executions are built: a job with thousands of runs is listed a page at a time, as in Cloud Run.
+    const runs = this.#deps.executions.list(project).filter(run => selector(run.labels()))
+    const { items, next } = page(runs, run => run.name, query)
+    return json(listOf('ExecutionsList', items.map(run => run.resource()), next))
   }
 
   /** Every task of the project's executions (newest execution first, each by index) that the selector picks. */
