@@ -324,6 +324,8 @@ export function executionName (job: string): string {
 /** Every execution, newest last; lists are newest first. */
 export class ExecutionStore {
   readonly #runs = new Map<string, ExecutionRun>()
+  /** The same in creation order: a list pages back from the newest without copying them all. */
+  readonly #order: ExecutionRun[] = []
 
   #key (project: string, name: string): string {
     return `${project}/${name}`
@@ -335,6 +337,7 @@ export class ExecutionStore {
     while (this.#runs.has(this.#key(job.project, name)))
     const run = new ExecutionRun(name, job, template, context)
     this.#runs.set(this.#key(job.project, name), run)
+    this.#order.push(run)
     return run
   }
 
@@ -349,8 +352,20 @@ export class ExecutionStore {
       .reverse()
   }
 
+  /** A project's executions newest first, from the one after `after` when named; undefined when `after` is not one of them. */
+  newestFirst (project: string, after?: string): Iterable<ExecutionRun> | undefined {
+    const order = this.#order
+    const from = after === undefined ? order.length : order.lastIndexOf(this.get(project, after) as ExecutionRun)
+    if (from < 0) return undefined
+    return (function* () {
+      for (let at = from - 1; at >= 0; at--) if (order[at]?.job.project === project) yield order[at] as ExecutionRun
+    })()
+  }
+
   delete (run: ExecutionRun): void {
     this.#runs.delete(this.#key(run.job.project, run.name))
+    const at = this.#order.lastIndexOf(run)
+    if (at >= 0) this.#order.splice(at, 1)
   }
 
   closeAll (): void {
