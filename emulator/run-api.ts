@@ -165,7 +165,8 @@ export class RunApi {
       items.push(run)
     }
     const last = items.at(-1)
-    return json(listOf('ExecutionsList', items.map(run => run.resource()), more && last !== undefined ? continueToken(last.name) : undefined))
+    const next = more && last !== undefined ? continueToken(last.name) : undefined
+    return json(listOf('ExecutionsList', items.map(run => run.resource()), next))
   }
 
   /** Every task of the project's executions (newest execution first, each by index) that the selector picks. */
