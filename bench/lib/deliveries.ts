@@ -13,13 +13,18 @@ export class DeliveryLedger {
   readonly answerMs: number[] = []
   firstSentAt = 0
   lastAckAt = 0
+  /** Most deliveries sent and not yet answered at once: the sender's concurrency. */
+  peakInFlight = 0
+  #inFlight = 0
 
   sent (key: string): void {
     if (this.firstSentAt === 0) this.firstSentAt = Date.now()
     this.attempts.set(key, (this.attempts.get(key) ?? 0) + 1)
+    this.peakInFlight = Math.max(this.peakInFlight, ++this.#inFlight)
   }
 
   answered (key: string, status: number, ms: number): void {
+    this.#inFlight--
     this.statuses[status] = (this.statuses[status] ?? 0) + 1
     this.answerMs.push(ms)
     if (status < 200 || status >= 300) return

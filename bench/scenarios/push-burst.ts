@@ -212,7 +212,7 @@ function rows (label: string, m: Measured, anchor?: Measured): Row[] {
     {
       measure: `${label}: deliveries accepted`,
       value: `${count(n)} in ${s(m.burstMs)}: ${count(Math.round(n / (m.burstMs / 1000)))}/s`,
-      anchor: `answers ${JSON.stringify(ledger.statuses)}`
+      anchor: `answers ${JSON.stringify(ledger.statuses)}; at most ${ledger.peakInFlight} in flight`
     },
     {
       measure: `${label}: time to answer a delivery`,
