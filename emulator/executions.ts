@@ -265,6 +265,12 @@ export class ExecutionRun {
     return reference
   }
 
+  /** The execution's labels, what a list's labelSelector picks by: cheaper than building the whole resource. */
+  labels (): Record<string, string> {
+    const { region, name: job, uid: jobUid } = this.job
+    return { ...this.template.templateLabels, [LOCATION_LABEL]: region, [JOB_LABEL]: job, [JOB_UID_LABEL]: jobUid }
+  }
+
   resource (): V1Execution {
     const { project, region, name: job, uid: jobUid } = this.job
     const execution: V1Execution = {
@@ -279,7 +285,7 @@ export class ExecutionRun {
         creationTimestamp: this.createdAt.toISOString(),
         selfLink: selfLink(this.#context.projectNumber, 'executions', this.name),
         // The job's template metadata, then what Cloud Run sets on every execution.
-        labels: { ...this.template.templateLabels, [LOCATION_LABEL]: region, [JOB_LABEL]: job, [JOB_UID_LABEL]: jobUid },
+        labels: this.labels(),
         annotations: { ...this.template.templateAnnotations, [CREATOR_ANNOTATION]: this.#context.caller },
         ownerReferences: [{ apiVersion: API_VERSION, kind: 'Job', name: job, uid: jobUid, controller: true, blockOwnerDeletion: true }]
       },
@@ -318,6 +324,8 @@ export function executionName (job: string): string {
 /** Every execution, newest last; lists are newest first. */
 export class ExecutionStore {
   readonly #runs = new Map<string, ExecutionRun>()
+  /** The same in creation order: a list pages back from the newest without copying them all. */
+  readonly #order: ExecutionRun[] = []
 
   #key (project: string, name: string): string {
     return `${project}/${name}`
@@ -329,6 +337,7 @@ export class ExecutionStore {
     while (this.#runs.has(this.#key(job.project, name)))
     const run = new ExecutionRun(name, job, template, context)
     this.#runs.set(this.#key(job.project, name), run)
+    this.#order.push(run)
     return run
   }
 
@@ -343,8 +352,20 @@ export class ExecutionStore {
       .reverse()
   }
 
+  /** A project's executions newest first, from the one after `after` when named; undefined when `after` is not one of them. */
+  newestFirst (project: string, after?: string): Iterable<ExecutionRun> | undefined {
+    const order = this.#order
+    const from = after === undefined ? order.length : order.lastIndexOf(this.get(project, after) as ExecutionRun)
+    if (from < 0) return undefined
+    return (function* () {
+      for (let at = from - 1; at >= 0; at--) if (order[at]?.job.project === project) yield order[at] as ExecutionRun
+    })()
+  }
+
   delete (run: ExecutionRun): void {
     this.#runs.delete(this.#key(run.job.project, run.name))
+    const at = this.#order.lastIndexOf(run)
+    if (at >= 0) this.#order.splice(at, 1)
   }
 
   closeAll (): void {

@@ -21,22 +21,36 @@ export interface RunApiDeps {
   executionContext: (project: string) => ExecutionContext
 }
 
-/** One page of `items` (already in list order) after the item named by `token`, Kubernetes-style (`limit`, `continue`). */
-function page<T> (items: T[], keyOf: (item: T) => string, query: URLSearchParams): { items: T[], next?: string } {
+/** A list query's `limit` (0: no limit). */
+function pageLimit (query: URLSearchParams): number {
   const limitText = query.get('limit')
   const limit = limitText === null || limitText === '' ? 0 : Number(limitText)
   if (!Number.isSafeInteger(limit) || limit < 0) throw invalidArgument(`limit: must be a non-negative integer, got ${JSON.stringify(limitText)}.`)
+  return limit
+}
+
+/** The name of the item a list query's `continue` token says the page comes after. */
+function continuedAfter (query: URLSearchParams): string | undefined {
   const token = query.get('continue')
+  return token ? Buffer.from(token, 'base64url').toString() : undefined
+}
+
+const continueToken = (name: string): string => Buffer.from(name).toString('base64url')
+const invalidToken = (): GoogleError => invalidArgument('continue: invalid or expired continuation token.')
+
+/** One page of `items` (already in list order) after the item named by `token`, Kubernetes-style (`limit`, `continue`). */
+function page<T> (items: T[], keyOf: (item: T) => string, query: URLSearchParams): { items: T[], next?: string } {
+  const limit = pageLimit(query)
+  const after = continuedAfter(query)
   let start = 0
-  if (token) {
-    const after = Buffer.from(token, 'base64url').toString()
+  if (after !== undefined) {
     start = items.findIndex(item => keyOf(item) === after) + 1
-    if (start === 0) throw invalidArgument('continue: invalid or expired continuation token.')
+    if (start === 0) throw invalidToken()
   }
   const slice = limit === 0 ? items.slice(start) : items.slice(start, start + limit)
   const last = slice.at(-1)
   const more = last !== undefined && start + slice.length < items.length
-  return more ? { items: slice, next: Buffer.from(keyOf(last)).toString('base64url') } : { items: slice }
+  return more ? { items: slice, next: continueToken(keyOf(last)) } : { items: slice }
 }
 
 /** The Cloud Run Admin API v1 routes for jobs, executions and tasks under /apis/run.googleapis.com/v1/namespaces/{ns}/. */
@@ -139,9 +153,20 @@ export class RunApi {
   #listExecutions (project: string, query: URLSearchParams, check: (p: string) => void): EmulatorResponse {
     check('run.executions.list')
     const selector = parseLabelSelector(query.get('labelSelector') ?? undefined)
-    const runs = this.#deps.executions.list(project).map(run => run.resource()).filter(run => selector(run.metadata.labels))
-    const { items, next } = page(runs, run => run.metadata.name, query)
-    return json(listOf('ExecutionsList', items, next))
+    const limit = pageLimit(query)
+    const runs = this.#deps.executions.newestFirst(project, continuedAfter(query))
+    if (runs === undefined) throw invalidToken()
+    // Only the page's executions are looked at and built: a job with thousands of runs lists a page at a time, as in Cloud Run.
+    const items: ExecutionRun[] = []
+    let more = false
+    for (const run of runs) {
+      if (!selector(run.labels())) continue
+      if (limit > 0 && items.length === limit) { more = true; break }
+      items.push(run)
+    }
+    const last = items.at(-1)
+    const next = more && last !== undefined ? continueToken(last.name) : undefined
+    return json(listOf('ExecutionsList', items.map(run => run.resource()), next))
   }
 
   /** Every task of the project's executions (newest execution first, each by index) that the selector picks. */

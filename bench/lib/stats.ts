@@ -4,7 +4,10 @@ export const median = (samples: readonly number[]): number => {
   return sorted.length % 2 === 1 ? sorted[mid] ?? 0 : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
-export const p90 = (samples: readonly number[]): number => [...samples].sort((a, b) => a - b)[Math.floor(samples.length * 0.9)] ?? 0
+const percentile = (samples: readonly number[], fraction: number): number =>
+  [...samples].sort((a, b) => a - b)[Math.floor(samples.length * fraction)] ?? 0
+export const p90 = (samples: readonly number[]): number => percentile(samples, 0.9)
+export const p99 = (samples: readonly number[]): number => percentile(samples, 0.99)
 
 export const ms = (n: number): string => `${n.toFixed(1)} ms`
 export const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`

@@ -2,8 +2,8 @@ import { pino } from 'pino'
 import { buildApp } from '../../api/app.js'
 import { loadConfig } from '../../api/config.js'
 import { createServices } from '../../api/services.js'
-import { startEmulator } from '../../emulator/index.js'
 import type { Row, Scenario } from '../scenario.js'
+import { envValue, runCalls, sleepingJobs, waitUntil } from '../lib/emulated-runs.js'
 import { median, mib } from '../lib/stats.js'
 
 const SILENT = pino({ level: 'silent' })
@@ -39,11 +39,7 @@ interface Queued { name: string, tenant: string, queuedAt: number }
  */
 async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
   const { signalled, runSeconds } = variant
-  const emulator = await startEmulator({
-    projectId: 'bench',
-    region: 'us-central1',
-    jobs: [{ project: 'bench', name: 'fanout', command: ['emulator:sleep', String(runSeconds)], maxRetries: 0 }]
-  })
+  const emulator = await sleepingJobs(['fanout'], runSeconds)
   process.env.GCE_METADATA_HOST = emulator.hostPort
   const catalog = {
     jobs: { fanout: { env: { tenantKey: 'TENANT_ID' }, concurrency: { policy: 'Queue', scope: 'job', maxRunning: MAX_RUNNING } } }
@@ -99,24 +95,22 @@ async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
     const startOf = new Map<string, number>()
     // Long enough at a tenth of the cap's rate; past it the figures are of what started by then.
     const deadline = Date.now() + Math.max(120_000, (runs / MAX_RUNNING) * runSeconds * 10_000)
-    let reported = Date.now()
-    while (queued.some(run => !startOf.has(run.name)) && Date.now() < deadline) {
-      if (Date.now() - reported > 30_000) {
-        reported = Date.now()
-        const so = `${Math.round((reported - startedAt) / 1000)} s`
-        process.stderr.write(`queue bench: ${queued.filter(run => startOf.has(run.name)).length} of ${queued.length} started after ${so}\n`)
-      }
+    const progress = (): string => {
+      const so = `${Math.round((Date.now() - startedAt) / 1000)} s`
+      return `queue bench: ${queued.filter(run => startOf.has(run.name)).length} of ${queued.length} started after ${so}`
+    }
+    await waitUntil(async () => {
       for (const execution of emulator.executions('bench', 'fanout')) {
         // A queued run is named by its marker; one that started at once, by its execution.
-        const marker = execution.spec.template.spec.containers[0]?.env?.find(variable => variable.name === 'JOBGATE_RUN')?.value
         const createdAt = Date.parse(execution.metadata.creationTimestamp)
-        for (const key of [marker, execution.metadata.name]) if (key !== undefined && !startOf.has(key)) startOf.set(key, createdAt)
+        for (const key of [envValue(execution, 'JOBGATE_RUN'), execution.metadata.name]) {
+          if (key !== undefined && !startOf.has(key)) startOf.set(key, createdAt)
+        }
       }
-      // Each look converts every execution: at 10,000 that is the bench's own cost, so not too often.
-      await new Promise(resolve => setTimeout(resolve, 2_000))
-    }
+      return queued.every(run => startOf.has(run.name))
+    }, deadline, progress, 2_000) // each look converts every execution: at 10,000 the bench's own cost, so not too often
     clearInterval(sampler)
-    const starts = emulator.requests.filter(request => request.method === 'POST' && request.path.endsWith('/jobs/fanout:run')).length
+    const starts = runCalls(emulator, 'fanout')
     const names = new Set(queued.map(run => run.name))
     const started = queued.filter(run => startOf.has(run.name)).length
     const allStarted = started === queued.length

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import type { V1Execution, V1Job } from '../../emulator/index.js'
+import { ExecutionRun } from '../../emulator/executions.js'
 import { client, fetchToken, isDone, overrides, pollExecution, runPath, startTestEmulator } from './helpers.js'
 
 const project = 'acme-prod'
@@ -238,6 +239,31 @@ t.test('executions: list newest first with labelSelector, limit and continue; de
   const running = await api<V1Execution>('POST', runPath(project, 'jobs/echo-job:run'), overrides({ env: { ECHO_SLEEP_MS: '20000' } }))
   await pollExecution(api, project, running.body.metadata.name, e => (e.status.runningCount ?? 0) > 0)
   t.equal((await api('DELETE', runPath(project, `executions/${running.body.metadata.name}`))).status, 200, 'a running execution is stopped and deleted')
+})
+
+t.test('executions.list looks at and builds only the executions of the page it answers, however many the project has', async t => {
+  const { emulator, api } = await setup(t)
+  emulator.addJob({ project, name: 'timer-job', command: ['emulator:sleep', '0'], maxRetries: 0 })
+  for (let i = 0; i < 30; i++) t.equal((await api('POST', runPath(project, 'jobs/timer-job:run'), {})).status, 200)
+  const { resource, labels } = ExecutionRun.prototype
+  let built = 0
+  let looked = 0
+  let building = false
+  ExecutionRun.prototype.resource = function (this: ExecutionRun) {
+    built++
+    building = true
+    try { return resource.call(this) } finally { building = false }
+  }
+  // Selecting by labels, not building a resource (which sets its labels).
+  ExecutionRun.prototype.labels = function (this: ExecutionRun) { if (!building) looked++; return labels.call(this) }
+  t.teardown(() => { Object.assign(ExecutionRun.prototype, { resource, labels }) })
+  const query = `labelSelector=${encodeURIComponent('run.googleapis.com/job=timer-job')}&limit=5`
+  const first = await api<{ items: V1Execution[], metadata: { continue?: string } }>('GET', runPath(project, `executions?${query}`))
+  const next = `executions?${query}&continue=${first.body.metadata.continue ?? ''}`
+  const second = await api<{ items: V1Execution[] }>('GET', runPath(project, next))
+  t.equal(first.body.items.length + second.body.items.length, 10, 'two pages of 5')
+  t.equal(built, 10, 'each page built its 5 executions, not the 30 of the job')
+  t.equal(looked, 12, 'and looked at no more than them and the next one (is there a next page?)')
 })
 
 t.test('failNext: injected errors, delays and resets; every request is recorded', async t => {
