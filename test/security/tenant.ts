@@ -43,7 +43,9 @@ export function tenantTests (t: Test, stack: Stack): void {
   })
 
   t.test('another tenant, in any spelling jobgate accepts, is 403 and nothing is started', async t => {
-    const before = stack.emulator.requests.length
+    // The earlier runs' reconciler may still list the job's executions: what counts is any other call.
+    const calls = (): number => stack.emulator.requests.filter(request => !(request.method === 'GET' && request.path.endsWith('/executions'))).length
+    const before = calls()
     for (const value of ['globex', 'ACME', 'acme ', ' acme', '', 'acme\u200b', 'аcme']) {
       const response = await start(KEYS.acme, { env: { TENANT_ID: value } })
       assertClientError(t, response, `acme-ci asking for TENANT_ID=${JSON.stringify(value)}`, 403)
@@ -60,7 +62,7 @@ export function tenantTests (t: Test, stack: Stack): void {
       t.match(JSON.parse(response.body).error.message, /letter-case variant of job "tenant-echo"'s tenant key TENANT_ID/)
     }
     assertClientError(t, await start(KEYS.ops, { env: { TENANT_ID: 'acme', tenant_id: 'globex' } }), 'a tenant-free caller cannot send a variant either', 403)
-    t.equal(stack.emulator.requests.length, before, 'no upstream call in any denied case')
+    t.equal(calls(), before, 'no upstream call in any denied case')
   })
 
   t.test('a tenant-free caller chooses the tenant; a bound caller of another tenant gets its own', async t => {
