@@ -44,7 +44,10 @@ export const runEventRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     const gone = new AbortController()
     // A client that leaves ends its subscription, whether before the first event or after.
     reply.raw.once('close', () => { gone.abort(); release() })
-    /** The stream of an execution: the run as this caller may see it first, as every run route does (waiting while its read share is spent). */
+    /**
+     * The stream of an execution: the run as this caller may see it first, as every run route does (waiting while its
+     * read share is spent).
+     */
     const follow = async (name: string): Promise<RunEventStream> => {
       const asker = askerFor(entry, request.caller, name)
       await live.lookPatiently(entry, name, asker, { waitMs: Number.POSITIVE_INFINITY, signal: gone.signal })

@@ -24,7 +24,9 @@ const VARIANTS: Variant[] = [
   // Cloud Run's way: the reconciler lists the job's executions; runs as short as a container's start.
   { label: 'polled ends', signalled: false, runSeconds: 30, share: 0.1 },
   // Short runs that would start faster than the ceiling allows: admission keeps up with it and never passes it.
-  { label: 'polled, under JOBGATE_RUN_STARTS_PER_MINUTE', signalled: false, runSeconds: 2, share: 0.2, startsPerMinute: STARTS_PER_MINUTE }
+  {
+    label: 'polled, under JOBGATE_RUN_STARTS_PER_MINUTE', signalled: false, runSeconds: 2, share: 0.2, startsPerMinute: STARTS_PER_MINUTE
+  }
 ]
 
 interface Queued { name: string, tenant: string, queuedAt: number }

@@ -44,7 +44,8 @@ export function tenantTests (t: Test, stack: Stack): void {
 
   t.test('another tenant, in any spelling jobgate accepts, is 403 and nothing is started', async t => {
     // The earlier runs' reconciler may still list the job's executions: what counts is any other call.
-    const calls = (): number => stack.emulator.requests.filter(request => !(request.method === 'GET' && request.path.endsWith('/executions'))).length
+    const calls = (): number =>
+      stack.emulator.requests.filter(request => !(request.method === 'GET' && request.path.endsWith('/executions'))).length
     const before = calls()
     for (const value of ['globex', 'ACME', 'acme ', ' acme', '', 'acme\u200b', 'аcme']) {
       const response = await start(KEYS.acme, { env: { TENANT_ID: value } })
