@@ -5,7 +5,7 @@ import type { Execution } from '../cloudrun/execution.js'
 import { apiErrorOf } from '../errors.js'
 import type { RunRequest } from '../schemas/run.js'
 import { ConcurrencyConflict } from './conflict.js'
-import { ConcurrencyGate } from './gate.js'
+import { ConcurrencyGate, type AdmitOptions } from './gate.js'
 import type { LeaseStore } from './lease-store.js'
 import { readScopeView, type ScopeView } from './scope-view.js'
 
@@ -41,8 +41,10 @@ export class ConcurrencyControl {
     this.#options = options
   }
 
-  /** Starts a run the job's rule allows now (a job without one starts at once); throws ConcurrencyConflict otherwise. */
-  /** `known`: the scope as the job's reconciler just saw it (admission), instead of a read of Cloud Run. */
+  /**
+   * Starts a run the job's rule allows now (a job without one starts at once); throws ConcurrencyConflict otherwise.
+   * `known`: the scope as the job's reconciler sees it (followed-view.ts), instead of a read of Cloud Run.
+   */
   async start (
     entry: JobEntry, request: RunRequest, startRun: () => Promise<Execution>, log: FastifyBaseLogger, known?: ScopeView
   ): Promise<GuardedStart> {
@@ -52,11 +54,16 @@ export class ConcurrencyControl {
     // Catalog aliases of one Cloud Run job share its scopes.
     const scope = JSON.stringify([entry.project, entry.region, entry.job, tenant ?? null])
     const maxTimeoutMs = entry.maxTimeoutSeconds * 1000
-    const view = known ?? await readScopeView(this.#cloudRun, entry, tenant, maxTimeoutMs, this.#now())
-    const admission = await this.#gate.admit(scope, rule, view, {
+    const read = async (): Promise<ScopeView> => await readScopeView(this.#cloudRun, entry, tenant, maxTimeoutMs, this.#now())
+    const options: AdmitOptions = {
       pendingMs: this.#options.pendingMs,
       cancel: async runs => { await Promise.all(runs.map(async run => await this.#cancel(entry, run, log))) }
-    })
+    }
+    // A known view may miss an end since it was taken: it may admit, but a refusal or a Replace's cancels are decided on
+    // Cloud Run's list (a Queue start refused is queued, and admitted once the reconciler sees the end).
+    const confirmFull = known !== undefined && rule.policy !== 'Queue'
+    let admission = await this.#gate.admit(scope, confirmFull ? { ...rule, policy: 'Forbid' } : rule, known ?? await read(), options)
+    if (!admission.admitted && confirmFull) admission = await this.#gate.admit(scope, rule, await read(), options)
     if (!admission.admitted) throw new ConcurrencyConflict(entry, rule, tenant, admission.running, admission.starting)
     const { ticket, replaced } = admission
     let execution: Execution

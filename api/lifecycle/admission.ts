@@ -6,7 +6,8 @@ import { apiErrorOf } from '../errors.js'
 import { QUEUE_TIMEOUT } from '../schemas/run.js'
 import type { CeilingOutcome } from './ceilings.js'
 import type { TransitionRecorder } from './recorder.js'
-import { startBegan, unstartedRun, type RunRecord } from './run-record.js'
+import { followedScopeView } from './followed-view.js'
+import { unstartedRun, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** How an admitted run's start went. */
@@ -121,7 +122,9 @@ export class JobAdmission {
       claimed++
       count.add(tenant, 1)
       looked.clear()
-      const started = this.#start(start, record, this.#viewOf(followed, known, next.tenant)).then(outcome => {
+      // Without a complete scan (or after a refusal) the start reads Cloud Run itself.
+      const view = known === undefined ? undefined : followedScopeView(this.entry, followed, known, next.tenant)
+      const started = this.#start(start, record, view).then(outcome => {
         if (outcome === 'started') { admitted++; return }
         count.add(tenant, -1)
         // The job's slot went to another start: the scope is full for now, and the view missed something.
@@ -133,19 +136,6 @@ export class JobAdmission {
     await Promise.all(starting)
     if (failure !== undefined) throw failure.err
     return { waiting: await this.#deps.store.nextQueued(this.entry.id, undefined) !== undefined, admitted }
-  }
-
-  /**
-   * The scope as the reconciler's pass saw it: the followed runs not ended (of the run's tenant with tenant scope), and
-   * every execution it saw or saw end. Undefined (the start reads Cloud Run) without a complete scan, or after a refusal.
-   */
-  #viewOf (followed: readonly RunRecord[], listed: ReadonlySet<string> | undefined, tenant: string | undefined): ScopeView | undefined {
-    if (listed === undefined) return undefined
-    const inScope = this.entry.concurrency?.scope === 'tenant' ? followed.filter(record => record.tenant === tenant) : followed
-    const running = inScope.flatMap(record => record.execution === undefined
-      ? []
-      : [{ name: record.execution, createTime: new Date(startBegan(record)).toISOString() }])
-    return { running, listed }
   }
 
   async #next (): Promise<RunRecord | undefined> {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { JobCatalog, JobEntry } from '../catalog.js'
 import type { CloudRunClient } from '../cloudrun/client.js'
+import type { ScopeView } from '../concurrency/scope-view.js'
 import type { Execution } from '../cloudrun/execution.js'
 import { toRun } from '../cloudrun/mapping.js'
 import { RECONCILE_POLL, type PollSchedule } from '../live/poll-schedule.js'
@@ -261,6 +262,14 @@ export class RunLifecycle {
   /** A followed run as a pass at most `maxAgeMs` old saw it (after the next pass, when older or when something changed). */
   async current (entry: JobEntry, execution: string, maxAgeMs: number): Promise<Execution | undefined> {
     return await this.#reconcilers.get(entry.id)?.current(execution, maxAgeMs)
+  }
+
+  /**
+   * The concurrency scope of `entry` (of `tenant`'s runs with tenant scope) as this instance's reconciler of the job sees it:
+   * what a start needs instead of paging through Cloud Run's list. Undefined when no reconciler here has a recent complete view.
+   */
+  scopeView (entry: JobEntry, tenant: string | undefined): ScopeView | undefined {
+    return this.#reconcilers.get(entry.id)?.scopeView(tenant)
   }
 
   /** A live reader waits on a followed run of `entry`: its reconciler looks soon. */

@@ -9,7 +9,9 @@ import { callerKey } from '../policy/caller-key.js'
 import { runTenant } from '../policy/run-access.js'
 import { Backoff, type PollSchedule } from '../live/poll-schedule.js'
 import { PollTimer } from '../live/poll-timer.js'
+import type { ScopeView } from '../concurrency/scope-view.js'
 import { scanExecutions, type ScanResult, type ScanWanted } from './execution-scan.js'
+import { followedScopeView } from './followed-view.js'
 import type { AdmissionPass } from './admission.js'
 import type { Outbox } from './outbox.js'
 import type { TransitionRecorder } from './recorder.js'
@@ -74,6 +76,8 @@ export class JobReconciler {
   readonly #ended = new Map<string, number>()
   #scannedAt = 0
   #scannedOkAt = 0
+  /** When a pass last knew every run it follows (its scan was complete, or it followed none): scopeView's age. */
+  #viewedAt = 0
   readonly #timer = new PollTimer(() => { this.#begin() })
   readonly #backoff: Backoff
   /** Outside runs created before this were seen (or are too old to look for): the next scan starts there. */
@@ -101,8 +105,21 @@ export class JobReconciler {
    * yet, or when the last good scan is too old (Cloud Run failing): readers then read it themselves.
    */
   latest (execution: string): Execution | undefined {
-    if (this.#deps.now() - this.#scannedOkAt > 2 * this.#deps.schedule.maxMs) return undefined
-    return this.#seen.get(execution)
+    return this.#recent(this.#scannedOkAt) ? this.#seen.get(execution) : undefined
+  }
+
+  /**
+   * A concurrency scope of the job as this reconciler sees it (followed-view.ts), for a start that then reads no Cloud Run;
+   * undefined when stopped, or when its last complete scan is too old (Cloud Run failing, or the read budget spent).
+   */
+  scopeView (tenant: string | undefined): ScopeView | undefined {
+    if (this.stopped || !this.#recent(this.#viewedAt)) return undefined
+    return followedScopeView(this.entry, [...this.#records.values()], this.#listed(), tenant)
+  }
+
+  /** A pass is due at most maxMs after the last one: a look older than twice that means passes fail or fall short. */
+  #recent (at: number): boolean {
+    return this.#deps.now() - at <= 2 * this.#deps.schedule.maxMs
   }
 
   /**
@@ -212,10 +229,16 @@ export class JobReconciler {
           this.#scannedOkAt = scannedAt
           changed = await this.#adoptOutsideRuns(scan) || changed
           changed = await this.#apply(scan, wanted) || changed
-          if (scan.complete) this.#discoveredUpTo = scannedAt
-          if (scan.complete) listed = this.#listed()
+          if (scan.complete) {
+            this.#discoveredUpTo = scannedAt
+            this.#viewedAt = scannedAt
+            listed = this.#listed()
+          }
         }
-      } else listed = this.#listed()
+      } else {
+        this.#viewedAt = this.#deps.now()
+        listed = this.#listed()
+      }
       if (this.#deps.admit !== undefined) {
         const admission = await this.#deps.admit([...this.#records.values()], listed)
         waiting = admission.waiting

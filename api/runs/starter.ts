@@ -221,8 +221,10 @@ export class RunStarter {
     const marked = pending !== undefined && hasOverrides(toRunJobRequest(entry, request))
     const sent = marked ? { ...request, env: { ...request.env, ...pending.marker } } : request
     const runJob = async (): Promise<Execution> => await this.#cloudRun.runJob(entry, toRunJobRequest(entry, sent))
+    // Where the job's reconciler sees every run the rule counts, its view spares the start a read of Cloud Run's list.
+    const known = followedViewCounts(entry) ? this.#lifecycle?.scopeView(entry, tenant) : undefined
     try {
-      const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log)
+      const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log, known)
       void pending?.started(execution)
       return { response: storedRun(toRun(entry.id, execution)), replaced }
     } catch (error) {
@@ -262,6 +264,12 @@ export class RunStarter {
     }
   }
 }
+
+/**
+ * Whether a job's reconciler follows every run its concurrency rule counts. A Queue job counts jobgate's own runs (as its
+ * admissions do); other policies count runs started outside jobgate too, which a reconciler follows only with events.external.
+ */
+const followedViewCounts = (entry: JobEntry): boolean => entry.concurrency?.policy === 'Queue' || entry.followsExternalRuns === true
 
 /**
  * The record kept per idempotency key. Its shape is the REST answer (202, Location, Run), as it
