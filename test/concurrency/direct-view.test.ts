@@ -29,8 +29,8 @@ const { emulator } = stack
 const lifecycle = stack.services.lifecycle.runs
 const project = emulator.projectId
 // Timers, not processes: a run lasts its first arg's seconds (a start may override it).
-for (const [name, seconds] of [['busy', '600'], ['guarded', '600'], ['watched', '600'], ['racing', '1']]) {
-  emulator.addJob({ project, name, command: ['emulator:sleep'], args: [seconds as string], maxRetries: 0 })
+for (const [name, seconds] of Object.entries({ busy: '600', guarded: '600', watched: '600', racing: '1' })) {
+  emulator.addJob({ project, name, command: ['emulator:sleep'], args: [seconds], maxRetries: 0 })
 }
 const entryOf = (job: string): JobEntry => stack.config.catalog.get(job) as JobEntry
 

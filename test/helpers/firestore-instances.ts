@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { CachedTokenSource, metadataServerFetcher } from '../../api/google/token.js'
 import { startEmulator, type Emulator } from '../../emulator/index.js'
-import { build } from '../helper.js'
+import { build, type Built } from '../helper.js'
 import { startFirestoreEmulator, type RunningEmulator, type TeardownHost } from './gcloud-emulators.js'
 import { captureLogs, type CapturedLogs } from './log-capture.js'
 import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
@@ -9,6 +9,8 @@ import { cloudModeAgainst } from '../../emulator/jobgate-env.js'
 export interface TwoInstances {
   /** The two API instances' base URLs. */
   urls: [string, string]
+  /** The two instances (their services: each one's run lifecycle). */
+  stacks: [Built, Built]
   emulator: Emulator
   firestore: RunningEmulator
   /** This test's own Firestore collection, shared by both instances. */
@@ -42,8 +44,8 @@ export async function startTwoInstances (t: TeardownHost, options: TwoInstancesO
   // google-auth-library's own variable: both instances take their access token from the emulator's metadata server.
   process.env.GCE_METADATA_HOST = emulator.hostPort
   const logs = captureLogs()
-  const startInstance = async (): Promise<string> => {
-    const { url } = await build(t, {
+  const startInstance = async (): Promise<Built> => {
+    return await build(t, {
       env: {
         ...cloudModeAgainst(emulator, project),
         JOBGATE_JOBS: JSON.stringify(options.catalog),
@@ -54,10 +56,9 @@ export async function startTwoInstances (t: TeardownHost, options: TwoInstancesO
       services: { logger: logs.logger, tokens: new CachedTokenSource(metadataServerFetcher()) },
       listen: true
     })
-    return url
   }
-  const urls = await Promise.all([startInstance(), startInstance()])
-  return { urls, emulator, firestore, collection, logs }
+  const stacks = await Promise.all([startInstance(), startInstance()])
+  return { urls: [stacks[0].url, stacks[1].url], stacks, emulator, firestore, collection, logs }
 }
 
 interface StoredDocument { name: string, fields: Record<string, any> }
