@@ -43,10 +43,12 @@ export class ConcurrencyControl {
 
   /**
    * Starts a run the job's rule allows now (a job without one starts at once); throws ConcurrencyConflict otherwise.
-   * `known`: the scope as the job's reconciler sees it (followed-view.ts), instead of a read of Cloud Run.
+   * `known`: the scope as the job's reconciler sees it (followed-view.ts), instead of a read of Cloud Run. `confirmFull`:
+   * a start that view finds full reads Cloud Run's list before it is refused or replaces runs (the view may miss an end
+   * since its scan); without it the refusal stands (an admission's run goes back to its place).
    */
   async start (
-    entry: JobEntry, request: RunRequest, startRun: () => Promise<Execution>, log: FastifyBaseLogger, known?: ScopeView
+    entry: JobEntry, request: RunRequest, startRun: () => Promise<Execution>, log: FastifyBaseLogger, known?: ScopeView, confirmFull = false
   ): Promise<GuardedStart> {
     const rule = entry.concurrency
     if (rule === undefined) return { execution: await startRun(), replaced: [] }
@@ -59,11 +61,10 @@ export class ConcurrencyControl {
       pendingMs: this.#options.pendingMs,
       cancel: async runs => { await Promise.all(runs.map(async run => await this.#cancel(entry, run, log))) }
     }
-    // A known view may miss an end since it was taken: it may admit, but a refusal or a Replace's cancels are decided on
-    // Cloud Run's list (a Queue start refused is queued, and admitted once the reconciler sees the end).
-    const confirmFull = known !== undefined && rule.policy !== 'Queue'
-    let admission = await this.#gate.admit(scope, confirmFull ? { ...rule, policy: 'Forbid' } : rule, known ?? await read(), options)
-    if (!admission.admitted && confirmFull) admission = await this.#gate.admit(scope, rule, await read(), options)
+    // On a view to confirm, a start only takes a free slot: refusing it, or cancelling runs (Replace), is Cloud Run's list's call.
+    const confirm = known !== undefined && confirmFull
+    let admission = await this.#gate.admit(scope, confirm ? { ...rule, policy: 'Forbid' } : rule, known ?? await read(), options)
+    if (!admission.admitted && confirm) admission = await this.#gate.admit(scope, rule, await read(), options)
     if (!admission.admitted) throw new ConcurrencyConflict(entry, rule, tenant, admission.running, admission.starting)
     const { ticket, replaced } = admission
     let execution: Execution

@@ -224,7 +224,9 @@ export class RunStarter {
     // Where the job's reconciler sees every run the rule counts, its view spares the start a read of Cloud Run's list.
     const known = followedViewCounts(entry) ? this.#lifecycle?.scopeView(entry, tenant) : undefined
     try {
-      const { execution, replaced } = await this.#concurrency.start(entry, request, async () => await this.#limit.run(runJob), log, known)
+      const bounded = async (): Promise<Execution> => await this.#limit.run(runJob)
+      // A start the view finds full reads Cloud Run's list first: no 409, no Replace and no queueing on a view that missed an end.
+      const { execution, replaced } = await this.#concurrency.start(entry, request, bounded, log, known, true)
       void pending?.started(execution)
       return { response: storedRun(toRun(entry.id, execution)), replaced }
     } catch (error) {

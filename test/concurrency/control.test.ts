@@ -87,7 +87,7 @@ t.test('the 409 body and Location', async t => {
   t.equal(err.onConflict, 'retry')
 })
 
-t.test('a known view (the job\'s reconciler\'s) admits without a read; a full one is confirmed on Cloud Run\'s list, except under Queue', async t => {
+t.test('a known view (the job\'s reconciler\'s) admits without a read; a direct start it finds full reads Cloud Run\'s list', async t => {
   const queue = testEntry({ job: 'report-job', concurrency: { policy: 'Queue' } }, 'report')
   // The reconciler still follows report-job-old, which Cloud Run already lists as ended.
   const stale = { running: [{ name: 'report-job-old', createTime: '2026-12-07T00:00:00Z' }], listed: new Set(['report-job-old']) }
@@ -98,18 +98,23 @@ t.test('a known view (the job\'s reconciler\'s) admits without a read; a full on
   t.equal(lists(free.fake), 0, 'room on the view: no read')
   const forbidden = setup()
   forbidden.fake.listPage = ended
-  t.match(await forbidden.control.start(forbid, {}, startWith(forbidden.fake), silent, stale), { replaced: [] }, 'Forbid: admitted after all')
+  t.match(await forbidden.control.start(forbid, {}, startWith(forbidden.fake), silent, stale, true), { replaced: [] },
+    'Forbid: admitted after all')
   t.equal(lists(forbidden.fake), 1, 'the refusal on the view was checked against one list')
   const replacing = setup()
   replacing.fake.listPage = ended
-  t.match(await replacing.control.start(replace, {}, startWith(replacing.fake, replace), silent, stale), { replaced: [] },
+  t.match(await replacing.control.start(replace, {}, startWith(replacing.fake, replace), silent, stale, true), { replaced: [] },
     'Replace: nothing cancelled for a run the view missed the end of')
   t.equal(replacing.fake.calls.filter(call => call.method === 'cancelExecution').length, 0)
   const queued = setup()
   queued.fake.listPage = ended
-  await t.rejects(queued.control.start(queue, {}, startWith(queued.fake, queue), silent, stale), ConcurrencyConflict,
-    'Queue: refused on the view (the run is queued, and admitted once the reconciler sees the end)')
-  t.equal(lists(queued.fake), 0)
+  t.match(await queued.control.start(queue, {}, startWith(queued.fake, queue), silent, stale, true), { replaced: [] },
+    'Queue: started at once rather than queued behind a run that ended')
+  const admitted = setup()
+  admitted.fake.listPage = ended
+  await t.rejects(admitted.control.start(queue, {}, startWith(admitted.fake, queue), silent, stale), ConcurrencyConflict,
+    'an admission\'s refusal on the view stands: the run goes back to its place, and the next pass reads Cloud Run')
+  t.equal(lists(admitted.fake), 0)
 })
 
 t.test('readScopeView: pages until a page has no running run and is older than the lookback; names only', async t => {
