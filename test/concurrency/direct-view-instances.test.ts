@@ -36,5 +36,7 @@ t.test('a run another instance just started counts against the holder\'s view-ba
   t.match(third, { status: 202, body: { state: 'QUEUED' } }, 'queued: the other instance\'s run holds its slot')
   t.comment(unseen === true ? 'the view did not show the other instance\'s run yet: its lease counted it' : 'the view had caught up')
   t.equal(emulator.unfinished(emulator.projectId, 'pair'), 2, 'never more than maxRunning')
-  for (const run of [first, second, third]) await call(`${holder.url}/v1/jobs/pair/runs/${run.body.name as string}/cancel`, { method: 'POST' })
+  for (const run of [first, second, third]) {
+    await call(`${holder.url}/v1/jobs/pair/runs/${run.body.name as string}/cancel`, { method: 'POST' })
+  }
 })
