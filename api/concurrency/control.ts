@@ -56,15 +56,19 @@ export class ConcurrencyControl {
     // Catalog aliases of one Cloud Run job share its scopes.
     const scope = JSON.stringify([entry.project, entry.region, entry.job, tenant ?? null])
     const maxTimeoutMs = entry.maxTimeoutSeconds * 1000
-    const read = async (): Promise<ScopeView> => await readScopeView(this.#cloudRun, entry, tenant, maxTimeoutMs, this.#now())
+    const read = async (seek?: ReadonlySet<string>): Promise<ScopeView> =>
+      await readScopeView(this.#cloudRun, entry, tenant, maxTimeoutMs, this.#now(), seek)
     const options: AdmitOptions = {
       pendingMs: this.#options.pendingMs,
       cancel: async runs => { await Promise.all(runs.map(async run => await this.#cancel(entry, run, log))) }
     }
-    // On a view to confirm, a start only takes a free slot: refusing it, or cancelling runs (Replace), is Cloud Run's list's call.
+    // On a view to confirm, a start only takes a free slot: refusing it, or cancelling runs (Replace), is Cloud Run's list's call,
+    // read back as far as the runs the view counts (those a reconciler follows are recent: usually one page).
     const confirm = known !== undefined && confirmFull
     let admission = await this.#gate.admit(scope, confirm ? { ...rule, policy: 'Forbid' } : rule, known ?? await read(), options)
-    if (!admission.admitted && confirm) admission = await this.#gate.admit(scope, rule, await read(), options)
+    if (!admission.admitted && confirm) {
+      admission = await this.#gate.admit(scope, rule, await read(new Set(known.running.map(run => run.name))), options)
+    }
     if (!admission.admitted) throw new ConcurrencyConflict(entry, rule, tenant, admission.running, admission.starting)
     const { ticket, replaced } = admission
     let execution: Execution

@@ -28,13 +28,15 @@ export const MAX_VIEW_PAGES = 10
  * Lists the job's executions (labelSelector on the job, newest first) and keeps the scope's running ones
  * (with tenant scope, those whose tenant variable equals `tenant`). Paging stops at a page without a
  * running run whose executions are all older than `lookbackMs` (the job's maximum timeout): usually one read.
+ * With `seek` (the runs a reconciler's view counts, to check), it stops too once each of them was listed.
  */
 export async function readScopeView (
   cloudRun: CloudRunClient,
   entry: JobEntry,
   tenant: string | undefined,
   lookbackMs: number,
-  now: number
+  now: number,
+  seek?: ReadonlySet<string>
 ): Promise<ScopeView> {
   const running: RunningRun[] = []
   const listed = new Set<string>()
@@ -54,7 +56,8 @@ export async function readScopeView (
       if (tenant === undefined || runTenant(entry, execution) === tenant) running.push({ name, createTime })
     }
     pageToken = result.nextPageToken
-    if (pageToken === undefined || (!anyRunning && newest < now - lookbackMs)) break
+    const sought = seek !== undefined && [...seek].every(name => listed.has(name))
+    if (pageToken === undefined || sought || (!anyRunning && newest < now - lookbackMs)) break
   }
   running.sort((a, b) => a.createTime.localeCompare(b.createTime))
   return { running, listed }

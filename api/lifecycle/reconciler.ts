@@ -48,6 +48,9 @@ export interface ReconcilerDeps {
   admit?: (followed: readonly RunRecord[], listed: ReadonlySet<string> | undefined) => Promise<AdmissionPass>
 }
 
+/** A start's answer comes within seconds: only a start older than this, still without an execution, is looked for by its marker. */
+export const ANSWER_GRACE_MS = 10_000
+
 /** A burst of runs ending (a full queue's cap) costs a pass per this long, not one per run. */
 export const ENDED_BATCH_MS = 50
 
@@ -274,7 +277,10 @@ export class JobReconciler {
     const names = new Set<string>()
     const markers = new Set<string>()
     let since = external ? this.#discoveredUpTo : Number.POSITIVE_INFINITY
+    const answerDue = this.#deps.now() - ANSWER_GRACE_MS
     for (const record of this.#records.values()) {
+      // A start still awaiting its answer: a look for its marker would page through the job's recent runs, the view incomplete.
+      if (record.execution === undefined && startBegan(record) > answerDue) continue
       if (record.execution === undefined) markers.add(record.id)
       else names.add(record.execution)
       since = Math.min(since, startBegan(record))

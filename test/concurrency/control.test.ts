@@ -135,6 +135,10 @@ t.test('readScopeView: pages until a page has no running run and is older than t
   t.same(tokens, [undefined, 'p2', 'p3'], 'stopped after the old page without a running run')
   t.same(view.running.map(run => run.name), ['r-1b', 'r-3'], 'oldest first')
   t.same([...view.listed].sort(), ['r-1', 'r-1b', 'r-2', 'r-3'])
+  tokens.length = 0
+  const sought = await readScopeView(cloudRun, forbid, undefined, 3_600_000, Date.parse('2026-11-29T10:30:00Z'), new Set(['r-2', 'r-3']))
+  t.same(tokens, [undefined, 'p2'], 'seeking a view\'s runs: stopped once both were listed')
+  t.same(sought.running.map(run => run.name), ['r-1b', 'r-3'])
 })
 
 t.test('readScopeView: tenant scope keeps the tenant\'s runs only', async t => {

@@ -107,7 +107,7 @@ t.test('Forbid with events.external: admitted on the view without a list; a refu
 t.test('direct starts racing admissions: each run starts exactly once, never more than maxRunning at a time', async t => {
   // One sender more than slots: a run ends, its admission takes the slot while that sender's next start comes in.
   const senders = 4
-  const perSender = 6
+  const perSender = 4
   let peak = 0
   const sampler = setInterval(() => { peak = Math.max(peak, emulator.unfinished(project, 'racing')) }, 10)
   t.teardown(() => { clearInterval(sampler) })

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import type { JobEntry } from '../../api/catalog.js'
 import type { ExecutionPage } from '../../api/cloudrun/client.js'
-import { JobReconciler, type ReconcilerDeps } from '../../api/lifecycle/reconciler.js'
+import { ANSWER_GRACE_MS, JobReconciler, type ReconcilerDeps } from '../../api/lifecycle/reconciler.js'
 import type { RunRecord } from '../../api/lifecycle/run-record.js'
 import { fakeExecution, RUNNING } from '../helpers/fake-cloud-run.js'
 
@@ -86,4 +86,17 @@ t.test('tenant scope: the runs of the start\'s tenant only; nothing followed: an
   const idle = setUp(t, entry('job'), () => ({ executions: [] }), [])
   await pass(idle.reconciler)
   t.same(idle.reconciler.scopeView(undefined)?.running, [], 'follows nothing: no read, and nothing running')
+})
+
+t.test('a start still awaiting its answer is not looked for by its marker (one page, a view); after ANSWER_GRACE_MS it is', async t => {
+  let lists = 0
+  const page = (): ExecutionPage => { lists++; return { executions: [running('run-1')], nextPageToken: 'more' } }
+  const starting: RunRecord = { id: 'r-new', job: 'viewed', principal: 'p', phase: 'starting', createdAt: NOW }
+  const { reconciler, clock } = setUp(t, entry('job'), page, [followed('run-1'), starting])
+  await pass(reconciler)
+  t.equal(lists, 1, 'the followed run is on the first page: done')
+  t.match(reconciler.scopeView(undefined), { running: [{ name: 'run-1' }] }, 'its lease counts the start in flight')
+  clock.now += ANSWER_GRACE_MS + 1
+  await pass(reconciler)
+  t.equal(lists, 11, 'no answer yet: looked for by its marker, through every page (a lost answer is found so)')
 })
