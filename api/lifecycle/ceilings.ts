@@ -14,8 +14,6 @@ export interface CeilingHit { message: string, retryAfterSeconds: number }
 /** What `within` did: began the start (what `begin` returned), or held it back. */
 export type CeilingOutcome<T> = { begun: T } | { hit: CeilingHit }
 
-const MINUTE_MS = 60_000
-
 /**
  * Project-wide ceilings under Cloud Run's quotas (1,000 running executions per project and region, and the
  * job-run requests per minute), counted over the run records every instance shares: a Queue job's start
@@ -60,7 +58,7 @@ export class ProjectCeilings {
       const message = `jobgate runs ${maxRunningExecutions} executions in ${where} (JOBGATE_MAX_RUNNING_EXECUTIONS); retry once one ended`
       return { message, retryAfterSeconds: 30 }
     }
-    if (runStartsPerMinute > 0 && await this.#store.countBegunSince(jobs, this.#now() - MINUTE_MS) >= runStartsPerMinute) {
+    if (runStartsPerMinute > 0 && await this.#store.countRecentStarts(jobs, this.#now()) >= runStartsPerMinute) {
       return {
         message: `jobgate started ${runStartsPerMinute} runs in ${where} within the last minute (JOBGATE_RUN_STARTS_PER_MINUTE)`,
         retryAfterSeconds: 10

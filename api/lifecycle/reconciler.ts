@@ -13,7 +13,7 @@ import { scanExecutions, type ScanResult, type ScanWanted } from './execution-sc
 import type { AdmissionPass } from './admission.js'
 import type { Outbox } from './outbox.js'
 import type { TransitionRecorder } from './recorder.js'
-import { startBegan, type RunRecord } from './run-record.js'
+import { startBegan, startCountsUntil, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** The Cloud Run read budget as the reconciler draws on it. */
@@ -310,7 +310,9 @@ export class JobReconciler {
     let current = record
     if (record.phase === 'starting') {
       await recorder.record(this.entry, record, 'started', execution)
-      current = { ...record, phase: 'started', execution: name, run: toRun(this.entry.id, execution) }
+      current = {
+        ...record, phase: 'started', execution: name, run: toRun(this.entry.id, execution), startCountsUntil: startCountsUntil(this.#deps.now(), true)
+      }
       this.#records.set(record.id, current)
     }
     if (isTerminal(executionState(execution))) {
