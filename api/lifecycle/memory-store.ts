@@ -342,9 +342,22 @@ class MemoryQueue {
     return this.#jobs.get(job)?.get(lane) ?? []
   }
 
+  /** The oldest `limit` runs that are `wanted`, merged from the lanes (each in queue order): no sort of the whole queue. */
   oldest (job: string, limit: number, wanted: (record: RunRecord) => boolean): RunRecord[] {
-    const lines = [...this.#jobs.get(job)?.values() ?? []]
-    return lines.flat().filter(wanted).sort((a, b) => a.createdAt - b.createdAt).slice(0, limit)
+    const lines = [...this.#jobs.get(job)?.values() ?? []].map(line => line.filter(wanted))
+    const heads = lines.map(() => 0)
+    const found: RunRecord[] = []
+    while (found.length < limit) {
+      let pick: { lane: number, head: RunRecord } | undefined
+      for (const [lane, line] of lines.entries()) {
+        const head = line[heads[lane] as number]
+        if (head !== undefined && (pick === undefined || head.createdAt < pick.head.createdAt)) pick = { lane, head }
+      }
+      if (pick === undefined) break
+      found.push(pick.head)
+      heads[pick.lane] = (heads[pick.lane] as number) + 1
+    }
+    return found
   }
 
   position (record: RunRecord): number {
