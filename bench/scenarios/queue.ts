@@ -148,7 +148,8 @@ async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
       {
         measure: 'running executions while a backlog existed (sampled every 200 ms)',
         value: `≥ 95 % of the cap in ${(atCap * 100).toFixed(0)} % of ${samples.length} samples, median ${median(samples)}`,
-        goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 }
+        // Under a starts ceiling the cap cannot stay full: the figure is shown, not judged.
+        ...(variant.startsPerMinute === undefined && { goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 } })
       },
       {
         measure: 'admission rate',
