@@ -130,3 +130,20 @@ t.test('a start answered late counts for a minute after its answer: no minute of
     now = 70_001
     t.ok('begun' in await begin(), 'a minute after the answers: free again')
   })
+
+t.test('one check at a time per project and region: a start elsewhere does not wait for it', async t => {
+  const store = new MemoryLifecycleStore()
+  const entries = [['a1', 'p1'], ['a2', 'p1'], ['b1', 'p2']].map(([id, project]) => ({ id, project, region: 'r' }) as unknown as JobEntry)
+  const ceilings = new ProjectCeilings(store, new Map(entries.map(entry => [entry.id, entry])) as unknown as JobCatalog,
+    { maxRunningExecutions: 1_000, runStartsPerMinute: 100 }, Date.now)
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  const done: string[] = []
+  const first = ceilings.within(entries[0] as JobEntry, async () => { await held; done.push('a1') })
+  const samePlace = ceilings.within(entries[1] as JobEntry, async () => { done.push('a2') })
+  await ceilings.within(entries[2] as JobEntry, async () => { done.push('b1') })
+  t.same(done, ['b1'], 'project p2 went ahead; p1\'s second start waits for its first')
+  release()
+  await Promise.all([first, samePlace])
+  t.same(done, ['b1', 'a1', 'a2'], 'then p1\'s, in order')
+})
