@@ -29,7 +29,8 @@ export const START_WINDOW_MS = 60_000
 /**
  * Until when a start counts against the starts-per-minute ceiling: a minute after Cloud Run answered it (or a scan found
  * its execution), so a minute of execution creations never holds more starts than the ceiling, however late answers come.
- * Unanswered, it counts for a minute more than the longest a start takes to be answered.
+ * Unanswered, it counts for two minutes from its begin: a start is answered or given up within about a minute (the
+ * client's timeouts), so the answer's minute is covered.
  */
 export const startCountsUntil = (now: number, answered: boolean): number => now + (answered ? 1 : 2) * START_WINDOW_MS
 
