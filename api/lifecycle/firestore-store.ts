@@ -123,6 +123,7 @@ function eventOf (snapshot: DocumentSnapshot): StoredEvent {
  * event's `create()` fails when another writer recorded it first, and then nothing of the batch is
  * written. Commit times order the log, so a reader that asks for what came after its last event misses
  * nothing another instance committed. The collections' `expireAt` is the field for Firestore's TTL policy.
+ * A query that needs a composite index needs it listed in firestore-indexes.json (the deploy creates those; tests check).
  */
 export class FirestoreLifecycleStore implements LifecycleStore {
   readonly shared = true

@@ -5,12 +5,14 @@ import type { JobCatalog, JobEntry } from '../../api/catalog.js'
 import { ProjectCeilings } from '../../api/lifecycle/ceilings.js'
 import { openFirestoreLifecycleStore, type FirestoreLifecycleStore } from '../../api/lifecycle/firestore-store.js'
 import { startCountsUntil } from '../../api/lifecycle/run-record.js'
+import { declaredIndexesServe, recordFirestoreQueries } from '../helpers/firestore-query-indexes.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { lifecycleStoreSuite, recordOf, recordStart } from './store-suite.js'
 import { queueStoreSuite } from './queue-store-suite.js'
 import { batchStoreSuite } from './batch-store-suite.js'
 
 t.setTimeout(180_000)
+const queries = recordFirestoreQueries(t) // the emulator serves any query; real Firestore only those with an index
 
 const emulator = await startFirestoreEmulator(t)
 const projectId = emulator.project // the emulator is shared by the run's test files
@@ -86,3 +88,5 @@ t.test('the project ceilings over Firestore: 20 starts checked at once under a c
   t.equal(outcomes.filter(outcome => 'begun' in outcome).length, 5, 'five began, each counted by the next check')
   t.equal(await a.countRecentStarts([job], Date.now()), 5)
 })
+
+declaredIndexesServe(t, queries, { everyIndexNeeded: true })

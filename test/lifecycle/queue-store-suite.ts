@@ -52,6 +52,7 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     const small = [await enqueue(b, queuedOf(job, 'small')), await enqueue(b, queuedOf(job, 'small'))]
     const mid = await enqueue(a, queuedOf(job, 'mid'))
     t.same((await b.queued(job, 3)).map(record => record.id), big.slice(0, 3).map(record => record.id), 'the list: oldest first')
+    t.same((await a.queued(job, 5, 'small')).map(record => record.id), small.map(record => record.id), 'one lane\'s list: oldest first')
     t.same(await b.positions([small[1] as RunRecord]), [5], 'the second small run: after a round of three lanes and big\'s second')
     t.same(await a.positions([big[5] as RunRecord]), [9], 'big\'s last: last')
     t.same(await a.positions([big[0], small[0], mid, big[5], small[1]] as RunRecord[]), [1, 3, 2, 9, 5],
