@@ -25,14 +25,14 @@ One instance, or Firestore: instances must share idempotency keys and concurrenc
 retry that reaches another instance starts a second run. With the memory store (the default) the
 service gets --max-instances 1, and MAX_INSTANCES above 1 is refused. With
 JOBGATE_IDEMPOTENCY=firestore the script enables the Firestore API, creates the database when
-missing (Native mode, in FIRESTORE_LOCATION), turns on the TTL policy of the keys' expireAt field
-and grants roles/datastore.user; then MAX_INSTANCES may go up to what the read quotas allow.
+missing (Native mode, in FIRESTORE_LOCATION), turns on the TTL policy of the expireAt field of the
+keys, run records and events, creates the composite indexes listed in firestore-indexes.json and
+grants roles/datastore.user; then MAX_INSTANCES may go up to what the read quotas allow.
 
 Run events: with JOBGATE_EVENTS_TOPIC the script enables Pub/Sub, creates the topic when missing,
 grants the account roles/pubsub.publisher on it, and deploys with --no-cpu-throttling and
 --min-instances 1: the reconcilers and the outbox work between requests, when Cloud Run would
-otherwise throttle the CPU. With Firestore it also adds the outbox's composite index and the TTL
-policies of the run records and events.
+otherwise throttle the CPU.
 
 Required variables:
   PROJECT_ID               Google Cloud project id of the service
@@ -110,6 +110,16 @@ for (const [key, entry] of Object.entries(jobs)) {
 console.log(JSON.stringify(catalog));
 console.log(Object.keys(jobs)[0]);
 for (const target of targets) console.log(target);
+EOF
+
+# Reads firestore-indexes.json and prints one line per composite index: its collection group, then its
+# fields as gcloud's --field-config values.
+read -r -d '' INDEXES_SCRIPT <<'EOF' || true
+const [file, collection] = process.argv.slice(1);
+for (const index of JSON.parse(require("node:fs").readFileSync(file, "utf8")).indexes) {
+  const fields = index.fields.map(field => `field-path=${field.fieldPath},order=${field.order.toLowerCase()}`);
+  console.log([index.collectionGroup.replace("{collection}", collection), ...fields].join(" "));
+}
 EOF
 
 # jobgate's Firestore client speaks Native mode; a Datastore-mode database of that name cannot serve it.
@@ -259,6 +269,8 @@ if [[ ${JOBGATE_IDEMPOTENCY:-memory} == firestore ]]; then
   FIRESTORE=true
   DATABASE=${JOBGATE_FIRESTORE_DATABASE:-(default)}
   COLLECTION=${JOBGATE_IDEMPOTENCY_COLLECTION:-jobgate-idempotency}
+  indexes=$(node -e "$INDEXES_SCRIPT" "$ROOT/firestore-indexes.json" "$COLLECTION")
+  mapfile -t COMPOSITE_INDEXES <<<"$indexes"
 fi
 
 ENV_VARS=("JOBGATE_MODE=cloud" "JOBGATE_AUTH=$JOBGATE_AUTH" "JOBGATE_JOBS=$CATALOG_JSON"
@@ -302,10 +314,14 @@ if [[ $FIRESTORE == true ]]; then
     run gcloud firestore fields ttls update expireAt --collection-group "$group" --enable-ttl \
       --database "$DATABASE" --project "$PROJECT_ID" --async
   done
-  # The outbox reads a job's unpublished events in order: a query Firestore serves only from this index.
-  run_allowing ALREADY_EXISTS gcloud firestore indexes composite create --collection-group "$COLLECTION-events" \
-    --field-config field-path=job,order=ascending --field-config field-path=published,order=ascending \
-    --field-config field-path=recordedAt,order=ascending --database "$DATABASE" --project "$PROJECT_ID" --async
+  # Firestore answers FAILED_PRECONDITION to a query whose composite index is missing: firestore-indexes.json lists each one.
+  for index in "${COMPOSITE_INDEXES[@]}"; do
+    read -r -a parts <<<"$index"
+    field_configs=()
+    for field in "${parts[@]:1}"; do field_configs+=(--field-config "$field"); done
+    run_allowing ALREADY_EXISTS gcloud firestore indexes composite create --collection-group "${parts[0]}" "${field_configs[@]}" \
+      --database "$DATABASE" --project "$PROJECT_ID" --async
+  done
 fi
 if [[ -n ${JOBGATE_EVENTS_TOPIC:-} ]]; then
   run gcloud services enable pubsub.googleapis.com --project "$TOPIC_PROJECT"

@@ -126,7 +126,10 @@ export async function startEmulator (options: EmulatorOptions = {}): Promise<Emu
     unfinished: (namespace, job) =>
       executions.list(namespace === undefined ? undefined : projects.idOf(namespace), job).filter(run => run.outcome === undefined).length,
     waitForExecution: async (name, namespace) => {
-      const run = executions.list(namespace === undefined ? undefined : projects.idOf(namespace)).find(candidate => candidate.name === name)
+      // By key when the project is known: local mode waits on every start, so a scan of every execution would add up.
+      const run = namespace === undefined
+        ? executions.list().find(candidate => candidate.name === name)
+        : executions.get(projects.idOf(namespace), name)
       if (!run) throw new RangeError(`no execution named ${name}`)
       await run.done
       return run.resource()

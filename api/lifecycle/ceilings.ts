@@ -14,8 +14,6 @@ export interface CeilingHit { message: string, retryAfterSeconds: number }
 /** What `within` did: began the start (what `begin` returned), or held it back. */
 export type CeilingOutcome<T> = { begun: T } | { hit: CeilingHit }
 
-const MINUTE_MS = 60_000
-
 /**
  * Project-wide ceilings under Cloud Run's quotas (1,000 running executions per project and region, and the
  * job-run requests per minute), counted over the run records every instance shares: a Queue job's start
@@ -27,8 +25,8 @@ export class ProjectCeilings {
   readonly #catalog: JobCatalog
   readonly #config: CeilingConfig
   readonly #now: () => number
-  /** The check-and-begin under way: the next waits for it, so two starts never pass on the same count. */
-  #turn: Promise<unknown> = Promise.resolve()
+  /** The check-and-begin under way per project and region: the next waits for it, so two starts never pass on the same count. */
+  readonly #turns = new Map<string, Promise<unknown>>()
 
   constructor (store: LifecycleStore, catalog: JobCatalog, config: CeilingConfig, now: () => number) {
     this.#store = store
@@ -39,14 +37,18 @@ export class ProjectCeilings {
 
   /**
    * Begins a start of `entry` (`begin` records it, so the next check counts it) if the ceilings let it go ahead now;
-   * one at a time in this instance: 50 starts checked at once would all pass at 899 of 900.
+   * one at a time per project and region in this instance: 50 starts checked at once would all pass at 899 of 900.
    */
   async within<T> (entry: JobEntry, begin: () => Promise<T>): Promise<CeilingOutcome<T>> {
-    const turn = this.#turn.then(async (): Promise<CeilingOutcome<T>> => {
+    const key = `${entry.project}/${entry.region}`
+    const turn = (this.#turns.get(key) ?? Promise.resolve()).then(async (): Promise<CeilingOutcome<T>> => {
       const hit = await this.check(entry)
       return hit === undefined ? { begun: await begin() } : { hit }
     })
-    this.#turn = turn.catch(() => {})
+    const settled = turn.catch(() => {})
+    this.#turns.set(key, settled)
+    // The last in line lets go of the key: nothing is kept per project once its starts are through.
+    void settled.then(() => { if (this.#turns.get(key) === settled) this.#turns.delete(key) })
     return await turn
   }
 
@@ -60,7 +62,7 @@ export class ProjectCeilings {
       const message = `jobgate runs ${maxRunningExecutions} executions in ${where} (JOBGATE_MAX_RUNNING_EXECUTIONS); retry once one ended`
       return { message, retryAfterSeconds: 30 }
     }
-    if (runStartsPerMinute > 0 && await this.#store.countBegunSince(jobs, this.#now() - MINUTE_MS) >= runStartsPerMinute) {
+    if (runStartsPerMinute > 0 && await this.#store.countRecentStarts(jobs, this.#now()) >= runStartsPerMinute) {
       return {
         message: `jobgate started ${runStartsPerMinute} runs in ${where} within the last minute (JOBGATE_RUN_STARTS_PER_MINUTE)`,
         retryAfterSeconds: 10

@@ -6,7 +6,7 @@ import type { Run, RunRequest } from '../schemas/run.js'
 import type { BatchRecord } from './batch-record.js'
 import type { EventCursor, QueuedPart, RunEvent, RunRecord, StoredEvent } from './run-record.js'
 import { roundRobinPosition } from './queue-order.js'
-import { byLogOrder, isAfter } from './run-record.js'
+import { byLogOrder, claimedRecord, isAfter, requeuedRecord } from './run-record.js'
 import { seqOf, seqParts } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
@@ -58,6 +58,8 @@ interface RecordDocument {
   state?: Run['state']
   /** Commit time of the begin: other instances read new records by it. */
   begunAt?: Timestamp | FieldValue
+  /** Epoch ms until which its start counts against the starts-per-minute ceiling; 0: it does not (queued, or requeued). */
+  startCountsUntil: number
   expireAt: Timestamp
 }
 
@@ -94,6 +96,7 @@ function recordOf (stored: RecordDocument): RunRecord {
   if (stored.execution !== undefined) record.execution = stored.execution
   if (stored.run !== undefined) record.run = JSON.parse(stored.run) as Run
   if (stored.batch !== undefined) record.batch = stored.batch
+  if (stored.startCountsUntil > 0) record.startCountsUntil = stored.startCountsUntil
   if (stored.request !== undefined) {
     const queue: QueuedPart = {
       request: JSON.parse(stored.request) as RunRequest, lane: stored.lane ?? '', expiresAt: stored.expiresAt ?? 0
@@ -120,6 +123,7 @@ function eventOf (snapshot: DocumentSnapshot): StoredEvent {
  * event's `create()` fails when another writer recorded it first, and then nothing of the batch is
  * written. Commit times order the log, so a reader that asks for what came after its last event misses
  * nothing another instance committed. The collections' `expireAt` is the field for Firestore's TTL policy.
+ * A query that needs a composite index needs it listed in firestore-indexes.json (the deploy creates those; tests check).
  */
 export class FirestoreLifecycleStore implements LifecycleStore {
   readonly shared = true
@@ -156,6 +160,7 @@ export class FirestoreLifecycleStore implements LifecycleStore {
       createdAt: record.createdAt,
       open: record.phase === 'starting' || record.phase === 'started',
       queued: record.phase === 'queued',
+      startCountsUntil: record.startCountsUntil ?? 0,
       // A batch's finished runs are kept as long as unfinished ones (BATCH_TTL_MS): its counts are counted from them.
       expireAt: this.#timestamp.fromMillis(this.#now() + (finished && record.batch === undefined ? retentionMs : BATCH_TTL_MS))
     }
@@ -323,18 +328,16 @@ export class FirestoreLifecycleStore implements LifecycleStore {
     return (await this.#ofJobs(jobs, this.#records.where('open', '==', true)).count().get()).data().count
   }
 
-  async countBegunSince (jobs: readonly string[], since: number): Promise<number> {
-    const begun = this.#records.where('begunAt', '>=', this.#timestamp.fromMillis(since))
-    return (await this.#ofJobs(jobs, begun).count().get()).data().count
+  async countRecentStarts (jobs: readonly string[], now: number): Promise<number> {
+    return (await this.#ofJobs(jobs, this.#records.where('startCountsUntil', '>', now)).count().get()).data().count
   }
 
   async claim (id: string): Promise<RunRecord | undefined> {
-    return await this.#fromPhase(id, 'queued', record =>
-      ({ ...record, phase: 'starting', queue: { ...record.queue as QueuedPart, claimedAt: this.#now() } }))
+    return await this.#fromPhase(id, 'queued', record => claimedRecord(record, this.#now()))
   }
 
   async requeue (id: string): Promise<void> {
-    await this.#fromPhase(id, 'starting', record => record.queue === undefined ? record : { ...record, phase: 'queued' })
+    await this.#fromPhase(id, 'starting', record => record.queue === undefined ? record : requeuedRecord(record))
   }
 
   async settle (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {

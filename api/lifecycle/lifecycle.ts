@@ -18,7 +18,7 @@ import { Outbox } from './outbox.js'
 import type { EventPublisher } from './pubsub-publisher.js'
 import { JobReconciler, type ReadAllowance } from './reconciler.js'
 import { TransitionRecorder } from './recorder.js'
-import { RUN_MARKER, type RunRecord, type StoredEvent } from './run-record.js'
+import { RUN_MARKER, startCountsUntil, type RunRecord, type StoredEvent } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 export interface LifecycleDeps {
@@ -127,7 +127,8 @@ export class RunLifecycle {
     const tenant = tenantKey === undefined ? undefined : request.env?.[tenantKey]
     return {
       id: `${entry.id.slice(0, 40)}-${id}`, job: entry.id, principal: callerKey(caller), phase, createdAt: this.#now(),
-      ...(tenant !== undefined && { tenant })
+      ...(tenant !== undefined && { tenant }),
+      ...(phase === 'starting' && { startCountsUntil: startCountsUntil(this.#now(), false) })
     }
   }
 
@@ -241,7 +242,8 @@ export class RunLifecycle {
       this.#deps.log.error({ err, run: name }, `run events: could not record the start of ${name}; its reconciler records it from Cloud Run`)
     }
     const reconciler = this.#reconcilers.get(entry.id)
-    reconciler?.add({ ...record, phase: 'started', execution: name, run: toRun(entry.id, execution) }, execution)
+    const run = toRun(entry.id, execution)
+    reconciler?.add({ ...record, phase: 'started', execution: name, run, startCountsUntil: startCountsUntil(this.#now(), true) }, execution)
     reconciler?.soon()
     this.#deps.runEnded?.(entry, name).then(() => { this.#reconcilers.get(entry.id)?.ended() }, () => {})
   }

@@ -3,7 +3,7 @@ import { ApiError } from '../errors.js'
 import type { BatchCounts } from '../schemas/batch.js'
 import { endedAs, noCounts, type BatchRecord } from './batch-record.js'
 import { roundRobinPosition } from './queue-order.js'
-import { isAfter, startBegan, type QueuedPart } from './run-record.js'
+import { claimedRecord, isAfter, requeuedRecord } from './run-record.js'
 import { seqMs, SeqClock } from './seq.js'
 import type { JobLeaseStore, LeaseClaim, LifecycleStore } from './store.js'
 
@@ -135,7 +135,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
   async claim (id: string): Promise<RunRecord | undefined> {
     const queued = this.#queue.take(id)
     if (queued === undefined) return undefined
-    const claimed: RunRecord = { ...queued, phase: 'starting', queue: { ...queued.queue as QueuedPart, claimedAt: this.#now() } }
+    const claimed = claimedRecord(queued, this.#now())
     this.#open.set(id, claimed)
     return structuredClone(claimed)
   }
@@ -144,7 +144,7 @@ export class MemoryLifecycleStore implements LifecycleStore {
     const record = this.#open.get(id)
     if (record?.phase !== 'starting' || record.queue === undefined) return
     this.#open.delete(id)
-    this.#queue.add({ ...record, phase: 'queued' })
+    this.#queue.add(requeuedRecord(record))
   }
 
   async settle (record: RunRecord, event: RunEvent): Promise<StoredEvent | undefined> {
@@ -196,9 +196,9 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return [...this.#open.values()].filter(record => jobs.includes(record.job)).length
   }
 
-  async countBegunSince (jobs: readonly string[], since: number): Promise<number> {
-    const begun = (record: RunRecord): boolean => jobs.includes(record.job) && startBegan(record) >= since
-    return [...this.#open.values()].filter(begun).length + [...this.#finished.values()].filter(begun).length
+  async countRecentStarts (jobs: readonly string[], now: number): Promise<number> {
+    const counts = (record: RunRecord): boolean => jobs.includes(record.job) && stillCounts(record, now)
+    return [...this.#open.values()].filter(counts).length + [...this.#finished.values()].filter(counts).length
   }
 
   /** Appends an event that cannot have been recorded before (its run was queued until now). */
@@ -277,7 +277,11 @@ export class MemoryLifecycleStore implements LifecycleStore {
   #keepFinished (record: RunRecord): void {
     if (record.batch !== undefined) this.#batches.get(record.batch)?.ended.set(record.id, endedAs(record.run?.state))
     this.#finished.set(record.id, record)
-    if (this.#finished.size > this.#limits.maxFinished) this.#finished.delete(this.#finished.keys().next().value as string)
+    // The oldest go, but not while their start still counts against the starts-per-minute ceiling (a minute's starts at most).
+    for (const [id, oldest] of this.#finished) {
+      if (this.#finished.size <= this.#limits.maxFinished || stillCounts(oldest, this.#now())) break
+      this.#finished.delete(id)
+    }
   }
 
   #hasWork (job: string): boolean {
@@ -286,6 +290,8 @@ export class MemoryLifecycleStore implements LifecycleStore {
     return this.#queue.next(job, undefined) !== undefined
   }
 }
+
+const stillCounts = (record: RunRecord, now: number): boolean => (record.startCountsUntil ?? 0) > now
 
 /** One instance's queued runs: per job, per lane, in the order they were queued. */
 class MemoryQueue {
@@ -336,9 +342,22 @@ class MemoryQueue {
     return this.#jobs.get(job)?.get(lane) ?? []
   }
 
+  /** The oldest `limit` runs that are `wanted`, merged from the lanes (each in queue order): no sort of the whole queue. */
   oldest (job: string, limit: number, wanted: (record: RunRecord) => boolean): RunRecord[] {
-    const lines = [...this.#jobs.get(job)?.values() ?? []]
-    return lines.flat().filter(wanted).sort((a, b) => a.createdAt - b.createdAt).slice(0, limit)
+    const lines = [...this.#jobs.get(job)?.values() ?? []].map(line => line.filter(wanted))
+    const heads = lines.map(() => 0)
+    const found: RunRecord[] = []
+    while (found.length < limit) {
+      let pick: { lane: number, head: RunRecord } | undefined
+      for (const [lane, line] of lines.entries()) {
+        const head = line[heads[lane] as number]
+        if (head !== undefined && (pick === undefined || head.createdAt < pick.head.createdAt)) pick = { lane, head }
+      }
+      if (pick === undefined) break
+      found.push(pick.head)
+      heads[pick.lane] = (heads[pick.lane] as number) + 1
+    }
+    return found
   }
 
   position (record: RunRecord): number {

@@ -10,12 +10,13 @@ import { runTenant } from '../policy/run-access.js'
 import { Backoff, type PollSchedule } from '../live/poll-schedule.js'
 import { PollTimer } from '../live/poll-timer.js'
 import type { ScopeView } from '../concurrency/scope-view.js'
+import { EndForecast } from './end-forecast.js'
 import { scanExecutions, type ScanResult, type ScanWanted } from './execution-scan.js'
 import { followedScopeView } from './followed-view.js'
 import type { AdmissionPass } from './admission.js'
 import type { Outbox } from './outbox.js'
 import type { TransitionRecorder } from './recorder.js'
-import { startBegan, type RunRecord } from './run-record.js'
+import { startBegan, startCountsUntil, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** The Cloud Run read budget as the reconciler draws on it. */
@@ -52,7 +53,12 @@ export interface ReconcilerDeps {
 export const ANSWER_GRACE_MS = 10_000
 
 /** A burst of runs ending (a full queue's cap) costs a pass per this long, not one per run. */
-export const ENDED_BATCH_MS = 50
+export const ENDED_BATCH_MS = 10
+
+/** Quick looks the end forecast may take in a row (a wave of ends), each earned back in the schedule's first pause. */
+export const FORECAST_BURST = 4
+/** The least time between passes the forecast brings forward. */
+const FORECAST_GAP_MS = 250
 
 /** How far back a reconciler that starts following a job's outside runs looks for runs it has not seen. */
 export const EXTERNAL_LOOKBACK_MS = 10 * 60_000
@@ -83,6 +89,10 @@ export class JobReconciler {
   #viewedAt = 0
   readonly #timer = new PollTimer(() => { this.#begin() })
   readonly #backoff: Backoff
+  readonly #forecast = new EndForecast()
+  /** Quick looks in hand (FORECAST_BURST at most), and when they were last counted. */
+  #quickLooks = FORECAST_BURST
+  #quickLooksAt: number
   /** Outside runs created before this were seen (or are too old to look for): the next scan starts there. */
   #discoveredUpTo: number
   #passing = false
@@ -98,6 +108,7 @@ export class JobReconciler {
     this.#deps = deps
     this.#backoff = new Backoff(deps.schedule)
     this.#discoveredUpTo = deps.now() - EXTERNAL_LOOKBACK_MS
+    this.#quickLooksAt = deps.now()
   }
 
   get stopped (): boolean { return this.#timer.stopped }
@@ -264,7 +275,22 @@ export class JobReconciler {
     }
     if (this.#again) { this.#begin(); return }
     // Runs waiting for a slot: a run's end is what frees one, so look at the quickest pace (the read budget bounds it).
-    this.#schedule(waitMs ?? (waiting ? this.#deps.schedule.firstMs : this.#backoff.after(changed)), waiting)
+    this.#schedule(waitMs ?? (waiting ? this.#waitingPaceMs() : this.#backoff.after(changed)), waiting)
+  }
+
+  /**
+   * Runs wait for a slot: the next pass at the quickest pace, or just after the next forecast end when that is sooner
+   * and a quick look is in hand (at most FORECAST_BURST in a row, and one more per firstMs on average than the pace).
+   */
+  #waitingPaceMs (): number {
+    const { firstMs } = this.#deps.schedule
+    const now = this.#deps.now()
+    this.#quickLooks = Math.min(FORECAST_BURST, this.#quickLooks + (now - this.#quickLooksAt) / firstMs)
+    this.#quickLooksAt = now
+    const end = this.#forecast.nextEnd(this.#seen.values(), now)
+    if (end === undefined || end >= now + firstMs || this.#quickLooks < 1) return firstMs
+    this.#quickLooks -= 1
+    return Math.max(FORECAST_GAP_MS, end - now)
   }
 
   #schedule (ms: number, waiting: boolean): void {
@@ -339,11 +365,14 @@ export class JobReconciler {
     let current = record
     if (record.phase === 'starting') {
       await recorder.record(this.entry, record, 'started', execution)
-      current = { ...record, phase: 'started', execution: name, run: toRun(this.entry.id, execution) }
+      current = {
+        ...record, phase: 'started', execution: name, run: toRun(this.entry.id, execution), startCountsUntil: startCountsUntil(this.#deps.now(), true)
+      }
       this.#records.set(record.id, current)
     }
     if (isTerminal(executionState(execution))) {
       this.#deps.log.debug({ job: this.entry.id, run: name }, `run events: run ${name} ended`)
+      this.#forecast.ended(execution)
       await recorder.record(this.entry, current, 'finished', execution)
       this.#ended.set(name, this.#deps.now())
       this.#forget(record.id)

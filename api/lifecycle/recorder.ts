@@ -4,7 +4,7 @@ import { toRun } from '../cloudrun/mapping.js'
 import type { Run } from '../schemas/run.js'
 import type { BatchRecord } from './batch-record.js'
 import type { Outbox } from './outbox.js'
-import { runEvent, unstartedRun, type RunEvent, type RunRecord, type StoredEvent, type Transition } from './run-record.js'
+import { runEvent, startCountsUntil, unstartedRun, type RunEvent, type RunRecord, type StoredEvent, type Transition } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** ce-time of a transition: when Cloud Run says it happened, so every writer of one event agrees on it. */
@@ -13,10 +13,16 @@ function timeOf (transition: Transition, run: Run, now: () => number): string {
   return when ?? new Date(now()).toISOString()
 }
 
-/** The record's next state after `transition`, with the run as seen. */
-export function advanced (record: RunRecord, transition: Transition, run: Run): RunRecord {
+/** The record's next state after `transition` at `now`, with the run as seen. */
+export function advanced (record: RunRecord, transition: Transition, run: Run, now: number): RunRecord {
   const execution = run.execution ?? (record.queue === undefined ? run.name : record.execution)
-  return { ...record, phase: transition, run, ...(execution !== undefined && { execution }) }
+  return {
+    ...record,
+    phase: transition,
+    run,
+    ...(execution !== undefined && { execution }),
+    ...(transition === 'started' && { startCountsUntil: startCountsUntil(now, true) })
+  }
 }
 
 /**
@@ -48,7 +54,7 @@ export class TransitionRecorder {
   /** The same with the Run given (a run whose execution is gone). */
   async recordRun (record: RunRecord, transition: Transition, run: Run): Promise<StoredEvent | undefined> {
     const event = runEvent(record, transition, run, timeOf(transition, run, this.#now))
-    return this.#handOut(await this.#store.transition(advanced(record, transition, run), event))
+    return this.#handOut(await this.#store.transition(advanced(record, transition, run, this.#now()), event))
   }
 
   /** A run held back by its job's Queue policy: its record and `jobgate.run.queued` event. */
@@ -73,7 +79,7 @@ export class TransitionRecorder {
   /** Ends a run that is still queued (cancelled, timed out); undefined when it is no longer queued (admitted meanwhile). */
   async settle (record: RunRecord, end: Pick<Run, 'state' | 'message' | 'reason'>): Promise<Run | undefined> {
     const run = unstartedRun(record, end, this.#now())
-    const stored = await this.#store.settle(advanced(record, 'finished', run),
+    const stored = await this.#store.settle(advanced(record, 'finished', run, this.#now()),
       runEvent(record, 'finished', run, timeOf('finished', run, this.#now)))
     return this.#handOut(stored) === undefined ? undefined : run
   }

@@ -23,6 +23,27 @@ export interface QueuedPart {
 /** When the run's start began: its creation, or for a queued run its admission. */
 export const startBegan = (record: RunRecord): number => record.queue?.claimedAt ?? record.createdAt
 
+/** Cloud Run counts job-run requests per minute: a start counts against JOBGATE_RUN_STARTS_PER_MINUTE this long after its answer. */
+export const START_WINDOW_MS = 60_000
+
+/**
+ * Until when a start counts against the starts-per-minute ceiling: a minute after Cloud Run answered it (or a scan found
+ * its execution), so a minute of execution creations never holds more starts than the ceiling, however late answers come.
+ * Unanswered, it counts for two minutes from its begin: a start is answered or given up within about a minute (the
+ * client's timeouts), so the answer's minute is covered.
+ */
+export const startCountsUntil = (now: number, answered: boolean): number => now + (answered ? 1 : 2) * START_WINDOW_MS
+
+/** A queued run claimed for admission at `now`: its start begins. */
+export const claimedRecord = (queued: RunRecord, now: number): RunRecord =>
+  ({ ...queued, phase: 'starting', queue: { ...queued.queue as QueuedPart, claimedAt: now }, startCountsUntil: startCountsUntil(now, false) })
+
+/** A claimed run whose start provably started nothing, back in the queue: it no longer counts as a start. */
+export function requeuedRecord (record: RunRecord): RunRecord {
+  const { startCountsUntil: _, ...rest } = record
+  return { ...rest, phase: 'queued' }
+}
+
 export interface RunRecord {
   /** jobgate's own id of the run; the execution carries it as RUN_MARKER, so a start whose answer was lost is found again. */
   id: string
@@ -43,6 +64,8 @@ export interface RunRecord {
   queue?: QueuedPart
   /** The batch the run belongs to (POST …/batches): its end may be the batch's. */
   batch?: string
+  /** Epoch ms until which its start counts against JOBGATE_RUN_STARTS_PER_MINUTE (startCountsUntil); unset while queued. */
+  startCountsUntil?: number
 }
 
 export { RUN_MARKER } from '../cloudrun/mapping.js'

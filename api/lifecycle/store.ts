@@ -74,8 +74,8 @@ export interface LifecycleStore {
   endBatch: (batch: BatchRecord, event: RunEvent) => Promise<StoredEvent | undefined>
   /** Runs of `jobs` starting or started and not ended (jobgate's own): what the running-executions ceiling counts. */
   countOpen: (jobs: readonly string[]) => Promise<number>
-  /** Runs of `jobs` whose start began at or after `since` (epoch ms): what the starts-per-minute ceiling counts. */
-  countBegunSince: (jobs: readonly string[], since: number) => Promise<number>
+  /** Runs of `jobs` whose start still counts at `now` (epoch ms; RunRecord.startCountsUntil): what the starts-per-minute ceiling counts. */
+  countRecentStarts: (jobs: readonly string[], now: number) => Promise<number>
   /** The reconcilers' leases: one holder per job. */
   leases: JobLeaseStore
   /** True when every instance sees the same store (Firestore): other instances' records and events must be read from it. */

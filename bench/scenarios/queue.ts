@@ -16,15 +16,16 @@ const STARTS_PER_MINUTE = 900
  * One way to run the bench. `runSeconds`: each run sleeps this long; a backlog keeps the cap full only if admission keeps
  * up with runs ending, and a polled end is seen up to a reconciler pass (1 s) late. `startsPerMinute`: a ceiling to hold.
  */
-interface Variant { label: string, signalled: boolean, runSeconds: number, share: number, startsPerMinute?: number }
+interface Variant { name: string, label: string, signalled: boolean, runSeconds: number, share: number, startsPerMinute?: number }
 
 const VARIANTS: Variant[] = [
   // Ends signalled as in local mode: admission is bounded by jobgate itself.
-  { label: 'signalled ends', signalled: true, runSeconds: 10, share: 1 },
+  { name: 'signalled', label: 'signalled ends', signalled: true, runSeconds: 10, share: 1 },
   // Cloud Run's way: the reconciler lists the job's executions; runs as short as a container's start.
-  { label: 'polled ends', signalled: false, runSeconds: 30, share: 0.1 },
+  { name: 'polled', label: 'polled ends', signalled: false, runSeconds: 30, share: 0.1 },
   // Short runs that would start faster than the ceiling allows: admission keeps up with it and never passes it.
   {
+    name: 'ceiling',
     label: 'polled, under JOBGATE_RUN_STARTS_PER_MINUTE', signalled: false, runSeconds: 2, share: 0.2, startsPerMinute: STARTS_PER_MINUTE
   }
 ]
@@ -37,7 +38,8 @@ interface Queued { name: string, tenant: string, queuedAt: number }
  * Counted: `:run` calls at the emulator (exactly once), running executions sampled while a backlog exists
  * (cap occupancy), each tenant's wait for its first and its last start (fairness), the process's RSS.
  * The variants (VARIANTS) differ in how runs' ends are learnt and how long runs last.
- * Set JOBGATE_BENCH_QUEUE_RUNS for another size (default 10,000, of which each variant runs its share; --quick 2,000).
+ * Set JOBGATE_BENCH_QUEUE_RUNS for another size (default 10,000, of which each variant runs its share; --quick 2,000), and
+ * JOBGATE_BENCH_QUEUE_VARIANTS to run some of them (signalled, polled, ceiling).
  */
 async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
   const { signalled, runSeconds } = variant
@@ -93,26 +95,20 @@ async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
       }))
     }
     const submitted = Date.now()
-    // A run's start time: its execution's creation, found by its marker (the queued name) or its name.
-    const startOf = new Map<string, number>()
     // Long enough at a tenth of the cap's rate; past it the figures are of what started by then.
     const deadline = Date.now() + Math.max(120_000, (runs / MAX_RUNNING) * runSeconds * 10_000)
-    const progress = (): string => {
-      const so = `${Math.round((Date.now() - startedAt) / 1000)} s`
-      return `queue bench: ${queued.filter(run => startOf.has(run.name)).length} of ${queued.length} started after ${so}`
-    }
-    await waitUntil(async () => {
-      for (const execution of emulator.executions('bench', 'fanout')) {
-        // A queued run is named by its marker; one that started at once, by its execution.
-        const createdAt = Date.parse(execution.metadata.creationTimestamp)
-        for (const key of [envValue(execution, 'JOBGATE_RUN'), execution.metadata.name]) {
-          if (key !== undefined && !startOf.has(key)) startOf.set(key, createdAt)
-        }
-      }
-      return queued.every(run => startOf.has(run.name))
-    }, deadline, progress, 2_000) // each look converts every execution: at 10,000 the bench's own cost, so not too often
+    const progress = (): string =>
+      `queue bench: ${runCalls(emulator, 'fanout')} of ${queued.length} started after ${Math.round((Date.now() - startedAt) / 1000)} s`
+    // Counted from the emulator's request log: converting every execution at each look would stall the loop jobgate runs on.
+    await waitUntil(() => runCalls(emulator, 'fanout') >= queued.length, deadline, progress, 2_000)
     clearInterval(sampler)
     const starts = runCalls(emulator, 'fanout')
+    // A run's start time: its execution's creation, found by its marker (the queued name) or its name.
+    const startOf = new Map<string, number>()
+    for (const execution of emulator.executions('bench', 'fanout')) {
+      const createdAt = Date.parse(execution.metadata.creationTimestamp)
+      for (const key of [envValue(execution, 'JOBGATE_RUN'), execution.metadata.name]) if (key !== undefined) startOf.set(key, createdAt)
+    }
     const names = new Set(queued.map(run => run.name))
     const started = queued.filter(run => startOf.has(run.name)).length
     const allStarted = started === queued.length
@@ -152,7 +148,8 @@ async function queueRun (runs: number, variant: Variant): Promise<Row[]> {
       {
         measure: 'running executions while a backlog existed (sampled every 200 ms)',
         value: `≥ 95 % of the cap in ${(atCap * 100).toFixed(0)} % of ${samples.length} samples, median ${median(samples)}`,
-        goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 }
+        // Under a starts ceiling the cap cannot stay full: the figure is shown, not judged.
+        ...(variant.startsPerMinute === undefined && { goal: { text: 'at the cap ≥ 95 % of the time', met: atCap >= 0.95 } })
       },
       {
         measure: 'admission rate',
@@ -194,7 +191,9 @@ export const scenario: Scenario = {
   async run ({ samples }) {
     const runs = Number(process.env.JOBGATE_BENCH_QUEUE_RUNS ?? (samples < 10 ? 2_000 : 10_000))
     const rows: Row[] = []
-    for (const variant of VARIANTS) {
+    // JOBGATE_BENCH_QUEUE_VARIANTS (e.g. "polled,ceiling"): only those.
+    const only = process.env.JOBGATE_BENCH_QUEUE_VARIANTS?.split(',')
+    for (const variant of VARIANTS.filter(variant => only?.includes(variant.name) ?? true)) {
       const measured = await queueRun(Math.ceil(runs * variant.share), variant)
       rows.push(...measured.map(row => ({ ...row, measure: `${variant.label}: ${row.measure}` })))
     }

@@ -3,11 +3,17 @@
  * them, any other start gets 429 with Retry-After. One instance in local mode; starts counted at the emulator.
  */
 import t, { type Test } from 'tap'
+import type { JobCatalog, JobEntry } from '../../api/catalog.js'
+import { ProjectCeilings, type CeilingOutcome } from '../../api/lifecycle/ceilings.js'
+import { MemoryLifecycleStore } from '../../api/lifecycle/memory-store.js'
+import { advanced } from '../../api/lifecycle/recorder.js'
+import { runEvent, startCountsUntil, type RunRecord } from '../../api/lifecycle/run-record.js'
 import { loadConfig } from '../../api/config.js'
 import { ConfigError } from '../../api/config-error.js'
 import { loadLifecycleConfig } from '../../api/lifecycle/config.js'
 import { build } from '../helper.js'
 import { call } from '../helpers/call.js'
+import { recordOf, runOf } from '../lifecycle/store-suite.js'
 
 const SLEEP = { ECHO_SLEEP_MS: '600000' }
 const QUICK = { ECHO_SLEEP_MS: '0' }
@@ -96,4 +102,48 @@ t.test('starts checked at the same moment pass the ceilings one at a time: 20 at
   t.equal(answers.filter(answer => answer.status === 429).length + answers.filter(answer => answer.body.state === 'QUEUED').length, 15,
     'the rest refused (plain) or queued (Queue)')
   t.equal(starts(), 5, 'five reached Cloud Run')
+})
+
+t.test('a start answered late counts for a minute after its answer: no minute of executions created holds more than the ceiling',
+  async t => {
+    let now = 0
+    const store = new MemoryLifecycleStore({ now: () => now })
+    const entry = { id: 'late', project: 'p', region: 'r' } as unknown as JobEntry
+    const ceilings = new ProjectCeilings(store, new Map([['late', entry]]) as unknown as JobCatalog,
+      { maxRunningExecutions: 1_000, runStartsPerMinute: 3 }, () => now)
+    const begin = async (): Promise<CeilingOutcome<RunRecord>> => await ceilings.within(entry, async () => {
+      const record = recordOf('late', { startCountsUntil: startCountsUntil(now, false) })
+      await store.begin(record)
+      return record
+    })
+    const begun = await Promise.all([begin(), begin(), begin(), begin()])
+    t.same(begun.map(outcome => 'begun' in outcome), [true, true, true, false], 'three at 0 s, the fourth refused')
+    // Cloud Run answers (creates the executions) 10 s later: they count until 70 s, not 60 s after the claims.
+    now = 10_000
+    for (const [i, outcome] of begun.entries()) {
+      if (!('begun' in outcome)) continue
+      const run = runOf('late', `late-${i}`)
+      await store.transition(advanced(outcome.begun, 'started', run, now), runEvent(outcome.begun, 'started', run, run.createTime as string))
+    }
+    now = 61_000
+    t.match(await begin(), { hit: { message: /JOBGATE_RUN_STARTS_PER_MINUTE/ } }, 'at 61 s: three executions were created within the minute')
+    now = 70_001
+    t.ok('begun' in await begin(), 'a minute after the answers: free again')
+  })
+
+t.test('one check at a time per project and region: a start elsewhere does not wait for it', async t => {
+  const store = new MemoryLifecycleStore()
+  const entries = [['a1', 'p1'], ['a2', 'p1'], ['b1', 'p2']].map(([id, project]) => ({ id, project, region: 'r' }) as unknown as JobEntry)
+  const ceilings = new ProjectCeilings(store, new Map(entries.map(entry => [entry.id, entry])) as unknown as JobCatalog,
+    { maxRunningExecutions: 1_000, runStartsPerMinute: 100 }, Date.now)
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  const done: string[] = []
+  const first = ceilings.within(entries[0] as JobEntry, async () => { await held; done.push('a1') })
+  const samePlace = ceilings.within(entries[1] as JobEntry, async () => { done.push('a2') })
+  await ceilings.within(entries[2] as JobEntry, async () => { done.push('b1') })
+  t.same(done, ['b1'], 'project p2 went ahead; p1\'s second start waits for its first')
+  release()
+  await Promise.all([first, samePlace])
+  t.same(done, ['b1', 'a1', 'a2'], 'then p1\'s, in order')
 })

@@ -7,8 +7,10 @@ import { loadConfig } from '../../api/config.js'
 import { firestoreTarget } from '../../api/idempotency/index.js'
 import { startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { leaseOf, leaseStoreSuite } from './lease-store-suite.js'
+import { declaredIndexesServe, recordFirestoreQueries } from '../helpers/firestore-query-indexes.js'
 
 t.setTimeout(180_000)
+const queries = recordFirestoreQueries(t) // the emulator serves any query; real Firestore only those with an index
 
 const emulator = await startFirestoreEmulator(t)
 const projectId = emulator.project
@@ -58,3 +60,5 @@ t.test('store errors other than a lost race reach the caller', async t => {
   await t.rejects(broken.claim('s', 0, leaseOf('a')))
   await t.rejects(broken.evict('s', 0, '1:2'))
 })
+
+declaredIndexesServe(t, queries)

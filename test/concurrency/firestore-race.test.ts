@@ -8,8 +8,10 @@ import { call } from '../helpers/call.js'
 import { startTwoInstances, storedDocuments } from '../helpers/firestore-instances.js'
 import { auditLines } from '../helpers/log-capture.js'
 import { RUN_PATH, runCalls } from '../events/helpers.js'
+import { declaredIndexesServe, recordFirestoreQueries } from '../helpers/firestore-query-indexes.js'
 
 t.setTimeout(240_000)
+const queries = recordFirestoreQueries(t) // the emulator serves any query; real Firestore only those with an index
 
 const MAX_RUNNING = 2
 const catalog = {
@@ -73,3 +75,5 @@ t.test('the slots are documents beside the idempotency keys', async t => {
   t.ok(slots.length >= 1, 'lease documents exist')
   for (const doc of slots) t.match(doc.fields.scope?.stringValue, new RegExp(`^\\["${setup.firestore.project}","us-central1","(report|nightly)",`))
 })
+
+declaredIndexesServe(t, queries)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { declaredIndexes } from '../helpers/firestore-query-indexes.js'
 import { StubWorld, argv, flagValue, gitShortSha, parseWithGcloud, repoRoot, type Call, type ScriptResult } from './stubs.js'
 
 const script = join(repoRoot, 'build-deploy-api.sh')
@@ -17,7 +18,8 @@ const account = 'jobgate-api@my-project.iam.gserviceaccount.com'
 const member = `serviceAccount:${account}`
 const image = (tag: string): string => `europe-west1-docker.pkg.dev/my-project/jobgate/jobgate-api:${tag}`
 
-// About 60 runs of the script, each starting node once: 1 minute alone, 11 beside two CPU burners and two other test runs.
+// About 60 runs of the script, each starting node once (twice with Firestore): 1 minute alone, 11 beside two CPU burners
+// and two other test runs.
 t.setTimeout(1_500_000)
 
 const world = new StubWorld()
@@ -36,6 +38,15 @@ const required = {
 }
 
 const find = (result: ScriptResult, prefix: string): Call | undefined => result.calls.find(call => argv(call).startsWith(prefix))
+
+/** The gcloud command creating each index of firestore-indexes.json, its collection group named for `collection`, fields in order. */
+const indexCreates = (collection: string, database = '(default)'): string[] => declaredIndexes().map(({ collectionGroup, fields }) =>
+  `gcloud firestore indexes composite create --collection-group ${collectionGroup.replace('{collection}', collection)} ` +
+  fields.map(({ fieldPath, order }) => `--field-config field-path=${fieldPath},order=${order.toLowerCase()} `).join('') +
+  `--database ${database} --project my-project --async`)
+const outboxIndex = 'gcloud firestore indexes composite create --collection-group jobgate-idempotency-events' +
+  ' --field-config field-path=job,order=ascending --field-config field-path=published,order=ascending' +
+  ' --field-config field-path=recordedAt,order=ascending --database (default) --project my-project --async'
 const findAll = (result: ScriptResult, prefix: string): Call[] => result.calls.filter(call => argv(call).startsWith(prefix))
 
 t.test('first run: the exact command sequence, least-privilege IAM, a private service', async t => {
@@ -254,9 +265,7 @@ t.test('Firestore: API enabled, Native database created when missing, TTL policy
     'gcloud firestore databases describe --database (default) --project my-project --format value(type)',
     ...['keys', 'keys-runs', 'keys-events'].map(group =>
       `gcloud firestore fields ttls update expireAt --collection-group ${group} --enable-ttl --database (default) --project my-project --async`),
-    'gcloud firestore indexes composite create --collection-group keys-events --field-config field-path=job,order=ascending' +
-    ' --field-config field-path=published,order=ascending --field-config field-path=recordedAt,order=ascending --database (default)' +
-    ' --project my-project --async',
+    ...indexCreates('keys'),
     `gcloud projects add-iam-policy-binding my-project --member ${member} --role roles/datastore.user --condition None --quiet`
   ])
   t.ok(result.calls.findIndex(call => call.args.includes('firestore-native')) < result.calls.findIndex(call => call.tool === 'docker'),
@@ -286,10 +295,9 @@ t.test('run events: the topic created when missing, publisher on it alone, the C
   ])
   t.same(findAll(result, 'gcloud firestore fields ttls update').map(call => flagValue(call, 'collection-group')),
     ['jobgate-idempotency', 'jobgate-idempotency-runs', 'jobgate-idempotency-events'], 'keys, run records and events expire')
-  t.equal(argv(find(result, 'gcloud firestore indexes composite create') ?? { tool: 'gcloud', cwd: '', args: [] }),
-    'gcloud firestore indexes composite create --collection-group jobgate-idempotency-events --field-config field-path=job,order=ascending' +
-    ' --field-config field-path=published,order=ascending --field-config field-path=recordedAt,order=ascending --database (default)' +
-    ' --project my-project --async')
+  const indexes = findAll(result, 'gcloud firestore indexes composite create').map(argv)
+  t.same(indexes, indexCreates('jobgate-idempotency'), 'every declared index')
+  t.ok(indexes.includes(outboxIndex), 'the outbox\'s among them')
   const deploy = find(result, 'gcloud run deploy')
   t.ok(deploy?.args.includes('--no-cpu-throttling'), 'the reconcilers and the outbox run between requests')
   t.equal(flagValue(deploy, 'min-instances'), '1')
@@ -381,6 +389,9 @@ t.test('--dry-run runs nothing and prints exactly what a run executes', async t 
   t.match(dry.stdout, '--no-allow-unauthenticated')
   for (const step of ['gcloud services enable firestore.googleapis.com', 'gcloud firestore databases create --database jobgate-state',
     '| grep -qx FIRESTORE_NATIVE', 'gcloud firestore fields ttls update expireAt', '--role roles/datastore.user']) t.match(dry.stdout, step)
+  for (const create of indexCreates('jobgate-idempotency', 'jobgate-state')) {
+    t.ok(dry.stdout.includes(`${create} || true  # ALREADY_EXISTS on a later run`), create)
+  }
   const replayed = world.runText(dry.stdout)
   t.equal(replayed.status, 0, 'the printed commands run', { stderr: replayed.stderr })
   world.reset()

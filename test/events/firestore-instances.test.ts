@@ -8,8 +8,10 @@ import { call } from '../helpers/call.js'
 import { startTwoInstances, storedDocuments } from '../helpers/firestore-instances.js'
 import { auditLines } from '../helpers/log-capture.js'
 import { RUN_PATH, runCalls } from './helpers.js'
+import { declaredIndexesServe, recordFirestoreQueries } from '../helpers/firestore-query-indexes.js'
 
 t.setTimeout(180_000)
+const queries = recordFirestoreQueries(t) // the emulator serves any query; real Firestore only those with an index
 
 const setup = await startTwoInstances(t, { jobs: ['echo'], catalog: { jobs: { echo: {} } }, collectionPrefix: 'instances' })
 const { urls: instances, emulator, logs } = setup
@@ -68,3 +70,5 @@ t.test('a runs-list page token one instance handed out opens on the other: the d
   const documents = await storedDocuments(setup, 100)
   t.equal(documents.length, 5, 'the four keys above and the key of the day')
 })
+
+declaredIndexesServe(t, queries)

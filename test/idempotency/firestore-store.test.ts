@@ -8,9 +8,11 @@ import {
 import { clearFirestore, startFirestoreEmulator } from '../helpers/gcloud-emulators.js'
 import { closedPort } from '../helpers/misbehaving-server.js'
 import { accepted, coordinatorSuite, fakeStart, optionsFor } from './coordinator-suite.js'
+import { declaredIndexesServe, recordFirestoreQueries } from '../helpers/firestore-query-indexes.js'
 
 // A JVM start-up on a shared 2-core machine can be slow.
 t.setTimeout(180_000)
+const queries = recordFirestoreQueries(t) // the emulator serves any query; real Firestore only those with an index
 
 const emulator = await startFirestoreEmulator(t)
 const projectId = emulator.project
@@ -133,3 +135,5 @@ t.test('with Firestore unreachable, runOnce answers 503 and starts nothing', asy
   await t.rejects(runOnce(unreachable, optionsFor({}), start), { name: 'ApiError', status: 'UNAVAILABLE', httpCode: 503, runMayHaveStarted: false })
   t.equal(calls(), 0)
 })
+
+declaredIndexesServe(t, queries)

@@ -1,6 +1,7 @@
 /** The memory lifecycle store: the shared scenarios, and its bounds. */
 import t from 'tap'
 import { MemoryLifecycleStore } from '../../api/lifecycle/memory-store.js'
+import { startCountsUntil } from '../../api/lifecycle/run-record.js'
 import { lifecycleStoreSuite, recordEnd, recordOf, recordStart } from './store-suite.js'
 import { queueStoreSuite } from './queue-store-suite.js'
 import { batchStoreSuite } from './batch-store-suite.js'
@@ -32,6 +33,20 @@ t.test('bounded: the log, the outbox and the unfinished records each drop their 
   const horizon = small.horizon(86_400_000)
   t.ok(horizon > '0', 'the log knows where it starts now')
   t.same(await small.record(records[1]?.id as string), undefined, 'only the latest finished record is kept')
+})
+
+t.test('finished records past the bound stay while their start still counts against the starts-per-minute ceiling', async t => {
+  let now = 0
+  const small = new MemoryLifecycleStore({ maxFinished: 1, now: () => now })
+  const records = [1, 2, 3].map(() => recordOf('w', { startCountsUntil: startCountsUntil(now, false) }))
+  for (const [i, record] of records.entries()) {
+    await small.begin(record)
+    await recordEnd(small, record, `w-${i}`)
+  }
+  t.equal(await small.countRecentStarts(['w'], now), 3, 'three starts within the minute, though only one finished record is kept otherwise')
+  now = 200_000
+  await recordEnd(small, recordOf('w'), 'w-late')
+  t.equal(small.sizes.finished, 1, 'once they no longer count, the bound holds again')
 })
 
 t.test('a horizon: events before its start, or older than the retention, are not in the log', async t => {

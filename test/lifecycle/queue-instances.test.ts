@@ -38,7 +38,8 @@ async function startInstance (): Promise<RunningServer> {
     JOBGATE_IDEMPOTENCY: 'firestore',
     JOBGATE_IDEMPOTENCY_COLLECTION: collection,
     FIRESTORE_EMULATOR_HOST: firestore.hostPort,
-    JOBGATE_LEASE_SECONDS: '3',
+    // Short, so a killed holder's job is taken over soon; not so short that a loaded machine's late renewal loses it.
+    JOBGATE_LEASE_SECONDS: '10',
     JOBGATE_RATE_LIMIT: '100000',
     JOBGATE_READ_RATE_LIMIT: '100000',
     JOBGATE_MAX_WAITS: '100',
@@ -133,7 +134,10 @@ t.test('a batch over two instances: queued on one, followed on the other; each r
 
 t.test('a queued run followed on one instance: its stream tells its new place when the run ahead is cancelled on the other, ' +
   'then its start; no Cloud Run read but the reconciler\'s lists', async t => {
+  // The last test's runs ended, but their records and slots go only when a pass saw them end: on a loaded machine, later.
+  await eventually(async () => (await store.lease('echo'))?.idle === true, 180_000, 'the job to be idle')
   const blockers = await Promise.all(['a', 'b', 'a'].map(async tenant => await start(instances[0], tenant, { ECHO_SLEEP_MS: '600000' })))
+  t.ok(blockers.every(blocker => blocker.status === 202 && blocker.body.state !== 'QUEUED'), 'the blockers started: the limit is theirs')
   const ahead = await start(instances[1], 'a', { ECHO_SLEEP_MS: '600000' })
   const followed = await start(instances[1], 'a', { ECHO_SLEEP_MS: '600000' })
   t.same([ahead.body.state, followed.body.state], ['QUEUED', 'QUEUED'])

@@ -1,9 +1,11 @@
 /** The queue's part of a LifecycleStore (concurrency policy Queue): run by the memory and the Firestore test files. */
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
+import { advanced } from '../../api/lifecycle/recorder.js'
 import { runEvent, unstartedRun, type RunRecord } from '../../api/lifecycle/run-record.js'
 import type { LifecycleStore } from '../../api/lifecycle/store.js'
 import { QUEUE_TIMEOUT } from '../../api/schemas/run.js'
+import { runOf } from './store-suite.js'
 
 let clock = Date.now()
 
@@ -50,6 +52,7 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     const small = [await enqueue(b, queuedOf(job, 'small')), await enqueue(b, queuedOf(job, 'small'))]
     const mid = await enqueue(a, queuedOf(job, 'mid'))
     t.same((await b.queued(job, 3)).map(record => record.id), big.slice(0, 3).map(record => record.id), 'the list: oldest first')
+    t.same((await a.queued(job, 5, 'small')).map(record => record.id), small.map(record => record.id), 'one lane\'s list: oldest first')
     t.same(await b.positions([small[1] as RunRecord]), [5], 'the second small run: after a round of three lanes and big\'s second')
     t.same(await a.positions([big[5] as RunRecord]), [9], 'big\'s last: last')
     t.same(await a.positions([big[0], small[0], mid, big[5], small[1]] as RunRecord[]), [1, 3, 2, 9, 5],
@@ -110,5 +113,32 @@ export function queueStoreSuite (t: Test, stores: () => [LifecycleStore, Lifecyc
     t.ok(await a.settle({ ...fresh, phase: 'finished', run: cancelled }, runEvent(fresh, 'finished', cancelled, new Date().toISOString())))
     await a.markPublished((await a.unpublished(job, 10)).map(stored => stored.id))
     t.equal(await a.leases.releaseIfIdle(job, 'h'), true, 'nothing waits any more: released')
+  })
+
+  t.test('a start counts against the starts-per-minute ceiling from its claim until a minute after its answer; ' +
+    'a requeued claim does not count', async t => {
+    const [a, b] = stores()
+    const job = `window-${randomUUID().slice(0, 8)}`
+    const record = await enqueue(a, queuedOf(job, 'acme'))
+    const now = Date.now()
+    t.equal(await b.countRecentStarts([job], now), 0, 'queued: not a start')
+    const claimed = await a.claim(record.id) as RunRecord
+    t.equal(await b.countRecentStarts([job], now), 1, 'claimed: its start begins')
+    t.equal(await b.countRecentStarts([job], now + 100_000), 1, 'unanswered: it counts longer than a minute')
+    t.equal(await b.countRecentStarts([`${job}-other`], now), 0, 'per job')
+    await b.requeue(record.id)
+    t.equal(await a.countRecentStarts([job], now), 0, 'requeued: it started nothing')
+    const again = await b.claim(record.id) as RunRecord
+    t.ok(again, 'claimed again')
+    const answeredAt = Date.now()
+    const run = runOf(job, `${job}-x1`)
+    await a.transition(advanced(again, 'started', run, answeredAt), runEvent(again, 'started', run, run.createTime as string))
+    t.equal(await b.countRecentStarts([job], answeredAt + 59_000), 1, 'answered: it counts for a minute after the answer')
+    t.equal(await b.countRecentStarts([job], answeredAt + 61_000), 0, 'and no longer')
+    const ended = runOf(job, `${job}-x1`, 'SUCCEEDED')
+    const started = await a.record(record.id) as RunRecord
+    await b.transition(advanced(started, 'finished', ended, Date.now()), runEvent(started, 'finished', ended, new Date().toISOString()))
+    t.equal(await a.countRecentStarts([job], answeredAt + 59_000), 1, 'a run that ended still counts within its minute')
+    t.ok(claimed.startCountsUntil !== undefined && claimed.startCountsUntil >= now, 'the claim says until when')
   })
 }
