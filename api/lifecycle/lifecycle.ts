@@ -17,7 +17,7 @@ import type { LifecycleConfig } from './config.js'
 import { Outbox } from './outbox.js'
 import type { EventPublisher } from './pubsub-publisher.js'
 import { JobReconciler, type ReadAllowance } from './reconciler.js'
-import { TransitionRecorder } from './recorder.js'
+import { advanced, TransitionRecorder } from './recorder.js'
 import { RUN_MARKER, startCountsUntil, type RunRecord, type StoredEvent } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
@@ -242,8 +242,7 @@ export class RunLifecycle {
       this.#deps.log.error({ err, run: name }, `run events: could not record the start of ${name}; its reconciler records it from Cloud Run`)
     }
     const reconciler = this.#reconcilers.get(entry.id)
-    const run = toRun(entry.id, execution)
-    reconciler?.add({ ...record, phase: 'started', execution: name, run, startCountsUntil: startCountsUntil(this.#now(), true) }, execution)
+    reconciler?.add(advanced(record, 'started', toRun(entry.id, execution), this.#now()), execution)
     reconciler?.soon()
     this.#deps.runEnded?.(entry, name).then(() => { this.#reconcilers.get(entry.id)?.ended() }, () => {})
   }

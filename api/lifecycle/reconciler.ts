@@ -15,8 +15,8 @@ import { scanExecutions, type ScanResult, type ScanWanted } from './execution-sc
 import { followedScopeView } from './followed-view.js'
 import type { AdmissionPass } from './admission.js'
 import type { Outbox } from './outbox.js'
-import type { TransitionRecorder } from './recorder.js'
-import { startBegan, startCountsUntil, type RunRecord } from './run-record.js'
+import { advanced, type TransitionRecorder } from './recorder.js'
+import { startBegan, type RunRecord } from './run-record.js'
 import type { LifecycleStore } from './store.js'
 
 /** The Cloud Run read budget as the reconciler draws on it. */
@@ -365,9 +365,7 @@ export class JobReconciler {
     let current = record
     if (record.phase === 'starting') {
       await recorder.record(this.entry, record, 'started', execution)
-      current = {
-        ...record, phase: 'started', execution: name, run: toRun(this.entry.id, execution), startCountsUntil: startCountsUntil(this.#deps.now(), true)
-      }
+      current = advanced(record, 'started', toRun(this.entry.id, execution), this.#deps.now())
       this.#records.set(record.id, current)
     }
     if (isTerminal(executionState(execution))) {
