@@ -39,8 +39,12 @@ const cancel = async (job: string, run: string) => await call(`${stack.url}/v1/j
 const listCalls = (): number => emulator.requests.filter(request => request.method === 'GET' && request.path.endsWith('/executions')).length
 /** executions.list calls made while `action` ran, less the reconcilers' own passes: what the starts themselves read. */
 async function listsBy<T> (action: () => Promise<T>): Promise<{ result: T, lists: number }> {
+  // A pass under way has sent its list call but counts it only when its scan ends: count between passes, never across one.
+  const passesSettled = async (): Promise<void> => { await Promise.all(lifecycle.reconcilers.map(async pass => await pass.settled())) }
+  await passesSettled()
   const [upstream, reconcilers] = [listCalls(), lifecycle.lists]
   const result = await action()
+  await passesSettled()
   return { result, lists: listCalls() - upstream - (lifecycle.lists - reconcilers) }
 }
 const viewOf = (job: string) => lifecycle.scopeView(entryOf(job), undefined)
